@@ -1,0 +1,288 @@
+#include "harness/print_mode.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <boost/process/environment.hpp>
+#include <boost/process/search_path.hpp>
+#include <spdlog/spdlog.h>
+
+#include "parsers/output_parser.h"
+#include "src/args_template.h"
+#include "src/errors.h"
+#include "src/loop.h"
+#include "src/process.h"
+#include "staging/temp_dir.h"
+
+namespace drover {
+namespace {
+
+std::string seconds_text(int64_t ms) {
+  std::ostringstream out;
+  out << static_cast<double>(ms) / 1000.0 << " s";
+  return out.str();
+}
+
+// The last non-empty lines of a failing process's stderr (or stdout), for the error message.
+std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail) {
+  const std::string& source = stderr_tail.find_first_not_of(" \t\r\n") != std::string::npos
+                                  ? stderr_tail
+                                  : stdout_tail;
+  std::string excerpt = tail_lines(source, 5, 1000);
+  while (!excerpt.empty() && (excerpt.back() == '\n' || excerpt.back() == '\r' ||
+                              excerpt.back() == ' '))
+    excerpt.pop_back();
+  size_t start = excerpt.find_first_not_of(" \t\r\n");
+  return start == std::string::npos ? std::string() : sanitize_utf8(excerpt.substr(start));
+}
+
+// One print-mode run, alive from spawn until on_done has been called.
+struct PrintModeRun {
+  Route route;
+  RunRequest request;
+  EventHandler on_event;
+  ResultHandler on_done;
+  std::unique_ptr<parsers::OutputParser> parser;
+  std::optional<TempDir> temp_dir;
+  std::optional<std::string> output_file;
+  std::string command_name;
+  std::vector<Event> pending;  // scratch buffer for parser output
+
+  void emit(std::vector<Event>& events) {
+    for (auto& event : events) {
+      if (!on_event) continue;
+      try {
+        on_event(event);
+      } catch (const std::exception& e) {
+        spdlog::error("event handler failed: {}", e.what());
+      }
+    }
+    events.clear();
+  }
+
+  void complete(ProcessOutcome&& outcome);
+  std::optional<Error> classify(const ProcessOutcome& outcome,
+                                const parsers::ParsedOutput& parsed) const;
+};
+
+std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
+                                            const parsers::ParsedOutput& parsed) const {
+  const ProcessInfo& p = outcome.info;
+  const WatchdogSpec& wd = route.account_spec->transport.cli.watchdog;
+  switch (p.stopped_by) {
+    case StopCause::start_timeout:
+      return Error::make(ErrorCode::timeout,
+                         command_name + " printed nothing within the start timeout (" +
+                             seconds_text(request.start_timeout_ms.value_or(
+                                 wd.start_timeout_ms.value_or(0))) +
+                             ")");
+    case StopCause::idle_timeout:
+      return Error::make(ErrorCode::timeout,
+                         command_name + " printed nothing for the idle timeout (" +
+                             seconds_text(request.idle_timeout_ms.value_or(
+                                 wd.idle_timeout_ms.value_or(0))) +
+                             ")");
+    case StopCause::total_timeout:
+      return Error::make(ErrorCode::timeout,
+                         command_name + " did not finish within the timeout (" +
+                             seconds_text(request.timeout_ms.value_or(
+                                 wd.total_timeout_ms.value_or(0))) +
+                             ")");
+    case StopCause::cancelled:
+    case StopCause::shutdown:
+      return Error::make(ErrorCode::aborted, "the run was cancelled");
+    case StopCause::none:
+      break;
+  }
+  if (parsed.error) {
+    std::string message = sanitize_utf8(*parsed.error);
+    return Error::make(classify_failure_message(message), command_name + ": " + message);
+  }
+  if (p.term_signal) {
+    std::string excerpt = failure_excerpt(outcome.stderr_tail, outcome.stdout_tail);
+    return Error::make(ErrorCode::harness_error,
+                       command_name + " was killed by " + signal_name(*p.term_signal) +
+                           (excerpt.empty() ? "" : ": " + excerpt));
+  }
+  if (p.exit_code && *p.exit_code != 0) {
+    std::string excerpt = failure_excerpt(outcome.stderr_tail, outcome.stdout_tail);
+    ErrorCode code = classify_failure_message(excerpt);
+    return Error::make(code, command_name + " exited with code " + std::to_string(*p.exit_code) +
+                                 (excerpt.empty() ? " and printed nothing" : ": " + excerpt));
+  }
+  return std::nullopt;
+}
+
+void PrintModeRun::complete(ProcessOutcome&& outcome) {
+  Result result;
+  parsers::ParsedOutput parsed = parser->finish(pending);
+  emit(pending);
+
+  if (output_file) {
+    // The harness writes its final answer to the file; stdout only carries progress.
+    std::ifstream in(*output_file, std::ios::binary);
+    if (in) {
+      std::ostringstream content;
+      content << in.rdbuf();
+      std::string text = content.str();
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      parsed.text = std::move(text);
+    } else if (outcome.info.exit_code == 0 && !parsed.error) {
+      parsed.error = "the harness exited without writing its answer to {output_file}";
+    }
+  }
+
+  result.warnings = std::move(outcome.warnings);
+  for (auto& w : parsed.warnings) result.warnings.push_back(std::move(w));
+  if (!is_valid_utf8(parsed.text)) {
+    parsed.text = sanitize_utf8(parsed.text);
+    result.warnings.push_back("the answer contained invalid UTF-8; replaced with U+FFFD");
+  }
+  result.text = std::move(parsed.text);
+  result.usage = std::move(parsed.usage);
+  result.session_id = parsed.session_id ? parsed.session_id : request.session_id;
+  result.stop_reason = std::move(parsed.stop_reason);
+  if (parsed.model) result.model = *parsed.model;
+  result.error = classify(outcome, parsed);
+  if (!result.error && result.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    // An empty answer is never a success: the caller may retry.
+    result.error = Error::make(ErrorCode::temporary_unavailable,
+                               command_name + " exited successfully but gave no answer");
+  }
+  result.process = std::move(outcome.info);
+  temp_dir.reset();  // remove {output_file} before anyone sees the result
+  auto done = std::move(on_done);
+  done(std::move(result));
+}
+
+Result failed(Error error) {
+  Result result;
+  result.error = std::move(error);
+  return result;
+}
+
+}  // namespace
+
+std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& set,
+                                                 const std::vector<std::string>& clear_env) {
+  std::vector<std::string> env;
+  auto parent = boost::this_process::environment();
+  for (const auto& entry : parent) {
+    std::string name = entry.get_name();
+    if (set.count(name)) continue;
+    if (std::find(clear_env.begin(), clear_env.end(), name) != clear_env.end()) continue;
+    env.push_back(name + "=" + entry.to_string());
+  }
+  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
+  return env;
+}
+
+std::string resolve_command(const std::string& command, const std::vector<std::string>& env,
+                            const std::string& cwd) {
+  auto executable = [](const std::filesystem::path& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (command.empty()) return {};
+  if (command.find('/') != std::string::npos) {
+    std::filesystem::path p(command);
+    if (p.is_relative() && !cwd.empty()) p = std::filesystem::path(cwd) / p;
+    return executable(p) ? p.string() : std::string();
+  }
+  std::string path_var;
+  for (const auto& entry : env)
+    if (entry.rfind("PATH=", 0) == 0) path_var = entry.substr(5);
+  std::vector<boost::filesystem::path> dirs;
+  std::stringstream split(path_var);
+  for (std::string dir; std::getline(split, dir, ':');)
+    dirs.emplace_back(dir.empty() ? "." : dir);
+  auto found = boost::process::search_path(command, dirs);
+  return found.empty() ? std::string() : found.string();
+}
+
+void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
+                      EventHandler on_event, ResultHandler on_done) {
+  const TransportSpec& transport = route.account_spec->transport;
+  const CliSpec& cli = transport.cli;
+
+  auto run = std::make_unique<PrintModeRun>();
+  run->route = route;
+  run->request = request;
+  run->on_event = std::move(on_event);
+  run->on_done = std::move(on_done);
+  run->command_name = std::filesystem::path(transport.command).filename().string();
+
+  std::error_code ec;
+  std::string cwd = request.cwd.value_or(cli.cwd.value_or(""));
+  if (cwd.empty()) cwd = std::filesystem::current_path(ec).string();
+  cwd = std::filesystem::absolute(cwd, ec).string();
+  if (!std::filesystem::is_directory(cwd, ec)) {
+    run->on_done(failed(Error::make(ErrorCode::config_error,
+                                    "working directory " + cwd + " does not exist")));
+    return;
+  }
+
+  SpawnOptions spawn;
+  spawn.cwd = cwd;
+  spawn.env = build_child_environment(cli.env, cli.clear_env);
+  spawn.file = resolve_command(transport.command, spawn.env, cwd);
+  if (spawn.file.empty()) {
+    run->on_done(failed(Error::make(
+        ErrorCode::not_found, "command '" + transport.command + "' for route " + route.id +
+                                  " was not found or is not executable (PATH searched)")));
+    return;
+  }
+
+  TemplateValues values;
+  values.prompt = request.prompt;
+  if (!route.model.empty()) values.model = route.model;
+  values.system = request.system_prompt;
+  values.session_id = request.session_id;
+  values.files = request.files;
+  if (template_uses(cli.args_template, "output_file")) {
+    Error error;
+    run->temp_dir = TempDir::create("drover-", error);
+    if (!run->temp_dir) {
+      run->on_done(failed(std::move(error)));
+      return;
+    }
+    run->output_file = run->temp_dir->path() + "/answer.txt";
+    values.output_file = run->output_file;
+  }
+  spawn.args = expand_args(cli.args_template, values);
+  spawn.args.insert(spawn.args.begin(), transport.command);
+  if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
+
+  spawn.watchdog = cli.watchdog;
+  if (request.timeout_ms) spawn.watchdog.total_timeout_ms = request.timeout_ms;
+  if (request.idle_timeout_ms) spawn.watchdog.idle_timeout_ms = request.idle_timeout_ms;
+  if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;
+  spawn.max_output_bytes = cli.max_output_bytes;
+
+  run->parser = parsers::make_parser(cli.parser);
+
+  PrintModeRun* raw = run.get();
+  ProcessCallbacks callbacks;
+  callbacks.on_stdout = [raw](std::string_view chunk) {
+    raw->parser->feed(chunk, raw->pending);
+    raw->emit(raw->pending);
+  };
+  callbacks.on_complete = [raw](ProcessOutcome&& outcome) {
+    std::unique_ptr<PrintModeRun> owned(raw);  // the run ends here, whatever happens
+    owned->complete(std::move(outcome));
+  };
+
+  Error spawn_error;
+  if (Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error) == nullptr) {
+    run->on_done(failed(std::move(spawn_error)));
+    return;
+  }
+  run.release();  // owned by on_complete from here on
+}
+
+}  // namespace drover

@@ -1,0 +1,64 @@
+// Incremental parsers for what a print-mode harness writes on stdout. Pure: bytes in, events
+// and a final ParsedOutput out; no I/O, no clock, no libuv.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drover/config.h"
+#include "drover/result.h"
+
+namespace drover::parsers {
+
+/// What a parser extracted from a whole output.
+struct ParsedOutput {
+  std::string text;                      ///< the answer (concatenation of every delta emitted)
+  std::optional<Usage> usage;            ///< normalized; absent when the output reported none
+  std::optional<std::string> session_id;
+  std::optional<std::string> stop_reason;
+  std::optional<std::string> model;
+  std::optional<std::string> error;      ///< the harness's own error message, unwrapped
+  std::vector<std::string> warnings;     ///< e.g. "stdout line 3 is not JSON; skipped"
+  bool structured = false;  ///< json/jsonl: at least one JSON value was parsed
+};
+
+/// Fed stdout chunk by chunk, in order. Chunk boundaries never change the result.
+class OutputParser {
+ public:
+  virtual ~OutputParser() = default;
+  /// Consumes the next chunk; appends any answer text that is now final to `deltas`
+  /// (Event::Kind::delta). The concatenation of all deltas equals ParsedOutput::text.
+  virtual void feed(std::string_view chunk, std::vector<Event>& deltas) = 0;
+  /// End of stream: flushes a trailing partial line and returns the result. Call once.
+  virtual ParsedOutput finish(std::vector<Event>& deltas) = 0;
+};
+
+/// Builds the parser a ParserSpec describes.
+std::unique_ptr<OutputParser> make_parser(const ParserSpec& spec);
+
+/// Evaluates a dotted path with array indices (`a.b[0].c`, `items[-1]`) against `doc`.
+/// Returns nullptr when any step is missing. Keys containing dots can be quoted: `a["x.y"]`.
+const nlohmann::json* select_path(const nlohmann::json& doc, std::string_view path);
+
+/// Normalizes the usage spellings harnesses and providers use (input_tokens, prompt_tokens,
+/// inputTokens, promptTokenCount, output_tokens, completion_tokens, cache_read_input_tokens,
+/// cached_tokens, cost, total_cost_usd, ...) into a Usage. Never invents a field; returns
+/// nullopt when `value` carries no recognizable count or cost.
+std::optional<Usage> normalize_usage(const nlohmann::json& value);
+
+/// Digs the provider's real message out of an error payload: a string, an object with
+/// message/error/detail fields, or a string that is itself JSON; up to three levels of nesting
+/// and cycle-safe. Returns the innermost human message, or the compact payload when none is
+/// recognizable.
+std::string unwrap_error_message(const nlohmann::json& payload);
+
+/// Removes ANSI CSI/OSC escape sequences and resolves spinner carriage returns (text after the
+/// last '\r' on a line replaces what came before it). Pure, whole-string form.
+std::string strip_ansi(std::string_view text);
+
+}  // namespace drover::parsers

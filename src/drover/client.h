@@ -1,0 +1,48 @@
+// The library's front door: one request in, one Result out, events on the way.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "drover/config.h"
+#include "drover/result.h"
+
+namespace drover {
+
+struct RunRequest {
+  std::string prompt;
+  std::string route;  ///< full or partial route id; empty: the default route
+  std::optional<std::string> model;          ///< overrides the route's model
+  std::optional<std::string> system_prompt;
+  std::optional<std::string> cwd;            ///< overrides the route's working directory
+  std::optional<std::string> session_id;     ///< resume this harness session
+  std::vector<std::string> files;            ///< attachment paths
+  std::optional<int64_t> timeout_ms;         ///< override the route's watchdogs
+  std::optional<int64_t> idle_timeout_ms;
+  std::optional<int64_t> start_timeout_ms;
+};
+
+/// Called for every event, in order, on the thread running the request.
+using EventHandler = std::function<void(const Event&)>;
+
+/// Runs requests against a validated Config. Each call runs its own event loop to completion
+/// on the calling thread; separate Clients may be used from separate threads.
+class Client {
+ public:
+  explicit Client(Config config);
+
+  const Config& config() const noexcept { return config_; }
+
+  /// Runs `request` and returns its Result (never throws for run failures: see Result::error).
+  Result run(const RunRequest& request);
+  /// Same, delivering each Event to `on_event` as it happens.
+  Result stream(const RunRequest& request, const EventHandler& on_event);
+
+ private:
+  Config config_;
+};
+
+}  // namespace drover

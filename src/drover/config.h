@@ -1,0 +1,140 @@
+// Configuration: parsed and validated once into these plain structs; nothing downstream reads
+// configuration JSON.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drover/result.h"
+
+namespace drover {
+
+/// Picks a value out of a JSON document: `path` is dotted with array indices
+/// (`result.items[0].text`, `content[-1]` counts from the end). In jsonl parsers a line only
+/// matches when `where_path` (if set) equals `where_equals`.
+struct Selector {
+  std::string path;
+  std::string where_path;
+  std::optional<nlohmann::json> where_equals;
+};
+
+struct ParserSpec {
+  enum class Kind { text, json, jsonl };
+  Kind kind = Kind::text;
+  // text parser
+  bool trim = true;
+  bool strip_ansi = true;
+  // json (paths only) and jsonl (full selectors)
+  std::optional<Selector> text;
+  std::optional<Selector> usage;
+  std::optional<Selector> error;
+  std::optional<Selector> session_id;
+  std::optional<Selector> stop_reason;
+  std::optional<Selector> model;
+};
+
+/// Watchdog and stop policy for one harness process. Absent timeouts are off.
+struct WatchdogSpec {
+  std::optional<int64_t> start_timeout_ms;  ///< no byte at all since spawn
+  std::optional<int64_t> idle_timeout_ms;   ///< no byte since the last one
+  std::optional<int64_t> total_timeout_ms;  ///< wall-clock deadline
+  int64_t grace_ms = 2000;        ///< SIGTERM to SIGKILL
+  int64_t drain_ms = 500;         ///< how long pipes may stay open after the child exited
+};
+
+/// Print mode: run an argv template once per prompt and parse what it printed.
+struct CliSpec {
+  /// argv[1..] template. Each element is a group of tokens (a plain string in the config is a
+  /// group of one). Placeholders: {prompt} {model} {system} {output_file} {session_id} {files},
+  /// also inside larger tokens (`--model={model}`). A group that uses a placeholder with no value
+  /// (no model, no system prompt, not resuming, no files) is dropped whole, so
+  /// `["--append-system-prompt", "{system}"]` disappears when there is no system prompt. A token
+  /// that is exactly `{files}` becomes one token per file.
+  std::vector<std::vector<std::string>> args_template;
+  enum class Input { arg, stdin_ } input = Input::arg;
+  ParserSpec parser;
+  std::map<std::string, std::string> env;  ///< set in the child's environment
+  std::vector<std::string> clear_env;      ///< removed from the inherited environment
+  std::optional<std::string> cwd;
+  WatchdogSpec watchdog;
+  uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
+};
+
+struct TransportSpec {
+  std::string kind = "cli";  ///< "cli" (print mode); "acp" and "api" come with their issues
+  std::string id;            ///< the transport part of the route id; defaults to `kind`
+  std::string command;       ///< executable name (PATH lookup) or path
+  CliSpec cli;
+};
+
+struct ModelSpec {
+  std::string id;
+  std::optional<int64_t> context_window;
+};
+
+struct AccountSpec {
+  std::string id;
+  TransportSpec transport;
+  std::vector<ModelSpec> models;
+};
+
+struct ProviderSpec {
+  std::string id;
+  std::vector<AccountSpec> accounts;
+};
+
+/// One runnable route: provider:transport:account:model.
+struct Route {
+  std::string id;  ///< full id; the model part is empty when the account lists no models
+  std::string provider;
+  std::string transport;
+  std::string account;
+  std::string model;
+  const ProviderSpec* provider_spec = nullptr;
+  const AccountSpec* account_spec = nullptr;
+};
+
+struct Config {
+  std::optional<std::string> default_route;
+  std::vector<ProviderSpec> providers;  ///< in file order
+  std::vector<std::string> sources;     ///< files this config was read from, in load order
+
+  /// Every route, in file order (providers, then accounts, then models).
+  std::vector<Route> routes() const;
+  /// Resolves a full or partial route id (`acme`, `acme:cli`, `acme:cli:main`,
+  /// `acme:cli:main:m1`, or `provider::account:` style with empty parts as wildcards) to the
+  /// first matching route. Empty `id` means the default route, else the first route.
+  /// Errors: config_error when nothing matches (the message lists what exists).
+  std::pair<std::optional<Route>, std::optional<Error>> resolve(const std::string& id) const;
+};
+
+/// Where configuration comes from (README "Configuration").
+struct ConfigLookup {
+  std::optional<std::string> explicit_path;  ///< --config
+  std::optional<std::string> env_path;       ///< $DROVER_CONFIG
+  std::string workspace_dir = ".";           ///< ./drover.json
+  std::optional<std::string> xdg_config_home;  ///< $XDG_CONFIG_HOME (else $HOME/.config)
+  std::optional<std::string> home;
+  static ConfigLookup from_environment();
+};
+
+/// Parses JSON-with-comments text into a validated Config. `origin` names the source in errors.
+/// Every error names the JSON path and what was expected, e.g.
+/// `drover.json: providers.acme.accounts[0].transport.cli.parser.kind: expected one of json,
+/// jsonl, text, got "xml"`.
+std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::string& text,
+                                                                    const std::string& origin);
+
+/// Loads configuration by the lookup rules. With --config or $DROVER_CONFIG that file alone is
+/// read (missing is an error). Otherwise the global file and then the workspace file are read
+/// when present; a workspace provider replaces a global one with the same id, and the workspace
+/// defaultRoute wins. No file at all gives an empty Config (not an error).
+std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup);
+
+}  // namespace drover

@@ -1,0 +1,148 @@
+// The one result model every transport produces, and the events that precede it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace drover {
+
+/// Stable error codes. Their spelling (`to_string`) is part of the JSON result and is pinned.
+enum class ErrorCode {
+  validation_error,        ///< bad input: argv, prompt, request rejected as malformed
+  config_error,            ///< bad or missing configuration
+  not_found,               ///< the harness command is not installed / not on PATH
+  unsupported_capability,  ///< the route cannot do what was asked
+  timeout,                 ///< a watchdog fired (start, idle or total)
+  aborted,                 ///< cancelled by the caller (Ctrl-C, SIGTERM, API cancel)
+  temporary_unavailable,   ///< transient failure worth retrying (5xx, noise-only turn, reset)
+  rate_limit,              ///< the provider said slow down
+  quota_exhausted,         ///< billing / quota exhausted
+  auth_error,              ///< credentials missing or rejected
+  harness_error,           ///< the harness failed in a way none of the above describes
+  fanout_limit,            ///< the client-side concurrency / call ceiling refused the call
+  context_overflow,        ///< the prompt does not fit the model's context window
+  permission_denied,       ///< every permission request of the turn was denied
+};
+
+/// "validation_error", ... exactly as serialized.
+std::string_view to_string(ErrorCode code) noexcept;
+/// Parses the serialized spelling; nullopt when unknown.
+std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept;
+/// Whether a failure with this code is worth retrying by default.
+bool default_retryable(ErrorCode code) noexcept;
+/// Process exit code for a failed run with this code (README "Exit codes").
+int exit_code_for(ErrorCode code) noexcept;
+
+struct Error {
+  ErrorCode code = ErrorCode::harness_error;
+  std::string message;  ///< human readable; never contains a secret
+  bool retryable = false;
+  std::optional<int64_t> retry_after_ms;  ///< from Retry-After and the like, when known
+
+  static Error make(ErrorCode code, std::string message) {
+    return Error{code, std::move(message), default_retryable(code), std::nullopt};
+  }
+};
+
+/// Token accounting as the harness or provider reported it. Every field is optional: nothing is
+/// ever estimated, and a Result without any reported usage has no Usage at all.
+struct Usage {
+  std::optional<int64_t> input_tokens;
+  std::optional<int64_t> output_tokens;
+  std::optional<int64_t> total_tokens;
+  std::optional<int64_t> cache_read_tokens;
+  std::optional<int64_t> cache_write_tokens;
+  std::optional<int64_t> reasoning_tokens;
+  std::optional<double> cost_usd;
+  int64_t calls = 0;  ///< real model calls this usage covers (0 when unknown)
+
+  bool empty() const noexcept;
+  /// Adds another report into this one (sums present fields).
+  void add(const Usage& other);
+};
+
+/// Which watchdog stopped the process, or why it was stopped.
+enum class StopCause { none, start_timeout, idle_timeout, total_timeout, cancelled, shutdown };
+std::string_view to_string(StopCause cause) noexcept;
+
+/// What the OS told us about one child process. Raw facts only: no interpretation.
+struct ProcessInfo {
+  int64_t pid = 0;
+  std::optional<int> exit_code;    ///< set when the process exited normally
+  std::optional<int> term_signal;  ///< set when a signal ended it
+  StopCause stopped_by = StopCause::none;
+  std::optional<int> stop_signal_sent;  ///< last signal drover sent to the group (SIGTERM/SIGKILL)
+  double wall_ms = 0;
+  std::optional<double> first_byte_ms;  ///< time from spawn to the first byte on stdout or stderr
+  std::optional<double> cpu_user_ms;
+  std::optional<double> cpu_system_ms;
+  std::optional<int64_t> peak_rss_kb;
+  bool output_held_open = false;  ///< pipes stayed open after exit (a descendant kept them)
+  uint64_t stdout_bytes = 0;
+  uint64_t stderr_bytes = 0;
+  bool stdout_truncated = false;  ///< more than the cap arrived; only the tail is kept
+  bool stderr_truncated = false;
+  /// Last lines of output (at most 20 lines / 4 KiB), kept as evidence when a watchdog fired
+  /// or the process failed.
+  std::string evidence;
+};
+
+/// One try at answering the request (the router may try several routes or credentials).
+struct Attempt {
+  std::string route;
+  std::string transport;  ///< "cli", "acp", "api"
+  double duration_ms = 0;
+  std::optional<Error> error;
+  std::optional<ProcessInfo> process;
+};
+
+struct Timings {
+  std::string started_at;  ///< RFC 3339, UTC
+  double wall_ms = 0;
+  std::optional<double> first_delta_ms;  ///< time to the first answer byte / delta
+};
+
+/// The outcome of one request, whichever transport answered it.
+struct Result {
+  std::string text;
+  std::optional<std::string> thinking;
+  std::optional<Usage> usage;
+  std::string route;
+  std::string model;
+  std::optional<std::string> stop_reason;
+  std::optional<std::string> session_id;
+  std::vector<std::string> warnings;
+  std::vector<Attempt> attempts;
+  Timings timings;
+  std::optional<ProcessInfo> process;  ///< the last attempt's process, when one ran
+  std::optional<Error> error;
+
+  bool ok() const noexcept { return !error.has_value(); }
+  /// Exit status the CLI uses for this result: 0 on success, else `exit_code_for(error->code)`.
+  int exit_code() const noexcept;
+};
+
+/// Events streamed while a request runs, in order. The last one a consumer sees is the Result.
+struct Event {
+  enum class Kind { delta, thinking, tool, usage, warning };
+  Kind kind = Kind::delta;
+  std::string text;     ///< delta / thinking text, warning message
+  nlohmann::json data;  ///< tool call details, usage object
+};
+std::string_view to_string(Event::Kind kind) noexcept;
+
+// JSON forms (README "Result JSON"). Keys are camelCase; absent optionals are omitted, except
+// `error` and `usage`, which are always present (null when absent).
+nlohmann::json to_json(const Usage& usage);
+nlohmann::json to_json(const Error& error);
+nlohmann::json to_json(const ProcessInfo& info);
+nlohmann::json to_json(const Attempt& attempt);
+nlohmann::json to_json(const Result& result);
+nlohmann::json to_json(const Event& event);
+
+}  // namespace drover

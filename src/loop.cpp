@@ -1,0 +1,123 @@
+#include "src/loop.h"
+
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "src/process.h"
+
+namespace drover {
+namespace {
+
+// glibc's waitid() has no rusage argument; the system call does, and fills it even with
+// WNOWAIT, which leaves the zombie for libuv to reap.
+bool peek_rusage(pid_t pid, struct rusage& usage) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  long rc;
+  do {
+    rc = syscall(SYS_waitid, P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT, &usage);
+  } while (rc == -1 && errno == EINTR);
+  return rc == 0 && info.si_pid == pid;
+}
+
+void close_and_delete_signal(uv_handle_t* handle) {
+  delete reinterpret_cast<uv_signal_t*>(handle);
+}
+
+}  // namespace
+
+Loop::Loop() {
+  if (int rc = uv_loop_init(&loop_); rc != 0) {
+    spdlog::critical("uv_loop_init failed: {}", uv_strerror(rc));
+    std::abort();
+  }
+  uv_signal_init(&loop_, &sigchld_watcher_);
+  sigchld_watcher_.data = this;
+  uv_signal_start(&sigchld_watcher_, &Loop::on_sigchld, SIGCHLD);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_));
+}
+
+Loop::~Loop() {
+  // Children must be gone before the loop closes, or they would be left unreaped.
+  if (!processes_.empty()) {
+    kill_all();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_), nullptr);
+  for (auto* watcher : termination_watchers_)
+    uv_close(reinterpret_cast<uv_handle_t*>(watcher), close_and_delete_signal);
+  termination_watchers_.clear();
+  // Bounded: close callbacks need at most a few iterations.
+  int rc = uv_loop_close(&loop_);
+  for (int i = 0; i < 1000 && rc == UV_EBUSY; ++i) {
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    rc = uv_loop_close(&loop_);
+  }
+  if (rc == UV_EBUSY) {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* handle, void*) {
+          spdlog::error("handle left open at exit: {}", uv_handle_type_name(handle->type));
+        },
+        nullptr);
+  }
+}
+
+void Loop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Loop::watch_termination_signals(std::function<void(int)> handler) {
+  termination_handler_ = std::move(handler);
+  if (!termination_watchers_.empty()) return;
+  for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
+    auto* watcher = new uv_signal_t;
+    uv_signal_init(&loop_, watcher);
+    watcher->data = this;
+    uv_signal_start(watcher, &Loop::on_termination, signum);
+    uv_unref(reinterpret_cast<uv_handle_t*>(watcher));
+    termination_watchers_.push_back(watcher);
+  }
+}
+
+void Loop::on_termination(uv_signal_t* handle, int signum) noexcept {
+  auto* self = static_cast<Loop*>(handle->data);
+  try {
+    if (self->termination_handler_) self->termination_handler_(signum);
+  } catch (const std::exception& e) {
+    spdlog::error("signal handler failed: {}", e.what());
+  }
+}
+
+void Loop::on_sigchld(uv_signal_t* handle, int) noexcept {
+  auto* self = static_cast<Loop*>(handle->data);
+  for (Process* process : self->processes_) {
+    if (process->exited()) continue;
+    struct rusage usage;
+    if (peek_rusage(static_cast<pid_t>(process->pid()), usage)) process->record_rusage(usage);
+  }
+}
+
+void Loop::stop_all(StopCause cause) {
+  // stop() never removes from the registry synchronously, but copy anyway: cheap and safe.
+  auto live = processes_;
+  for (Process* process : live) process->stop(cause);
+}
+
+void Loop::kill_all() {
+  auto live = processes_;
+  for (Process* process : live) process->kill();
+}
+
+void Loop::register_process(Process* process) { processes_.push_back(process); }
+
+void Loop::unregister_process(Process* process) {
+  processes_.erase(std::remove(processes_.begin(), processes_.end(), process), processes_.end());
+}
+
+}  // namespace drover

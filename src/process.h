@@ -1,0 +1,138 @@
+// Supervised child processes: spawn in a new process group, pipes, watchdogs, stop policy,
+// bounded drain after exit, OS accounting.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <uv.h>
+
+#include "drover/config.h"
+#include "drover/result.h"
+
+namespace drover {
+
+class Loop;
+
+struct SpawnOptions {
+  std::string file;                ///< executable path (already resolved)
+  std::vector<std::string> args;   ///< full argv, argv[0] included
+  std::string cwd;                 ///< explicit working directory
+  std::vector<std::string> env;    ///< the child's whole environment, "NAME=value"
+  /// Written to the child's stdin, which is then closed. nullopt: stdin is /dev/null.
+  std::optional<std::string> stdin_data;
+  WatchdogSpec watchdog;
+  uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory (the tail beyond it)
+  /// After the run, SIGKILL whatever is left in the child's process group (daemons and
+  /// grandchildren the harness left behind).
+  bool kill_leftovers = true;
+};
+
+/// Everything known once a process run is over.
+struct ProcessOutcome {
+  ProcessInfo info;
+  std::string stdout_tail;  ///< at most max_output_bytes (the tail)
+  std::string stderr_tail;
+  std::vector<std::string> warnings;  ///< truncation, EPIPE on stdin, pipes held open
+};
+
+struct ProcessCallbacks {
+  std::function<void(std::string_view)> on_stdout;  ///< every chunk, in order
+  std::function<void(std::string_view)> on_stderr;
+  /// Runs once, after the child exited, both pipes reached EOF (or the drain limit passed) and
+  /// every handle is closed. The Process is destroyed right after it returns.
+  std::function<void(ProcessOutcome&&)> on_complete;
+};
+
+/// One child process on the loop. Owned by itself and registered with the Loop: it deletes
+/// itself after on_complete, so a Process* is valid only until then.
+class Process {
+ public:
+  /// Spawns `options`. On failure returns nullptr and sets `error` (not_found for a missing or
+  /// non-executable file); no callback runs and nothing is left open.
+  static Process* start(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks,
+                        Error& error);
+
+  /// SIGTERM to the whole group, then SIGKILL after the grace period. Idempotent: the first
+  /// cause is the one recorded.
+  void stop(StopCause cause);
+  /// SIGKILL to the whole group now.
+  void kill();
+
+  int64_t pid() const noexcept { return info_.pid; }
+  bool exited() const noexcept { return exited_; }
+
+  /// Resource usage read from the zombie before libuv reaps it (see Loop::on_sigchld).
+  void record_rusage(const struct rusage& usage) noexcept;
+
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+ private:
+  struct Pipe {
+    uv_pipe_t handle;
+    bool is_stdout = false;
+    bool eof = false;
+    std::string capture;  ///< kept output (tail beyond the cap)
+    bool truncated = false;
+    char buffer[65536];
+  };
+
+  Process(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks);
+  ~Process();
+
+  static void on_exit(uv_process_t* handle, int64_t exit_status, int term_signal) noexcept;
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_stdin_written(uv_write_t* req, int status) noexcept;
+  static void on_timer(uv_timer_t* timer) noexcept;
+  static void on_handle_closed(uv_handle_t* handle) noexcept;
+
+  Pipe& pipe_of(uv_handle_t* handle) noexcept;
+  void handle_output(Pipe& pipe, std::string_view chunk);
+  void pipe_done(Pipe& pipe);
+  void signal_group(int signum);
+  void arm(uv_timer_t& timer, int64_t ms);
+  void maybe_finish();
+  void close_handle(uv_handle_t* handle);
+  void finished_closing();
+  double elapsed_ms() const noexcept;
+
+  Loop& loop_;
+  SpawnOptions options_;
+  ProcessCallbacks callbacks_;
+  ProcessInfo info_;
+  std::vector<std::string> warnings_;
+
+  uv_process_t process_{};
+  Pipe out_;
+  Pipe err_;
+  uv_pipe_t in_{};
+  bool in_open_ = false;
+  uv_write_t stdin_write_{};
+  uv_timer_t start_timer_{};
+  uv_timer_t idle_timer_{};
+  uv_timer_t total_timer_{};
+  uv_timer_t kill_timer_{};   ///< grace period after SIGTERM
+  uv_timer_t drain_timer_{};  ///< bound on pipes staying open after exit
+
+  uint64_t spawned_at_ = 0;  ///< uv_hrtime()
+  bool exited_ = false;
+  bool stopping_ = false;
+  bool finishing_ = false;
+  bool got_rusage_ = false;
+  struct rusage rusage_{};
+  int open_handles_ = 0;
+  std::string evidence_;  ///< interleaved stdout+stderr tail (4 KiB)
+};
+
+/// Cuts `text` to its last `max_lines` lines and `max_bytes` bytes (on a UTF-8 boundary).
+std::string tail_lines(std::string_view text, size_t max_lines, size_t max_bytes);
+
+}  // namespace drover

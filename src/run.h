@@ -1,0 +1,25 @@
+// Starting one request on a loop: route resolution, transport dispatch, the final Result.
+#pragma once
+
+#include <functional>
+
+#include "drover/client.h"
+#include "drover/config.h"
+#include "drover/result.h"
+
+namespace drover {
+
+class Loop;
+
+using ResultHandler = std::function<void(Result&&)>;
+
+/// Starts `request` on `loop`. `on_done` runs exactly once: later on the loop, or before this
+/// returns when the request fails up front (bad route, missing command). `config` must outlive
+/// the run. Events reach `on_event` (may be empty) in order, before `on_done`.
+void start_run(Loop& loop, const Config& config, const RunRequest& request,
+               EventHandler on_event, ResultHandler on_done);
+
+/// Current time as RFC 3339 UTC with milliseconds.
+std::string now_rfc3339();
+
+}  // namespace drover
