@@ -30,7 +30,7 @@ struct ParserSpec {
   // text parser
   bool trim = true;
   bool strip_ansi = true;
-  // json (paths only) and jsonl (full selectors)
+  // json and jsonl: what to pick out of the document (json) or of each matching line (jsonl)
   std::optional<Selector> text;
   std::optional<Selector> usage;
   std::optional<Selector> error;

@@ -1,0 +1,83 @@
+// argv templates for print-mode harnesses (CliSpec::args_template): parsing, validation and
+// expansion. Pure functions: no I/O, no shell, no environment.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "drover/result.h"
+
+namespace drover {
+
+enum class Placeholder { prompt, model, system, output_file, session_id, files };
+
+/// "prompt", "model", ... as written between braces.
+std::string_view to_string(Placeholder p) noexcept;
+std::optional<Placeholder> placeholder_from_name(std::string_view name) noexcept;
+/// "prompt, model, system, output_file, session_id, files" (for error messages).
+std::string_view known_placeholders() noexcept;
+
+/// One piece of a token: literal text (with `{{`/`}}` already unescaped) or a placeholder.
+struct TemplatePiece {
+  bool is_placeholder = false;
+  std::string literal;
+  Placeholder placeholder = Placeholder::prompt;
+};
+
+/// One argv token, split into pieces once so expansion never re-scans substituted values.
+struct TemplateToken {
+  std::vector<TemplatePiece> pieces;
+  bool uses(Placeholder p) const noexcept;
+  /// The token is exactly one placeholder and nothing else (`{files}` then fans out).
+  bool is_exactly(Placeholder p) const noexcept;
+};
+
+using TemplateGroup = std::vector<TemplateToken>;
+
+/// Parses one token. On failure returns the problem without any path, e.g.
+/// `unknown placeholder {foo} (known: prompt, model, ...)` or `unbalanced '}' at offset 3`.
+std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_template_token(
+    std::string_view token);
+
+/// Every problem in a template, one message per bad token, each prefixed with its path:
+/// `<prefix>[i]` for a group of one token (a plain string in the config), `<prefix>[i][j]` for
+/// larger groups.
+std::vector<std::string> args_template_problems(const std::vector<std::vector<std::string>>& groups,
+                                                const std::string& path_prefix);
+
+/// All problems of args_template_problems joined with newlines as one config_error; nullopt
+/// when the template is valid.
+std::optional<Error> validate_args_template(const std::vector<std::vector<std::string>>& groups,
+                                            const std::string& path_prefix);
+
+/// Values for one expansion. nullopt (or no files) means "absent": any group using that
+/// placeholder is dropped whole. An empty string is a present value.
+struct TemplateValues {
+  std::string prompt;
+  std::optional<std::string> model, system, output_file, session_id;
+  std::vector<std::string> files;
+};
+
+/// Parses a whole template; nullopt when any token is invalid (validate first for messages).
+std::optional<std::vector<TemplateGroup>> parse_args_template(
+    const std::vector<std::vector<std::string>>& groups);
+
+/// Expands a parsed template into argv[1..]. Values are inserted verbatim: braces inside a value
+/// are never expanded again. A token that is exactly `{files}` becomes one token per file;
+/// `{files}` inside a larger token joins the files with commas.
+std::vector<std::string> expand_args(const std::vector<TemplateGroup>& groups,
+                                     const TemplateValues& values);
+/// Same, from the configured strings. Invalid tokens (which validation rejects) are passed
+/// through literally rather than failing.
+std::vector<std::string> expand_args(const std::vector<std::vector<std::string>>& groups,
+                                     const TemplateValues& values);
+
+/// Whether any token uses the named placeholder (`"output_file"`, ...). Unknown names and
+/// invalid tokens count as not used.
+bool template_uses(const std::vector<std::vector<std::string>>& groups,
+                   std::string_view placeholder_name);
+
+}  // namespace drover

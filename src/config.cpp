@@ -1,0 +1,1079 @@
+// Configuration loading: JSON with comments -> validated plain structs (drover/config.h).
+//
+// Design notes:
+// - Validation never stops at the first problem: every error is collected (the message shows the
+//   first 20) so a user fixes the whole file in one go. Each message is
+//   `<source>: <json.path>: <what was expected>, got <what was found>`.
+// - Documents are parsed as ordered_json so providers, accounts and routes keep file order.
+// - Route pointers (Route::provider_spec / account_spec) point into the Config they came from:
+//   they stay valid while that Config lives and is neither modified nor moved. routes() and
+//   resolve() recompute them on every call, so copying a Config is fine as long as routes are
+//   taken from the copy they are used with.
+#include "drover/config.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+#include "args_template.h"
+
+namespace drover {
+namespace {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+constexpr size_t kMaxShownErrors = 20;
+constexpr size_t kMaxListedRoutes = 10;
+
+// ---- small helpers -----------------------------------------------------------------------------
+
+// A string as a JSON literal; never throws (invalid UTF-8 from a command line is replaced).
+std::string quote(const std::string& s) {
+  return ojson(s).dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+bool is_simple_key(std::string_view key) {
+  if (key.empty()) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+}
+
+// Paths look like select_path's syntax: `providers.acme.accounts[0]`, `providers["a b"]`.
+std::string child(const std::string& path, std::string_view key) {
+  if (!is_simple_key(key)) return path + "[" + quote(std::string(key)) + "]";
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string child(const std::string& path, size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+// What was found, for "expected X, got Y".
+std::string describe(const ojson& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "an array";
+  std::string s = v.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  if (s.size() > 60) {
+    size_t cut = 57;  // never split a UTF-8 sequence: messages end up in JSON output
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    s = s.substr(0, cut) + "...";
+  }
+  return s;
+}
+
+// `$schema`-style and `//` comment keys are for editors and humans, never for us.
+bool ignored_key(std::string_view key) {
+  return (!key.empty() && key[0] == '$') || key.rfind("//", 0) == 0;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// Closest known key within edit distance 2 (case-insensitive; `max_output_bytes` also finds
+// `maxOutputBytes`, `idle` finds `idleTimeout`), or nullopt.
+std::optional<std::string> suggest(std::string_view key,
+                                   const std::vector<std::string_view>& known) {
+  auto squash = [](std::string_view s) {
+    std::string out;
+    for (char c : lower(s))
+      if (c != '_' && c != '-') out += c;
+    return out;
+  };
+  std::optional<std::string> best;
+  size_t best_d = 3;
+  for (auto k : known) {
+    size_t d = edit_distance(lower(key), lower(k));
+    if (squash(key) == squash(k)) d = std::min<size_t>(d, 1);
+    // A truncated key (`idle` for `idleTimeout`) is a likely slip too.
+    if (key.size() >= 4 && lower(k).rfind(lower(key), 0) == 0) d = std::min<size_t>(d, 2);
+    if (d < best_d && d < key.size()) {
+      best_d = d;
+      best = std::string(k);
+    }
+  }
+  return best;
+}
+
+std::string join(const std::vector<std::string_view>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += sep;
+    out += items[i];
+  }
+  return out;
+}
+
+// Ids are route-id parts: non-empty, no ':' (the separator) and no whitespace.
+std::optional<std::string> id_problem(const std::string& id) {
+  if (id.empty()) return "must not be empty";
+  if (id.find(':') != std::string::npos) return "must not contain ':' (it separates route parts)";
+  for (unsigned char c : id)
+    if (std::isspace(c) || std::iscntrl(c)) return "must not contain whitespace";
+  return std::nullopt;
+}
+
+std::string join_errors(const std::vector<std::string>& errors) {
+  std::string out;
+  const size_t shown = std::min(errors.size(), kMaxShownErrors);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i) out += '\n';
+    out += errors[i];
+  }
+  if (errors.size() > shown)
+    out += "\n... and " + std::to_string(errors.size() - shown) + " more errors";
+  return out;
+}
+
+std::string route_list(const std::vector<Route>& routes) {
+  std::string out;
+  const size_t shown = std::min(routes.size(), kMaxListedRoutes);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i) out += ", ";
+    out += routes[i].id;
+  }
+  if (routes.size() > shown) out += " … and " + std::to_string(routes.size() - shown) + " more";
+  return out;
+}
+
+std::string route_id(const std::string& provider, const std::string& transport,
+                     const std::string& account, const std::string& model) {
+  return provider + ":" + transport + ":" + account + ":" + model;
+}
+
+// ---- validation context ------------------------------------------------------------------------
+
+struct Ctx {
+  std::string origin;  // names the source in every message
+  fs::path base_dir;   // relative paths (cwd) are resolved against it
+  std::vector<std::string> errors;
+  // Paths of keys an unknown key was suggested as: their "missing" error would only repeat it.
+  std::set<std::string> suggested;
+
+  void error(const std::string& path, const std::string& message) {
+    errors.push_back(origin + ": " + (path.empty() ? "" : path + ": ") + message);
+  }
+  void expected(const std::string& path, const std::string& what, const ojson& found) {
+    error(path, "expected " + what + ", got " + describe(found));
+  }
+
+  // Reports every key of `obj` that is not in `known`, with a suggestion when one is close.
+  void check_keys(const ojson& obj, const std::string& path,
+                  const std::vector<std::string_view>& known) {
+    for (const auto& [key, value] : obj.items()) {
+      if (ignored_key(key)) continue;
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      if (auto s = suggest(key, known)) {
+        suggested.insert(child(path, *s));
+        error(child(path, key), "unknown key (did you mean \"" + *s + "\"?)");
+      } else {
+        error(child(path, key), "unknown key (expected one of: " + join(known, ", ") + ")");
+      }
+    }
+  }
+
+  void missing(const std::string& path, const std::string& key, const std::string& what) {
+    if (suggested.count(child(path, key))) return;
+    error(path, "missing required key \"" + key + "\" (" + what + ")");
+  }
+
+  bool object(const ojson& v, const std::string& path) {
+    if (v.is_object()) return true;
+    expected(path, "an object", v);
+    return false;
+  }
+
+  // Optional string member; reports a wrong type or (when non_empty) an empty string.
+  std::optional<std::string> string_member(const ojson& obj, const std::string& path,
+                                           const char* key, bool required, bool non_empty) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) {
+      if (required) missing(path, key, "a string");
+      return std::nullopt;
+    }
+    if (!it->is_string()) {
+      expected(child(path, key), "a string", *it);
+      return std::nullopt;
+    }
+    auto s = it->get<std::string>();
+    if (non_empty && s.empty()) {
+      error(child(path, key), "expected a non-empty string, got \"\"");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<bool> bool_member(const ojson& obj, const std::string& path, const char* key) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    if (!it->is_boolean()) {
+      expected(child(path, key), "true or false", *it);
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+
+  std::optional<int64_t> positive_int_member(const ojson& obj, const std::string& path,
+                                             const char* key) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    if (it->is_number_unsigned() && it->get<uint64_t>() > 0 &&
+        it->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+      return static_cast<int64_t>(it->get<uint64_t>());
+    }
+    if (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() > 0) {
+      return it->get<int64_t>();
+    }
+    expected(child(path, key), "a positive integer", *it);
+    return std::nullopt;
+  }
+
+  // Seconds (decimals allowed) -> milliseconds. `allow_zero` for grace/drain, where 0 means
+  // "no wait" and is meaningful; timeouts must be > 0 (leave the key out to disable one).
+  std::optional<int64_t> seconds_member(const ojson& obj, const std::string& path, const char* key,
+                                        bool allow_zero) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    const char* what = allow_zero ? "a number of seconds >= 0" : "a number of seconds > 0";
+    if (!it->is_number()) {
+      expected(child(path, key), what, *it);
+      return std::nullopt;
+    }
+    const double s = it->get<double>();
+    // Upper bound keeps the millisecond value far from int64 overflow (~31 years).
+    if (!std::isfinite(s) || s < 0 || (!allow_zero && s == 0) || s > 1e9) {
+      expected(child(path, key), std::string(what) + (s > 1e9 ? " and at most 1e9" : ""), *it);
+      return std::nullopt;
+    }
+    int64_t ms = std::llround(s * 1000.0);
+    if (s > 0 && ms == 0) ms = 1;  // a tiny positive timeout must not turn into "no wait"
+    return ms;
+  }
+
+  std::optional<std::string> id_member(const ojson& obj, const std::string& path, const char* key,
+                                       bool required, const char* what) {
+    auto s = string_member(obj, path, key, required, false);
+    if (!s) return std::nullopt;
+    if (auto problem = id_problem(*s)) {
+      error(child(path, key),
+            std::string("invalid ") + what + " " + quote(*s) + ": " + *problem);
+      return std::nullopt;
+    }
+    return s;
+  }
+};
+
+// ---- parser -------------------------------------------------------------------------------------
+
+constexpr std::array<std::pair<const char*, const char*>, 6> kSelectors{{
+    {"text", "textPath"},
+    {"usage", "usagePath"},
+    {"error", "errorPath"},
+    {"sessionId", "sessionIdPath"},
+    {"stopReason", "stopReasonPath"},
+    {"model", "modelPath"},
+}};
+
+// A selector path may be empty: it then selects the whole document (or line), e.g. a usage
+// object at the top level. The where filter applies in json parsers too (the one document must
+// match, e.g. error = `result` only when `is_error` is true) as well as per line in jsonl.
+std::optional<Selector> parse_selector(Ctx& ctx, const ojson& parser, const std::string& path,
+                                       const char* name, const char* path_name) {
+  const auto short_it = parser.find(name);
+  const auto long_it = parser.find(path_name);
+  if (short_it != parser.end() && long_it != parser.end()) {
+    ctx.error(child(path, path_name),
+              std::string("give either \"") + name + "\" or \"" + path_name + "\", not both");
+    return std::nullopt;
+  }
+  if (long_it != parser.end()) {
+    auto p = ctx.string_member(parser, path, path_name, false, false);
+    if (!p) return std::nullopt;
+    return Selector{*p, {}, std::nullopt};
+  }
+  if (short_it == parser.end()) return std::nullopt;
+  const std::string spath = child(path, name);
+  if (short_it->is_string()) {
+    auto p = ctx.string_member(parser, path, name, false, false);
+    if (!p) return std::nullopt;
+    return Selector{*p, {}, std::nullopt};
+  }
+  if (!short_it->is_object()) {
+    ctx.expected(spath, "a path string or an object {path, wherePath, whereEquals}", *short_it);
+    return std::nullopt;
+  }
+  const ojson& obj = *short_it;
+  ctx.check_keys(obj, spath, {"path", "wherePath", "whereEquals"});
+  Selector sel;
+  bool ok = true;
+  if (auto p = ctx.string_member(obj, spath, "path", true, false))
+    sel.path = *p;
+  else
+    ok = false;
+  const bool has_where_path = obj.contains("wherePath");
+  const bool has_where_equals = obj.contains("whereEquals");
+  if (has_where_path || has_where_equals) {
+    // wherePath alone gates on the field being present and neither null nor false (see
+    // parsers/selector.h); whereEquals alone has nothing to compare.
+    if (!has_where_path) {
+      ctx.error(spath, "whereEquals needs wherePath (the field to compare)");
+      ok = false;
+    }
+    if (auto wp = ctx.string_member(obj, spath, "wherePath", false, true))
+      sel.where_path = *wp;
+    else if (has_where_path)
+      ok = false;
+    if (has_where_equals) sel.where_equals = nlohmann::json(obj.at("whereEquals"));
+  }
+  if (!ok) return std::nullopt;
+  return sel;
+}
+
+// `answer_in_file`: the template names {output_file}, where the harness writes its answer, so
+// stdout needs no text selector.
+ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool answer_in_file) {
+  ParserSpec spec;
+  if (!ctx.object(v, path)) return spec;
+  std::vector<std::string_view> selector_keys;
+  for (const auto& [n, p] : kSelectors) {
+    selector_keys.push_back(n);
+    selector_keys.push_back(p);
+  }
+  const auto kind = ctx.string_member(v, path, "kind", true, false);
+  if (!kind) return spec;
+  if (*kind == "text") {
+    spec.kind = ParserSpec::Kind::text;
+    for (auto k : selector_keys)
+      if (v.contains(std::string(k)))
+        ctx.error(child(path, k), "only valid in json and jsonl parsers, this one is \"text\"");
+    // Selector keys were reported above with a better message than "unknown key".
+    std::vector<std::string_view> known{"kind", "trim", "stripAnsi"};
+    known.insert(known.end(), selector_keys.begin(), selector_keys.end());
+    ctx.check_keys(v, path, known);
+    if (auto b = ctx.bool_member(v, path, "trim")) spec.trim = *b;
+    if (auto b = ctx.bool_member(v, path, "stripAnsi")) spec.strip_ansi = *b;
+    return spec;
+  }
+  if (*kind != "json" && *kind != "jsonl") {
+    ctx.expected(child(path, "kind"), "one of json, jsonl, text", v.at("kind"));
+    return spec;
+  }
+  const bool jsonl = *kind == "jsonl";
+  spec.kind = jsonl ? ParserSpec::Kind::jsonl : ParserSpec::Kind::json;
+  for (const char* k : {"trim", "stripAnsi"})
+    if (v.contains(k))
+      ctx.error(child(path, k), "only valid in text parsers, this one is \"" + *kind + "\"");
+  std::vector<std::string_view> known{"kind", "trim", "stripAnsi"};  // trim: reported above
+  known.insert(known.end(), selector_keys.begin(), selector_keys.end());
+  ctx.check_keys(v, path, known);
+  std::optional<Selector>* targets[] = {&spec.text,       &spec.usage,       &spec.error,
+                                        &spec.session_id, &spec.stop_reason, &spec.model};
+  for (size_t i = 0; i < kSelectors.size(); ++i)
+    *targets[i] = parse_selector(ctx, v, path, kSelectors[i].first, kSelectors[i].second);
+  // Without a text selector a structured parser has no answer to return.
+  if (!answer_in_file && !v.contains("text") && !v.contains("textPath") &&
+      !ctx.suggested.count(child(path, "text")) &&
+      !ctx.suggested.count(child(path, "textPath")))
+    ctx.error(path, "missing required key \"text\" or \"textPath\" (where the answer is)");
+  return spec;
+}
+
+// ---- cli ---------------------------------------------------------------------------------------
+
+// Reads argsTemplate and checks every token with its exact path (`argsTemplate[2]` for a
+// plain string, `argsTemplate[2][1]` inside a group).
+void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
+                              std::optional<CliSpec::Input> input,
+                              std::vector<std::vector<std::string>>& out) {
+  if (!v.is_array()) {
+    ctx.expected(path, "an array of strings and string arrays", v);
+    return;
+  }
+  bool any_prompt = false;
+  bool all_parsed = true;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const ojson& el = v[i];
+    const std::string gpath = child(path, i);
+    std::vector<std::string> group;
+    std::vector<std::string> paths;
+    if (el.is_string()) {
+      group.push_back(el.get<std::string>());
+      paths.push_back(gpath);
+    } else if (el.is_array()) {
+      if (el.empty()) {
+        ctx.expected(gpath, "a non-empty group of strings", el);
+        all_parsed = false;
+        continue;
+      }
+      for (size_t j = 0; j < el.size(); ++j) {
+        if (!el[j].is_string()) {
+          ctx.expected(child(gpath, j), "a string", el[j]);
+          all_parsed = false;
+          continue;
+        }
+        group.push_back(el[j].get<std::string>());
+        paths.push_back(child(gpath, j));
+      }
+    } else {
+      ctx.expected(gpath, "a string or an array of strings (a group)", el);
+      all_parsed = false;
+      continue;
+    }
+    bool group_prompt = false;
+    std::vector<std::string_view> group_optional;  // optional placeholders used in this group
+    for (size_t j = 0; j < group.size(); ++j) {
+      auto [token, problem] = parse_template_token(group[j]);
+      if (!token) {
+        ctx.error(paths[j], *problem);
+        all_parsed = false;
+        continue;
+      }
+      for (const auto& piece : token->pieces) {
+        if (!piece.is_placeholder) continue;
+        if (piece.placeholder == Placeholder::prompt) continue;
+        auto name = to_string(piece.placeholder);
+        if (std::find(group_optional.begin(), group_optional.end(), name) == group_optional.end())
+          group_optional.push_back(name);
+      }
+      if (token->uses(Placeholder::prompt)) {
+        group_prompt = true;
+        if (input == CliSpec::Input::stdin_)
+          ctx.error(paths[j],
+                    "{prompt} is not allowed with input \"stdin\" (the prompt would "
+                    "be sent twice)");
+      }
+    }
+    if (group_prompt && !group_optional.empty()) {
+      // The group would vanish whenever that value is absent, taking the prompt with it.
+      std::string names;
+      for (auto n : group_optional) names += (names.empty() ? "{" : ", {") + std::string(n) + "}";
+      ctx.error(gpath, "{prompt} must not share a group with " + names +
+                           " (the group is dropped when a value is absent); split the group");
+    }
+    any_prompt = any_prompt || group_prompt;
+    out.push_back(std::move(group));
+  }
+  if (input == CliSpec::Input::arg && !any_prompt && all_parsed)
+    ctx.error(path,
+              "input \"arg\" needs {prompt} somewhere in the template (or set input to "
+              "\"stdin\")");
+}
+
+void parse_watchdog(Ctx& ctx, const ojson& v, const std::string& path, WatchdogSpec& w) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path,
+                 {"startTimeout", "idleTimeout", "timeout", "killGrace", "drainAfterExit"});
+  w.start_timeout_ms = ctx.seconds_member(v, path, "startTimeout", false);
+  w.idle_timeout_ms = ctx.seconds_member(v, path, "idleTimeout", false);
+  w.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
+  if (auto ms = ctx.seconds_member(v, path, "killGrace", true)) w.grace_ms = *ms;
+  if (auto ms = ctx.seconds_member(v, path, "drainAfterExit", true)) w.drain_ms = *ms;
+}
+
+void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(
+      v, path,
+      {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog"});
+  // nullopt when input itself is invalid: the {prompt} rules depend on it, so they are skipped.
+  std::optional<CliSpec::Input> input = CliSpec::Input::arg;
+  if (auto s = ctx.string_member(v, path, "input", false, false)) {
+    if (*s == "arg") {
+      input = CliSpec::Input::arg;
+    } else if (*s == "stdin") {
+      input = CliSpec::Input::stdin_;
+    } else {
+      ctx.expected(child(path, "input"), "one of arg, stdin", v.at("input"));
+      input.reset();
+    }
+  } else if (v.contains("input")) {
+    input.reset();
+  }
+  if (input) cli.input = *input;
+  if (auto it = v.find("argsTemplate"); it != v.end()) {
+    parse_args_template_json(ctx, *it, child(path, "argsTemplate"), input, cli.args_template);
+  } else {
+    ctx.missing(path, "argsTemplate", "the argv template");
+  }
+  if (auto it = v.find("parser"); it != v.end())
+    cli.parser = parse_parser(ctx, *it, child(path, "parser"),
+                              template_uses(cli.args_template, "output_file"));
+  if (auto it = v.find("env"); it != v.end()) {
+    const std::string epath = child(path, "env");
+    if (ctx.object(*it, epath)) {
+      for (const auto& [key, value] : it->items()) {
+        if (key.empty() || key.find('=') != std::string::npos) {
+          ctx.error(child(epath, key), "invalid environment variable name " + quote(key));
+        } else if (!value.is_string()) {
+          ctx.expected(child(epath, key), "a string", value);
+        } else {
+          cli.env[key] = value.get<std::string>();
+        }
+      }
+    }
+  }
+  if (auto it = v.find("clearEnv"); it != v.end()) {
+    const std::string cpath = child(path, "clearEnv");
+    if (!it->is_array()) {
+      ctx.expected(cpath, "an array of environment variable names", *it);
+    } else {
+      for (size_t i = 0; i < it->size(); ++i) {
+        const ojson& name = (*it)[i];
+        if (!name.is_string() || name.get<std::string>().empty() ||
+            name.get<std::string>().find('=') != std::string::npos) {
+          ctx.expected(child(cpath, i), "an environment variable name", name);
+        } else {
+          cli.clear_env.push_back(name.get<std::string>());
+        }
+      }
+    }
+  }
+  if (auto cwd = ctx.string_member(v, path, "cwd", false, true)) {
+    // Relative to the config file, so a checked-in drover.json works from any directory.
+    std::error_code ec;
+    fs::path abs = fs::absolute(ctx.base_dir / *cwd, ec);
+    if (ec) abs = ctx.base_dir / *cwd;
+    cli.cwd = abs.lexically_normal().string();
+  }
+  if (auto n = ctx.positive_int_member(v, path, "maxOutputBytes"))
+    cli.max_output_bytes = static_cast<uint64_t>(*n);
+  if (auto it = v.find("watchdog"); it != v.end())
+    parse_watchdog(ctx, *it, child(path, "watchdog"), cli.watchdog);
+}
+
+// ---- transport, account, provider, root ---------------------------------------------------------
+
+void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, TransportSpec& t) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path, {"kind", "id", "command", "cli", "acp", "api"});
+  bool kind_ok = true;
+  if (auto kind = ctx.string_member(v, path, "kind", false, false)) {
+    if (*kind == "cli" || *kind == "acp" || *kind == "api") {
+      t.kind = *kind;
+    } else {
+      ctx.expected(child(path, "kind"), "one of cli, acp, api", v.at("kind"));
+      kind_ok = false;
+    }
+  } else if (v.contains("kind")) {
+    kind_ok = false;
+  }
+  if (auto id = ctx.id_member(v, path, "id", false, "transport id"))
+    t.id = *id;
+  else
+    t.id = t.kind;
+  if (!kind_ok) return;  // which blocks belong here depends on the kind
+  if (auto c = ctx.string_member(v, path, "command", t.kind == "cli", true)) {
+    // Like a shell: a bare name is looked up on PATH (at run time); a relative path with a '/'
+    // is relative to the config file's directory, so checked-in wrappers work from anywhere.
+    t.command = *c;
+    if (c->find('/') != std::string::npos && c->front() != '/') {
+      std::error_code ec;
+      fs::path abs = fs::absolute(ctx.base_dir / *c, ec);
+      if (!ec) t.command = abs.lexically_normal().string();
+    }
+  }
+  // Each kind has its own block; acp/api blocks are accepted (as objects) but not read yet.
+  for (const char* block : {"cli", "acp", "api"}) {
+    auto it = v.find(block);
+    if (it == v.end()) continue;
+    if (t.kind != block) {
+      ctx.error(child(path, block), std::string("only valid when kind is \"") + block +
+                                        "\", this transport is \"" + t.kind + "\"");
+      continue;
+    }
+    if (t.kind == "cli") {
+      parse_cli(ctx, *it, child(path, "cli"), t.cli);
+    } else {
+      ctx.object(*it, child(path, block));
+    }
+  }
+  if (t.kind == "cli" && !v.contains("cli"))
+    ctx.missing(path, "cli", "an object with argsTemplate, for kind \"cli\"");
+}
+
+void parse_models(Ctx& ctx, const ojson& v, const std::string& path,
+                  std::vector<ModelSpec>& models) {
+  if (!v.is_array()) {
+    ctx.expected(path, "an array of model ids or {id, contextWindow} objects", v);
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const ojson& el = v[i];
+    const std::string mpath = child(path, i);
+    ModelSpec m;
+    if (el.is_string()) {
+      m.id = el.get<std::string>();
+      if (auto problem = id_problem(m.id)) {
+        ctx.error(mpath, "invalid model id " + quote(m.id) + ": " + *problem);
+        continue;
+      }
+    } else if (el.is_object()) {
+      ctx.check_keys(el, mpath, {"id", "contextWindow"});
+      auto id = ctx.id_member(el, mpath, "id", true, "model id");
+      m.context_window = ctx.positive_int_member(el, mpath, "contextWindow");
+      if (!id) continue;
+      m.id = *id;
+    } else {
+      ctx.expected(mpath, "a model id string or an object {id, contextWindow}", el);
+      continue;
+    }
+    if (!seen.insert(m.id).second) {
+      ctx.error(mpath, "duplicate model id " + quote(m.id) + " in this account");
+      continue;
+    }
+    models.push_back(std::move(m));
+  }
+}
+
+void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpec& a) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path, {"id", "transport", "models"});
+  if (auto id = ctx.id_member(v, path, "id", true, "account id")) a.id = *id;
+  if (auto it = v.find("transport"); it != v.end()) {
+    parse_transport(ctx, *it, child(path, "transport"), a.transport);
+  } else {
+    ctx.missing(path, "transport", "an object");
+  }
+  if (auto it = v.find("models"); it != v.end())
+    parse_models(ctx, *it, child(path, "models"), a.models);
+}
+
+void parse_provider(Ctx& ctx, const ojson& v, const std::string& path, ProviderSpec& p) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path, {"accounts"});
+  auto it = v.find("accounts");
+  if (it == v.end()) {
+    ctx.missing(path, "accounts", "an array");
+    return;
+  }
+  const std::string apath = child(path, "accounts");
+  if (!it->is_array()) {
+    ctx.expected(apath, "an array of accounts", *it);
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < it->size(); ++i) {
+    AccountSpec a;
+    parse_account(ctx, (*it)[i], child(apath, i), a);
+    if (!a.id.empty() && !seen.insert(a.id).second) {
+      ctx.error(child(child(apath, i), "id"), "duplicate account id " + quote(a.id) +
+                                                  " in provider " + quote(p.id));
+      continue;
+    }
+    p.accounts.push_back(std::move(a));
+  }
+}
+
+void parse_root(Ctx& ctx, const ojson& doc, Config& config) {
+  if (!doc.is_object()) {
+    ctx.error("", "expected an object at the top level, got " + describe(doc));
+    return;
+  }
+  ctx.check_keys(doc, "", {"defaultRoute", "providers"});
+  if (auto d = ctx.string_member(doc, "", "defaultRoute", false, true)) config.default_route = *d;
+  auto it = doc.find("providers");
+  if (it == doc.end()) return;
+  if (!it->is_object()) {
+    ctx.expected("providers", "an object mapping provider ids to providers", *it);
+    return;
+  }
+  for (const auto& [id, value] : it->items()) {
+    if (ignored_key(id)) continue;
+    const std::string ppath = child("providers", id);
+    if (auto problem = id_problem(id)) {
+      ctx.error(ppath, "invalid provider id " + quote(id) + ": " + *problem);
+      continue;
+    }
+    ProviderSpec p;
+    p.id = id;
+    parse_provider(ctx, value, ppath, p);
+    config.providers.push_back(std::move(p));
+  }
+}
+
+// ---- JSON text -> document ----------------------------------------------------------------------
+
+struct LineCol {
+  size_t line = 1;
+  size_t col = 1;
+};
+
+// nlohmann reports the count of bytes read up to and including the offending one.
+LineCol line_col(const std::string& text, size_t byte) {
+  LineCol lc;
+  const size_t end = std::min(byte == 0 ? 0 : byte - 1, text.size());
+  for (size_t i = 0; i < end; ++i) {
+    if (text[i] == '\n') {
+      ++lc.line;
+      lc.col = 1;
+    } else {
+      ++lc.col;
+    }
+  }
+  return lc;
+}
+
+// Parses `text`; on a syntax error appends `origin:line:col: message`. Duplicate keys (which
+// nlohmann silently collapses to the last one) are reported as errors with their path.
+std::optional<ojson> parse_document(Ctx& ctx, const std::string& text) {
+  struct Frame {
+    bool array = false;
+    size_t index = 0;
+    std::string key;
+    std::set<std::string> seen;
+  };
+  std::vector<Frame> stack;
+  std::vector<std::string> duplicates;
+  auto path_of = [&] {
+    std::string path;
+    for (const auto& f : stack) path = f.array ? child(path, f.index) : child(path, f.key);
+    return path;
+  };
+  using Event = ojson::parse_event_t;
+  ojson::parser_callback_t cb = [&](int, Event event, ojson& parsed) {
+    switch (event) {
+      case Event::object_start:
+        stack.push_back(Frame{false, 0, {}, {}});
+        break;
+      case Event::array_start:
+        stack.push_back(Frame{true, 0, {}, {}});
+        break;
+      case Event::key:
+        if (!stack.empty() && parsed.is_string()) {
+          stack.back().key = parsed.get<std::string>();
+          if (!stack.back().seen.insert(stack.back().key).second && !ignored_key(stack.back().key))
+            duplicates.push_back(path_of());
+        }
+        break;
+      case Event::object_end:
+      case Event::array_end:
+        if (!stack.empty()) stack.pop_back();
+        if (!stack.empty() && stack.back().array) ++stack.back().index;
+        break;
+      case Event::value:
+        if (!stack.empty() && stack.back().array) ++stack.back().index;
+        break;
+    }
+    return true;
+  };
+  try {
+    ojson doc = ojson::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    for (const auto& d : duplicates)
+      ctx.error(d, "duplicate key (each key may appear once per object)");
+    return doc;
+  } catch (const ojson::parse_error& e) {
+    const LineCol lc = line_col(text, e.byte);
+    std::string msg = e.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
+    if (auto col = msg.find("column "); col != std::string::npos) {
+      if (auto colon = msg.find(": ", col); colon != std::string::npos) msg = msg.substr(colon + 2);
+    } else if (auto bracket = msg.find("] "); bracket != std::string::npos) {
+      msg = msg.substr(bracket + 2);
+    }
+    ctx.errors.push_back(ctx.origin + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.col) +
+                         ": " + msg);
+    return std::nullopt;
+  }
+}
+
+// Parses and validates one source without checking defaultRoute (a workspace file may name a
+// route that only the global file defines; load_config checks after merging).
+std::optional<Config> parse_one(const std::string& text, const std::string& origin,
+                                std::vector<std::string>& errors) {
+  Ctx ctx;
+  ctx.origin = origin;
+  ctx.base_dir = fs::path(origin).parent_path();
+  auto doc = parse_document(ctx, text);
+  Config config;
+  if (doc) parse_root(ctx, *doc, config);
+  if (!ctx.errors.empty()) {
+    errors.insert(errors.end(), ctx.errors.begin(), ctx.errors.end());
+    return std::nullopt;
+  }
+  config.sources.push_back(origin);
+  return config;
+}
+
+std::optional<std::string> default_route_problem(const Config& config, const std::string& origin) {
+  if (!config.default_route) return std::nullopt;
+  auto [route, error] = config.resolve(*config.default_route);
+  if (!error) return std::nullopt;
+  return origin + ": defaultRoute: " + error->message;
+}
+
+// Replaces invalid UTF-8 with U+FFFD. Messages quote file bytes (a syntax error's "last read")
+// and paths, and they end up in JSON output, whose serializer rejects invalid UTF-8.
+std::string valid_utf8(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  auto cont = [&](size_t k) {
+    return k < in.size() && (static_cast<unsigned char>(in[k]) & 0xC0) == 0x80;
+  };
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    size_t len = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = cont(i + 1) ? 2 : 0;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      const auto c1 = i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) : 0;
+      const bool ok = cont(i + 1) && cont(i + 2) && !(c == 0xE0 && c1 < 0xA0) &&
+                      !(c == 0xED && c1 >= 0xA0);
+      len = ok ? 3 : 0;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const auto c1 = i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) : 0;
+      const bool ok = cont(i + 1) && cont(i + 2) && cont(i + 3) && !(c == 0xF0 && c1 < 0x90) &&
+                      !(c == 0xF4 && c1 >= 0x90);
+      len = ok ? 4 : 0;
+    }
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(in, i, len);
+      i += len;
+    }
+  }
+  return out;
+}
+
+Error config_error(const std::string& message) {
+  return Error::make(ErrorCode::config_error, valid_utf8(message));
+}
+
+// Reads a whole file. nullopt + problem when it exists but cannot be read.
+std::optional<std::string> read_text(const fs::path& path, std::string& problem) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    problem = "config file " + path.string() + " is a directory";
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    problem = "cannot read config file " + path.string();
+    return std::nullopt;
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) {
+    problem = "cannot read config file " + path.string();
+    return std::nullopt;
+  }
+  return out.str();
+}
+
+bool file_exists(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+// Splits on ':' into at most four parts; the last part keeps any further ':' (model names such
+// as `llama3:8b` are then at least resolvable as unlisted models).
+std::vector<std::string> split_route(const std::string& id) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (parts.size() < 3) {
+    const size_t colon = id.find(':', start);
+    if (colon == std::string::npos) break;
+    parts.push_back(id.substr(start, colon - start));
+    start = colon + 1;
+  }
+  parts.push_back(id.substr(start));
+  return parts;
+}
+
+bool part_matches(const std::vector<std::string>& parts, size_t i, const std::string& value) {
+  return i >= parts.size() || parts[i].empty() || parts[i] == value;
+}
+
+}  // namespace
+
+// ---- Config -------------------------------------------------------------------------------------
+
+std::vector<Route> Config::routes() const {
+  std::vector<Route> out;
+  for (const auto& p : providers) {
+    for (const auto& a : p.accounts) {
+      const std::string& transport = a.transport.id.empty() ? a.transport.kind : a.transport.id;
+      auto add = [&](const std::string& model) {
+        out.push_back(
+            Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model, &p, &a});
+      };
+      if (a.models.empty()) add("");  // the harness's own default model
+      for (const auto& m : a.models) add(m.id);
+    }
+  }
+  return out;
+}
+
+// Resolution rules:
+// 1. "" -> defaultRoute when set, else the first route.
+// 2. Otherwise the id is split into provider:transport:account:model. Missing trailing parts
+//    and empty parts are wildcards; the first route in file order matching every part wins.
+// 3. When nothing matched and a model part was given, the first route matching the other three
+//    parts is returned with that model substituted: users may name models the config does not
+//    list (new releases, aliases), just as `--model` may override the model of any route. This
+//    applies whether or not the account lists models; listed models still win in step 2.
+std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std::string& id) const {
+  try {
+    const auto all = routes();
+    if (id.empty()) {
+      if (default_route && !default_route->empty()) return resolve(*default_route);
+      if (!all.empty()) return {all.front(), std::nullopt};
+      return {std::nullopt,
+              config_error(sources.empty() ? "no routes configured (no configuration file found)"
+                                           : "no routes configured")};
+    }
+    const auto parts = split_route(id);
+    auto matches = [&](const Route& r, size_t n) {
+      return part_matches(parts, 0, r.provider) && part_matches(parts, 1, r.transport) &&
+             part_matches(parts, 2, r.account) && (n < 4 || part_matches(parts, 3, r.model));
+    };
+    for (const auto& r : all)
+      if (matches(r, 4)) return {r, std::nullopt};
+    if (parts.size() == 4 && !parts[3].empty()) {
+      for (const auto& r : all) {
+        if (!matches(r, 3)) continue;
+        Route out = r;
+        out.model = parts[3];
+        out.id = route_id(r.provider, r.transport, r.account, out.model);
+        return {out, std::nullopt};
+      }
+    }
+    std::string message = "no route matches " + quote(id);
+    message +=
+        all.empty() ? "; no routes are configured" : "; available routes: " + route_list(all);
+    return {std::nullopt, config_error(std::move(message))};
+  } catch (const std::exception& e) {
+    return {std::nullopt, config_error(std::string("cannot resolve route: ") + e.what())};
+  }
+}
+
+ConfigLookup ConfigLookup::from_environment() {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;  // empty counts as unset (XDG spec, shell habits)
+    return std::string(v);
+  };
+  ConfigLookup lookup;
+  lookup.env_path = env("DROVER_CONFIG");
+  lookup.xdg_config_home = env("XDG_CONFIG_HOME");
+  // The XDG spec says relative paths in $XDG_CONFIG_HOME are invalid and must be ignored.
+  if (lookup.xdg_config_home && lookup.xdg_config_home->front() != '/')
+    lookup.xdg_config_home.reset();
+  lookup.home = env("HOME");
+  lookup.workspace_dir = ".";
+  return lookup;
+}
+
+std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::string& text,
+                                                                    const std::string& origin) {
+  try {
+    std::vector<std::string> errors;
+    auto config = parse_one(text, origin, errors);
+    if (!config) return {std::nullopt, config_error(join_errors(errors))};
+    if (auto problem = default_route_problem(*config, origin))
+      return {std::nullopt, config_error(*problem)};
+    return {std::move(config), std::nullopt};
+  } catch (const std::exception& e) {
+    return {std::nullopt, config_error(origin + ": cannot read configuration: " + e.what())};
+  }
+}
+
+// Merge rules (global, then workspace):
+// - a workspace provider replaces the global provider with the same id wholesale (accounts are
+//   not merged one by one), keeping the global provider's position; new providers are appended;
+// - the workspace defaultRoute wins when set;
+// - defaultRoute is checked against the merged result, so either file may name a route the
+//   other defines;
+// - errors from both files are reported together.
+std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup) {
+  try {
+    const std::optional<std::string> single =
+        lookup.explicit_path ? lookup.explicit_path : lookup.env_path;
+    std::vector<fs::path> files;
+    if (single) {
+      if (!file_exists(*single))
+        return {std::nullopt, config_error("config file not found: " + *single)};
+      files.push_back(*single);
+    } else {
+      std::optional<fs::path> config_home;
+      if (lookup.xdg_config_home && !lookup.xdg_config_home->empty()) {
+        config_home = fs::path(*lookup.xdg_config_home);
+      } else if (lookup.home && !lookup.home->empty()) {
+        config_home = fs::path(*lookup.home) / ".config";
+      }
+      if (config_home) {
+        fs::path global = (*config_home / "drover" / "config.json").lexically_normal();
+        if (file_exists(global)) files.push_back(global);
+      }
+      fs::path workspace =
+          (fs::path(lookup.workspace_dir.empty() ? "." : lookup.workspace_dir) / "drover.json")
+              .lexically_normal();
+      if (file_exists(workspace)) files.push_back(workspace);
+    }
+
+    Config merged;
+    std::string default_origin;
+    std::vector<std::string> errors;
+    for (const auto& file : files) {
+      std::string problem;
+      auto text = read_text(file, problem);
+      if (!text) {
+        errors.push_back(problem);
+        continue;
+      }
+      auto config = parse_one(*text, file.string(), errors);
+      if (!config) continue;
+      for (auto& p : config->providers) {
+        auto same = std::find_if(merged.providers.begin(), merged.providers.end(),
+                                 [&](const ProviderSpec& q) { return q.id == p.id; });
+        if (same != merged.providers.end())
+          *same = std::move(p);
+        else
+          merged.providers.push_back(std::move(p));
+      }
+      if (config->default_route) {
+        merged.default_route = config->default_route;
+        default_origin = file.string();
+      }
+      merged.sources.push_back(file.string());
+    }
+    if (!errors.empty()) return {std::nullopt, config_error(join_errors(errors))};
+    if (auto problem = default_route_problem(merged, default_origin))
+      return {std::nullopt, config_error(*problem)};
+    return {std::move(merged), std::nullopt};
+  } catch (const std::exception& e) {
+    return {std::nullopt, config_error(std::string("cannot load configuration: ") + e.what())};
+  }
+}
+
+}  // namespace drover

@@ -1,0 +1,1046 @@
+// Configuration parsing, validation, route resolution and file lookup (src/config.cpp).
+#include "drover/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+
+#include "support/fixtures.h"
+
+namespace drover {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A temporary directory removed when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "drover-config-XXXXXX").string();
+    char* made = ::mkdtemp(tmpl.data());
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+  // Writes `text` to `relative`, creating parent directories; returns the full path.
+  std::string write(const std::string& relative, const std::string& text) const {
+    const fs::path p = path_ / relative;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+
+ private:
+  fs::path path_;
+};
+
+// The smallest valid account body, for building configs in tests.
+std::string cli_account(const std::string& id, const std::string& models = "[]",
+                        const std::string& transport_extra = "") {
+  return R"({"id": ")" + id + R"(", "transport": {"command": "agent", )" + transport_extra +
+         R"("cli": {"argsTemplate": ["{prompt}"]}}, "models": )" + models + "}";
+}
+
+std::string provider(const std::string& accounts) { return R"({"accounts": [)" + accounts + "]}"; }
+
+Config parse_ok(const std::string& text, const std::string& origin = "drover.json") {
+  auto [config, error] = parse_config(text, origin);
+  EXPECT_FALSE(error.has_value()) << (error ? error->message : "");
+  if (!config) return Config{};
+  return *config;
+}
+
+// Parses text that must fail and returns the error message.
+std::string parse_error(const std::string& text, const std::string& origin = "drover.json") {
+  auto [config, error] = parse_config(text, origin);
+  EXPECT_FALSE(config.has_value());
+  if (!error) return "<no error>";
+  EXPECT_EQ(error->code, ErrorCode::config_error);
+  return error->message;
+}
+
+// Wraps a `cli` object body in a one-provider, one-account config.
+std::string with_cli(const std::string& cli_body, const std::string& transport_extra = "") {
+  return R"({"providers": {"acme": {"accounts": [{"id": "main", "transport": {"command": "agent", )" +
+         transport_extra + R"("cli": )" + cli_body + "}}]}}}";
+}
+
+constexpr const char* kCli = "drover.json: providers.acme.accounts[0].transport.cli";
+
+std::vector<std::string> route_ids(const Config& config) {
+  std::vector<std::string> ids;
+  for (const auto& r : config.routes()) ids.push_back(r.id);
+  return ids;
+}
+
+size_t count_lines(const std::string& s) {
+  return s.empty() ? 0 : static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) + 1;
+}
+
+// ---- parsing into structs -----------------------------------------------------------------------
+
+TEST(ConfigParse, FullConfigRoundTrip) {
+  const std::string path = test::fixture_path("config/full.json");
+  const Config c = parse_ok(test::read_fixture("config/full.json"), path);
+
+  EXPECT_EQ(c.default_route, "acme:cli:main:acme-1");
+  EXPECT_THAT(c.sources, ElementsAre(path));
+  ASSERT_EQ(c.providers.size(), 2u);
+
+  const ProviderSpec& zeta = c.providers[0];
+  EXPECT_EQ(zeta.id, "zeta");
+  ASSERT_EQ(zeta.accounts.size(), 1u);
+  const AccountSpec& work = zeta.accounts[0];
+  EXPECT_EQ(work.id, "work");
+  EXPECT_TRUE(work.models.empty());
+  EXPECT_EQ(work.transport.kind, "cli");
+  EXPECT_EQ(work.transport.id, "print");
+  EXPECT_EQ(work.transport.command, "/usr/bin/zeta-agent");
+  const CliSpec& zcli = work.transport.cli;
+  EXPECT_EQ(zcli.input, CliSpec::Input::stdin_);
+  EXPECT_EQ(zcli.args_template,
+            (std::vector<std::vector<std::string>>{{"run"}, {"--session", "{session_id}"}}));
+  EXPECT_EQ(zcli.parser.kind, ParserSpec::Kind::jsonl);
+  ASSERT_TRUE(zcli.parser.text.has_value());
+  EXPECT_EQ(zcli.parser.text->path, "delta.text");
+  EXPECT_EQ(zcli.parser.text->where_path, "type");
+  EXPECT_EQ(zcli.parser.text->where_equals, nlohmann::json("delta"));
+  ASSERT_TRUE(zcli.parser.usage.has_value());
+  EXPECT_EQ(zcli.parser.usage->where_equals, nlohmann::json("done"));
+  ASSERT_TRUE(zcli.parser.error.has_value());
+  EXPECT_EQ(zcli.parser.error->path, "error.message");
+  EXPECT_EQ(zcli.parser.error->where_path, "");
+  EXPECT_FALSE(zcli.parser.error->where_equals.has_value());
+  ASSERT_TRUE(zcli.parser.session_id.has_value());
+  EXPECT_EQ(zcli.parser.session_id->path, "session");
+  ASSERT_TRUE(zcli.parser.stop_reason.has_value());
+  EXPECT_EQ(zcli.parser.stop_reason->where_equals, nlohmann::json(true));
+  ASSERT_TRUE(zcli.parser.model.has_value());
+  EXPECT_EQ(zcli.parser.model->path, "model");
+
+  const ProviderSpec& acme = c.providers[1];
+  EXPECT_EQ(acme.id, "acme");
+  ASSERT_EQ(acme.accounts.size(), 2u);
+  const AccountSpec& main = acme.accounts[0];
+  EXPECT_EQ(main.transport.id, "cli");  // defaults to the kind
+  EXPECT_EQ(main.transport.command, "acme-agent");
+  const CliSpec& cli = main.transport.cli;
+  EXPECT_EQ(cli.args_template, (std::vector<std::vector<std::string>>{{"-p"},
+                                                                      {"{prompt}"},
+                                                                      {"--model", "{model}"},
+                                                                      {"--format=json"},
+                                                                      {"--system={system}"},
+                                                                      {"{files}"},
+                                                                      {"-o", "{output_file}"},
+                                                                      {"{{literal}}"}}));
+  EXPECT_EQ(cli.input, CliSpec::Input::arg);
+  EXPECT_EQ(cli.parser.kind, ParserSpec::Kind::json);
+  ASSERT_TRUE(cli.parser.text && cli.parser.usage && cli.parser.error && cli.parser.session_id &&
+              cli.parser.stop_reason && cli.parser.model);
+  EXPECT_EQ(cli.parser.text->path, "result");
+  EXPECT_EQ(cli.parser.usage->path, "usage");
+  EXPECT_EQ(cli.parser.error->path, "error");
+  EXPECT_EQ(cli.parser.session_id->path, "session_id");
+  EXPECT_EQ(cli.parser.stop_reason->path, "stop_reason");
+  EXPECT_EQ(cli.parser.model->path, "model");
+  EXPECT_EQ(cli.env, (std::map<std::string, std::string>{{"EMPTY", ""}, {"FOO", "bar"}}));
+  EXPECT_THAT(cli.clear_env, ElementsAre("CLAUDECODE", "OTHER"));
+  ASSERT_TRUE(cli.cwd.has_value());
+  EXPECT_EQ(*cli.cwd, (fs::path(DROVER_FIXTURES_DIR) / "work").lexically_normal().string());
+  EXPECT_EQ(cli.max_output_bytes, 1048576u);
+  EXPECT_EQ(cli.watchdog.start_timeout_ms, 30000);
+  EXPECT_EQ(cli.watchdog.idle_timeout_ms, 120000);
+  EXPECT_EQ(cli.watchdog.total_timeout_ms, 600000);
+  EXPECT_EQ(cli.watchdog.grace_ms, 2500);
+  EXPECT_EQ(cli.watchdog.drain_ms, 250);
+  ASSERT_EQ(main.models.size(), 2u);
+  EXPECT_EQ(main.models[0].id, "acme-1");
+  EXPECT_FALSE(main.models[0].context_window.has_value());
+  EXPECT_EQ(main.models[1].id, "acme-2");
+  EXPECT_EQ(main.models[1].context_window, 200000);
+
+  const CliSpec& spare = acme.accounts[1].transport.cli;
+  EXPECT_EQ(spare.parser.kind, ParserSpec::Kind::text);
+  EXPECT_FALSE(spare.parser.trim);
+  EXPECT_FALSE(spare.parser.strip_ansi);
+}
+
+TEST(ConfigParse, DefaultsForOmittedKeys) {
+  const Config c = parse_ok(R"({"providers": {"p": )" + provider(cli_account("a")) + "}}");
+  ASSERT_EQ(c.providers.size(), 1u);
+  const AccountSpec& a = c.providers[0].accounts[0];
+  EXPECT_EQ(a.transport.kind, "cli");
+  EXPECT_EQ(a.transport.id, "cli");
+  const CliSpec& cli = a.transport.cli;
+  EXPECT_EQ(cli.input, CliSpec::Input::arg);
+  EXPECT_EQ(cli.parser.kind, ParserSpec::Kind::text);
+  EXPECT_TRUE(cli.parser.trim);
+  EXPECT_TRUE(cli.parser.strip_ansi);
+  EXPECT_FALSE(cli.parser.text.has_value());
+  EXPECT_TRUE(cli.env.empty());
+  EXPECT_FALSE(cli.cwd.has_value());
+  EXPECT_EQ(cli.max_output_bytes, 16ull << 20);
+  EXPECT_FALSE(cli.watchdog.start_timeout_ms.has_value());
+  EXPECT_FALSE(cli.watchdog.idle_timeout_ms.has_value());
+  EXPECT_FALSE(cli.watchdog.total_timeout_ms.has_value());
+  EXPECT_EQ(cli.watchdog.grace_ms, 2000);
+  EXPECT_EQ(cli.watchdog.drain_ms, 500);
+  EXPECT_FALSE(c.default_route.has_value());
+}
+
+TEST(ConfigParse, CommentsEverywhere) {
+  const Config c = parse_ok(R"(// leading line comment
+/* block
+   comment */ {
+  "providers": { // after a brace
+    "p": { "accounts": [ /* inside an array */ )" +
+                            cli_account("a", R"(["m1", /* between */ "m2"])") + R"( ] }
+  } /* trailing */
+}
+// final)");
+  EXPECT_THAT(route_ids(c), ElementsAre("p:cli:a:m1", "p:cli:a:m2"));
+}
+
+TEST(ConfigParse, EmptyObjectIsAnEmptyConfig) {
+  const Config c = parse_ok("{}");
+  EXPECT_TRUE(c.providers.empty());
+  EXPECT_TRUE(c.routes().empty());
+}
+
+TEST(ConfigParse, DollarAndCommentKeysAreIgnoredAtEveryLevel) {
+  const Config c = parse_ok(
+      R"({"$schema": "x", "//": "note", "providers": {"$comment": 1, "p": {"// why": "x", "accounts": [
+         {"id": "a", "$x": 1, "transport": {"command": "c", "//": 2, "cli": {
+           "argsTemplate": ["{prompt}"], "$ref": true, "parser": {"kind": "text", "//": 0}}}}]}}})");
+  ASSERT_EQ(c.providers.size(), 1u);
+  EXPECT_EQ(c.providers[0].id, "p");
+}
+
+// ---- syntax errors ------------------------------------------------------------------------------
+
+TEST(ConfigErrors, SyntaxErrorGivesLineAndColumn) {
+  // The offending ',' is on line 3, column 10.
+  const std::string msg = parse_error("{\n  \"providers\": {\n    \"a\": ,\n  }\n}\n", "conf.json");
+  EXPECT_THAT(msg, ::testing::StartsWith("conf.json:3:10: ")) << msg;
+  EXPECT_THAT(msg, HasSubstr("unexpected ','"));
+  EXPECT_THAT(msg, Not(HasSubstr("json.exception")));
+}
+
+TEST(ConfigErrors, SyntaxErrorLineCountsCommentLines) {
+  const std::string msg = parse_error("// one\n/* two\nthree */\n{\"a\": tru}\n", "c.json");
+  EXPECT_THAT(msg, ::testing::StartsWith("c.json:4:")) << msg;
+}
+
+TEST(ConfigErrors, EmptyTextIsASyntaxError) {
+  EXPECT_THAT(parse_error("", "empty.json"), ::testing::StartsWith("empty.json:1:1: "));
+}
+
+TEST(ConfigErrors, TopLevelMustBeAnObject) {
+  EXPECT_EQ(parse_error("[1, 2]"),
+            "drover.json: expected an object at the top level, got an array");
+}
+
+// ---- unknown keys -------------------------------------------------------------------------------
+
+TEST(ConfigErrors, UnknownKeySuggestsTheClosestKnownKey) {
+  // The misspelt key is not also reported as a missing argsTemplate.
+  EXPECT_EQ(parse_error(with_cli(R"({"argTemplate": ["{prompt}"]})")),
+            std::string(kCli) + ".argTemplate: unknown key (did you mean \"argsTemplate\"?)");
+  EXPECT_EQ(parse_error(R"({"providers": {"p": {"acounts": []}}})"),
+            "drover.json: providers.p.acounts: unknown key (did you mean \"accounts\"?)");
+}
+
+TEST(ConfigErrors, UnknownKeySuggestionIgnoresCaseAndSnakeCase) {
+  const std::string msg =
+      parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "max_output_bytes": 5})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
+                             ".max_output_bytes: unknown key (did you mean \"maxOutputBytes\"?)"));
+}
+
+TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
+  const std::string msg = parse_error(R"({"providers": {}, "colour": "blue"})");
+  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers)");
+}
+
+TEST(ConfigErrors, DuplicateJsonKeysAreErrors) {
+  const std::string msg = parse_error(R"({"providers": {"p": )" + provider(cli_account("a")) +
+                                      R"(, "p": )" + provider(cli_account("b")) + "}}");
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p: duplicate key"));
+}
+
+TEST(ConfigErrors, DuplicateKeyInsideArrayElementHasIndexPath) {
+  const std::string msg = parse_error(R"({"providers": {"p": {"accounts": [)" + cli_account("a") +
+                                      R"(, {"id": "b", "id": "c"}]}}})");
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[1].id: duplicate key"));
+}
+
+// ---- types, required keys, enums ----------------------------------------------------------------
+
+TEST(ConfigErrors, ParserKindNotInEnum) {
+  const std::string msg =
+      parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "xml"}})"));
+  EXPECT_EQ(msg,
+            std::string(kCli) + ".parser.kind: expected one of json, jsonl, text, got \"xml\"");
+}
+
+TEST(ConfigErrors, WrongTypesNameExpectedAndFound) {
+  const std::string msg = parse_error(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"command": 5, "cli": {"argsTemplate": "{prompt}"}}, "models": {}}]}}})");
+  const std::string base = "drover.json: providers.p.accounts[0]";
+  EXPECT_THAT(msg, HasSubstr(base + ".transport.command: expected a string, got 5"));
+  EXPECT_THAT(msg, HasSubstr(base + ".transport.cli.argsTemplate: expected an array of strings "
+                                    "and string arrays, got \"{prompt}\""));
+  EXPECT_THAT(msg, HasSubstr(base + ".models: expected an array of model ids or {id, "
+                                    "contextWindow} objects, got an object"));
+}
+
+TEST(ConfigErrors, ProvidersAndAccountsMustBeTheRightShape) {
+  EXPECT_EQ(parse_error(R"({"providers": []})"),
+            "drover.json: providers: expected an object mapping provider ids to providers, got an "
+            "array");
+  EXPECT_EQ(parse_error(R"({"providers": {"p": {"accounts": {}}}})"),
+            "drover.json: providers.p.accounts: expected an array of accounts, got an object");
+  EXPECT_EQ(parse_error(R"({"providers": {"p": "x"}})"),
+            "drover.json: providers.p: expected an object, got \"x\"");
+}
+
+TEST(ConfigErrors, MissingRequiredKeys) {
+  const std::string msg = parse_error(R"({"providers": {"p": {"accounts": [
+      {"id": "a"},
+      {"id": "b", "transport": {"cli": {"argsTemplate": ["{prompt}"]}}},
+      {"id": "c", "transport": {"command": "x"}},
+      {"id": "d", "transport": {"command": "x", "cli": {}}},
+      {"transport": {"command": "x", "cli": {"argsTemplate": ["{prompt}"]}}}
+    ]}, "q": {}}})");
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[0]: missing required key "
+                             "\"transport\""));
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[1].transport: missing required "
+                             "key \"command\""));
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[2].transport: missing required "
+                             "key \"cli\""));
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[3].transport.cli: missing "
+                             "required key \"argsTemplate\""));
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[4]: missing required key \"id\""));
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.q: missing required key \"accounts\""));
+}
+
+TEST(ConfigErrors, TransportKinds) {
+  // acp and api are accepted syntactically: no command or cli block needed yet.
+  const Config c = parse_ok(R"({"providers": {"p": {"accounts": [
+      {"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {}}},
+      {"id": "b", "transport": {"kind": "api", "id": "http"}}]}}})");
+  EXPECT_THAT(route_ids(c), ElementsAre("p:acp:a:", "p:http:b:"));
+
+  const std::string msg = parse_error(R"({"providers": {"p": {"accounts": [
+      {"id": "a", "transport": {"kind": "ssh"}},
+      {"id": "b", "transport": {"kind": "api", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})");
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[0].transport.kind: expected one of "
+                             "cli, acp, api, got \"ssh\""));
+  EXPECT_THAT(msg, HasSubstr("drover.json: providers.p.accounts[1].transport.cli: only valid when "
+                             "kind is \"cli\", this transport is \"api\""));
+}
+
+TEST(ConfigErrors, CommandMustNotBeEmpty) {
+  EXPECT_THAT(
+      parse_error(
+          R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"command": "", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})"),
+      HasSubstr("providers.p.accounts[0].transport.command: expected a non-empty string, "
+                "got \"\""));
+}
+
+// ---- ids ----------------------------------------------------------------------------------------
+
+TEST(ConfigErrors, InvalidIds) {
+  const std::string msg = parse_error(R"({"providers": {
+      "a b": {"accounts": []},
+      "": {"accounts": []},
+      "p": {"accounts": [
+        {"id": "x:y", "transport": {"command": "c", "cli": {"argsTemplate": ["{prompt}"]}}},
+        {"id": "ok", "transport": {"id": "", "command": "c", "cli": {"argsTemplate": ["{prompt}"]}},
+         "models": ["m 1", {"id": "m:2"}, "fine", 7]}]}}})");
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers["a b"]: invalid provider id "a b": must not contain whitespace)"));
+  EXPECT_THAT(
+      msg, HasSubstr(R"(drover.json: providers[""]: invalid provider id "": must not be empty)"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[0].id: invalid account id "x:y": must not contain ':')"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[1].transport.id: invalid transport id "": must not be empty)"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[1].models[0]: invalid model id "m 1": must not contain whitespace)"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[1].models[1].id: invalid model id "m:2": must not contain ':')"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[1].models[3]: expected a model id string or an object {id, contextWindow}, got 7)"));
+}
+
+TEST(ConfigErrors, DuplicateAccountAndModelIds) {
+  const std::string msg = parse_error(
+      R"({"providers": {"p": )" +
+      provider(cli_account("a", R"(["m", {"id": "m"}])") + "," + cli_account("a")) + "}}");
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[0].models[1]: duplicate model id "m" in this account)"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          R"(drover.json: providers.p.accounts[1].id: duplicate account id "a" in provider "p")"));
+}
+
+TEST(ConfigParse, SameAccountIdInDifferentProvidersIsFine) {
+  const Config c = parse_ok(R"({"providers": {"p": )" + provider(cli_account("a")) + R"(, "q": )" +
+                            provider(cli_account("a")) + "}}");
+  EXPECT_THAT(route_ids(c), ElementsAre("p:cli:a:", "q:cli:a:"));
+}
+
+// ---- argsTemplate -------------------------------------------------------------------------------
+
+TEST(ConfigErrors, UnknownPlaceholderAtExactPath) {
+  const std::string msg = parse_error(
+      with_cli(R"({"argsTemplate": ["-p", "{prompt}", "--x={foo}", ["--y", "{bar}"]]})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
+                             ".argsTemplate[2]: unknown placeholder {foo} (known: prompt, model, "
+                             "system, output_file, session_id, files)"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[3][1]: unknown placeholder {bar}"));
+}
+
+TEST(ConfigErrors, UnbalancedBraces) {
+  const std::string msg =
+      parse_error(with_cli(R"({"argsTemplate": ["{prompt}", "{model", "a}b", ["x", "{{ok}}"]]})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[1]: unbalanced '{' at offset 0"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[2]: unbalanced '}' at offset 1"));
+  EXPECT_EQ(count_lines(msg), 2u) << msg;  // `{{ok}}` is fine
+}
+
+TEST(ConfigErrors, ArgsTemplateElementShapes) {
+  const std::string msg =
+      parse_error(with_cli(R"({"argsTemplate": ["{prompt}", [], 3, ["a", {}]]})"));
+  EXPECT_THAT(msg,
+              HasSubstr(std::string(kCli) +
+                        ".argsTemplate[1]: expected a non-empty group of strings, got an array"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[2]: expected a string or an array "
+                                                 "of strings (a group), got 3"));
+  EXPECT_THAT(
+      msg, HasSubstr(std::string(kCli) + ".argsTemplate[3][1]: expected a string, got an object"));
+}
+
+TEST(ConfigErrors, InputArgRequiresPrompt) {
+  EXPECT_EQ(parse_error(with_cli(R"({"argsTemplate": ["--model", "{model}"]})")),
+            std::string(kCli) +
+                ".argsTemplate: input \"arg\" needs {prompt} somewhere in the "
+                "template (or set input to \"stdin\")");
+}
+
+TEST(ConfigErrors, InputStdinForbidsPrompt) {
+  EXPECT_EQ(
+      parse_error(with_cli(R"({"argsTemplate": ["run", ["-p", "{prompt}"]], "input": "stdin"})")),
+      std::string(kCli) +
+          ".argsTemplate[1][1]: {prompt} is not allowed with input "
+          "\"stdin\" (the prompt would be sent twice)");
+  // Without {prompt}, stdin is fine.
+  const Config c = parse_ok(with_cli(R"({"argsTemplate": ["run"], "input": "stdin"})"));
+  EXPECT_EQ(c.providers[0].accounts[0].transport.cli.input, CliSpec::Input::stdin_);
+}
+
+TEST(ConfigErrors, InvalidInputSkipsPromptRules) {
+  EXPECT_EQ(parse_error(with_cli(R"({"argsTemplate": ["run"], "input": "pipe"})")),
+            std::string(kCli) + ".input: expected one of arg, stdin, got \"pipe\"");
+}
+
+TEST(ConfigErrors, PromptMustNotShareAGroupWithOptionalPlaceholders) {
+  EXPECT_THAT(parse_error(with_cli(R"({"argsTemplate": [["--model", "{model}", "{prompt}"]]})")),
+              HasSubstr(std::string(kCli) + ".argsTemplate[0]: {prompt} must not share a group "
+                                            "with {model}"));
+}
+
+// ---- parser -------------------------------------------------------------------------------------
+
+TEST(ConfigParse, SelectorFormsAreEquivalent) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json", "textPath": "a.b", "usage": "u", "error": {"path": "e[0]"}}})"));
+  const ParserSpec& p = c.providers[0].accounts[0].transport.cli.parser;
+  ASSERT_TRUE(p.text && p.usage && p.error);
+  EXPECT_EQ(p.text->path, "a.b");
+  EXPECT_EQ(p.usage->path, "u");
+  EXPECT_EQ(p.error->path, "e[0]");
+  EXPECT_FALSE(p.session_id.has_value());
+}
+
+TEST(ConfigErrors, SelectorProblems) {
+  const std::string msg = parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "parser": {
+      "kind": "jsonl",
+      "text": "t", "textPath": "t",
+      "usage": {"path": "u", "wherePath": ""},
+      "error": {"path": 3, "whereEquals": 1},
+      "model": 5,
+      "sessionId": {"path": "s", "whereEqual": "x"}}})"));
+  const std::string p = std::string(kCli) + ".parser";
+  EXPECT_THAT(msg, HasSubstr(p + ".textPath: give either \"text\" or \"textPath\", not both"));
+  EXPECT_THAT(msg, HasSubstr(p + ".usage.wherePath: expected a non-empty string, got \"\""));
+  EXPECT_THAT(msg, HasSubstr(p + ".error: whereEquals needs wherePath"));
+  EXPECT_THAT(msg, HasSubstr(p + ".error.path: expected a string, got 3"));
+  EXPECT_THAT(msg, HasSubstr(p + ".model: expected a path string or an object {path, wherePath, "
+                                 "whereEquals}, got 5"));
+  EXPECT_THAT(msg, HasSubstr(p + ".sessionId.whereEqual: unknown key (did you mean "
+                                 "\"whereEquals\"?)"));
+}
+
+TEST(ConfigParse, JsonParserSelectorsMayFilterAndSelectTheWholeDocument) {
+  // `usagePath: ""` selects the whole document; a where filter makes the selector conditional.
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json", "textPath": "result", "usagePath": "", "error": {"path": "result", "wherePath": "is_error", "whereEquals": true}}})"));
+  const ParserSpec& p = c.providers[0].accounts[0].transport.cli.parser;
+  ASSERT_TRUE(p.usage && p.error);
+  EXPECT_EQ(p.usage->path, "");
+  EXPECT_EQ(p.error->path, "result");
+  EXPECT_EQ(p.error->where_path, "is_error");
+  EXPECT_EQ(p.error->where_equals, nlohmann::json(true));
+
+  // wherePath alone is a truthiness gate (parsers/selector.h): accepted without whereEquals.
+  const Config gated = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl", "text": {"path": "t", "wherePath": "is_delta"}}})"));
+  const ParserSpec& g = gated.providers[0].accounts[0].transport.cli.parser;
+  ASSERT_TRUE(g.text.has_value());
+  EXPECT_EQ(g.text->where_path, "is_delta");
+  EXPECT_FALSE(g.text->where_equals.has_value());
+}
+
+TEST(ConfigErrors, StructuredParserNeedsText) {
+  EXPECT_EQ(
+      parse_error(with_cli(
+          R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl", "usagePath": "u"}})")),
+      std::string(kCli) +
+          ".parser: missing required key \"text\" or \"textPath\" (where "
+          "the answer is)");
+}
+
+TEST(ConfigErrors, ParserOptionsOfTheWrongKind) {
+  const std::string text_msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "text", "textPath": "x", "trim": "yes"}})"));
+  EXPECT_THAT(text_msg, HasSubstr(std::string(kCli) + ".parser.textPath: only valid in json and "
+                                                      "jsonl parsers, this one is \"text\""));
+  EXPECT_THAT(text_msg,
+              HasSubstr(std::string(kCli) + ".parser.trim: expected true or false, got \"yes\""));
+  EXPECT_EQ(count_lines(text_msg), 2u) << text_msg;
+
+  EXPECT_EQ(
+      parse_error(with_cli(
+          R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json", "textPath": "x", "stripAnsi": true}})")),
+      std::string(kCli) +
+          ".parser.stripAnsi: only valid in text parsers, this one is "
+          "\"json\"");
+}
+
+// ---- numbers, env, cwd --------------------------------------------------------------------------
+
+TEST(ConfigParse, WatchdogSecondsBecomeMilliseconds) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "watchdog": {"startTimeout": 0.5, "idleTimeout": 1.25, "timeout": 0.0001, "killGrace": 0, "drainAfterExit": 0}})"));
+  const WatchdogSpec& w = c.providers[0].accounts[0].transport.cli.watchdog;
+  EXPECT_EQ(w.start_timeout_ms, 500);
+  EXPECT_EQ(w.idle_timeout_ms, 1250);
+  EXPECT_EQ(w.total_timeout_ms, 1);  // tiny but positive never rounds to "no timeout"
+  EXPECT_EQ(w.grace_ms, 0);
+  EXPECT_EQ(w.drain_ms, 0);
+}
+
+TEST(ConfigErrors, WatchdogValues) {
+  const std::string msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "watchdog": {"startTimeout": 0, "idleTimeout": -1, "timeout": "10", "killGrace": -0.5, "drainAfterExit": 1e12, "idle": 3}})"));
+  const std::string w = std::string(kCli) + ".watchdog";
+  EXPECT_THAT(msg, HasSubstr(w + ".startTimeout: expected a number of seconds > 0, got 0"));
+  EXPECT_THAT(msg, HasSubstr(w + ".idleTimeout: expected a number of seconds > 0, got -1"));
+  EXPECT_THAT(msg, HasSubstr(w + ".timeout: expected a number of seconds > 0, got \"10\""));
+  EXPECT_THAT(msg, HasSubstr(w + ".killGrace: expected a number of seconds >= 0, got -0.5"));
+  EXPECT_THAT(msg, HasSubstr(w + ".drainAfterExit: expected a number of seconds >= 0 and at most "
+                                 "1e9, got 1000000000000.0"));
+  EXPECT_THAT(msg, HasSubstr(w + ".idle: unknown key (did you mean \"idleTimeout\"?)"));
+}
+
+TEST(ConfigErrors, LongFoundValuesAreShortenedOnCharacterBoundaries) {
+  std::string long_value = "x";  // puts a character boundary away from byte 57
+  for (int i = 0; i < 40; ++i) long_value += "\xc3\xa9";  // é, two bytes each
+  const std::string msg = parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "input": ")" +
+                                               long_value + "\"}"));
+  EXPECT_THAT(msg, ::testing::EndsWith("..."));
+  EXPECT_LT(msg.size(), 200u);
+  // Cut between characters, not inside one (which would leave a replacement character).
+  EXPECT_THAT(msg, Not(HasSubstr("\xef\xbf\xbd")));
+  EXPECT_NO_THROW((void)nlohmann::json(msg).dump());
+}
+
+TEST(ConfigErrors, InvalidUtf8InTheFileGivesAValidUtf8Message) {
+  const std::string msg = parse_error("{\"a\": \"\xff\xfe\"}", "bad.json");
+  EXPECT_THAT(msg, ::testing::StartsWith("bad.json:1:"));
+  EXPECT_NO_THROW((void)nlohmann::json(msg).dump()) << msg;
+}
+
+TEST(ConfigErrors, PositiveIntegers) {
+  const std::string msg =
+      parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "maxOutputBytes": 1.5})"));
+  EXPECT_EQ(msg, std::string(kCli) + ".maxOutputBytes: expected a positive integer, got 1.5");
+  EXPECT_THAT(
+      parse_error(R"({"providers": {"p": )" +
+                  provider(cli_account("a", R"([{"id": "m", "contextWindow": 0}])")) + "}}"),
+      HasSubstr("providers.p.accounts[0].models[0].contextWindow: expected a positive "
+                "integer, got 0"));
+}
+
+TEST(ConfigErrors, EnvAndClearEnv) {
+  const std::string msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "env": {"A": 1, "B=C": "x"}, "clearEnv": ["OK", "", 3]})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".env.A: expected a string, got 1"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
+                             R"(.env["B=C"]: invalid environment variable name "B=C")"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
+                             ".clearEnv[1]: expected an environment variable name, got \"\""));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
+                             ".clearEnv[2]: expected an environment variable name, got 3"));
+}
+
+TEST(ConfigParse, CommandPathsWithASlashAreRelativeToTheConfigDirectory) {
+  auto command_of = [](const std::string& command, const std::string& origin) {
+    const Config c =
+        parse_ok(R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"command": ")" +
+                     command + R"(", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})",
+                 origin);
+    return c.providers.empty() ? std::string("<failed>")
+                               : c.providers[0].accounts[0].transport.command;
+  };
+  EXPECT_EQ(command_of("../build/agent", "/srv/project/examples/drover.json"),
+            "/srv/project/build/agent");
+  EXPECT_EQ(command_of("./agent", "/srv/project/drover.json"), "/srv/project/agent");
+  EXPECT_EQ(command_of("agent", "/srv/project/drover.json"), "agent");  // PATH lookup later
+  EXPECT_EQ(command_of("/usr/bin/agent", "/srv/project/drover.json"), "/usr/bin/agent");
+}
+
+TEST(ConfigParse, RelativeCwdIsResolvedAgainstTheConfigDirectory) {
+  auto cwd_of = [](const std::string& cwd, const std::string& origin) {
+    const Config c =
+        parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "cwd": ")" + cwd + "\"}"), origin);
+    if (c.providers.empty()) return std::string("<failed>");
+    return c.providers[0].accounts[0].transport.cli.cwd.value_or("<none>");
+  };
+  EXPECT_EQ(cwd_of("../work", "/srv/project/conf/drover.json"), "/srv/project/work");
+  EXPECT_EQ(cwd_of("sub/./dir", "/srv/project/drover.json"), "/srv/project/sub/dir");
+  EXPECT_EQ(cwd_of("/abs/path", "/srv/project/drover.json"), "/abs/path");
+  // An origin without a directory part means the current directory.
+  EXPECT_EQ(cwd_of("work", "drover.json"), (fs::current_path() / "work").string());
+}
+
+// ---- many errors at once ------------------------------------------------------------------------
+
+TEST(ConfigErrors, AllErrorsAreReportedTogether) {
+  const std::string msg = parse_error(R"({
+    "defaultRout": "x",
+    "providers": {"p": {"accounts": [
+      {"id": "a", "transport": {"command": 1, "cli": {"argsTemplate": ["{prompt}"], "input": "x"}}},
+      {"id": "b b", "transport": {"command": "c", "cli": {"argsTemplate": ["{nope}"]}}}]}}})");
+  EXPECT_EQ(count_lines(msg), 5u) << msg;
+  EXPECT_THAT(msg,
+              HasSubstr("drover.json: defaultRout: unknown key (did you mean \"defaultRoute\"?)"));
+  EXPECT_THAT(msg,
+              HasSubstr("providers.p.accounts[0].transport.command: expected a string, got 1"));
+  EXPECT_THAT(msg,
+              HasSubstr("providers.p.accounts[0].transport.cli.input: expected one of arg, stdin"));
+  EXPECT_THAT(msg, HasSubstr("providers.p.accounts[1].id: invalid account id \"b b\""));
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          "providers.p.accounts[1].transport.cli.argsTemplate[0]: unknown placeholder {nope}"));
+}
+
+TEST(ConfigErrors, AtMostTwentyErrorsAreShown) {
+  std::string models;
+  for (int i = 0; i < 25; ++i)
+    models += std::string(i ? "," : "") + "\"bad id " + std::to_string(i) + "\"";
+  const std::string msg = parse_error(R"({"providers": {"p": )" +
+                                      provider(cli_account("a", "[" + models + "]")) + "}}");
+  EXPECT_EQ(count_lines(msg), 21u);
+  EXPECT_THAT(msg, HasSubstr("models[19]"));
+  EXPECT_THAT(msg, Not(HasSubstr("models[20]")));
+  EXPECT_THAT(msg, ::testing::EndsWith("... and 5 more errors"));
+}
+
+// ---- routes and resolution ----------------------------------------------------------------------
+
+Config resolve_config() {
+  return parse_ok(R"({"providers": {
+      "zeta": )" + provider(cli_account("z")) +
+                  R"(,
+      "acme": )" +
+                  provider(cli_account("main", R"(["m1", "m2"])") + "," +
+                           cli_account("alt", R"(["m3"])", R"("id": "print", )")) +
+                  "}}");
+}
+
+TEST(ConfigRoutes, RoutesAreInFileOrderWithPointersIntoTheConfig) {
+  const Config c = resolve_config();
+  const auto routes = c.routes();
+  EXPECT_THAT(route_ids(c), ElementsAre("zeta:cli:z:", "acme:cli:main:m1", "acme:cli:main:m2",
+                                        "acme:print:alt:m3"));
+  ASSERT_EQ(routes.size(), 4u);
+  EXPECT_EQ(routes[0].model, "");
+  EXPECT_EQ(routes[3].provider, "acme");
+  EXPECT_EQ(routes[3].transport, "print");
+  EXPECT_EQ(routes[3].account, "alt");
+  EXPECT_EQ(routes[3].model, "m3");
+  EXPECT_EQ(routes[3].provider_spec, &c.providers[1]);
+  EXPECT_EQ(routes[3].account_spec, &c.providers[1].accounts[1]);
+  EXPECT_EQ(routes[0].account_spec, &c.providers[0].accounts[0]);
+}
+
+std::string resolved(const Config& c, const std::string& id) {
+  auto [route, error] = c.resolve(id);
+  if (error) return "error: " + error->message;
+  return route ? route->id : "<nothing>";
+}
+
+TEST(ConfigRoutes, ResolveFullAndPrefixIds) {
+  const Config c = resolve_config();
+  EXPECT_EQ(resolved(c, "acme:cli:main:m2"), "acme:cli:main:m2");
+  EXPECT_EQ(resolved(c, "acme"), "acme:cli:main:m1");
+  EXPECT_EQ(resolved(c, "acme:print"), "acme:print:alt:m3");
+  EXPECT_EQ(resolved(c, "acme:print:alt"), "acme:print:alt:m3");
+  EXPECT_EQ(resolved(c, "zeta:cli:z:"), "zeta:cli:z:");
+  EXPECT_EQ(resolved(c, "zeta"), "zeta:cli:z:");
+}
+
+TEST(ConfigRoutes, ResolveWithWildcardParts) {
+  const Config c = resolve_config();
+  EXPECT_EQ(resolved(c, "acme::alt:"), "acme:print:alt:m3");
+  EXPECT_EQ(resolved(c, ":::m2"), "acme:cli:main:m2");
+  EXPECT_EQ(resolved(c, "::alt"), "acme:print:alt:m3");
+  EXPECT_EQ(resolved(c, ":print"), "acme:print:alt:m3");
+  EXPECT_EQ(resolved(c, ":::"), "zeta:cli:z:");
+}
+
+TEST(ConfigRoutes, ListedModelWinsOverUnlistedModelFallback) {
+  // acme:::m3 must find the account that lists m3, not substitute m3 into acme:cli:main.
+  const Config c = resolve_config();
+  EXPECT_EQ(resolved(c, "acme:::m3"), "acme:print:alt:m3");
+}
+
+TEST(ConfigRoutes, UnlistedModelResolvesOnAMatchingAccount) {
+  const Config c = resolve_config();
+  auto [route, error] = c.resolve("acme:cli:main:m9");
+  ASSERT_FALSE(error.has_value()) << error->message;
+  ASSERT_TRUE(route.has_value());
+  EXPECT_EQ(route->id, "acme:cli:main:m9");
+  EXPECT_EQ(route->model, "m9");
+  EXPECT_EQ(route->account_spec, &c.providers[1].accounts[0]);
+  // An account without models takes any model too.
+  EXPECT_EQ(resolved(c, "zeta:cli:z:big-model"), "zeta:cli:z:big-model");
+  // Model names with ':' (ollama style) survive as the last part.
+  EXPECT_EQ(resolved(c, "zeta:cli:z:llama3:8b"), "zeta:cli:z:llama3:8b");
+  // ...but the other three parts must still match.
+  EXPECT_THAT(resolved(c, "acme:cli:nobody:m9"), HasSubstr("error: no route matches"));
+}
+
+TEST(ConfigRoutes, EmptyIdMeansDefaultRouteElseFirst) {
+  Config c = resolve_config();
+  EXPECT_EQ(resolved(c, ""), "zeta:cli:z:");
+  c.default_route = "acme:print";
+  EXPECT_EQ(resolved(c, ""), "acme:print:alt:m3");
+}
+
+TEST(ConfigRoutes, NoMatchListsAvailableRoutes) {
+  const Config c = resolve_config();
+  auto [route, error] = c.resolve("nope");
+  EXPECT_FALSE(route.has_value());
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, ErrorCode::config_error);
+  EXPECT_EQ(error->message,
+            "no route matches \"nope\"; available routes: zeta:cli:z:, acme:cli:main:m1, "
+            "acme:cli:main:m2, acme:print:alt:m3");
+  EXPECT_THAT(resolved(c, "acme:api"), HasSubstr("error: no route matches \"acme:api\""));
+  // Invalid UTF-8 from a command line must not throw while quoting it.
+  EXPECT_THAT(resolved(c, "\xff\xfe"), HasSubstr("error: no route matches \""));
+}
+
+TEST(ConfigRoutes, LongRouteListsAreShortened) {
+  std::string models;
+  for (int i = 0; i < 13; ++i)
+    models += std::string(i ? "," : "") + "\"m" + std::to_string(i) + "\"";
+  const Config c =
+      parse_ok(R"({"providers": {"p": )" + provider(cli_account("a", "[" + models + "]")) + "}}");
+  const std::string msg = resolved(c, "q");
+  EXPECT_THAT(msg, HasSubstr("p:cli:a:m9 … and 3 more"));
+  EXPECT_THAT(msg, Not(HasSubstr("m10")));
+}
+
+TEST(ConfigRoutes, NoRoutesAtAll) {
+  const Config empty;
+  EXPECT_EQ(resolved(empty, ""), "error: no routes configured (no configuration file found)");
+  EXPECT_EQ(resolved(empty, "x"), "error: no route matches \"x\"; no routes are configured");
+}
+
+TEST(ConfigErrors, DefaultRouteMustResolve) {
+  const std::string body = R"("providers": {"p": )" + provider(cli_account("a", R"(["m"])")) + "}";
+  EXPECT_EQ(parse_error("{\"defaultRoute\": \"q:cli\", " + body + "}"),
+            "drover.json: defaultRoute: no route matches \"q:cli\"; available routes: p:cli:a:m");
+  // An unlisted model on an existing account is a valid default (see resolve).
+  const Config c = parse_ok("{\"defaultRoute\": \"p:cli:a:other\", " + body + "}");
+  EXPECT_EQ(resolved(c, ""), "p:cli:a:other");
+  EXPECT_THAT(parse_error(R"({"defaultRoute": ""})"),
+              HasSubstr("defaultRoute: expected a non-empty string"));
+}
+
+// ---- load_config --------------------------------------------------------------------------------
+
+std::string one_provider_file(const std::string& pid, const std::string& account,
+                              const std::string& extra = "") {
+  return "{" + extra + R"("providers": {")" + pid + R"(": )" + provider(cli_account(account)) +
+         "}}";
+}
+
+ConfigLookup lookup_in(const TempDir& dir) {
+  ConfigLookup l;
+  l.workspace_dir = (dir.path() / "ws").string();
+  l.home = (dir.path() / "home").string();
+  return l;
+}
+
+TEST(ConfigLoad, NoFileAtAllIsAnEmptyConfig) {
+  TempDir dir;
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_FALSE(error.has_value()) << error->message;
+  ASSERT_TRUE(config.has_value());
+  EXPECT_TRUE(config->providers.empty());
+  EXPECT_TRUE(config->sources.empty());
+  EXPECT_FALSE(config->default_route.has_value());
+}
+
+TEST(ConfigLoad, GlobalFromHomeDotConfigThenWorkspaceMerged) {
+  TempDir dir;
+  const std::string global = dir.write("home/.config/drover/config.json",
+                                       R"({"defaultRoute": "b", "providers": {
+      "a": )" + provider(cli_account("global-a")) +
+                                           R"(,
+      "b": )" + provider(cli_account("global-b")) +
+                                           R"(,
+      "c": )" + provider(cli_account("global-c")) +
+                                           "}}");
+  const std::string workspace = dir.write("ws/drover.json", R"({"defaultRoute": "d", "providers": {
+      "d": )" + provider(cli_account("ws-d")) + R"(,
+      "b": )" + provider(cli_account("ws-b")) + "}}");
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_FALSE(error.has_value()) << error->message;
+  ASSERT_TRUE(config.has_value());
+  // b is replaced in place (keeps the global position); d is appended.
+  EXPECT_THAT(route_ids(*config),
+              ElementsAre("a:cli:global-a:", "b:cli:ws-b:", "c:cli:global-c:", "d:cli:ws-d:"));
+  EXPECT_EQ(config->default_route, "d");  // the workspace wins
+  EXPECT_THAT(config->sources, ElementsAre(global, workspace));
+  EXPECT_EQ(resolved(*config, ""), "d:cli:ws-d:");
+}
+
+TEST(ConfigLoad, GlobalDefaultRouteKeptWhenWorkspaceHasNone) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json",
+            one_provider_file("a", "x", R"("defaultRoute": "w",)"));
+  dir.write("ws/drover.json", one_provider_file("w", "y"));
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_FALSE(error.has_value()) << error->message;
+  EXPECT_EQ(config->default_route, "w");  // names a workspace provider: checked after merging
+  EXPECT_EQ(resolved(*config, ""), "w:cli:y:");
+}
+
+TEST(ConfigLoad, WorkspaceDefaultRouteMayNameAGlobalProvider) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json", one_provider_file("g", "x"));
+  dir.write("ws/drover.json", R"({"defaultRoute": "g:cli:x"})");
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_FALSE(error.has_value()) << error->message;
+  EXPECT_EQ(resolved(*config, ""), "g:cli:x:");
+}
+
+TEST(ConfigLoad, MergedDefaultRouteIsValidatedAndNamesItsFile) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json", one_provider_file("g", "x"));
+  const std::string ws = dir.write("ws/drover.json", R"({"defaultRoute": "nope"})");
+  auto [config, error] = load_config(lookup_in(dir));
+  EXPECT_FALSE(config.has_value());
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, ErrorCode::config_error);
+  EXPECT_EQ(error->message,
+            ws + ": defaultRoute: no route matches \"nope\"; available routes: g:cli:x:");
+}
+
+TEST(ConfigLoad, XdgConfigHomeTakesPrecedenceOverHome) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json", one_provider_file("home", "a"));
+  const std::string xdg = dir.write("xdg/drover/config.json", one_provider_file("xdg", "a"));
+  ConfigLookup l = lookup_in(dir);
+  l.xdg_config_home = (dir.path() / "xdg").string();
+  auto [config, error] = load_config(l);
+  ASSERT_FALSE(error.has_value()) << error->message;
+  EXPECT_THAT(route_ids(*config), ElementsAre("xdg:cli:a:"));
+  EXPECT_THAT(config->sources, ElementsAre(xdg));
+}
+
+TEST(ConfigLoad, ExplicitPathIsReadAlone) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json", one_provider_file("global", "a"));
+  dir.write("ws/drover.json", one_provider_file("workspace", "a"));
+  const std::string env = dir.write("env.json", one_provider_file("env", "a"));
+  const std::string explicit_path = dir.write("explicit.json", one_provider_file("explicit", "a"));
+  ConfigLookup l = lookup_in(dir);
+  l.env_path = env;
+  l.explicit_path = explicit_path;
+  auto [config, error] = load_config(l);
+  ASSERT_FALSE(error.has_value()) << error->message;
+  EXPECT_THAT(route_ids(*config), ElementsAre("explicit:cli:a:"));
+  EXPECT_THAT(config->sources, ElementsAre(explicit_path));
+
+  l.explicit_path.reset();  // then $DROVER_CONFIG, still alone
+  auto [config2, error2] = load_config(l);
+  ASSERT_FALSE(error2.has_value()) << error2->message;
+  EXPECT_THAT(route_ids(*config2), ElementsAre("env:cli:a:"));
+}
+
+TEST(ConfigLoad, MissingExplicitOrEnvFileIsAnError) {
+  TempDir dir;
+  dir.write("ws/drover.json", one_provider_file("workspace", "a"));
+  ConfigLookup l = lookup_in(dir);
+  const std::string missing = (dir.path() / "missing.json").string();
+  l.env_path = missing;
+  auto [config, error] = load_config(l);
+  EXPECT_FALSE(config.has_value());
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, ErrorCode::config_error);
+  EXPECT_EQ(error->message, "config file not found: " + missing);
+
+  l.env_path.reset();
+  l.explicit_path = missing + ".2";
+  auto [config2, error2] = load_config(l);
+  ASSERT_TRUE(error2.has_value());
+  EXPECT_EQ(error2->message, "config file not found: " + missing + ".2");
+}
+
+TEST(ConfigLoad, ErrorsFromBothFilesAreReportedTogether) {
+  TempDir dir;
+  const std::string global = dir.write("home/.config/drover/config.json", R"({"provider": {}})");
+  const std::string ws = dir.write("ws/drover.json", "{\n  \"providers\": [\n");
+  auto [config, error] = load_config(lookup_in(dir));
+  EXPECT_FALSE(config.has_value());
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(error->message,
+              HasSubstr(global + ": provider: unknown key (did you mean \"providers\"?)"));
+  EXPECT_THAT(error->message, HasSubstr(ws + ":3:1: "));
+  EXPECT_EQ(count_lines(error->message), 2u);
+}
+
+TEST(ConfigLoad, DirectoryInsteadOfFileIsAnError) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "ws" / "drover.json");
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_TRUE(error.has_value());
+  EXPECT_THAT(error->message, HasSubstr("is a directory"));
+}
+
+TEST(ConfigLoad, RelativeCwdInAWorkspaceFileIsAbsolute) {
+  TempDir dir;
+  dir.write("ws/drover.json", with_cli(R"({"argsTemplate": ["{prompt}"], "cwd": "../work"})"));
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_FALSE(error.has_value()) << error->message;
+  EXPECT_EQ(config->providers[0].accounts[0].transport.cli.cwd, (dir.path() / "work").string());
+}
+
+// Sets environment variables for one test and restores them afterwards.
+class ScopedEnv {
+ public:
+  void set(const char* name, const char* value) {
+    if (!saved_.count(name)) {
+      const char* old = std::getenv(name);
+      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
+    }
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value)
+        ::setenv(name.c_str(), value->c_str(), 1);
+      else
+        ::unsetenv(name.c_str());
+    }
+  }
+
+ private:
+  std::map<std::string, std::optional<std::string>> saved_;
+};
+
+TEST(ConfigLoad, LookupFromEnvironment) {
+  ScopedEnv env;
+  env.set("DROVER_CONFIG", "/etc/drover.json");
+  env.set("XDG_CONFIG_HOME", "/xdg");
+  env.set("HOME", "/home/u");
+  ConfigLookup l = ConfigLookup::from_environment();
+  EXPECT_FALSE(l.explicit_path.has_value());
+  EXPECT_EQ(l.env_path, "/etc/drover.json");
+  EXPECT_EQ(l.xdg_config_home, "/xdg");
+  EXPECT_EQ(l.home, "/home/u");
+  EXPECT_EQ(l.workspace_dir, ".");
+
+  env.set("DROVER_CONFIG", "");            // empty counts as unset
+  env.set("XDG_CONFIG_HOME", "relative");  // the XDG spec says to ignore relative paths
+  env.set("HOME", nullptr);
+  l = ConfigLookup::from_environment();
+  EXPECT_FALSE(l.env_path.has_value());
+  EXPECT_FALSE(l.xdg_config_home.has_value());
+  EXPECT_FALSE(l.home.has_value());
+}
+
+// ---- shipped examples ---------------------------------------------------------------------------
+
+TEST(ConfigExamples, EveryExampleParses) {
+  const fs::path examples = fs::path(DROVER_SOURCE_DIR) / "examples";
+  size_t count = 0;
+  for (const auto& entry : fs::directory_iterator(examples)) {
+    if (entry.path().extension() != ".json") continue;
+    ++count;
+    ConfigLookup l;
+    l.explicit_path = entry.path().string();
+    auto [config, error] = load_config(l);
+    EXPECT_FALSE(error.has_value()) << entry.path() << ":\n" << (error ? error->message : "");
+    if (config) {
+      EXPECT_FALSE(config->routes().empty()) << entry.path();
+    }
+  }
+  EXPECT_GE(count, 1u) << "no examples/*.json found in " << examples;
+}
+
+}  // namespace
+}  // namespace drover
