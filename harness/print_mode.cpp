@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "parsers/output_parser.h"
+#include "parsers/utf8.h"
 #include "src/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
@@ -38,7 +39,7 @@ std::string failure_excerpt(const std::string& stderr_tail, const std::string& s
                               excerpt.back() == ' '))
     excerpt.pop_back();
   size_t start = excerpt.find_first_not_of(" \t\r\n");
-  return start == std::string::npos ? std::string() : sanitize_utf8(excerpt.substr(start));
+  return start == std::string::npos ? std::string() : parsers::valid_utf8(excerpt.substr(start));
 }
 
 // One print-mode run, alive from spawn until on_done has been called.
@@ -100,7 +101,7 @@ std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
       break;
   }
   if (parsed.error) {
-    std::string message = sanitize_utf8(*parsed.error);
+    std::string message = parsers::valid_utf8(*parsed.error);
     return Error::make(classify_failure_message(message), command_name + ": " + message);
   }
   if (p.term_signal) {
@@ -139,9 +140,13 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
 
   result.warnings = std::move(outcome.warnings);
   for (auto& w : parsed.warnings) result.warnings.push_back(std::move(w));
-  if (!is_valid_utf8(parsed.text)) {
-    parsed.text = sanitize_utf8(parsed.text);
-    result.warnings.push_back("the answer contained invalid UTF-8; replaced with U+FFFD");
+  if (output_file) {
+    // The file did not go through a parser; JSON results cannot carry invalid UTF-8.
+    std::string valid;
+    if (size_t replaced = parsers::append_valid_utf8(valid, parsed.text); replaced > 0) {
+      parsed.text = std::move(valid);
+      result.warnings.push_back("the answer file contained invalid UTF-8; replaced with U+FFFD");
+    }
   }
   result.text = std::move(parsed.text);
   result.usage = std::move(parsed.usage);

@@ -13,11 +13,6 @@ namespace drover {
 /// harness_error when nothing matches.
 ErrorCode classify_failure_message(std::string_view message) noexcept;
 
-/// Whether `text` is valid UTF-8.
-bool is_valid_utf8(std::string_view text) noexcept;
-/// Replaces every invalid UTF-8 sequence with U+FFFD.
-std::string sanitize_utf8(std::string_view text);
-
 /// `SIGKILL`, `SIGTERM`, ... or `signal N`.
 std::string signal_name(int signum);
 

@@ -1,0 +1,20 @@
+// The three OutputParser implementations; make_parser picks one by ParserSpec::kind.
+#pragma once
+
+#include <memory>
+
+#include "parsers/output_parser.h"
+
+namespace drover::parsers {
+
+/// Plain text: escapes stripped and spinners resolved (strip_ansi), trimmed (trim); one delta per
+/// feed() with the lines that completed, trailing whitespace held back until text follows it.
+std::unique_ptr<OutputParser> make_text_parser(const ParserSpec& spec);
+
+/// One JSON object (a warning line before it is tolerated); everything happens at finish().
+std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec);
+
+/// One JSON value per line; each complete line is applied to the selectors as it arrives.
+std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec);
+
+}  // namespace drover::parsers

@@ -1,0 +1,128 @@
+#include "parsers/selector.h"
+
+#include "parsers/output_parser.h"
+
+namespace drover::parsers {
+namespace {
+
+using nlohmann::json;
+
+bool is_text_block(const json& block) {
+  auto type = block.find("type");
+  if (type == block.end()) return true;
+  if (!type->is_string()) return false;
+  return type->get_ref<const std::string&>().find("text") != std::string::npos;
+}
+
+std::optional<std::string> error_value(const json& value) {
+  // Harnesses put `"error": null`, `false` or "" in successful results.
+  if (value.is_null() || (value.is_boolean() && !value.get<bool>())) return std::nullopt;
+  if (value.is_string() && value.get_ref<const std::string&>().empty()) return std::nullopt;
+  if ((value.is_object() || value.is_array()) && value.empty()) return std::nullopt;
+  std::string message = unwrap_error_message(value);
+  if (message.empty()) return std::nullopt;
+  return message;
+}
+
+}  // namespace
+
+CompiledSelector::CompiledSelector(const Selector& selector)
+    : path_(JsonPath::compile(selector.path)),
+      gated_(!selector.where_path.empty()),
+      where_equals_(selector.where_equals) {
+  if (gated_) where_path_ = JsonPath::compile(selector.where_path);
+}
+
+const json* CompiledSelector::select(const json& doc) const {
+  if (!valid()) return nullptr;
+  if (gated_) {
+    const json* gate = where_path_->eval(doc);
+    if (gate == nullptr) return nullptr;
+    if (where_equals_) {
+      if (*gate != *where_equals_) return nullptr;
+    } else if (gate->is_null() || (gate->is_boolean() && !gate->get<bool>())) {
+      return nullptr;
+    }
+  }
+  return path_->eval(doc);
+}
+
+SelectorSet::SelectorSet(const ParserSpec& spec) {
+  const auto compile = [&](const std::optional<Selector>& selector, const char* name,
+                           std::optional<CompiledSelector>& into) {
+    if (!selector) return;
+    into.emplace(*selector);
+    if (!into->valid())
+      problems_.push_back(std::string("parser selector ") + name + " has a malformed path (\"" +
+                          selector->path + "\" where \"" + selector->where_path +
+                          "\"); it never matches");
+  };
+  compile(spec.text, "text", text_);
+  compile(spec.usage, "usage", usage_);
+  compile(spec.error, "error", error_);
+  compile(spec.session_id, "session_id", session_id_);
+  compile(spec.stop_reason, "stop_reason", stop_reason_);
+  compile(spec.model, "model", model_);
+}
+
+Extraction SelectorSet::extract(const json& doc) const {
+  Extraction out;
+  const auto pick = [&](const std::optional<CompiledSelector>& selector) -> const json* {
+    return selector ? selector->select(doc) : nullptr;
+  };
+  if (const json* v = pick(text_)) {
+    out.text = text_value(*v);
+    if (out.text && out.text->empty()) out.text.reset();
+  }
+  if (const json* v = pick(usage_)) {
+    out.usage = normalize_usage(*v);
+    if (out.usage && out.usage->calls == 0) out.usage->calls = 1;
+  }
+  if (const json* v = pick(error_)) out.error = error_value(*v);
+  if (const json* v = pick(session_id_)) out.session_id = scalar_value(*v);
+  if (const json* v = pick(stop_reason_)) out.stop_reason = scalar_value(*v);
+  if (const json* v = pick(model_)) out.model = scalar_value(*v);
+  return out;
+}
+
+std::optional<std::string> text_value(const json& value) {
+  switch (value.type()) {
+    case json::value_t::string:
+      return value.get<std::string>();
+    case json::value_t::array: {
+      std::string text;
+      for (const json& element : value) {
+        if (element.is_string()) {
+          text += element.get_ref<const std::string&>();
+        } else if (element.is_object() && is_text_block(element)) {
+          auto t = element.find("text");
+          if (t != element.end() && t->is_string()) text += t->get_ref<const std::string&>();
+        }
+      }
+      return text;
+    }
+    case json::value_t::object: {
+      auto t = value.find("text");
+      if (t != value.end() && t->is_string()) return t->get<std::string>();
+      return std::nullopt;
+    }
+    case json::value_t::boolean:
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return value.dump();
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<std::string> scalar_value(const json& value) {
+  if (value.is_string()) {
+    if (value.get_ref<const std::string&>().empty()) return std::nullopt;
+    return value.get<std::string>();
+  }
+  if (value.is_number() || value.is_boolean()) return value.dump();
+  return std::nullopt;
+}
+
+}  // namespace drover::parsers

@@ -1,0 +1,385 @@
+// `drover run` and `drover routes` end to end: the real binary, the fake agent, real configs.
+#include <csignal>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "support/drover_cli.h"
+
+namespace drover::test {
+namespace {
+
+using nlohmann::json;
+
+const json kJsonCli = {
+    {"argsTemplate", {"--mode", "json", "--prompt", "{prompt}", json::array({"--model", "{model}"})}},
+    {"parser",
+     {{"kind", "json"},
+      {"textPath", "result"},
+      {"usagePath", ""},
+      {"sessionIdPath", "session_id"},
+      {"stopReasonPath", "stop_reason"},
+      {"error", {{"path", "result"}, {"wherePath", "is_error"}, {"whereEquals", true}}}}}};
+
+json cli_with(const json& base, const json& patch) {
+  json out = base;
+  out.merge_patch(patch);
+  return out;
+}
+
+TEST(CliRun, JsonOutputCarriesThePinnedFields) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliRun run = run_drover({"run", "--config", config, "--output", "json", "hello world"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();
+  EXPECT_EQ(r["text"], "echo: hello world [model=m]");
+  EXPECT_EQ(r["route"], "t:cli:a:m");
+  EXPECT_EQ(r["model"], "m");
+  EXPECT_TRUE(r["error"].is_null());
+  EXPECT_EQ(r["warnings"], json::array());
+  EXPECT_EQ(r["sessionId"], "fake-session-1");
+  EXPECT_EQ(r["stopReason"], "end_turn");
+  EXPECT_EQ(r["usage"]["inputTokens"], 2);
+  EXPECT_EQ(r["usage"]["outputTokens"], 4);
+  EXPECT_EQ(r["usage"]["cacheReadTokens"], 3);
+  EXPECT_DOUBLE_EQ(r["usage"]["costUsd"].get<double>(), 0.0012);
+  EXPECT_EQ(r["usage"]["calls"], 1);
+  ASSERT_EQ(r["attempts"].size(), 1u);
+  EXPECT_EQ(r["attempts"][0]["route"], "t:cli:a:m");
+  EXPECT_EQ(r["attempts"][0]["transport"], "cli");
+  EXPECT_EQ(r["process"]["exitCode"], 0);
+  EXPECT_TRUE(r["process"].contains("cpuUserMs"));
+  EXPECT_TRUE(r["process"].contains("peakRssKb"));
+  EXPECT_TRUE(r["timings"].contains("startedAt"));
+}
+
+TEST(CliRun, TextOutputIsTheAnswerOnly) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliRun run = run_drover({"run", "-c", config, "-m", "other", "hi"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "echo: hi [model=other]\n");
+  EXPECT_EQ(run.err, "");
+}
+
+TEST(CliRun, PromptFromStdinWithDash) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliOptions options;
+  options.stdin_data = "from stdin\n";
+  CliRun run = run_drover({"run", "-c", config, "-"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "echo: from stdin\n [model=m]\n");
+}
+
+TEST(CliRun, JsonlStreamsDeltasThatConcatenateToTheAnswer) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "jsonl", "--ms", "30", "--prompt", "{prompt}"}},
+              {"parser",
+               {{"kind", "jsonl"},
+                {"text", {{"path", "text"}, {"wherePath", "type"}, {"whereEquals", "delta"}}},
+                {"usage", {{"path", "usage"}, {"wherePath", "type"}, {"whereEquals", "usage"}}},
+                {"sessionId", "session_id"},
+                {"stopReason", "stop_reason"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "jsonl", "stream this answer please"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto lines = run.jsonl();
+  ASSERT_GE(lines.size(), 4u);
+  std::string concatenated;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["type"], "delta");
+    concatenated += lines[i]["text"].get<std::string>();
+  }
+  EXPECT_EQ(lines.size() - 1, 3u) << "one delta per agent line";
+  const json& result = lines.back();
+  EXPECT_EQ(result["type"], "result");
+  EXPECT_EQ(result["text"], "echo: stream this answer please");
+  EXPECT_EQ(concatenated, result["text"]);
+  EXPECT_EQ(result["sessionId"], "fake-session-1");
+  EXPECT_EQ(result["stopReason"], "end_turn");
+  EXPECT_GT(result["timings"]["firstDeltaMs"].get<double>(), 0.0);
+}
+
+TEST(CliRun, StdinInputKeepsThePromptOutOfArgv) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "argv", "--stdin"}},
+              {"input", "stdin"},
+              {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "a secret prompt"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json argv = json::parse(run.json()["text"].get<std::string>());
+  ASSERT_EQ(argv.size(), 4u);
+  EXPECT_EQ(argv[1], "--mode");
+  EXPECT_EQ(run.out.find("a secret prompt"), std::string::npos);
+}
+
+TEST(CliRun, OutputFileIsTheAnswerAndIsRemovedAfterwards) {
+  ScratchDir dir;
+  ScratchDir tmp;
+  json cli = {{"argsTemplate", {"--mode", "output-file", "--output-file", "{output_file}",
+                                "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "jsonl"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliOptions options;
+  options.env = {{"TMPDIR", tmp.path()}};
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "write it"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.json()["text"], "echo: write it");
+  EXPECT_TRUE(tmp.empty()) << "the {output_file} directory must be gone";
+}
+
+TEST(CliRun, HarnessErrorPayloadIsUnwrappedAndClassified) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json",
+                          fake_agent_config(cli_with(kJsonCli, {{"argsTemplate",
+                                                                 {"--mode", "error-json", "--prompt", "{prompt}"}}})));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+  EXPECT_EQ(run.exit_code, 1);
+  json r = run.json();
+  EXPECT_EQ(r["error"]["code"], "rate_limit");
+  EXPECT_EQ(r["error"]["retryable"], true);
+  std::string message = r["error"]["message"];
+  EXPECT_NE(message.find("Rate limit reached for requests"), std::string::npos) << message;
+  EXPECT_EQ(message.find("{\"type\""), std::string::npos) << "envelope not unwrapped: " << message;
+}
+
+TEST(CliRun, NonZeroExitBecomesAnErrorWithStderr) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "stderr-error", "--text", "model exploded", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "x"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find("harness_error"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("exited with code 1: fake_agent: fatal: model exploded"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST(CliRun, KilledBySignalIsAHarnessError) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "die", "--signal", "ABRT", "--prompt", "{prompt}"}}, {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+  EXPECT_EQ(run.exit_code, 1);
+  json r = run.json();
+  EXPECT_EQ(r["error"]["code"], "harness_error");
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("SIGABRT"), std::string::npos);
+  EXPECT_EQ(r["process"]["signal"], SIGABRT);
+}
+
+TEST(CliRun, WatchdogTimeoutExitsThree) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "hang-after", "--text", "partial", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "--idle-timeout", "0.3", "x"});
+  EXPECT_EQ(run.exit_code, 3);
+  json r = run.json();
+  EXPECT_EQ(r["error"]["code"], "timeout");
+  EXPECT_EQ(r["process"]["stoppedBy"], "idle_timeout");
+  EXPECT_NE(r["process"]["evidence"].get<std::string>().find("partial"), std::string::npos);
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("idle timeout (0.3 s)"),
+            std::string::npos);
+}
+
+TEST(CliRun, EmptyAnswerIsRetryableNeverSuccess) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "exit", "--exit", "0", "--prompt", "{prompt}"}}, {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.json()["error"]["code"], "temporary_unavailable");
+  EXPECT_EQ(run.json()["error"]["retryable"], true);
+}
+
+TEST(CliRun, InvalidUtf8BecomesReplacementCharactersWithAWarning) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "invalid-utf8", "--prompt", "{prompt}"}}, {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();  // parses: the output is valid UTF-8 JSON
+  EXPECT_NE(r["text"].get<std::string>().find("valid start \xEF\xBF\xBD"), std::string::npos);
+  bool warned = false;
+  for (const auto& w : r["warnings"]) warned |= w.get<std::string>().find("UTF-8") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST(CliRun, MissingCommandIsNotFound) {
+  ScratchDir dir;
+  json config = json::parse(fake_agent_config(kJsonCli));
+  config["providers"]["t"]["accounts"][0]["transport"]["command"] = "no-such-harness-xyz";
+  auto path = dir.write("drover.json", config.dump());
+  CliRun run = run_drover({"run", "-c", path, "-o", "json", "x"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.json()["error"]["code"], "not_found");
+  EXPECT_NE(run.json()["error"]["message"].get<std::string>().find("no-such-harness-xyz"),
+            std::string::npos);
+}
+
+TEST(CliRun, ConfigErrorsExitTwoAndNameThePath) {
+  ScratchDir dir;
+  json config = json::parse(fake_agent_config(kJsonCli));
+  config["providers"]["t"]["accounts"][0]["transport"]["cli"]["parser"]["kind"] = "xml";
+  auto path = dir.write("drover.json", config.dump());
+  CliRun run = run_drover({"run", "-c", path, "x"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("providers.t.accounts[0].transport.cli.parser.kind"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("\"xml\""), std::string::npos) << run.err;
+}
+
+TEST(CliRun, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_drover({"run"}).exit_code, 2);
+  EXPECT_EQ(run_drover({"run", "--no-such-flag", "x"}).exit_code, 2);
+  EXPECT_EQ(run_drover({"run", "--output", "xml", "x"}).exit_code, 2);
+  EXPECT_EQ(run_drover({"frobnicate"}).exit_code, 2);
+  CliRun missing = run_drover({"run", "-c", "/nonexistent/drover.json", "x"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("/nonexistent/drover.json"), std::string::npos);
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliRun unknown_route = run_drover({"run", "-c", config, "-r", "nope", "x"});
+  EXPECT_EQ(unknown_route.exit_code, 2);
+  EXPECT_NE(unknown_route.err.find("t:cli:a:m"), std::string::npos) << "lists what exists";
+}
+
+TEST(CliRun, HelpOnEveryCommand) {
+  for (auto args : {std::vector<std::string>{"--help"}, {"run", "--help"}, {"routes", "--help"}}) {
+    CliRun run = run_drover(args);
+    EXPECT_EQ(run.exit_code, 0);
+    EXPECT_NE(run.out.find("Usage"), std::string::npos);
+  }
+}
+
+class CliSignal : public ::testing::TestWithParam<int> {};
+
+TEST_P(CliSignal, StopsTheGroupCleansUpAndExits128PlusSignal) {
+  const int signum = GetParam();
+  ScratchDir dir;
+  ScratchDir tmp;
+  json cli = {{"argsTemplate", {"--mode", "tree-ignore-term", "--output-file", "{output_file}", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "jsonl"}}},
+              {"watchdog", {{"killGrace", 0.3}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  // Signal drover once the run has certainly started (its temp dir exists), as a user would.
+  bool signalled = false;
+  CliRun run;
+  {
+    Loop loop;
+    uv_timer_t poll;
+    uv_timer_init(loop.uv(), &poll);
+    int64_t drover_pid = 0;
+    struct Ctx {
+      ScratchDir* tmp;
+      int64_t* pid;
+      bool* signalled;
+      int signum;
+    } ctx{&tmp, &drover_pid, &signalled, signum};
+    poll.data = &ctx;
+    SpawnOptions spawn;
+    spawn.file = drover_binary();
+    spawn.args = {"drover", "run", "-c", config, "-o", "json", "x"};
+    spawn.env = build_child_environment({{"TMPDIR", tmp.path()}}, {"DROVER_CONFIG"});
+    spawn.cwd = dir.path();
+    ProcessCallbacks callbacks;
+    callbacks.on_complete = [&](ProcessOutcome&& o) {
+      run.exit_code = o.info.exit_code.value_or(-1);
+      run.out = o.stdout_tail;
+      run.err = o.stderr_tail;
+      uv_close(reinterpret_cast<uv_handle_t*>(&poll), nullptr);
+    };
+    Error error;
+    Process* p = Process::start(loop, std::move(spawn), std::move(callbacks), error);
+    ASSERT_NE(p, nullptr);
+    drover_pid = p->pid();
+    uv_timer_start(
+        &poll,
+        [](uv_timer_t* t) {
+          auto* c = static_cast<Ctx*>(t->data);
+          // The run's temp dir exists and the agent has had time to set up its tree.
+          if (!*c->signalled && !c->tmp->empty()) {
+            *c->signalled = true;
+            ::usleep(200000);
+            ::kill(static_cast<pid_t>(*c->pid), c->signum);
+          }
+        },
+        20, 20);
+    loop.run();
+  }
+  ASSERT_TRUE(signalled) << run.err << run.out;
+  EXPECT_EQ(run.exit_code, 128 + signum) << run.err;
+  json r = run.json();
+  EXPECT_EQ(r["error"]["code"], "aborted");
+  EXPECT_EQ(r["process"]["stoppedBy"], "cancelled");
+  EXPECT_EQ(r["process"]["signal"], SIGKILL) << "the agent ignores SIGTERM: grace, then SIGKILL";
+  EXPECT_TRUE(tmp.empty()) << "temp files must be removed on interrupt";
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, CliSignal, ::testing::Values(SIGINT, SIGTERM));
+
+TEST(CliRun, EnvironmentPassesThroughExceptClearEnvAndSetsEnv) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "env", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}},
+              {"env", {{"SET_BY_ROUTE", "yes"}}},
+              {"clearEnv", {"CLEARED_BY_ROUTE"}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliOptions options;
+  options.env = {{"CLEARED_BY_ROUTE", "1"}, {"PASSED_THROUGH", "2"}};
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json env = json::parse(run.json()["text"].get<std::string>());
+  EXPECT_EQ(env["SET_BY_ROUTE"], "yes");
+  EXPECT_EQ(env["PASSED_THROUGH"], "2");
+  EXPECT_FALSE(env.contains("CLEARED_BY_ROUTE"));
+}
+
+TEST(CliRun, CwdFlagSetsTheHarnessDirectory) {
+  ScratchDir dir;
+  ScratchDir work;
+  json cli = {{"argsTemplate", {"--mode", "cwd", "--prompt", "{prompt}"}}, {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "--cwd", work.path(), "x"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, std::filesystem::canonical(work.path()).string() + "\n");
+}
+
+TEST(CliRoutes, ListsRoutesWithoutSecrets) {
+  ScratchDir dir;
+  json config = json::parse(fake_agent_config(
+      cli_with(kJsonCli, {{"env", {{"ACME_API_KEY", "sk-canary-0123456789"}}}}), {"m1", "m2"}));
+  config["defaultRoute"] = "t:cli:a:m2";
+  auto path = dir.write("drover.json", config.dump());
+  CliRun text = run_drover({"routes", "-c", path});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("  t:cli:a:m1"), std::string::npos);
+  EXPECT_NE(text.out.find("* t:cli:a:m2"), std::string::npos);
+  CliRun js = run_drover({"routes", "-c", path, "--json"});
+  ASSERT_EQ(js.exit_code, 0);
+  json routes = js.json();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[1]["default"], true);
+  EXPECT_EQ(routes[0]["env"], json({"ACME_API_KEY"}));
+  for (const auto& out : {text.out, js.out, text.err, js.err})
+    EXPECT_EQ(out.find("sk-canary"), std::string::npos);
+}
+
+TEST(CliRun, WorkspaceConfigIsFoundWithoutFlags) {
+  ScratchDir dir;
+  dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliOptions options;
+  options.cwd = dir.path();
+  options.env = {{"XDG_CONFIG_HOME", dir.path() + "/no-global"}};
+  CliRun run = run_drover({"run", "hello"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "echo: hello [model=m]\n");
+}
+
+}  // namespace
+}  // namespace drover::test

@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include "parsers/output_parser.h"
+
+namespace drover::parsers {
+namespace {
+
+using nlohmann::json;
+
+std::string unwrap(const char* json_text) { return unwrap_error_message(json::parse(json_text)); }
+
+TEST(UnwrapErrorMessage, PlainString) {
+  EXPECT_EQ(unwrap_error_message(json("Invalid API key")), "Invalid API key");
+  EXPECT_EQ(unwrap_error_message(json("  padded\n")), "padded");
+}
+
+TEST(UnwrapErrorMessage, ObjectFields) {
+  EXPECT_EQ(unwrap(R"({"message":"m"})"), "m");
+  EXPECT_EQ(unwrap(R"({"error":"e"})"), "e");
+  EXPECT_EQ(unwrap(R"({"detail":"d"})"), "d");
+  EXPECT_EQ(unwrap(R"({"error_description":"desc"})"), "desc");
+}
+
+TEST(UnwrapErrorMessage, NestedProviderPayloads) {
+  EXPECT_EQ(unwrap(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"),
+            "Overloaded");
+  EXPECT_EQ(unwrap(R"({"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit"}})"),
+            "Rate limit reached");
+}
+
+TEST(UnwrapErrorMessage, InnermostMessageWinsOverASummary) {
+  EXPECT_EQ(unwrap(R"({"message":"Request failed","error":{"message":"quota exceeded"}})"),
+            "quota exceeded");
+  // A nested object without a message does not hide the sibling one.
+  EXPECT_EQ(unwrap(R"({"message":"Invalid key","error":{"type":"authentication_error"}})"),
+            "Invalid key");
+}
+
+TEST(UnwrapErrorMessage, StringifiedJson) {
+  EXPECT_EQ(unwrap_error_message(json(R"({"error":{"message":"bad request"}})")), "bad request");
+  EXPECT_EQ(unwrap(R"({"error":{"message":"{\"error\":{\"message\":\"Rate limit\"}}"}})"),
+            "Rate limit");
+  EXPECT_EQ(unwrap_error_message(json(R"("quoted")")), "quoted");
+}
+
+TEST(UnwrapErrorMessage, PrefixFollowedByJsonKeepsThePrefix) {
+  EXPECT_EQ(unwrap_error_message(json(
+                R"(API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})")),
+            "API Error: 529 Overloaded");
+  EXPECT_EQ(unwrap(R"({"message":"stream error: {\"error\":{\"message\":\"upstream reset\"}}"})"),
+            "stream error: upstream reset");
+}
+
+TEST(UnwrapErrorMessage, PrefixWithUnparsableOrMessagelessJsonStaysAsIs) {
+  EXPECT_EQ(unwrap_error_message(json("Error: {not json}")), "Error: {not json}");
+  EXPECT_EQ(unwrap_error_message(json(R"(API Error: 500 {"code":500})")), R"(API Error: 500 {"code":500})");
+}
+
+TEST(UnwrapErrorMessage, ThreeLevelsAreUnwrapped) {
+  EXPECT_EQ(unwrap(R"({"error":{"error":{"error":{"message":"deep"}}}})"), "deep");
+}
+
+TEST(UnwrapErrorMessage, FourLevelsStop) {
+  const char* four = R"({"error":{"error":{"error":{"error":{"message":"deep"}}}}})";
+  EXPECT_EQ(unwrap(four), json::parse(four).dump());
+}
+
+TEST(UnwrapErrorMessage, FourLevelsOfStringifiedJsonStop) {
+  // Each level is the previous document serialized into a string.
+  json level = json{{"message", "deep"}};
+  for (int i = 0; i < 4; ++i) level = json(level.dump());
+  const std::string got = unwrap_error_message(level);
+  EXPECT_NE(got, "deep");
+  EXPECT_NE(got.find("deep"), std::string::npos);  // the bounded result still says something
+
+  json three = json{{"message", "deep"}};
+  for (int i = 0; i < 2; ++i) three = json(three.dump());
+  EXPECT_EQ(unwrap_error_message(three), "deep");
+}
+
+TEST(UnwrapErrorMessage, ArraysOfErrors) {
+  EXPECT_EQ(unwrap(R"([{"error":{"message":"first"}},{"message":"second"}])"), "first");
+}
+
+TEST(UnwrapErrorMessage, GarbageFallsBackToCompactDump) {
+  EXPECT_EQ(unwrap("42"), "42");
+  EXPECT_EQ(unwrap("null"), "null");
+  EXPECT_EQ(unwrap("true"), "true");
+  EXPECT_EQ(unwrap(R"({"code": 500, "status": "INTERNAL"})"), R"({"code":500,"status":"INTERNAL"})");
+  EXPECT_EQ(unwrap(R"({"message": 7})"), R"({"message":7})");
+  EXPECT_EQ(unwrap(R"([])"), "[]");
+  EXPECT_EQ(unwrap_error_message(json("")), "");
+}
+
+TEST(UnwrapErrorMessage, InvalidUtf8NeverThrows) {
+  const json payload = std::string("bad \xff byte");
+  std::string got;
+  EXPECT_NO_THROW(got = unwrap_error_message(payload));
+  EXPECT_EQ(got, "bad \xef\xbf\xbd byte");
+  const json object = {{"code", std::string("\xc3")}};
+  EXPECT_NO_THROW(got = unwrap_error_message(object));
+}
+
+TEST(UnwrapErrorMessage, DeeplyNestedGarbageStringIsCheap) {
+  std::string s(100000, '[');
+  EXPECT_EQ(unwrap_error_message(json(s)), s);
+}
+
+}  // namespace
+}  // namespace drover::parsers

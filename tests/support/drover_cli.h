@@ -1,0 +1,124 @@
+// Runs the real build/drover binary for end-to-end tests, supervised like any child.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/print_mode.h"
+#include "src/loop.h"
+#include "src/process.h"
+#include "support/fixtures.h"
+
+namespace drover::test {
+
+struct CliRun {
+  int exit_code = -1;
+  std::optional<int> term_signal;
+  std::string out;
+  std::string err;
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+  std::vector<nlohmann::json> jsonl() const {
+    std::vector<nlohmann::json> lines;
+    size_t start = 0;
+    while (start < out.size()) {
+      size_t nl = out.find('\n', start);
+      if (nl == std::string::npos) nl = out.size();
+      if (nl > start) lines.push_back(nlohmann::json::parse(out.substr(start, nl - start)));
+      start = nl + 1;
+    }
+    return lines;
+  }
+};
+
+struct CliOptions {
+  std::optional<std::string> stdin_data;
+  std::map<std::string, std::string> env;  ///< added to the test's own environment
+  std::vector<std::string> clear_env;
+  std::string cwd;
+  /// Called with drover's pid and each stdout chunk (e.g. to send it a signal mid-run).
+  std::function<void(int64_t pid, std::string_view chunk)> on_stdout;
+};
+
+inline CliRun run_drover(const std::vector<std::string>& args, const CliOptions& options = {}) {
+  CliRun result;
+  Loop loop;
+  SpawnOptions spawn;
+  spawn.file = drover_binary();
+  spawn.args = {"drover"};
+  spawn.args.insert(spawn.args.end(), args.begin(), args.end());
+  std::vector<std::string> clear = options.clear_env;
+  clear.push_back("DROVER_CONFIG");  // tests say which config they mean
+  spawn.env = build_child_environment(options.env, clear);
+  spawn.cwd = options.cwd.empty() ? std::filesystem::current_path().string() : options.cwd;
+  spawn.stdin_data = options.stdin_data;
+  spawn.watchdog.total_timeout_ms = 60000;
+  int64_t pid = 0;
+  ProcessCallbacks callbacks;
+  callbacks.on_stdout = [&](std::string_view chunk) {
+    if (options.on_stdout) options.on_stdout(pid, chunk);
+  };
+  callbacks.on_complete = [&](ProcessOutcome&& o) {
+    result.exit_code = o.info.exit_code.value_or(-1);
+    result.term_signal = o.info.term_signal;
+    result.out = std::move(o.stdout_tail);
+    result.err = std::move(o.stderr_tail);
+  };
+  Error error;
+  Process* process = Process::start(loop, std::move(spawn), std::move(callbacks), error);
+  if (process == nullptr) {
+    result.err = error.message;
+    return result;
+  }
+  pid = process->pid();
+  loop.run();
+  return result;
+}
+
+/// A private directory for one test, removed with its contents at the end of the test.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = std::filesystem::temp_directory_path().string() + "/drover-test-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    path_ = ::mkdtemp(buf.data());
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::string file = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    std::ofstream(file, std::ios::binary) << content;
+    return file;
+  }
+  bool empty() const { return std::filesystem::is_empty(path_); }
+
+ private:
+  std::string path_;
+};
+
+/// A config with one fake-agent route `t:cli:a:m` whose cli block is `cli_json`.
+inline std::string fake_agent_config(const nlohmann::json& cli_json,
+                                     const std::vector<std::string>& models = {"m"}) {
+  nlohmann::json config = {
+      {"providers",
+       {{"t",
+         {{"accounts",
+           {{{"id", "a"},
+             {"transport", {{"kind", "cli"}, {"command", fake_agent()}, {"cli", cli_json}}},
+             {"models", models}}}}}}}}};
+  return config.dump(2);
+}
+
+}  // namespace drover::test
