@@ -146,9 +146,11 @@ std::vector<std::string> args_template_problems(const std::vector<std::vector<st
     for (size_t j = 0; j < group.size(); ++j) {
       auto [token, problem] = parse_template_token(group[j]);
       if (!problem) continue;
-      std::string path = path_prefix + "[" + std::to_string(i) + "]";
-      if (group.size() > 1) path += "[" + std::to_string(j) + "]";
-      problems.push_back(path + ": " + *problem);
+      // Appended piecewise: `"[" + std::to_string(j)` trips GCC 12's -Wrestrict false positive.
+      std::string path = path_prefix;
+      path.append("[").append(std::to_string(i)).append("]");
+      if (group.size() > 1) path.append("[").append(std::to_string(j)).append("]");
+      problems.push_back(path.append(": ").append(*problem));
     }
   }
   return problems;

@@ -52,7 +52,6 @@ struct RunState {
     attempt.error = result.error;
     attempt.process = result.process;
     result.attempts.push_back(std::move(attempt));
-    if (result.usage && result.usage->calls == 0 && !result.usage->empty()) result.usage->calls = 1;
     auto done = std::move(on_done);
     done(std::move(result));
   }
