@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "args_template.h"
+#include "src/api/wire.h"
 
 namespace drover {
 namespace {
@@ -566,6 +567,98 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
     parse_watchdog(ctx, *it, child(path, "watchdog"), cli.watchdog);
 }
 
+// ---- api -----------------------------------------------------------------------------------------
+
+void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path,
+                 {"format", "baseUrl", "apiKey", "apiKeyEnv", "apiKeyDelimiter", "parameters",
+                  "headers", "connectTimeout", "timeout", "idleTimeout"});
+  if (auto f = ctx.string_member(v, path, "format", false, true)) {
+    if (api::wire_format_from_string(*f))
+      api.format = *f;
+    else
+      ctx.expected(child(path, "format"), "one of openai-chat, openai-responses, anthropic, gemini",
+                   v.at("format"));
+  }
+  if (auto u = ctx.string_member(v, path, "baseUrl", false, true)) {
+    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
+      ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
+    else
+      api.base_url = *u;
+  }
+  // A literal key is allowed (and never printed), but an environment variable is preferred.
+  api.credentials.api_key = ctx.string_member(v, path, "apiKey", false, true);
+  api.credentials.api_key_env = ctx.string_member(v, path, "apiKeyEnv", false, true);
+  api.credentials.api_key_delimiter = ctx.string_member(v, path, "apiKeyDelimiter", false, true);
+  if (api.credentials.api_key && api.credentials.api_key_env)
+    ctx.error(child(path, "apiKey"), "give either apiKey or apiKeyEnv, not both");
+  if (api.credentials.api_key_delimiter && !api.credentials.api_key_env)
+    ctx.error(child(path, "apiKeyDelimiter"), "only valid with apiKeyEnv (a pool of keys in one variable)");
+  if (auto it = v.find("headers"); it != v.end()) {
+    const std::string hpath = child(path, "headers");
+    if (ctx.object(*it, hpath)) {
+      for (const auto& [name, value] : it->items()) {
+        if (!value.is_string())
+          ctx.expected(child(hpath, name), "a string", value);
+        else
+          api.headers[name] = value.get<std::string>();
+      }
+    }
+  }
+  if (auto ms = ctx.seconds_member(v, path, "connectTimeout", false)) api.connect_timeout_ms = *ms;
+  api.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
+  if (auto ms = ctx.seconds_member(v, path, "idleTimeout", false)) api.idle_timeout_ms = *ms;
+  if (auto it = v.find("parameters"); it != v.end()) {
+    const std::string ppath = child(path, "parameters");
+    if (!ctx.object(*it, ppath)) return;
+    const ojson& pv = *it;
+    ctx.check_keys(pv, ppath, {"temperature", "maxTokens", "systemPrompt", "responseFormat",
+                               "reasoningEffort", "stream"});
+    ApiParameters& params = api.parameters;
+    if (auto t = pv.find("temperature"); t != pv.end()) {
+      if (t->is_number() && t->get<double>() >= 0 && t->get<double>() <= 2)
+        params.temperature = t->get<double>();
+      else
+        ctx.expected(child(ppath, "temperature"), "a number from 0 to 2", *t);
+    }
+    params.max_tokens = ctx.positive_int_member(pv, ppath, "maxTokens");
+    params.system_prompt = ctx.string_member(pv, ppath, "systemPrompt", false, false);
+    params.reasoning_effort = ctx.string_member(pv, ppath, "reasoningEffort", false, true);
+    if (auto b = ctx.bool_member(pv, ppath, "stream")) params.stream = *b;
+    if (auto rf = pv.find("responseFormat"); rf != pv.end()) {
+      const std::string rpath = child(ppath, "responseFormat");
+      // "json_object", or {"type": "json_object"} / {"type": "json_schema", "schema": {...},
+      // "name"?, "strict"?}.
+      if (rf->is_string() && rf->get<std::string>() == "json_object") {
+        params.response_format = nlohmann::json{{"type", "json_object"}};
+      } else if (rf->is_object()) {
+        ctx.check_keys(*rf, rpath, {"type", "schema", "name", "strict"});
+        auto type = ctx.string_member(*rf, rpath, "type", true, true);
+        if (type && *type == "json_object") {
+          params.response_format = nlohmann::json{{"type", "json_object"}};
+        } else if (type && *type == "json_schema") {
+          auto schema = rf->find("schema");
+          if (schema == rf->end() || !schema->is_object()) {
+            ctx.error(rpath, "a json_schema response format needs \"schema\" (an object)");
+          } else {
+            nlohmann::json out{{"type", "json_schema"},
+                               {"schema", nlohmann::json::parse(schema->dump())},
+                               {"name", "response"}};
+            if (auto n = ctx.string_member(*rf, rpath, "name", false, true)) out["name"] = *n;
+            if (auto b = ctx.bool_member(*rf, rpath, "strict")) out["strict"] = *b;
+            params.response_format = std::move(out);
+          }
+        } else if (type) {
+          ctx.expected(child(rpath, "type"), "one of json_object, json_schema", rf->at("type"));
+        }
+      } else {
+        ctx.expected(rpath, "\"json_object\" or an object {type, schema, strict}", *rf);
+      }
+    }
+  }
+}
+
 // ---- transport, account, provider, root ---------------------------------------------------------
 
 void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, TransportSpec& t) {
@@ -608,6 +701,8 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
     }
     if (t.kind == "cli") {
       parse_cli(ctx, *it, child(path, "cli"), t.cli);
+    } else if (t.kind == "api") {
+      parse_api(ctx, *it, child(path, "api"), t.api);
     } else {
       ctx.object(*it, child(path, block));
     }
@@ -634,13 +729,35 @@ void parse_models(Ctx& ctx, const ojson& v, const std::string& path,
         continue;
       }
     } else if (el.is_object()) {
-      ctx.check_keys(el, mpath, {"id", "contextWindow"});
+      ctx.check_keys(el, mpath, {"id", "contextWindow", "supportsImages", "compat"});
       auto id = ctx.id_member(el, mpath, "id", true, "model id");
       m.context_window = ctx.positive_int_member(el, mpath, "contextWindow");
+      m.supports_images = ctx.bool_member(el, mpath, "supportsImages");
+      if (auto c = el.find("compat"); c != el.end()) {
+        const std::string cpath = child(mpath, "compat");
+        if (ctx.object(*c, cpath)) {
+          ctx.check_keys(*c, cpath, {"maxTokensField", "supportsDeveloperRole",
+                                     "supportsUsageInStreaming", "supportsStrictMode",
+                                     "supportsReasoningEffort"});
+          if (auto f = ctx.string_member(*c, cpath, "maxTokensField", false, true)) {
+            if (*f == "max_tokens" || *f == "max_completion_tokens")
+              m.compat.max_tokens_field = *f;
+            else
+              ctx.expected(child(cpath, "maxTokensField"),
+                           "one of max_tokens, max_completion_tokens", c->at("maxTokensField"));
+          }
+          m.compat.supports_developer_role = ctx.bool_member(*c, cpath, "supportsDeveloperRole");
+          m.compat.supports_usage_in_streaming =
+              ctx.bool_member(*c, cpath, "supportsUsageInStreaming");
+          m.compat.supports_strict_mode = ctx.bool_member(*c, cpath, "supportsStrictMode");
+          m.compat.supports_reasoning_effort =
+              ctx.bool_member(*c, cpath, "supportsReasoningEffort");
+        }
+      }
       if (!id) continue;
       m.id = *id;
     } else {
-      ctx.expected(mpath, "a model id string or an object {id, contextWindow}", el);
+      ctx.expected(mpath, "a model id string or an object {id, contextWindow, compat}", el);
       continue;
     }
     if (!seen.insert(m.id).second) {
@@ -686,7 +803,87 @@ void parse_provider(Ctx& ctx, const ojson& v, const std::string& path, ProviderS
                                                   " in provider " + quote(p.id));
       continue;
     }
+    if (a.transport.kind == "api" && a.transport.api.format.empty()) {
+      if (auto f = api::default_wire_format(p.id)) {
+        a.transport.api.format = std::string(api::to_string(*f));
+      } else {
+        ctx.error(child(child(child(apath, i), "transport"), "api"),
+                  "missing required key \"format\" (provider " + quote(p.id) +
+                      " is not openai, anthropic or gemini: say which wire format it speaks, "
+                      "one of openai-chat, openai-responses, anthropic, gemini)");
+      }
+    }
     p.accounts.push_back(std::move(a));
+  }
+}
+
+void parse_routing(Ctx& ctx, const ojson& v, const std::string& path, RoutingSpec& routing) {
+  if (!ctx.object(v, path)) return;
+  routing.configured = true;
+  ctx.check_keys(v, path, {"strategy", "fallback", "cooldown", "maxAttempts"});
+  if (auto st = ctx.string_member(v, path, "strategy", false, true)) {
+    if (*st == "first")
+      routing.strategy = RoutingSpec::Strategy::first;
+    else if (*st == "round-robin")
+      routing.strategy = RoutingSpec::Strategy::round_robin;
+    else
+      ctx.expected(child(path, "strategy"), "one of first, round-robin", v.at("strategy"));
+  }
+  if (auto ms = ctx.seconds_member(v, path, "cooldown", true)) routing.cooldown_ms = *ms;
+  if (auto n = ctx.positive_int_member(v, path, "maxAttempts"))
+    routing.max_attempts = static_cast<int>(std::min<int64_t>(*n, 100));
+  auto fb = v.find("fallback");
+  if (fb == v.end()) return;
+  const std::string fpath = child(path, "fallback");
+  if (!ctx.object(*fb, fpath)) return;
+  ctx.check_keys(*fb, fpath, {"on"});
+  auto on = fb->find("on");
+  if (on == fb->end()) return;
+  const std::string opath = child(fpath, "on");
+  if (!ctx.object(*on, opath)) return;
+  routing.fallback.clear();  // a configured chain replaces the defaults entirely
+  for (const auto& [name, steps] : on->items()) {
+    const std::string cpath = child(opath, name);
+    auto code = error_code_from_string(name);
+    if (!code) {
+      ctx.error(cpath, "unknown error code (expected one of the codes in the README, e.g. "
+                       "rate_limit, temporary_unavailable, auth_error)");
+      continue;
+    }
+    if (*code == ErrorCode::aborted || *code == ErrorCode::timeout ||
+        *code == ErrorCode::fanout_limit) {
+      ctx.error(cpath, quote(name) + " is terminal: it is never retried and cannot have a fallback");
+      continue;
+    }
+    if (!steps.is_array()) {
+      ctx.expected(cpath, "an array of steps", steps);
+      continue;
+    }
+    std::vector<RoutingSpec::Step> chain;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      static const std::array<std::pair<const char*, RoutingSpec::Step>, 5> kSteps{{
+          {"retry", RoutingSpec::Step::retry},
+          {"rotate-credential", RoutingSpec::Step::rotate_credential},
+          {"rotate-account", RoutingSpec::Step::rotate_account},
+          {"fallback-transport", RoutingSpec::Step::fallback_transport},
+          {"fallback-provider", RoutingSpec::Step::fallback_provider},
+      }};
+      const ojson& step = steps[i];
+      bool found = false;
+      if (step.is_string()) {
+        for (const auto& [n, st] : kSteps)
+          if (step.get<std::string>() == n) {
+            chain.push_back(st);
+            found = true;
+          }
+      }
+      if (!found)
+        ctx.expected(child(cpath, i),
+                     "one of retry, rotate-credential, rotate-account, fallback-transport, "
+                     "fallback-provider",
+                     step);
+    }
+    routing.fallback[*code] = std::move(chain);
   }
 }
 
@@ -695,8 +892,9 @@ void parse_root(Ctx& ctx, const ojson& doc, Config& config) {
     ctx.error("", "expected an object at the top level, got " + describe(doc));
     return;
   }
-  ctx.check_keys(doc, "", {"defaultRoute", "providers"});
+  ctx.check_keys(doc, "", {"defaultRoute", "providers", "routing"});
   if (auto d = ctx.string_member(doc, "", "defaultRoute", false, true)) config.default_route = *d;
+  if (auto r = doc.find("routing"); r != doc.end()) parse_routing(ctx, *r, "routing", config.routing);
   auto it = doc.find("providers");
   if (it == doc.end()) return;
   if (!it->is_object()) {
@@ -1065,6 +1263,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         merged.default_route = config->default_route;
         default_origin = file.string();
       }
+      if (config->routing.configured) merged.routing = config->routing;  // workspace wins
       merged.sources.push_back(file.string());
     }
     if (!errors.empty()) return {std::nullopt, config_error(join_errors(errors))};

@@ -50,6 +50,11 @@ Loop::~Loop() {
     kill_all();
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
+  // Services close their handles in their destructors; let the close callbacks run.
+  while (!services_.empty()) {
+    services_.pop_back();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_), nullptr);
   for (auto* watcher : termination_watchers_)
     uv_close(reinterpret_cast<uv_handle_t*>(watcher), close_and_delete_signal);
@@ -107,6 +112,32 @@ void Loop::stop_all(StopCause cause) {
   // stop() never removes from the registry synchronously, but copy anyway: cheap and safe.
   auto live = processes_;
   for (Process* process : live) process->stop(cause);
+  for (auto& [key, service] : services_) service->stop_all(cause);
+  auto hooks = stop_hooks_;  // a hook may remove itself
+  for (auto& [id, hook] : hooks) hook(cause);
+}
+
+uint64_t Loop::add_stop_hook(std::function<void(StopCause)> hook) {
+  stop_hooks_.emplace_back(next_hook_id_, std::move(hook));
+  return next_hook_id_++;
+}
+
+void Loop::remove_stop_hook(uint64_t id) {
+  stop_hooks_.erase(std::remove_if(stop_hooks_.begin(), stop_hooks_.end(),
+                                   [id](const auto& h) { return h.first == id; }),
+                    stop_hooks_.end());
+}
+
+LoopService* Loop::service(std::string_view key) const noexcept {
+  for (const auto& [name, service] : services_)
+    if (name == key) return service.get();
+  return nullptr;
+}
+
+LoopService* Loop::add_service(std::string key, std::unique_ptr<LoopService> service) {
+  if (LoopService* existing = this->service(key)) return existing;
+  services_.emplace_back(std::move(key), std::move(service));
+  return services_.back().second.get();
 }
 
 void Loop::kill_all() {

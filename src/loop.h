@@ -5,6 +5,9 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <uv.h>
@@ -14,6 +17,15 @@
 namespace drover {
 
 class Process;
+
+/// Something long-lived that lives on a Loop (the HTTP client): created on first use, stopped
+/// with the children by stop_all(), destroyed before the loop closes.
+class LoopService {
+ public:
+  virtual ~LoopService() = default;
+  /// Cancels whatever is in flight (SIGINT, shutdown). Idempotent.
+  virtual void stop_all(StopCause cause) = 0;
+};
 
 /// Owns the uv_loop_t, the registry of live child processes and the signal watchers.
 /// Not copyable or movable: libuv keeps pointers into it. Single-threaded: every method is
@@ -40,6 +52,16 @@ class Loop {
   void kill_all();
   size_t live_processes() const noexcept { return processes_.size(); }
 
+  /// Calls `hook(cause)` from stop_all() until removed (work that waits on a timer rather than
+  /// a process, e.g. a retry back-off). Returns an id for remove_stop_hook.
+  uint64_t add_stop_hook(std::function<void(StopCause)> hook);
+  void remove_stop_hook(uint64_t id);
+
+  /// The service stored under `key`, or nullptr.
+  LoopService* service(std::string_view key) const noexcept;
+  /// Stores `service` under `key` (replacing nothing: the first one stays) and returns it.
+  LoopService* add_service(std::string key, std::unique_ptr<LoopService> service);
+
   // Process registry (used by Process itself).
   void register_process(Process* process);
   void unregister_process(Process* process);
@@ -57,6 +79,9 @@ class Loop {
   std::vector<uv_signal_t*> termination_watchers_;
   std::function<void(int)> termination_handler_;
   std::vector<Process*> processes_;
+  std::vector<std::pair<std::string, std::unique_ptr<LoopService>>> services_;
+  std::vector<std::pair<uint64_t, std::function<void(StopCause)>>> stop_hooks_;
+  uint64_t next_hook_id_ = 1;
 };
 
 }  // namespace drover

@@ -10,14 +10,16 @@
 namespace drover {
 
 class Loop;
+struct RouterState;
 
 using ResultHandler = std::function<void(Result&&)>;
 
-/// Starts `request` on `loop`. `on_done` runs exactly once: later on the loop, or before this
-/// returns when the request fails up front (bad route, missing command). `config` must outlive
-/// the run. Events reach `on_event` (may be empty) in order, before `on_done`.
+/// Starts `request` on `loop` through the router (src/router.cpp). `on_done` runs exactly once:
+/// later on the loop, or before this returns when the request fails up front (bad route).
+/// `config` (and `state`, when given) must outlive the run. Events reach `on_event` (may be
+/// empty) in order, before `on_done`. `state` carries cooldowns across requests; nullptr: fresh.
 void start_run(Loop& loop, const Config& config, const RunRequest& request,
-               EventHandler on_event, ResultHandler on_done);
+               EventHandler on_event, ResultHandler on_done, RouterState* state = nullptr);
 
 /// Current time as RFC 3339 UTC with milliseconds.
 std::string now_rfc3339();

@@ -1,7 +1,11 @@
 // drover's command line: a thin layer over the library (src/run.h, src/drover/*.h).
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -15,7 +19,9 @@
 
 #include "drover/client.h"
 #include "drover/config.h"
+#include "src/api/api_transport.h"
 #include "src/loop.h"
+#include "src/router.h"
 #include "src/run.h"
 
 namespace {
@@ -161,6 +167,110 @@ int command_run(const RunOptions& opts) {
   return result.exit_code();
 }
 
+// `drover mock-gateway ARGS` is the gateway program next to this one (build/drover-gateway, or
+// <prefix>/bin/drover-gateway): exec'ing it keeps cpp-httplib out of drover's own start-up.
+int exec_mock_gateway(int argc, char** argv) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string gateway = (self.parent_path() / "drover-gateway").string();
+  std::vector<char*> args;
+  std::string name = "drover-gateway";
+  args.push_back(name.data());
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  // main() marked stdin/stdout/stderr close-on-exec (uv_disable_stdio_inheritance); the gateway
+  // must keep them.
+  for (int fd = 0; fd <= 2; ++fd) ::fcntl(fd, F_SETFD, 0);
+  ::execv(gateway.c_str(), args.data());
+  std::fprintf(stderr, "drover: mock-gateway: cannot run %s: %s\n", gateway.c_str(),
+               std::strerror(errno));
+  return 1;
+}
+
+struct ModelsOptions {
+  std::string route;
+  std::string config;
+  bool json = false;
+};
+
+int command_models(const ModelsOptions& opts) {
+  int exit_code = 0;
+  auto config = load(opts.config, exit_code);
+  if (!config) return exit_code;
+  auto [route, error] = config->resolve(opts.route);
+  if (!route) {
+    std::fprintf(stderr, "drover: %s\n", error ? error->message.c_str() : "no route");
+    return kExitUsage;
+  }
+  nlohmann::json report{{"route", route->id}, {"models", nlohmann::json::array()},
+                        {"error", nullptr}, {"warnings", nlohmann::json::array()}};
+  auto add_configured = [&](const char* why) {
+    report["source"] = "configured";
+    if (why) report["warnings"].push_back(why);
+    for (const auto& m : route->account_spec->models) {
+      nlohmann::json entry{{"id", m.id}};
+      if (m.context_window) {
+        entry["contextWindow"] = *m.context_window;
+        entry["contextWindowSource"] = "configured";
+      }
+      report["models"].push_back(entry);
+    }
+  };
+  const auto& transport = route->account_spec->transport;
+  if (transport.kind == "api") {
+    std::optional<Error> key_error;
+    auto keys = drover::load_api_keys(transport.api.credentials, route->id, key_error);
+    drover::Loop loop;
+    drover::ModelListing listing;
+    if (key_error) {
+      listing.error = key_error;
+    } else {
+      drover::list_api_models(loop, *route, keys.empty() ? std::string() : keys.front(),
+                              [&](drover::ModelListing&& l) { listing = std::move(l); });
+      loop.run();
+    }
+    if (listing.error) {
+      report["error"] = to_json(*listing.error);
+      exit_code = drover::exit_code_for(listing.error->code);
+    } else {
+      report["source"] = "api";
+      for (const auto& m : listing.models) {
+        nlohmann::json entry{{"id", m.id}};
+        const drover::ModelSpec* configured = nullptr;
+        for (const auto& c : route->account_spec->models)
+          if (c.id == m.id) configured = &c;
+        if (m.context_window) {
+          entry["contextWindow"] = *m.context_window;
+          entry["contextWindowSource"] = "discovered";
+        } else if (configured && configured->context_window) {
+          entry["contextWindow"] = *configured->context_window;
+          entry["contextWindowSource"] = "configured";
+        }
+        report["models"].push_back(entry);
+      }
+    }
+  } else {
+    add_configured(nullptr);
+  }
+  if (opts.json) {
+    write_stdout(dump(report) + "\n");
+  } else {
+    for (const auto& m : report["models"]) {
+      std::string line = m["id"].get<std::string>();
+      if (m.contains("contextWindow"))
+        line += "  (context " + std::to_string(m["contextWindow"].get<int64_t>()) + ", " +
+                m["contextWindowSource"].get<std::string>() + ")";
+      write_stdout(line + "\n");
+    }
+    for (const auto& w : report["warnings"])
+      std::fprintf(stderr, "drover: warning: %s\n", w.get<std::string>().c_str());
+    if (!report["error"].is_null())
+      std::fprintf(stderr, "drover: %s: %s\n", report["error"]["code"].get<std::string>().c_str(),
+                   report["error"]["message"].get<std::string>().c_str());
+  }
+  return exit_code;
+}
+
 int command_routes(const std::string& config_path, bool as_json) {
   int exit_code = 0;
   auto config = load(config_path, exit_code);
@@ -182,6 +292,9 @@ int command_routes(const std::string& config_path, bool as_json) {
                      {"model", r.model},
                      {"command", t.command},
                      {"env", env_names},
+                     {"apiFormat", t.api.format},
+                     {"baseUrl", t.api.base_url},
+                     {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
                      {"default", def && def->id == r.id}});
     }
     write_stdout(dump(out) + "\n");
@@ -193,8 +306,11 @@ int command_routes(const std::string& config_path, bool as_json) {
   }
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
-    write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " +
-                 t.command + ")\n");
+    const std::string target =
+        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint" : t.api.base_url)
+                        : t.command;
+    write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
+                 ")\n");
   }
   return 0;
 }
@@ -210,6 +326,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("drover: %l: %v");
   spdlog::set_level(spdlog::level::warn);
+
+  if (argc > 1 && std::string_view(argv[1]) == "mock-gateway") return exec_mock_gateway(argc, argv);
 
   CLI::App app{"drover: run coding-agent harnesses headlessly, one result model for all"};
   app.set_version_flag("--version", std::string(DROVER_VERSION));
@@ -240,6 +358,17 @@ int main(int argc, char** argv) {
   routes_cmd->add_option("--config,-c", routes_config, "Config file");
   routes_cmd->add_flag("--json", routes_json, "Print JSON");
 
+  ModelsOptions models;
+  auto* models_cmd = app.add_subcommand("models", "List the models a route offers");
+  models_cmd->add_option("--route,-r", models.route, "Route id (full or a prefix); default route if omitted");
+  models_cmd->add_option("--config,-c", models.config, "Config file");
+  models_cmd->add_flag("--json", models.json, "Print JSON");
+
+  // Listed for --help; `drover mock-gateway …` is handled before parsing (see exec_mock_gateway).
+  app.add_subcommand("mock-gateway",
+                     "Serve the OpenAI, Anthropic and Gemini APIs on loopback for tests and demos "
+                     "(drover mock-gateway --help)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -256,5 +385,6 @@ int main(int argc, char** argv) {
 
   if (run_cmd->parsed()) return command_run(run);
   if (routes_cmd->parsed()) return command_routes(routes_config, routes_json);
+  if (models_cmd->parsed()) return command_models(models);
   return kExitUsage;
 }

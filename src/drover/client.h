@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,14 +26,20 @@ struct RunRequest {
   std::optional<int64_t> start_timeout_ms;
 };
 
+struct RouterState;
+
 /// Called for every event, in order, on the thread running the request.
 using EventHandler = std::function<void(const Event&)>;
 
 /// Runs requests against a validated Config. Each call runs its own event loop to completion
-/// on the calling thread; separate Clients may be used from separate threads.
+/// on the calling thread; separate Clients may be used from separate threads. A Client remembers
+/// failed credentials and accounts (cooldowns) and round-robin positions across its requests.
 class Client {
  public:
   explicit Client(Config config);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
 
   const Config& config() const noexcept { return config_; }
 
@@ -43,6 +50,7 @@ class Client {
 
  private:
   Config config_;
+  std::unique_ptr<RouterState> router_state_;
 };
 
 }  // namespace drover

@@ -66,16 +66,62 @@ struct CliSpec {
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
 };
 
+/// Quirks of OpenAI-compatible endpoints, per model. Unset means the wire format's default.
+struct ApiCompat {
+  std::optional<std::string> max_tokens_field;  ///< "max_tokens" | "max_completion_tokens"
+  std::optional<bool> supports_developer_role;  ///< system prompt as role "developer"
+  std::optional<bool> supports_usage_in_streaming;  ///< stream_options.include_usage
+  std::optional<bool> supports_strict_mode;     ///< json_schema "strict"
+  std::optional<bool> supports_reasoning_effort;
+};
+
+/// Request parameters of an API route (a request may override the system prompt).
+struct ApiParameters {
+  std::optional<double> temperature;
+  std::optional<int64_t> max_tokens;
+  std::optional<std::string> system_prompt;
+  /// {"type":"json_object"} or {"type":"json_schema","name":…,"schema":{…},"strict":true}
+  std::optional<nlohmann::json> response_format;
+  std::optional<std::string> reasoning_effort;
+  bool stream = true;
+};
+
+/// Where an API key comes from. Keys never reach a log, an error, a result or argv.
+struct CredentialSpec {
+  std::optional<std::string> api_key;      ///< literal (discouraged: prefer apiKeyEnv)
+  std::optional<std::string> api_key_env;  ///< environment variable holding the key (or a pool)
+  std::optional<std::string> api_key_delimiter;  ///< splits apiKeyEnv into a pool of keys
+};
+
+/// Direct HTTP API transport.
+struct ApiSpec {
+  /// "openai-chat" | "openai-responses" | "anthropic" | "gemini"; defaults from the provider id
+  /// (openai → openai-chat, anthropic → anthropic, gemini/google → gemini).
+  std::string format;
+  /// API root exactly as the provider's official SDK takes it: http://host:port/v1 for OpenAI,
+  /// http://host:port for Anthropic and Gemini. Empty: the provider's public endpoint.
+  std::string base_url;
+  CredentialSpec credentials;
+  ApiParameters parameters;
+  std::map<std::string, std::string> headers;  ///< extra request headers
+  int64_t connect_timeout_ms = 10000;
+  std::optional<int64_t> total_timeout_ms;
+  std::optional<int64_t> idle_timeout_ms = 120000;  ///< no byte of the response for this long
+};
+
 struct TransportSpec {
-  std::string kind = "cli";  ///< "cli" (print mode); "acp" and "api" come with their issues
+  std::string kind = "cli";  ///< "cli" (print mode), "api" (direct HTTP); "acp" later
   std::string id;            ///< the transport part of the route id; defaults to `kind`
   std::string command;       ///< executable name (PATH lookup) or path
   CliSpec cli;
+  ApiSpec api;
 };
 
 struct ModelSpec {
   std::string id;
   std::optional<int64_t> context_window;
+  std::optional<bool> supports_images;  ///< custom endpoints are text-only unless said
+  ApiCompat compat;
 };
 
 struct AccountSpec {
@@ -100,8 +146,27 @@ struct Route {
   const AccountSpec* account_spec = nullptr;
 };
 
+/// What the router does when a try fails (README "Routing and fallback").
+struct RoutingSpec {
+  enum class Strategy { first, round_robin };
+  Strategy strategy = Strategy::first;
+  enum class Step { retry, rotate_credential, rotate_account, fallback_transport, fallback_provider };
+  /// Per error code, the steps taken after each consecutive failure with that code, in order
+  /// (the n-th failure takes the n-th step). Codes without an entry are not retried. A configured
+  /// `routing.fallback.on` replaces these defaults entirely.
+  std::map<ErrorCode, std::vector<Step>> fallback{
+      {ErrorCode::temporary_unavailable, {Step::retry}},
+      {ErrorCode::rate_limit, {Step::rotate_credential, Step::retry}},
+      {ErrorCode::auth_error, {Step::rotate_credential}},
+  };
+  int64_t cooldown_ms = 60000;  ///< a failed credential or route is skipped this long
+  int max_attempts = 6;         ///< hard cap on tries per request
+  bool configured = false;      ///< set when a config file has a "routing" block
+};
+
 struct Config {
   std::optional<std::string> default_route;
+  RoutingSpec routing;
   std::vector<ProviderSpec> providers;  ///< in file order
   std::vector<std::string> sources;     ///< files this config was read from, in load order
 

@@ -1,0 +1,272 @@
+#include "src/api/api_transport.h"
+
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "parsers/sse_parser.h"
+#include "parsers/utf8.h"
+#include "src/api/http_client.h"
+#include "src/api/wire.h"
+
+namespace drover {
+namespace {
+
+constexpr size_t kMaxErrorBody = 1 << 20;  // an error body is kept for its message, not streamed
+
+std::string redact(std::string text, const std::string& secret) {
+  if (secret.size() < 6) return text;  // too short to be a real key; redacting would mangle text
+  for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
+    text.replace(pos, secret.size(), "[redacted]");
+  return text;
+}
+
+const ModelSpec* find_model(const Route& route) {
+  for (const auto& m : route.account_spec->models)
+    if (m.id == route.model) return &m;
+  return nullptr;
+}
+
+// One HTTP exchange of an API call; a second one may follow (response format fallback).
+struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
+  Loop* loop = nullptr;
+  Route route;
+  RunRequest request;
+  std::string api_key;
+  EventHandler on_event;
+  OutcomeHandler on_done;
+  api::ApiCall call;
+  TransportOutcome outcome;
+
+  // Per exchange
+  int status = 0;
+  std::string error_body;
+  parsers::SseParser sse;
+  std::unique_ptr<api::StreamDecoder> decoder;
+  std::string plain_body;
+  bool streaming_body = false;
+
+  void start() {
+    Error error;
+    api::HttpClient* http = api::HttpClient::for_loop(*loop, error);
+    if (http == nullptr) return fail(std::move(error));
+    api::HttpRequestSpec spec = api::build_request(call);
+    api::HttpRequest req;
+    req.method = spec.method;
+    req.url = spec.url;
+    req.headers = spec.headers;
+    req.body = std::move(spec.body);
+    if (!api_key.empty()) req.headers.push_back(api::auth_header(call.format, api_key));
+    for (const auto& [name, value] : route.account_spec->transport.api.headers)
+      req.headers.emplace_back(name, value);
+    const ApiSpec& api_spec = route.account_spec->transport.api;
+    req.connect_timeout_ms = api_spec.connect_timeout_ms;
+    req.total_timeout_ms = request.timeout_ms ? request.timeout_ms : api_spec.total_timeout_ms;
+    req.idle_timeout_ms = request.idle_timeout_ms ? request.idle_timeout_ms : api_spec.idle_timeout_ms;
+
+    status = 0;
+    error_body.clear();
+    plain_body.clear();
+    sse = parsers::SseParser();
+    decoder = api::make_stream_decoder(call.format);
+    streaming_body = false;
+
+    auto self = shared_from_this();
+    api::HttpCallbacks callbacks;
+    callbacks.on_headers = [self](int code, const api::HttpOutcome&) {
+      self->status = code;
+      self->streaming_body = code >= 200 && code < 300 && self->call.parameters.stream;
+    };
+    callbacks.on_body = [self](std::string_view chunk) { self->body(chunk); };
+    callbacks.on_done = [self](api::HttpOutcome&& out) { self->done(std::move(out)); };
+    if (http->start(std::move(req), std::move(callbacks), error) == 0) fail(std::move(error));
+  }
+
+  void body(std::string_view chunk) {
+    if (status < 200 || status >= 300) {
+      if (error_body.size() < kMaxErrorBody) error_body.append(chunk);
+      return;
+    }
+    if (!streaming_body) {
+      plain_body.append(chunk);
+      return;
+    }
+    std::vector<parsers::SseEvent> events;
+    sse.feed(chunk, events);
+    emit(events);
+  }
+
+  void emit(const std::vector<parsers::SseEvent>& events) {
+    std::vector<Event> out;
+    for (const auto& e : events) decoder->on_event(e, out);
+    for (const auto& event : out) {
+      if (!on_event) continue;
+      try {
+        on_event(event);
+      } catch (const std::exception& ex) {
+        spdlog::error("event handler failed: {}", ex.what());
+      }
+    }
+  }
+
+  void done(api::HttpOutcome&& http) {
+    Result& result = outcome.result;
+    if (http.cancelled) return fail(Error::make(ErrorCode::aborted, "the request was cancelled"));
+    if (http.status == 0 || (http.transport_error && status == 0)) {
+      if (http.total_deadline)
+        return fail(Error::make(ErrorCode::timeout, "no complete answer from " + call.base_url +
+                                                        " within the timeout"));
+      return fail(Error::make(ErrorCode::temporary_unavailable,
+                              "cannot reach " + call.base_url + ": " +
+                                  http.transport_error.value_or("no response")));
+    }
+    ++outcome.calls;
+    if (status < 200 || status >= 300) {
+      Error error = api::map_http_error(call.format, status, error_body, http.header("retry-after"),
+                                        http.header("retry-after-ms"));
+      if (status == 400 && call.parameters.response_format &&
+          api::rejects_response_format(status, error_body)) {
+        result.warnings.push_back("the endpoint rejected the response format (" +
+                                  error.message + "); retried once without it");
+        call.parameters.response_format.reset();
+        return start();
+      }
+      return fail(std::move(error));
+    }
+    api::DecodedResponse decoded;
+    if (streaming_body) {
+      std::vector<parsers::SseEvent> tail;
+      sse.finish(tail);
+      emit(tail);
+      decoded = decoder->finish();
+      if (!decoded.error && !decoded.complete) {
+        decoded.error = Error::make(
+            ErrorCode::temporary_unavailable,
+            http.transport_error ? "the stream broke off: " + *http.transport_error
+                                 : std::string("the stream ended before the response was complete"));
+      }
+    } else {
+      decoded = api::decode_response_body(call.format, plain_body);
+      if (!decoded.error && !decoded.text.empty() && on_event) {
+        Event delta;
+        delta.kind = Event::Kind::delta;
+        delta.text = decoded.text;
+        on_event(delta);
+      }
+    }
+    result.text = std::move(decoded.text);
+    if (!decoded.thinking.empty()) result.thinking = std::move(decoded.thinking);
+    result.usage = decoded.usage;
+    result.stop_reason = decoded.stop_reason;
+    result.model = decoded.model.value_or(route.model);
+    result.error = decoded.error;
+    if (!result.error && result.text.find_first_not_of(" \t\r\n") == std::string::npos &&
+        decoded.tool_calls.empty()) {
+      result.error = Error::make(ErrorCode::temporary_unavailable,
+                                 "the model returned an empty answer");
+    }
+    finish();
+  }
+
+  void fail(Error error) {
+    outcome.result.error = std::move(error);
+    finish();
+  }
+
+  void finish() {
+    Result& result = outcome.result;
+    if (result.error) result.error->message = redact(result.error->message, api_key);
+    for (auto& w : result.warnings) w = redact(std::move(w), api_key);
+    auto done = std::move(on_done);
+    if (done) done(std::move(outcome));
+  }
+};
+
+}  // namespace
+
+void start_api_call(Loop& loop, const Route& route, const RunRequest& request,
+                    const std::string& api_key, EventHandler on_event, OutcomeHandler on_done) {
+  auto run = std::make_shared<ApiCallRun>();
+  run->loop = &loop;
+  run->route = route;
+  run->request = request;
+  run->api_key = api_key;
+  run->on_event = std::move(on_event);
+  run->on_done = std::move(on_done);
+  const ApiSpec& spec = route.account_spec->transport.api;
+  auto format = api::wire_format_from_string(spec.format);
+  if (!format) {
+    return run->fail(Error::make(ErrorCode::config_error,
+                                 "route " + route.id + " has no API wire format"));
+  }
+  api::ApiCall& call = run->call;
+  call.format = *format;
+  call.base_url = spec.base_url.empty() ? std::string(api::default_base_url(*format)) : spec.base_url;
+  call.model = route.model;
+  call.prompt = request.prompt;
+  call.parameters = spec.parameters;
+  if (request.system_prompt) call.parameters.system_prompt = request.system_prompt;
+  if (const ModelSpec* model = find_model(route)) call.compat = model->compat;
+  if (call.model.empty()) {
+    return run->fail(Error::make(ErrorCode::config_error,
+                                 "route " + route.id + " names no model: add models[] to the "
+                                 "account or pass --model"));
+  }
+  run->start();
+}
+
+void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
+                     std::function<void(ModelListing&&)> on_done) {
+  const ApiSpec& spec = route.account_spec->transport.api;
+  auto format = api::wire_format_from_string(spec.format);
+  ModelListing listing;
+  if (!format) {
+    listing.error = Error::make(ErrorCode::config_error, "route " + route.id + " has no API wire format");
+    return on_done(std::move(listing));
+  }
+  std::string base = spec.base_url.empty() ? std::string(api::default_base_url(*format)) : spec.base_url;
+  Error error;
+  api::HttpClient* http = api::HttpClient::for_loop(loop, error);
+  if (http == nullptr) {
+    listing.error = std::move(error);
+    return on_done(std::move(listing));
+  }
+  api::HttpRequestSpec spec_req = api::build_models_request(*format, base);
+  api::HttpRequest req;
+  req.method = spec_req.method;
+  req.url = spec_req.url;
+  req.headers = spec_req.headers;
+  if (!api_key.empty()) req.headers.push_back(api::auth_header(*format, api_key));
+  for (const auto& [name, value] : spec.headers) req.headers.emplace_back(name, value);
+  req.connect_timeout_ms = spec.connect_timeout_ms;
+  req.total_timeout_ms = 30000;
+  auto body = std::make_shared<std::string>();
+  api::HttpCallbacks callbacks;
+  callbacks.on_body = [body](std::string_view chunk) {
+    if (body->size() < (8u << 20)) body->append(chunk);
+  };
+  callbacks.on_done = [body, format = *format, base, api_key, on_done](api::HttpOutcome&& out) {
+    ModelListing result;
+    if (out.cancelled) {
+      result.error = Error::make(ErrorCode::aborted, "cancelled");
+    } else if (out.status == 0) {
+      result.error = Error::make(ErrorCode::temporary_unavailable,
+                                 "cannot reach " + base + ": " + out.transport_error.value_or("no response"));
+    } else if (out.status < 200 || out.status >= 300) {
+      result.error = api::map_http_error(format, out.status, *body, out.header("retry-after"));
+      result.error->message = redact(result.error->message, api_key);
+    } else if (auto models = api::parse_models_response(format, *body)) {
+      for (auto& m : *models) result.models.push_back(ModelSpec{m.id, m.context_window, {}, {}});
+    } else {
+      result.error = Error::make(ErrorCode::harness_error,
+                                 "the models listing from " + base + " is not in the expected shape");
+    }
+    on_done(std::move(result));
+  };
+  if (http->start(std::move(req), std::move(callbacks), error) == 0) {
+    listing.error = std::move(error);
+    on_done(std::move(listing));
+  }
+}
+
+}  // namespace drover

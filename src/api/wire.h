@@ -1,0 +1,117 @@
+// The wire formats of the direct API transport: building requests and decoding responses for
+// OpenAI (chat completions, responses), Anthropic (messages) and Gemini (generateContent).
+// Pure: no I/O, no clock. The HTTP side lives in src/api/http_client.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drover/config.h"
+#include "drover/result.h"
+#include "parsers/sse_parser.h"
+
+namespace drover::api {
+
+enum class WireFormat { openai_chat, openai_responses, anthropic_messages, gemini };
+
+/// "openai-chat", "openai-responses", "anthropic", "gemini".
+std::string_view to_string(WireFormat format) noexcept;
+std::optional<WireFormat> wire_format_from_string(std::string_view name) noexcept;
+/// Default format for a provider id: openai → openai_chat, anthropic → anthropic_messages,
+/// gemini and google → gemini; nullopt otherwise.
+std::optional<WireFormat> default_wire_format(std::string_view provider_id) noexcept;
+/// The public endpoint when a route sets no baseUrl (https://api.openai.com/v1,
+/// https://api.anthropic.com, https://generativelanguage.googleapis.com).
+std::string_view default_base_url(WireFormat format) noexcept;
+
+/// Everything one model call needs.
+struct ApiCall {
+  WireFormat format = WireFormat::openai_chat;
+  std::string base_url;  ///< API root as the official SDK takes it (no trailing slash needed)
+  std::string model;
+  std::string prompt;    ///< the user's text
+  ApiParameters parameters;  ///< system prompt, temperature, max tokens, response format, stream
+  ApiCompat compat;
+};
+
+struct HttpRequestSpec {
+  std::string method = "POST";
+  std::string url;  ///< absolute
+  std::vector<std::pair<std::string, std::string>> headers;  ///< never the auth header
+  std::string body;  ///< compact JSON ("" for GET)
+};
+
+/// Builds the request for `call`: URL from base_url (OpenAI: {base}/chat/completions or
+/// {base}/responses; Anthropic: {base}/v1/messages; Gemini:
+/// {base}/v1beta/models/{model}:generateContent or :streamGenerateContent?alt=sse), content
+/// headers (anthropic-version for Anthropic), and the JSON body honouring the compat flags:
+/// max tokens field, system prompt as `developer` or `system`, stream_options.include_usage,
+/// json_schema strictness, reasoning effort.
+HttpRequestSpec build_request(const ApiCall& call);
+
+/// The header that carries `key` for `format`: Authorization: Bearer (OpenAI), x-api-key
+/// (Anthropic), x-goog-api-key (Gemini).
+std::pair<std::string, std::string> auth_header(WireFormat format, const std::string& key);
+
+/// GET {base}/models (OpenAI, Anthropic: {base}/v1/models) or {base}/v1beta/models (Gemini).
+HttpRequestSpec build_models_request(WireFormat format, const std::string& base_url);
+
+struct ModelInfo {
+  std::string id;  ///< as a route names it (Gemini's "models/" prefix removed)
+  std::optional<std::string> display_name;
+  std::optional<int64_t> context_window;  ///< when the listing reports it (Gemini inputTokenLimit)
+};
+/// Parses a models listing; nullopt when the body is not a listing of `format`.
+std::optional<std::vector<ModelInfo>> parse_models_response(WireFormat format,
+                                                            std::string_view body);
+
+/// What a response said, streamed or not.
+struct DecodedResponse {
+  std::string text;
+  std::string thinking;
+  std::optional<Usage> usage;  ///< normalized; calls = 1 when any usage was reported
+  std::optional<std::string> stop_reason;  ///< as the provider spelled it
+  std::optional<std::string> model;
+  std::optional<std::string> response_id;
+  nlohmann::json tool_calls = nlohmann::json::array();  ///< [{id, name, arguments}] in order
+  std::optional<Error> error;  ///< an error reported inside a 200 response or mid-stream
+  bool complete = false;  ///< the stream reached its terminal event ([DONE], message_stop,
+                          ///< response.completed, a finishReason)
+};
+
+/// Decodes one streaming response, fed its SSE events in order. Emits Event::Kind::delta (answer
+/// text), thinking, tool (when a tool call is complete) and usage events as they are known; the
+/// concatenated deltas equal DecodedResponse::text.
+class StreamDecoder {
+ public:
+  virtual ~StreamDecoder() = default;
+  virtual void on_event(const parsers::SseEvent& event, std::vector<Event>& out) = 0;
+  virtual DecodedResponse finish() = 0;
+};
+std::unique_ptr<StreamDecoder> make_stream_decoder(WireFormat format);
+
+/// Decodes a non-streaming response body (status 2xx).
+DecodedResponse decode_response_body(WireFormat format, std::string_view body);
+
+/// Maps a non-2xx response to an Error: 401/403 auth_error; 429 rate_limit (quota/billing
+/// wording: quota_exhausted); 5xx and 529 temporary_unavailable; context-length rejections
+/// context_overflow; other 4xx validation_error. The message is the provider's own, unwrapped
+/// from nested or stringified envelopes (parsers::unwrap_error_message), prefixed with the
+/// status ("HTTP 429: Rate limit reached"). `retry_after` is the Retry-After header value
+/// (seconds or an HTTP date), also honoured from retry-after-ms / body hints.
+Error map_http_error(WireFormat format, int status, std::string_view body,
+                     const std::optional<std::string>& retry_after,
+                     const std::optional<std::string>& retry_after_ms = std::nullopt);
+
+/// Whether a 400 rejection is about the response_format / json_schema parameter (the caller
+/// then retries once without it).
+bool rejects_response_format(int status, std::string_view body);
+
+}  // namespace drover::api

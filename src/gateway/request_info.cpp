@@ -1,0 +1,441 @@
+#include "src/gateway/request_info.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <regex>
+#include <vector>
+
+namespace drover::gateway {
+namespace {
+
+using nlohmann::json;
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+/// "/chat/completions" matches "/v1/chat/completions", "/chat/completions" and
+/// "/openai/deployments/x/chat/completions", never "/xchat/completions".
+bool path_ends_with_segments(std::string_view path, std::string_view segments) {
+  return path == segments || ends_with(path, segments);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  const char* ws = " \t\r\n\f\v";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
+
+/// Removes duplicate and trailing slashes: "//v1/models/" → "/v1/models".
+std::string normalize_path(std::string_view path) {
+  std::string out;
+  out.reserve(path.size() + 1);
+  if (path.empty() || path.front() != '/') out.push_back('/');
+  for (char c : path) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+bool is_true(const json& j) {
+  if (j.is_boolean()) return j.get<bool>();
+  if (j.is_string()) return lower(j.get<std::string>()) == "true";
+  if (j.is_number_integer()) return j.get<int64_t>() != 0;
+  return false;
+}
+
+// ---- text of content in every shape the four APIs use ---------------------------------------
+
+/// Text of one content part: a string, or {type: text|input_text|output_text, text}. Other parts
+/// (images, tool results, thinking) carry no user text.
+std::string part_text(const json& part) {
+  if (part.is_string()) return part.get<std::string>();
+  if (!part.is_object()) return {};
+  auto text = part.find("text");
+  if (text == part.end() || !text->is_string()) return {};
+  auto type = part.find("type");
+  if (type != part.end() && type->is_string()) {
+    const auto& t = type->get_ref<const std::string&>();
+    if (t != "text" && t != "input_text" && t != "output_text") return {};
+  }
+  auto thought = part.find("thought");  // Gemini thinking parts
+  if (thought != part.end() && is_true(*thought)) return {};
+  return text->get<std::string>();
+}
+
+/// Joins the text parts of `content` (a string, one part, or an array of parts) with newlines.
+std::string content_text(const json& content) {
+  if (content.is_string()) return content.get<std::string>();
+  if (content.is_object()) return part_text(content);
+  if (!content.is_array()) return {};
+  std::string out;
+  for (const auto& part : content) {
+    std::string t = part_text(part);
+    if (t.empty()) continue;
+    if (!out.empty()) out.push_back('\n');
+    out += t;
+  }
+  return out;
+}
+
+/// Keys whose string values are identifiers or encodings, not text a model would read as words.
+bool is_identifier_key(std::string_view key) {
+  static constexpr std::array<std::string_view, 22> kKeys{
+      "type", "role", "id", "call_id", "tool_use_id", "tool_call_id", "name", "status",
+      "signature", "cache_control", "mime_type", "mimeType", "data", "image_url", "url",
+      "detail", "encrypted_content", "file_id", "media_type", "fileUri", "file_uri", "format"};
+  return std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end();
+}
+
+int64_t words_in(const json& j, std::string_view key = {}) {
+  if (j.is_string()) return is_identifier_key(key) ? 0 : count_words(j.get_ref<const std::string&>());
+  int64_t n = 0;
+  if (j.is_array()) {
+    for (const auto& v : j) n += words_in(v, key);
+  } else if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) n += words_in(it.value(), it.key());
+  }
+  return n;
+}
+
+std::string filtered(const std::string& text) { return strip_markup(text); }
+
+// ---- per-API prompt extraction ---------------------------------------------------------------
+
+void read_chat(const json& body, RequestInfo& info) {
+  const json& messages = body.contains("messages") ? body["messages"] : json();
+  if (messages.is_array()) {
+    info.message_count = messages.size();
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      if (!it->is_object() || it->value("role", "") != "user") continue;
+      std::string text = filtered(content_text(it->value("content", json())));
+      if (!text.empty()) {
+        info.last_user_text = std::move(text);
+        break;
+      }
+    }
+    if (!messages.empty() && messages.back().is_object()) {
+      std::string role = messages.back().value("role", "");
+      info.tool_result = role == "tool" || role == "function";
+    }
+    info.input_words = words_in(messages);
+  }
+  if (body.contains("stream_options") && body["stream_options"].is_object())
+    info.include_usage = is_true(body["stream_options"].value("include_usage", json(false)));
+}
+
+bool has_block_of_type(const json& content, std::string_view type) {
+  if (!content.is_array()) return false;
+  for (const auto& block : content)
+    if (block.is_object() && block.value("type", "") == type) return true;
+  return false;
+}
+
+void read_anthropic(const json& body, RequestInfo& info) {
+  const json& messages = body.contains("messages") ? body["messages"] : json();
+  if (messages.is_array()) {
+    info.message_count = messages.size();
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      if (!it->is_object() || it->value("role", "") != "user") continue;
+      std::string text = filtered(content_text(it->value("content", json())));
+      if (!text.empty()) {
+        info.last_user_text = std::move(text);
+        break;
+      }
+    }
+    if (!messages.empty() && messages.back().is_object()) {
+      const json& last = messages.back();
+      info.tool_result = last.value("role", "") == "user" &&
+                         has_block_of_type(last.value("content", json()), "tool_result");
+    }
+    info.input_words = words_in(messages);
+  }
+  if (body.contains("system")) info.input_words += words_in(body["system"]);
+}
+
+void read_responses(const json& body, RequestInfo& info) {
+  const json& input = body.contains("input") ? body["input"] : json();
+  if (input.is_string()) {
+    info.message_count = 1;
+    info.last_user_text = filtered(input.get<std::string>());
+    info.input_words = count_words(input.get_ref<const std::string&>());
+  } else if (input.is_array()) {
+    info.message_count = input.size();
+    for (auto it = input.rbegin(); it != input.rend(); ++it) {
+      std::string text;
+      if (it->is_string()) {
+        text = filtered(it->get<std::string>());
+      } else if (it->is_object()) {
+        std::string type = it->value("type", "message");
+        if (type != "message" || it->value("role", "user") != "user") continue;
+        text = filtered(content_text(it->value("content", json())));
+      }
+      if (!text.empty()) {
+        info.last_user_text = std::move(text);
+        break;
+      }
+    }
+    if (!input.empty() && input.back().is_object())
+      info.tool_result = ends_with(input.back().value("type", ""), "_call_output");
+    info.input_words = words_in(input);
+  }
+  if (body.contains("instructions")) info.input_words += words_in(body["instructions"]);
+}
+
+void read_gemini(const json& body, RequestInfo& info) {
+  json contents = body.contains("contents") ? body["contents"] : json();
+  if (contents.is_string()) contents = json::array({{{"role", "user"}, {"parts", {{{"text", contents}}}}}});
+  if (contents.is_object()) contents = json::array({contents});
+  if (contents.is_array()) {
+    info.message_count = contents.size();
+    for (auto it = contents.rbegin(); it != contents.rend(); ++it) {
+      if (!it->is_object() || it->value("role", "user") != "user") continue;
+      std::string text = filtered(content_text(it->value("parts", json())));
+      if (!text.empty()) {
+        info.last_user_text = std::move(text);
+        break;
+      }
+    }
+    if (!contents.empty() && contents.back().is_object()) {
+      const json parts = contents.back().value("parts", json());
+      if (parts.is_array())
+        for (const auto& p : parts)
+          if (p.is_object() && p.contains("functionResponse")) info.tool_result = true;
+    }
+    info.input_words = words_in(contents);
+  }
+  for (const char* key : {"systemInstruction", "system_instruction"})
+    if (body.contains(key)) info.input_words += words_in(body[key]);
+}
+
+std::string api_key_of(const HttpInput& in) {
+  std::string auth = in.header("Authorization");
+  if (!auth.empty()) {
+    std::string_view v = trim(auth);
+    if (v.size() > 7 && lower(v.substr(0, 7)) == "bearer ") return std::string(trim(v.substr(7)));
+    return std::string(v);
+  }
+  for (const char* h : {"x-api-key", "x-goog-api-key", "api-key"}) {
+    std::string v = in.header(h);
+    if (!v.empty()) return std::string(trim(v));
+  }
+  auto it = in.params.find("key");
+  if (it != in.params.end()) return it->second;
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(Provider provider) noexcept {
+  switch (provider) {
+    case Provider::openai: return "openai";
+    case Provider::anthropic: return "anthropic";
+    case Provider::gemini: return "gemini";
+  }
+  return "openai";
+}
+
+std::string_view to_string(Api api) noexcept {
+  switch (api) {
+    case Api::models_list: return "models";
+    case Api::model_get: return "model";
+    case Api::chat: return "chat.completions";
+    case Api::responses: return "responses";
+    case Api::messages: return "messages";
+    case Api::count_tokens: return "count_tokens";
+    case Api::generate: return "generateContent";
+    case Api::stream_generate: return "streamGenerateContent";
+    case Api::health: return "health";
+    case Api::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::optional<Provider> provider_from_string(std::string_view name) noexcept {
+  if (name == "openai") return Provider::openai;
+  if (name == "anthropic") return Provider::anthropic;
+  if (name == "gemini" || name == "google") return Provider::gemini;
+  return std::nullopt;
+}
+
+RequestInfo analyze_request(const HttpInput& in) {
+  RequestInfo info;
+  info.method = in.method;
+  info.path = normalize_path(in.path);
+  info.api_key = api_key_of(in);
+  const std::string& path = info.path;
+
+  if (!trim(in.body).empty()) {
+    info.body = json::parse(in.body, nullptr, false);
+    if (info.body.is_discarded()) {
+      info.body = json();
+      info.body_is_json = false;
+    }
+  }
+
+  const bool gemini_hint = path.find("/v1beta") != std::string::npos ||
+                           path.find("/v1alpha") != std::string::npos ||
+                           !in.header("x-goog-api-key").empty() || in.params.count("key") > 0;
+  const bool anthropic_hint = !in.header("x-api-key").empty() ||
+                              !in.header("anthropic-version").empty();
+
+  // Gemini: …/models/{model}:{method}
+  static const std::regex kGeminiCall(R"((?:^|/)(?:models|tunedModels)/([^/:]+):([A-Za-z]+)$)");
+  static const std::regex kModelGet(R"((?:^|/)models/([^/:]+)$)");
+  std::smatch m;
+  const bool is_get = in.method == "GET" || in.method == "HEAD";
+
+  if (is_get) {
+    if (path == "/" || path == "/health" || path == "/healthz") {
+      info.api = Api::health;
+    } else if (path_ends_with_segments(path, "/models")) {
+      info.api = Api::models_list;
+      info.provider = gemini_hint ? Provider::gemini
+                                  : anthropic_hint ? Provider::anthropic : Provider::openai;
+    } else if (std::regex_search(path, m, kModelGet)) {
+      info.api = Api::model_get;
+      info.model = m[1].str();
+      info.provider = gemini_hint ? Provider::gemini
+                                  : anthropic_hint ? Provider::anthropic : Provider::openai;
+    }
+  } else if (in.method == "POST") {
+    if (std::regex_search(path, m, kGeminiCall)) {
+      info.provider = Provider::gemini;
+      info.model = m[1].str();
+      std::string method = m[2].str();
+      if (method == "generateContent") {
+        info.api = Api::generate;
+      } else if (method == "streamGenerateContent") {
+        info.api = Api::stream_generate;
+        info.stream = true;
+        auto alt = in.params.find("alt");
+        info.sse = alt != in.params.end() && lower(alt->second) == "sse";
+      } else if (method == "countTokens") {
+        info.api = Api::count_tokens;
+      }
+    } else if (path_ends_with_segments(path, "/chat/completions")) {
+      info.api = Api::chat;
+    } else if (path_ends_with_segments(path, "/responses")) {
+      info.api = Api::responses;
+    } else if (path_ends_with_segments(path, "/messages/count_tokens")) {
+      info.api = Api::count_tokens;
+      info.provider = Provider::anthropic;
+    } else if (path_ends_with_segments(path, "/messages")) {
+      info.api = Api::messages;
+      info.provider = Provider::anthropic;
+    }
+  }
+  if (info.api == Api::unknown || info.api == Api::health)
+    info.provider = gemini_hint ? Provider::gemini
+                                : anthropic_hint ? Provider::anthropic : Provider::openai;
+
+  const json& body = info.body;
+  if (body.is_object()) {
+    if (info.provider != Provider::gemini) {
+      if (body.contains("model") && body["model"].is_string())
+        info.model = body["model"].get<std::string>();
+      if (body.contains("stream")) info.stream = is_true(body["stream"]);
+    }
+    auto tools = body.find("tools");
+    info.has_tools = tools != body.end() && tools->is_array() && !tools->empty();
+    if (info.api == Api::chat) {
+      read_chat(body, info);
+    } else if (info.api == Api::responses) {
+      read_responses(body, info);
+    } else if (info.api == Api::messages) {
+      read_anthropic(body, info);
+    } else if (info.api == Api::count_tokens) {
+      if (info.provider == Provider::gemini) {
+        read_gemini(body.contains("generateContentRequest") ? body["generateContentRequest"] : body,
+                    info);
+      } else {
+        read_anthropic(body, info);
+      }
+    } else if (info.provider == Provider::gemini) {
+      read_gemini(body, info);
+    } else if (body.contains("messages")) {
+      read_chat(body, info);
+    }
+  }
+  if (info.api == Api::count_tokens) info.stream = false;
+  return info;
+}
+
+std::string strip_markup(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    start = nl + 1;
+  }
+
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view t = trim(lines[i]);
+    if (!t.empty() && t.front() == '<') {
+      // `<tag …>`: skip through the line that closes it, when one does.
+      size_t n = 1;
+      while (n < t.size() && (std::isalnum(static_cast<unsigned char>(t[n])) || t[n] == '_' ||
+                              t[n] == '-' || t[n] == ':' || t[n] == '.'))
+        ++n;
+      if (n > 1) {
+        std::string closing = "</" + std::string(t.substr(1, n - 1)) + ">";
+        if (t.find(closing) == std::string_view::npos) {
+          for (size_t j = i + 1; j < lines.size(); ++j) {
+            if (lines[j].find(closing) != std::string_view::npos) {
+              i = j;
+              break;
+            }
+          }
+        }
+      }
+      continue;
+    }
+    if (!out.empty() || !t.empty()) {
+      if (!out.empty()) out.push_back('\n');
+      out += lines[i];
+    }
+  }
+  return std::string(trim(out));
+}
+
+int64_t count_words(std::string_view text) {
+  int64_t n = 0;
+  bool in_word = false;
+  for (unsigned char c : text) {
+    bool space = std::isspace(c) != 0;
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
+std::string truncate_utf8(std::string_view text, size_t max_chars) {
+  size_t chars = 0;
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (chars == max_chars) break;
+      ++chars;
+    }
+  }
+  return std::string(text.substr(0, i));
+}
+
+}  // namespace drover::gateway
