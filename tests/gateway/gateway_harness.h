@@ -282,6 +282,14 @@ inline std::vector<json> wait_for_log(const std::string& path, size_t n,
   }
 }
 
+/// The log line whose lastUserText is `text` (streams are logged when they end, so the order of
+/// lines is the order in which requests finished). A null json when there is none.
+inline json find_line(const std::vector<json>& log, const std::string& text) {
+  for (const auto& line : log)
+    if (line.value("lastUserText", "") == text) return line;
+  return json();
+}
+
 /// A gateway started with `--script` (written from `script`) and `--log`, plus `extra` arguments.
 class ScriptedGateway {
  public:

@@ -28,7 +28,7 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-TEST(Process, HelpNamesTheCommandAndItsOptions) {
+TEST(GatewayProgram, HelpNamesTheCommandAndItsOptions) {
   auto r = run_gateway_to_exit({"--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("drover mock-gateway"), std::string::npos) << r.out;
@@ -36,7 +36,7 @@ TEST(Process, HelpNamesTheCommandAndItsOptions) {
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
 }
 
-TEST(Process, PrintsExactlyTheListeningLine) {
+TEST(GatewayProgram, PrintsExactlyTheListeningLine) {
   GatewayProcess gw({});
   EXPECT_EQ(gw.url(), "http://127.0.0.1:" + std::to_string(gw.port()));
   EXPECT_GT(gw.port(), 0);
@@ -45,7 +45,7 @@ TEST(Process, PrintsExactlyTheListeningLine) {
   EXPECT_EQ(gw.stdout_text(), "listening on " + gw.url() + "\n");
 }
 
-TEST(Process, FixedPortAndPortInUse) {
+TEST(GatewayProgram, FixedPortAndPortInUse) {
   const int port = free_port();
   GatewayProcess gw({"--port", std::to_string(port)}, /*add_port=*/false);
   EXPECT_EQ(gw.port(), port);
@@ -55,7 +55,7 @@ TEST(Process, FixedPortAndPortInUse) {
   EXPECT_NE(clash.err.find("cannot listen"), std::string::npos) << clash.err;
 }
 
-TEST(Process, SigtermStopsCleanlyWithAnIdleKeepAliveConnection) {
+TEST(GatewayProgram, SigtermStopsCleanlyWithAnIdleKeepAliveConnection) {
   GatewayProcess gw({});
   httplib::Client client("127.0.0.1", gw.port());
   client.set_keep_alive(true);
@@ -68,7 +68,7 @@ TEST(Process, SigtermStopsCleanlyWithAnIdleKeepAliveConnection) {
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 3.0);
 }
 
-TEST(Process, SigintStopsCleanlyDuringASlowStream) {
+TEST(GatewayProgram, SigintStopsCleanlyDuringASlowStream) {
   ScriptedGateway gw(json{{"rules", {{{"respond", {{"chunkDelayMs", 1000}}}}}}});
   std::thread client([&] { post(gw.port(), "/v1/chat/completions", chat("slow stream", true)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -79,7 +79,7 @@ TEST(Process, SigintStopsCleanlyDuringASlowStream) {
   client.join();
 }
 
-TEST(Process, ServesManyConcurrentStreams) {
+TEST(GatewayProgram, ServesManyConcurrentStreams) {
   constexpr int kClients = 120;
   // Each stream takes ~6 × 50 ms; served one at a time they would take over 36 s.
   ScriptedGateway gw(json{{"rules", {{{"respond", {{"chunkDelayMs", 50}}}}}}});

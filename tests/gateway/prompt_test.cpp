@@ -7,7 +7,7 @@
 namespace drover::test::gateway {
 namespace {
 
-class Prompt : public ::testing::Test {
+class GatewayPrompt : public ::testing::Test {
  protected:
   GatewayProcess gw{{}};
 
@@ -29,7 +29,7 @@ class Prompt : public ::testing::Test {
   }
 };
 
-TEST_F(Prompt, ClaudeCodeSystemRemindersAreDropped) {
+TEST_F(GatewayPrompt, ClaudeCodeSystemRemindersAreDropped) {
   json messages = {{{"role", "user"},
                     {"content",
                      {{{"type", "text"},
@@ -43,12 +43,12 @@ TEST_F(Prompt, ClaudeCodeSystemRemindersAreDropped) {
   EXPECT_EQ(anthropic_answer(messages), "MOCK: write the marker file");
 }
 
-TEST_F(Prompt, LinesStartingWithAngleBracketGoOthersStay) {
+TEST_F(GatewayPrompt, LinesStartingWithAngleBracketGoOthersStay) {
   json messages = {{{"role", "user"}, {"content", "<note>aside</note>\nfirst line\n<br>\nsecond line\n"}}};
   EXPECT_EQ(chat_answer(messages), "MOCK: first line\nsecond line");
 }
 
-TEST_F(Prompt, CodexEnvironmentContextAndDeveloperMessagesAreSkipped) {
+TEST_F(GatewayPrompt, CodexEnvironmentContextAndDeveloperMessagesAreSkipped) {
   json input = {
       {{"type", "message"}, {"role", "developer"}, {"content", {{{"type", "input_text"}, {"text", "rules"}}}}},
       {{"type", "message"},
@@ -60,7 +60,7 @@ TEST_F(Prompt, CodexEnvironmentContextAndDeveloperMessagesAreSkipped) {
   EXPECT_EQ(responses_answer(input), "MOCK: list the files");
 }
 
-TEST_F(Prompt, AfterAToolResultTheLastUserTextIsStillThePrompt) {
+TEST_F(GatewayPrompt, AfterAToolResultTheLastUserTextIsStillThePrompt) {
   json input = {
       {{"role", "user"}, {"content", "run the tool"}},
       {{"type", "function_call"}, {"call_id", "c1"}, {"name", "exec_command"}, {"arguments", "{}"}},
@@ -81,7 +81,7 @@ TEST_F(Prompt, AfterAToolResultTheLastUserTextIsStillThePrompt) {
   EXPECT_EQ(chat_answer(chat), "MOCK: call it");
 }
 
-TEST_F(Prompt, ContentPartArraysAndStrings) {
+TEST_F(GatewayPrompt, ContentPartArraysAndStrings) {
   EXPECT_EQ(chat_answer({{{"role", "user"},
                           {"content", {{{"type", "text"}, {"text", "part one"}},
                                        {{"type", "image_url"}, {"image_url", {{"url", "data:x"}}}},
@@ -96,7 +96,7 @@ TEST_F(Prompt, ContentPartArraysAndStrings) {
             "MOCK: newest");
 }
 
-TEST_F(Prompt, GeminiSkipsModelTurnsAndThoughts) {
+TEST_F(GatewayPrompt, GeminiSkipsModelTurnsAndThoughts) {
   json user = {{"role", "user"},
                {"parts", json::array({{{"text", "<ctx>\nhidden\n</ctx>"}}, {{"text", "gemini prompt"}}})}};
   json model = {{"role", "model"}, {"parts", json::array({{{"text", "thinking"}, {"thought", true}}})}};

@@ -26,7 +26,7 @@ const char* kGeminiStream = "/v1beta/models/gemini-2.5-flash:streamGenerateConte
 
 // ---- errors ----------------------------------------------------------------------------------
 
-TEST(Script, ErrorStatusesHaveProviderShapedBodies) {
+TEST(GatewayScript, ErrorStatusesHaveProviderShapedBodies) {
   ScriptedGateway gw(json{{"rules",
                        {{{"match", {{"text", "e429"}}}, {"respond", {{"status", 429}, {"retryAfter", 7}}}},
                         {{"match", {{"text", "e529"}}}, {"respond", {{"status", 529}}}},
@@ -82,7 +82,7 @@ TEST(Script, ErrorStatusesHaveProviderShapedBodies) {
             "UNAUTHENTICATED");
 }
 
-TEST(Script, RawBodyHeadersAndErrorTypeOverrides) {
+TEST(GatewayScript, RawBodyHeadersAndErrorTypeOverrides) {
   ScriptedGateway gw(
       json{{"rules",
         {{{"match", {{"text", "raw"}}},
@@ -107,7 +107,7 @@ TEST(Script, RawBodyHeadersAndErrorTypeOverrides) {
 
 // ---- matching --------------------------------------------------------------------------------
 
-TEST(Script, TimesAppliesToTheFirstNMatchesThenFallsThrough) {
+TEST(GatewayScript, TimesAppliesToTheFirstNMatchesThenFallsThrough) {
   ScriptedGateway gw(json{{"rules",
                        {{{"match", {{"text", "flaky"}}}, {"times", 2},
                          {"respond", {{"status", 429}, {"retryAfter", 1}}}},
@@ -125,7 +125,7 @@ TEST(Script, TimesAppliesToTheFirstNMatchesThenFallsThrough) {
   EXPECT_EQ(post(gw2.port(), "/v1/chat/completions", chat_body("x")).status, 200);
 }
 
-TEST(Script, ApiKeyMatchingForKeyRotation) {
+TEST(GatewayScript, ApiKeyMatchingForKeyRotation) {
   ScriptedGateway gw(json{{"rules",
                        {{{"match", {{"apiKey", "sk-exhausted-key"}}},
                          {"respond", {{"status", 429}, {"message", "quota exhausted for this key"}}}}}}});
@@ -139,7 +139,7 @@ TEST(Script, ApiKeyMatchingForKeyRotation) {
   EXPECT_EQ(post(gw.port(), "/v1/messages", anthropic_body("hi")).status, 200) << "no key at all";
 }
 
-TEST(Script, MatchByModelTextRegexPathProviderAndStream) {
+TEST(GatewayScript, MatchByModelTextRegexPathProviderAndStream) {
   ScriptedGateway gw(json{{"rules",
                        {{{"match", {{"model", "special-model"}}}, {"respond", {{"text", "by model"}}}},
                         {{"match", {{"textRegex", "^order [0-9]+$"}}}, {"respond", {{"text", "by regex"}}}},
@@ -158,7 +158,7 @@ TEST(Script, MatchByModelTextRegexPathProviderAndStream) {
   EXPECT_EQ(text(chat_body("s")), "MOCK: s");
 }
 
-TEST(Script, HasToolsAndToolResultTellTitleMainAndFollowUpRequestsApart) {
+TEST(GatewayScript, HasToolsAndToolResultTellTitleMainAndFollowUpRequestsApart) {
   ScriptedGateway gw(json{{"rules",
                        {{{"match", {{"hasTools", true}, {"toolResult", false}}},
                          {"respond", {{"toolCall", {{"name", "bash"}, {"arguments", {{"command", "touch m"}}}}}}}},
@@ -178,7 +178,7 @@ TEST(Script, HasToolsAndToolResultTellTitleMainAndFollowUpRequestsApart) {
             "done after the tool");
 }
 
-TEST(Script, TextTemplateUsageOverrideAndScriptModels) {
+TEST(GatewayScript, TextTemplateUsageOverrideAndScriptModels) {
   ScriptedGateway gw(json{{"models", {"extra-model"}},
                       {"rules",
                        {{{"match", {{"model", "rule-model"}}},
@@ -203,7 +203,7 @@ TEST(Script, TextTemplateUsageOverrideAndScriptModels) {
   EXPECT_NE(std::find(ids.begin(), ids.end(), "gpt-4.1"), ids.end());
 }
 
-TEST(Script, InvalidScriptsExitWithUsageErrorNamingThePath) {
+TEST(GatewayScript, InvalidScriptsExitWithUsageErrorNamingThePath) {
   TempDir dir;
   auto bad_key = dir.write("a.json", R"({"rules":[{"match":{"txt":"x"}}]})");
   auto r = run_gateway_to_exit({"--port", "0", "--script", bad_key});
@@ -223,7 +223,7 @@ TEST(Script, InvalidScriptsExitWithUsageErrorNamingThePath) {
 
 // ---- timing: delay, chunk delay, drop --------------------------------------------------------
 
-TEST(Script, DelayMsHoldsTheFirstByte) {
+TEST(GatewayScript, DelayMsHoldsTheFirstByte) {
   ScriptedGateway gw(json{{"rules", {{{"match", {{"text", "slow"}}}, {"respond", {{"delayMs", 600}}}}}}});
   auto fast = post(gw.port(), "/v1/chat/completions", chat_body("fast"));
   EXPECT_LT(fast.total_ms, 450);
@@ -234,7 +234,7 @@ TEST(Script, DelayMsHoldsTheFirstByte) {
   EXPECT_EQ(anthropic_stream_text(parse_sse(slow.body)), "MOCK: slow");
 }
 
-TEST(Script, ChunkDelayMsSpacesStreamEvents) {
+TEST(GatewayScript, ChunkDelayMsSpacesStreamEvents) {
   ScriptedGateway gw(json{{"rules", {{{"respond", {{"chunkDelayMs", 150}}}}}}});
   auto r = post(gw.port(), "/v1/chat/completions", chat_body("spread out", true));
   ASSERT_EQ(r.status, 200);
@@ -247,7 +247,7 @@ TEST(Script, ChunkDelayMsSpacesStreamEvents) {
   EXPECT_GE(r.chunk_times_ms.size(), events.size() / 2) << "events must arrive separately";
 }
 
-TEST(Script, DropAfterChunksClosesTheConnectionMidStream) {
+TEST(GatewayScript, DropAfterChunksClosesTheConnectionMidStream) {
   ScriptedGateway gw(json{{"rules", {{{"match", {{"text", "drop"}}}, {"respond", {{"dropAfterChunks", 3}}}}}}});
   auto r = post(gw.port(), "/v1/chat/completions", chat_body("drop me", true));
   EXPECT_EQ(r.status, 200);
@@ -265,14 +265,14 @@ TEST(Script, DropAfterChunksClosesTheConnectionMidStream) {
   auto log = gw.log(3);
   ASSERT_EQ(log.size(), 3u);
   for (const auto& line : log) EXPECT_EQ(line["dropped"], true) << line.dump();
-  EXPECT_EQ(log[0]["chunks"], 3);
+  EXPECT_EQ(find_line(log, "drop me")["chunks"], 3);
   // The next request on a fresh connection works.
   EXPECT_EQ(post(gw.port(), "/v1/chat/completions", chat_body("fine")).status, 200);
 }
 
 // ---- tool calls ------------------------------------------------------------------------------
 
-class ToolCalls : public ::testing::Test {
+class GatewayToolCalls : public ::testing::Test {
  protected:
   ScriptedGateway gw{json{{"rules",
                        {{{"match", {{"text", "tool please"}}},
@@ -286,7 +286,7 @@ class ToolCalls : public ::testing::Test {
   const json kArgs = {{"command", "touch marker && echo done"}};
 };
 
-TEST_F(ToolCalls, AnthropicToolUse) {
+TEST_F(GatewayToolCalls, AnthropicToolUse) {
   json j = post(gw.port(), "/v1/messages", anthropic_body("tool please")).json_body();
   ASSERT_EQ(j["content"].size(), 1u);
   EXPECT_EQ(j["content"][0]["type"], "tool_use");
@@ -321,7 +321,7 @@ TEST_F(ToolCalls, AnthropicToolUse) {
   EXPECT_EQ(json::parse(partial), kArgs);
 }
 
-TEST_F(ToolCalls, AnthropicTextThenSeveralTools) {
+TEST_F(GatewayToolCalls, AnthropicTextThenSeveralTools) {
   json j = post(gw.port(), "/v1/messages", anthropic_body("both please")).json_body();
   ASSERT_EQ(j["content"].size(), 3u);
   EXPECT_EQ(j["content"][0]["text"], "Running it.");
@@ -333,7 +333,7 @@ TEST_F(ToolCalls, AnthropicTextThenSeveralTools) {
   EXPECT_EQ(std::count(types.begin(), types.end(), "content_block_stop"), 3);
 }
 
-TEST_F(ToolCalls, ChatToolCalls) {
+TEST_F(GatewayToolCalls, ChatToolCalls) {
   json j = post(gw.port(), "/v1/chat/completions", chat_body("tool please")).json_body();
   json msg = j["choices"][0]["message"];
   EXPECT_TRUE(msg["content"].is_null());
@@ -368,7 +368,7 @@ TEST_F(ToolCalls, ChatToolCalls) {
   EXPECT_EQ(events.back().data, "[DONE]");
 }
 
-TEST_F(ToolCalls, ResponsesFunctionCall) {
+TEST_F(GatewayToolCalls, ResponsesFunctionCall) {
   json j = post(gw.port(), "/v1/responses", responses_body("tool please")).json_body();
   ASSERT_EQ(j["output"].size(), 1u);
   json item = j["output"][0];
@@ -406,7 +406,7 @@ TEST_F(ToolCalls, ResponsesFunctionCall) {
   EXPECT_EQ(events.back().parsed()["response"]["output"][0]["type"], "function_call");
 }
 
-TEST_F(ToolCalls, GeminiFunctionCall) {
+TEST_F(GatewayToolCalls, GeminiFunctionCall) {
   json j = post(gw.port(), kGeminiGenerate, gemini_body("tool please")).json_body();
   json part = j["candidates"][0]["content"]["parts"][0];
   EXPECT_EQ(part["functionCall"]["name"], "bash");
@@ -421,7 +421,7 @@ TEST_F(ToolCalls, GeminiFunctionCall) {
 
 // ---- thinking, truncation --------------------------------------------------------------------
 
-TEST(Script, ThinkingAndMaxTokens) {
+TEST(GatewayScript, ThinkingAndMaxTokens) {
   ScriptedGateway gw(json{{"rules",
                        {{{"match", {{"text", "think"}}}, {"respond", {{"thinking", "let me see"}, {"text", "42"}}}},
                         {{"match", {{"text", "cut"}}}, {"respond", {{"stopReason", "max_tokens"}}}}}}});
@@ -450,13 +450,37 @@ TEST(Script, ThinkingAndMaxTokens) {
   EXPECT_EQ(rtypes.back(), "response.incomplete");
 }
 
-TEST(Script, RulesCanAnswerModelListings) {
+TEST(GatewayScript, RulesCanAnswerModelListings) {
   ScriptedGateway gw(json{{"rules", {{{"match", {{"path", "/models"}}}, {"respond", {{"status", 401}}}}}}});
   auto r = get(gw.port(), "/v1/models", {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.json_body()["error"]["type"], "authentication_error") << "Anthropic-shaped for an Anthropic client";
   auto o = get(gw.port(), "/v1/models", {{"Authorization", "Bearer k"}});
   EXPECT_EQ(o.json_body()["error"]["code"], "invalid_api_key");
+}
+
+}  // namespace
+}  // namespace drover::test::gateway
+
+namespace drover::test::gateway {
+namespace {
+
+TEST(GatewayScript, TheExampleScriptLoadsAndBehavesAsDocumented) {
+  GatewayProcess gw({"--script", std::string(DROVER_FIXTURES_DIR) + "/gateway/example-script.json"});
+  EXPECT_EQ(post(gw.port(), "/v1/chat/completions", chat_body("please retry me")).status, 429);
+  EXPECT_EQ(post(gw.port(), "/v1/chat/completions", chat_body("please retry me")).status, 200);
+  EXPECT_EQ(post(gw.port(), "/v1/messages", anthropic_body("overload now")).status, 529);
+  json with_tools = anthropic_body("create the marker");
+  with_tools["tools"] = {{{"name", "bash"}, {"input_schema", {{"type", "object"}}}}};
+  json a = post(gw.port(), "/v1/messages", with_tools).json_body();
+  ASSERT_EQ(a["content"].size(), 2u);
+  EXPECT_EQ(a["content"][1]["input"]["command"], "touch marker.txt");
+  EXPECT_EQ(post(gw.port(), "/v1/messages", anthropic_body("create the marker")).json_body()["content"][0]["text"],
+            "Create a marker file");
+  std::vector<std::string> ids;
+  const json listing = get(gw.port(), "/v1/models").json_body();
+  for (const auto& m : listing["data"]) ids.push_back(m["id"]);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "my-extra-model"), ids.end());
 }
 
 }  // namespace

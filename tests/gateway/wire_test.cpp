@@ -7,7 +7,7 @@
 namespace drover::test::gateway {
 namespace {
 
-class Wire : public ::testing::Test {
+class GatewayWire : public ::testing::Test {
  protected:
   GatewayProcess gw{{}};
   int port() const { return gw.port(); }
@@ -15,7 +15,7 @@ class Wire : public ::testing::Test {
 
 // ---- OpenAI Chat Completions -----------------------------------------------------------------
 
-TEST_F(Wire, ChatNonStreaming) {
+TEST_F(GatewayWire, ChatNonStreaming) {
   auto r = post(port(), "/v1/chat/completions",
                 {{"model", "gpt-4.1"},
                  {"messages", {{{"role", "system"}, {"content", "be brief"}},
@@ -35,7 +35,7 @@ TEST_F(Wire, ChatNonStreaming) {
   EXPECT_EQ(j["usage"]["total_tokens"], 9);
 }
 
-TEST_F(Wire, ChatStreamingWithUsage) {
+TEST_F(GatewayWire, ChatStreamingWithUsage) {
   auto r = post(port(), "/v1/chat/completions",
                 {{"model", "gpt-5.5"},
                  {"stream", true},
@@ -65,7 +65,7 @@ TEST_F(Wire, ChatStreamingWithUsage) {
   EXPECT_EQ(finish_chunk["choices"][0]["finish_reason"], "stop");
 }
 
-TEST_F(Wire, ChatStreamingWithoutIncludeUsageSendsNoUsage) {
+TEST_F(GatewayWire, ChatStreamingWithoutIncludeUsageSendsNoUsage) {
   auto r = post(port(), "/v1/chat/completions",
                 {{"model", "m"}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
   ASSERT_EQ(r.status, 200);
@@ -83,7 +83,7 @@ TEST_F(Wire, ChatStreamingWithoutIncludeUsageSendsNoUsage) {
 
 // ---- OpenAI Responses ------------------------------------------------------------------------
 
-TEST_F(Wire, ResponsesNonStreaming) {
+TEST_F(GatewayWire, ResponsesNonStreaming) {
   auto r = post(port(), "/v1/responses",
                 {{"model", "gpt-5.5"}, {"instructions", "you are terse"}, {"input", "what is up"}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -102,7 +102,7 @@ TEST_F(Wire, ResponsesNonStreaming) {
   EXPECT_EQ(j["usage"]["total_tokens"], 10);
 }
 
-TEST_F(Wire, ResponsesStreamingEmitsTheRealEventSequence) {
+TEST_F(GatewayWire, ResponsesStreamingEmitsTheRealEventSequence) {
   auto r = post(port(), "/v1/responses",
                 {{"model", "gpt-5.5"}, {"stream", true}, {"input", "stream the responses"}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -140,7 +140,7 @@ TEST_F(Wire, ResponsesStreamingEmitsTheRealEventSequence) {
 
 // ---- Anthropic Messages ----------------------------------------------------------------------
 
-TEST_F(Wire, AnthropicNonStreaming) {
+TEST_F(GatewayWire, AnthropicNonStreaming) {
   auto r = post(port(), "/v1/messages",
                 {{"model", "claude-opus-5-5"},
                  {"max_tokens", 100},
@@ -160,7 +160,7 @@ TEST_F(Wire, AnthropicNonStreaming) {
   EXPECT_EQ(j["usage"]["output_tokens"], 3);
 }
 
-TEST_F(Wire, AnthropicStreamingEventSequence) {
+TEST_F(GatewayWire, AnthropicStreamingEventSequence) {
   auto r = post(port(), "/v1/messages?beta=true",
                 {{"model", "claude-sonnet-4-5"},
                  {"max_tokens", 100},
@@ -198,7 +198,7 @@ const json kGeminiBody = {
                   {{"role", "user"}, {"parts", {{{"text", "ask gemini"}}}}}}},
     {"generationConfig", {{"temperature", 0.5}}}};
 
-TEST_F(Wire, GeminiGenerateContent) {
+TEST_F(GatewayWire, GeminiGenerateContent) {
   auto r = post(port(), "/v1beta/models/gemini-2.5-flash:generateContent", kGeminiBody,
                 {{"x-goog-api-key", "g-key"}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -212,7 +212,7 @@ TEST_F(Wire, GeminiGenerateContent) {
   EXPECT_EQ(j["modelVersion"], "gemini-2.5-flash");
 }
 
-TEST_F(Wire, GeminiStreamGenerateContentSse) {
+TEST_F(GatewayWire, GeminiStreamGenerateContentSse) {
   auto r = post(port(), "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", kGeminiBody);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.header("Content-Type"), "text/event-stream");
@@ -231,7 +231,7 @@ TEST_F(Wire, GeminiStreamGenerateContentSse) {
   EXPECT_EQ(last["modelVersion"], "gemini-2.5-pro");
 }
 
-TEST_F(Wire, GeminiStreamWithoutAltSseIsAJsonArray) {
+TEST_F(GatewayWire, GeminiStreamWithoutAltSseIsAJsonArray) {
   auto r = post(port(), "/v1beta/models/gemini-2.5-flash:streamGenerateContent", kGeminiBody);
   ASSERT_EQ(r.status, 200) << r.body;
   json chunks = r.json_body();
@@ -245,7 +245,7 @@ TEST_F(Wire, GeminiStreamWithoutAltSseIsAJsonArray) {
 
 // ---- paths, models and odd requests ----------------------------------------------------------
 
-TEST_F(Wire, PathsWithAndWithoutV1QueriesAndUnknownFields) {
+TEST_F(GatewayWire, PathsWithAndWithoutV1QueriesAndUnknownFields) {
   json chat = {{"model", "any-model-at-all"},
                {"unknown_field", {{"nested", true}}},
                {"messages", {{{"role", "user"}, {"content", "path test"}}}}};
@@ -273,7 +273,7 @@ TEST_F(Wire, PathsWithAndWithoutV1QueriesAndUnknownFields) {
   EXPECT_EQ(gemini_chunk_text(g.json_body()), "MOCK: ask gemini");
 }
 
-TEST_F(Wire, ModelsListSuitsOpenAIAndAnthropicClients) {
+TEST_F(GatewayWire, ModelsListSuitsOpenAIAndAnthropicClients) {
   for (const char* path : {"/v1/models", "/models", "/v1/models?limit=20"}) {
     auto r = get(port(), path);
     ASSERT_EQ(r.status, 200) << path;
@@ -301,7 +301,7 @@ TEST_F(Wire, ModelsListSuitsOpenAIAndAnthropicClients) {
   EXPECT_EQ(one.json_body()["id"], "gpt-4.1");
 }
 
-TEST_F(Wire, GeminiModelsList) {
+TEST_F(GatewayWire, GeminiModelsList) {
   auto r = get(port(), "/v1beta/models");
   ASSERT_EQ(r.status, 200);
   json j = r.json_body();
@@ -318,7 +318,7 @@ TEST_F(Wire, GeminiModelsList) {
   EXPECT_EQ(one.json_body()["name"], "models/gemini-2.5-flash");
 }
 
-TEST_F(Wire, UnknownPathIs404AndBadJsonIs400) {
+TEST_F(GatewayWire, UnknownPathIs404AndBadJsonIs400) {
   auto r = post(port(), "/v1/embeddings", {{"input", "x"}});
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(r.json_body()["error"]["message"].get<std::string>().find("/v1/embeddings") !=
@@ -332,7 +332,7 @@ TEST_F(Wire, UnknownPathIs404AndBadJsonIs400) {
   EXPECT_EQ(bad_anthropic.json_body()["type"], "error");
 }
 
-TEST_F(Wire, AnthropicCountTokens) {
+TEST_F(GatewayWire, AnthropicCountTokens) {
   auto r = post(port(), "/v1/messages/count_tokens?beta=true",
                 {{"model", "claude-opus-5-5"},
                  {"messages", {{{"role", "user"}, {"content", "count these four words"}}}}});
@@ -340,7 +340,7 @@ TEST_F(Wire, AnthropicCountTokens) {
   EXPECT_EQ(r.json_body()["input_tokens"], 4);
 }
 
-TEST_F(Wire, AnswersArePureFunctionsOfTheRequest) {
+TEST_F(GatewayWire, AnswersArePureFunctionsOfTheRequest) {
   json body = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "same again"}}}}};
   auto a = post(port(), "/v1/chat/completions", body).json_body();
   auto b = post(port(), "/v1/chat/completions", body).json_body();
@@ -348,7 +348,7 @@ TEST_F(Wire, AnswersArePureFunctionsOfTheRequest) {
   EXPECT_EQ(a["usage"], b["usage"]);
 }
 
-TEST_F(Wire, Utf8PromptsAreSplitOnCharacterBoundaries) {
+TEST_F(GatewayWire, Utf8PromptsAreSplitOnCharacterBoundaries) {
   std::string prompt = "héllo wörld ✓ 日本語のテキスト";
   auto r = post(port(), "/v1/chat/completions",
                 {{"model", "m"}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", prompt}}}}});

@@ -11,7 +11,7 @@ set -euo pipefail
 
 DROVER=${1:?usage: run.sh PATH/TO/drover}
 HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${DROVER_CACHE_DIR:-$HOME/.cache/drover}/real-client
+CACHE=${DROVER_CACHE_DIR:-${HOME:-/tmp}/.cache/drover}/real-client
 SKIP=77
 
 command -v node >/dev/null || { echo "FAIL: node is not installed" >&2; exit 1; }

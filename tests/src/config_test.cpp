@@ -275,7 +275,7 @@ TEST(ConfigErrors, UnknownKeySuggestionIgnoresCaseAndSnakeCase) {
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
   const std::string msg = parse_error(R"({"providers": {}, "colour": "blue"})");
-  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers)");
+  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing)");
 }
 
 TEST(ConfigErrors, DuplicateJsonKeysAreErrors) {
@@ -341,11 +341,17 @@ TEST(ConfigErrors, MissingRequiredKeys) {
 }
 
 TEST(ConfigErrors, TransportKinds) {
-  // acp and api are accepted syntactically: no command or cli block needed yet.
+  // acp is accepted syntactically; api needs a wire format unless the provider id implies one.
   const Config c = parse_ok(R"({"providers": {"p": {"accounts": [
       {"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {}}},
-      {"id": "b", "transport": {"kind": "api", "id": "http"}}]}}})");
-  EXPECT_THAT(route_ids(c), ElementsAre("p:acp:a:", "p:http:b:"));
+      {"id": "b", "transport": {"kind": "api", "id": "http", "api": {"format": "anthropic"}}}]},
+      "openai": {"accounts": [{"id": "c", "transport": {"kind": "api"}}]}}})");
+  EXPECT_THAT(route_ids(c), ElementsAre("p:acp:a:", "p:http:b:", "openai:api:c:"));
+  EXPECT_EQ(c.providers[0].accounts[1].transport.api.format, "anthropic");
+  EXPECT_EQ(c.providers[1].accounts[0].transport.api.format, "openai-chat");
+  EXPECT_THAT(parse_error(R"({"providers": {"p": {"accounts": [
+      {"id": "b", "transport": {"kind": "api"}}]}}})"),
+              HasSubstr("providers.p.accounts[0].transport.api: missing required key \"format\""));
 
   const std::string msg = parse_error(R"({"providers": {"p": {"accounts": [
       {"id": "a", "transport": {"kind": "ssh"}},
@@ -399,7 +405,7 @@ TEST(ConfigErrors, InvalidIds) {
   EXPECT_THAT(
       msg,
       HasSubstr(
-          R"(drover.json: providers.p.accounts[1].models[3]: expected a model id string or an object {id, contextWindow}, got 7)"));
+          R"(drover.json: providers.p.accounts[1].models[3]: expected a model id string or an object {id, contextWindow, compat}, got 7)"));
 }
 
 TEST(ConfigErrors, DuplicateAccountAndModelIds) {
@@ -1040,6 +1046,81 @@ TEST(ConfigExamples, EveryExampleParses) {
     }
   }
   EXPECT_GE(count, 1u) << "no examples/*.json found in " << examples;
+}
+
+}  // namespace
+}  // namespace drover
+
+namespace drover {
+namespace {
+
+TEST(ConfigApi, ApiTransportRoutingAndCompatParse) {
+  const Config c = parse_ok(R"({
+    "routing": {"strategy": "round-robin", "cooldown": 1.5, "maxAttempts": 4,
+                "fallback": {"on": {"rate_limit": ["rotate-credential", "retry"],
+                                    "temporary_unavailable": ["fallback-provider"]}}},
+    "providers": {"openai": {"accounts": [{"id": "main", "transport": {"kind": "api", "api": {
+      "baseUrl": "http://127.0.0.1:8046/v1", "apiKeyEnv": "OPENAI_KEYS", "apiKeyDelimiter": ",",
+      "headers": {"x-team": "a"}, "connectTimeout": 2, "timeout": 30, "idleTimeout": 5,
+      "parameters": {"temperature": 0.2, "maxTokens": 512, "systemPrompt": "be brief",
+                     "reasoningEffort": "low", "stream": false,
+                     "responseFormat": {"type": "json_schema", "schema": {"type": "object"}, "strict": true}}}},
+      "models": [{"id": "m", "contextWindow": 8192, "supportsImages": true,
+                  "compat": {"maxTokensField": "max_completion_tokens", "supportsDeveloperRole": true,
+                             "supportsUsageInStreaming": false, "supportsStrictMode": false,
+                             "supportsReasoningEffort": false}}]}]}}})");
+  const RoutingSpec& r = c.routing;
+  EXPECT_EQ(r.strategy, RoutingSpec::Strategy::round_robin);
+  EXPECT_EQ(r.cooldown_ms, 1500);
+  EXPECT_EQ(r.max_attempts, 4);
+  EXPECT_EQ(r.fallback.size(), 2u) << "a configured chain replaces the defaults";
+  EXPECT_EQ(r.fallback.at(ErrorCode::rate_limit),
+            (std::vector<RoutingSpec::Step>{RoutingSpec::Step::rotate_credential,
+                                            RoutingSpec::Step::retry}));
+  const ApiSpec& api = c.providers[0].accounts[0].transport.api;
+  EXPECT_EQ(api.format, "openai-chat");
+  EXPECT_EQ(api.base_url, "http://127.0.0.1:8046/v1");
+  EXPECT_EQ(api.credentials.api_key_env, "OPENAI_KEYS");
+  EXPECT_EQ(api.credentials.api_key_delimiter, ",");
+  EXPECT_EQ(api.headers.at("x-team"), "a");
+  EXPECT_EQ(api.connect_timeout_ms, 2000);
+  EXPECT_EQ(api.total_timeout_ms, 30000);
+  EXPECT_EQ(api.idle_timeout_ms, 5000);
+  EXPECT_EQ(api.parameters.temperature, 0.2);
+  EXPECT_EQ(api.parameters.max_tokens, 512);
+  EXPECT_FALSE(api.parameters.stream);
+  EXPECT_EQ(api.parameters.response_format->at("type"), "json_schema");
+  EXPECT_EQ(api.parameters.response_format->at("strict"), true);
+  const ModelSpec& m = c.providers[0].accounts[0].models[0];
+  EXPECT_EQ(m.compat.max_tokens_field, "max_completion_tokens");
+  EXPECT_EQ(m.compat.supports_developer_role, true);
+  EXPECT_EQ(m.compat.supports_usage_in_streaming, false);
+  EXPECT_EQ(m.supports_images, true);
+}
+
+TEST(ConfigApi, DefaultFallbackChains) {
+  const Config c = parse_ok(R"({"providers": {}})");
+  EXPECT_FALSE(c.routing.configured);
+  EXPECT_TRUE(c.routing.fallback.count(ErrorCode::temporary_unavailable));
+  EXPECT_FALSE(c.routing.fallback.count(ErrorCode::timeout));
+}
+
+TEST(ConfigApi, ErrorsNameThePath) {
+  const std::string msg = parse_error(R"({
+    "routing": {"strategy": "random", "fallback": {"on": {"timeout": ["retry"],
+                "rate_limit": ["pray"], "nonsense": []}}},
+    "providers": {"openai": {"accounts": [{"id": "a", "transport": {"kind": "api", "api": {
+      "baseUrl": "ftp://x", "apiKey": "k", "apiKeyEnv": "K",
+      "parameters": {"temperature": 9, "responseFormat": {"type": "json_schema"}}}}}]}}})");
+  EXPECT_THAT(msg, HasSubstr("routing.strategy: expected one of first, round-robin"));
+  EXPECT_THAT(msg, HasSubstr("routing.fallback.on.timeout: \"timeout\" is terminal"));
+  EXPECT_THAT(msg, HasSubstr("routing.fallback.on.rate_limit[0]: expected one of retry"));
+  EXPECT_THAT(msg, HasSubstr("routing.fallback.on.nonsense: unknown error code"));
+  EXPECT_THAT(msg, HasSubstr("transport.api.baseUrl: expected an http:// or https:// URL"));
+  EXPECT_THAT(msg, HasSubstr("transport.api.apiKey: give either apiKey or apiKeyEnv"));
+  EXPECT_THAT(msg, HasSubstr("api.parameters.temperature: expected a number from 0 to 2"));
+  EXPECT_THAT(msg, HasSubstr("api.parameters.responseFormat: a json_schema response format needs"));
+  EXPECT_EQ(msg.find("\"k\""), std::string::npos) << "a literal key is never echoed";
 }
 
 }  // namespace
