@@ -1,5 +1,6 @@
 // drover-gateway: the mock model endpoint behind `drover mock-gateway` (which execs this program
 // with the same arguments). See src/gateway/README.md.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -28,6 +29,10 @@ int fail(int code, const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace drover::gateway;
+  // Started with stdin/stdout/stderr closed, the listening socket would take fd 0..2 and log lines
+  // meant for stderr would go to a client. Keep the three standard descriptors occupied.
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) == -1 && ::open("/dev/null", O_RDWR) != fd) return 2;
 
   CLI::App app{
       "A mock model endpoint on loopback: the OpenAI (chat completions, responses), Anthropic "

@@ -283,6 +283,110 @@ TEST(ApiRouter, ManyRequestsInFlightOnOneLoop) {
   EXPECT_EQ(texts.size(), static_cast<size_t>(kRequests)) << "each answer belongs to its request";
 }
 
+json api_account(const std::string& id, const std::string& base, const std::string& key_env) {
+  return json{{"id", id},
+              {"transport",
+               {{"kind", "api"}, {"api", {{"baseUrl", base}, {"apiKeyEnv", key_env}}}}},
+              {"models", {"gpt-4.1"}}};
+}
+
+TEST(ApiRouter, RoundRobinSpreadsRequestsOverAccounts) {
+  ::setenv("DROVER_KEY_A", "sk-a", 1);
+  ::setenv("DROVER_KEY_B", "sk-b", 1);
+  MockGateway gateway;
+  ASSERT_TRUE(gateway.ok());
+  json config = {{"routing", {{"strategy", "round-robin"}}},
+                 {"providers",
+                  {{"openai",
+                    {{"accounts",
+                      {api_account("a", gateway.url() + "/v1", "DROVER_KEY_A"),
+                       api_account("b", gateway.url() + "/v1", "DROVER_KEY_B")}}}}}}};
+  Client client(parse(config));
+  RunRequest request;
+  request.prompt = "spread";
+  std::vector<std::string> routes;
+  for (int i = 0; i < 4; ++i) {
+    Result r = client.run(request);
+    ASSERT_TRUE(r.ok()) << r.error->message;
+    routes.push_back(r.route);
+  }
+  EXPECT_EQ(routes, (std::vector<std::string>{"openai:api:a:gpt-4.1", "openai:api:b:gpt-4.1",
+                                              "openai:api:a:gpt-4.1", "openai:api:b:gpt-4.1"}));
+}
+
+TEST(ApiRouter, RotatesToAnotherAccountOnAuthError) {
+  ScratchDir dir;
+  auto script = dir.write("script.json", json{{"rules", {{{"match", {{"apiKey", "sk-revoked"}}},
+                                                          {"respond", {{"status", 401}}}}}}}
+                                             .dump());
+  ::setenv("DROVER_KEY_A", "sk-revoked", 1);
+  ::setenv("DROVER_KEY_B", "sk-b", 1);
+  MockGateway gateway({"--script", script});
+  ASSERT_TRUE(gateway.ok());
+  json config = {{"routing", {{"fallback", {{"on", {{"auth_error", {"rotate-account"}}}}}}}},
+                 {"providers",
+                  {{"openai",
+                    {{"accounts",
+                      {api_account("a", gateway.url() + "/v1", "DROVER_KEY_A"),
+                       api_account("b", gateway.url() + "/v1", "DROVER_KEY_B")}}}}}}};
+  Client client(parse(config));
+  RunRequest request;
+  request.prompt = "who am i";
+  Result r = client.run(request);
+  ASSERT_TRUE(r.ok()) << r.error->message;
+  EXPECT_EQ(r.route, "openai:api:b:gpt-4.1");
+  ASSERT_EQ(r.attempts.size(), 2u);
+  EXPECT_EQ(r.attempts[0].error->code, ErrorCode::auth_error);
+}
+
+TEST(ApiRouter, FallsBackFromApiToACliTransportOfTheSameProvider) {
+  ScratchDir dir;
+  auto script = dir.write("script.json",
+                          json{{"rules", {{{"match", {{"text", "hybrid"}}}, {"respond", {{"status", 502}}}}}}}.dump());
+  ::setenv("DROVER_KEY_A", "sk-a", 1);
+  MockGateway gateway({"--script", script});
+  ASSERT_TRUE(gateway.ok());
+  json cli_account = {{"id", "local"},
+                      {"transport",
+                       {{"kind", "cli"},
+                        {"command", fake_agent()},
+                        {"cli", {{"argsTemplate", {"--mode", "echo", "--prompt", "{prompt}"}}}}}},
+                      {"models", {"gpt-4.1"}}};
+  json config = {{"routing", {{"fallback", {{"on", {{"temporary_unavailable", {"fallback-transport"}}}}}}}},
+                 {"providers",
+                  {{"openai",
+                    {{"accounts", {api_account("a", gateway.url() + "/v1", "DROVER_KEY_A"), cli_account}}}}}}};
+  Client client(parse(config));
+  RunRequest request;
+  request.prompt = "hybrid run";
+  Result r = client.run(request);
+  ASSERT_TRUE(r.ok()) << r.error->message;
+  EXPECT_EQ(r.route, "openai:cli:local:gpt-4.1");
+  EXPECT_EQ(r.text, "echo: hybrid run");
+  ASSERT_EQ(r.attempts.size(), 2u);
+  EXPECT_EQ(r.attempts[0].transport, "api");
+  EXPECT_EQ(r.attempts[1].transport, "cli");
+}
+
+TEST(ApiRouter, TimeoutIsTerminalAndNeverRetried) {
+  ScratchDir dir;
+  auto script = dir.write("script.json", json{{"rules", {{{"match", {{"text", "stall"}}},
+                                                          {"respond", {{"delayMs", 5000}}}}}}}.dump());
+  ::setenv("DROVER_TEST_KEY", "sk-test-one", 1);
+  MockGateway gateway({"--script", script});
+  ASSERT_TRUE(gateway.ok());
+  Client client(parse(api_config(
+      gateway.url(), {{"fallback", {{"on", {{"temporary_unavailable", {"retry", "retry"}}}}}}})));
+  RunRequest request;
+  request.prompt = "stall forever";
+  request.route = "openai";
+  request.timeout_ms = 400;
+  Result r = client.run(request);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->code, ErrorCode::timeout) << r.error->message;
+  EXPECT_EQ(r.attempts.size(), 1u);
+}
+
 TEST(ApiCli, CanaryKeyNeverAppearsInOutputOrLog) {
   const std::string canary = "sk-canary-4242424242";
   ScratchDir dir;
