@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Records what the REAL harnesses print in print mode, run offline against drover's mock gateway,
+# into fixtures/harness/<harness>/ (see fixtures/harness/README.md):
+#
+#   scripts/record-harnesses.sh [--out DIR] [--no-netns] [--keep] [claude] [codex] [opencode] [pi]
+#
+# For each harness: installs it if needed (scripts/install-harnesses.sh, cached outside the repo),
+# starts the mock gateway (fixtures/harness/gateway-script.json) on a free port, gives the harness a
+# throwaway HOME (and XDG dirs / CODEX_HOME / PI_CODING_AGENT_DIR) configured for the gateway, and
+# runs each case with `env -i` in an empty work directory. Per case it writes, byte-exact:
+#   <case>.<json|jsonl|txt>   stdout
+#   <case>.stderr.txt         stderr
+#   <case>.cmd.txt            the env and argv used, exit status, config files (the random port is
+#                             written PORT and temp paths <HOME>, <WORK>, <TMP>, <CACHE>; nothing
+#                             else is rewritten, and the recordings themselves never are)
+# plus gateway.log.jsonl, the gateway's request log for the whole harness.
+#
+# By default everything runs in a fresh network namespace (`unshare -n`, loopback up), so a run
+# proves the harnesses need no network beyond the gateway; --no-netns (or a host where unshare
+# fails) uses plain loopback. Environment: DROVER_GATEWAY (default build/drover-gateway),
+# DROVER_CACHE_DIR (see install-harnesses.sh), DROVER_RECORD_TIMEOUT (seconds per case, 120).
+#
+# Exit codes: 0 done, 1 a harness could not be recorded, 2 bad arguments, 77 harnesses not
+# installable (npm registry unreachable).
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$script_dir/.." && pwd)
+
+# ---------------------------------------------------------------------------------------------
+# Outer part: arguments, installation, network namespace.
+# ---------------------------------------------------------------------------------------------
+if [ "${1:-}" != "--inner" ]; then
+  out="$repo/fixtures/harness"
+  netns=1
+  keep=0
+  harnesses=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --out) out=$2; shift ;;
+      --out=*) out=${1#--out=} ;;
+      --no-netns) netns=0 ;;
+      --keep) keep=1 ;;
+      claude|codex|opencode|pi) harnesses+=("$1") ;;
+      *) echo "record-harnesses: unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  [ ${#harnesses[@]} -gt 0 ] || harnesses=(claude codex opencode pi)
+
+  gateway=${DROVER_GATEWAY:-$repo/build/drover-gateway}
+  if [ ! -x "$gateway" ]; then
+    echo "record-harnesses: no gateway binary at $gateway (cmake --build build --target drover-gateway)" >&2
+    exit 1
+  fi
+
+  set +e
+  bins=$("$script_dir/install-harnesses.sh" --quiet "${harnesses[@]}")
+  rc=$?
+  set -e
+  [ "$rc" -eq 0 ] || { echo "record-harnesses: install-harnesses.sh failed ($rc)" >&2; exit "$rc"; }
+
+  mkdir -p "$out"
+  out=$(cd "$out" && pwd)
+  # The gateway may be rebuilt by others while we record: use a private copy.
+  work_root=$(mktemp -d "${TMPDIR:-/tmp}/drover-record.XXXXXX")
+  cp "$gateway" "$work_root/drover-gateway"
+
+  export REC_OUT="$out" REC_ROOT="$work_root" REC_GATEWAY="$work_root/drover-gateway"
+  export REC_SCRIPT="$repo/fixtures/harness/gateway-script.json" REC_BINS="$bins"
+  export REC_CACHE="${DROVER_CACHE_DIR:-$HOME/.cache/drover}" REC_REPO="$repo"
+  export REC_TIMEOUT="${DROVER_RECORD_TIMEOUT:-120}"
+
+  if [ "$netns" -eq 1 ] && unshare -n sh -c 'ip link set lo up' 2>/dev/null; then
+    export REC_NETNS="unshare -n (fresh network namespace, loopback only)"
+    launcher=(unshare -n "$BASH" "$0" --inner)
+  else
+    [ "$netns" -eq 0 ] || echo "record-harnesses: unshare -n does not work here; using plain loopback" >&2
+    export REC_NETNS="none (host network, gateway on loopback)"
+    launcher=("$BASH" "$0" --inner)
+  fi
+
+  status=0
+  for h in "${harnesses[@]}"; do
+    echo "record-harnesses: $h" >&2
+    "${launcher[@]}" "$h" || status=1
+  done
+  if [ "$keep" -eq 1 ]; then echo "record-harnesses: kept $work_root" >&2; else rm -rf "$work_root"; fi
+  exit "$status"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Inner part: one harness, possibly inside the network namespace.
+# ---------------------------------------------------------------------------------------------
+harness=$2
+case "$REC_NETNS" in unshare*) ip link set lo up ;; esac
+
+bin=$(printf '%s\n' "$REC_BINS" | sed -n "s/^$harness=//p")
+[ -n "$bin" ] || { echo "record-harnesses: no binary for $harness" >&2; exit 1; }
+node_dir=$(dirname "$(command -v node)")
+
+root="$REC_ROOT/$harness"
+home="$root/home"
+work="$root/work"
+tmp="$root/tmp"
+stage="$root/out"
+rm -rf "$root"
+mkdir -p "$home" "$work" "$tmp" "$stage"
+
+gw_pid=""
+cleanup() { [ -z "$gw_pid" ] || kill "$gw_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+
+"$REC_GATEWAY" --port 0 --script "$REC_SCRIPT" --log "$root/gateway.log" \
+  >"$root/gateway.out" 2>"$root/gateway.err" </dev/null &
+gw_pid=$!
+port=""
+for _ in $(seq 100); do
+  port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$root/gateway.out")
+  [ -z "$port" ] || break
+  kill -0 "$gw_pid" 2>/dev/null || break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "record-harnesses: gateway did not start:" >&2; cat "$root/gateway.err" >&2; exit 1; }
+
+version=$(env -i PATH="$node_dir:/usr/bin:/bin" HOME="$home" "$bin" --version </dev/null 2>/dev/null | head -1 || true)
+
+# Shell-quotes one word for the .cmd.txt files.
+q() {
+  if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then printf '%s' "$1"; else
+    local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; fi
+}
+
+# Replaces the random port and the temp paths with placeholders (for .cmd.txt files only).
+placeholders() {
+  local s=$1
+  s=${s//"$home"/<HOME>}
+  s=${s//"$work"/<WORK>}
+  s=${s//"$root"/<TMP>}
+  s=${s//"$REC_CACHE"/<CACHE>}
+  s=${s//"$REC_REPO"/<REPO>}
+  s=${s//"127.0.0.1:$port"/127.0.0.1:PORT}
+  printf '%s' "$s"
+}
+
+# Config files written into HOME before the runs, shown in every .cmd.txt.
+config_files=()
+write_config() {
+  mkdir -p "$(dirname "$1")"
+  printf '%s\n' "$2" >"$1"
+  config_files+=("$1")
+}
+
+path="/usr/local/bin:/usr/bin:/bin"
+case ":$path:" in *":$node_dir:"*) ;; *) path="$node_dir:$path" ;; esac
+base_env=(PATH="$path" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8)
+case_stdin=/dev/null
+case_stdin_desc=/dev/null
+
+# run_case NAME EXT [VAR=value...] -- ARGV...
+# Runs the harness with `env -i base_env VAR=value... BIN ARGV` in $work, stdin from
+# $case_stdin, and keeps stdout, stderr and the command.
+last_rc=0
+run_case() {
+  local name=$1 ext=$2
+  shift 2
+  local extra=()
+  while [ "$1" != "--" ]; do extra+=("$1"); shift; done
+  shift
+  local cmd=(env -i "${base_env[@]}" "${extra[@]}" "$bin" "$@")
+  local start end rc=0
+  start=$(date +%s%N)
+  (cd "$work" && timeout -k 5 "$REC_TIMEOUT" "${cmd[@]}" <"$case_stdin" \
+     >"$stage/$name.$ext" 2>"$stage/$name.stderr.txt") || rc=$?
+  end=$(date +%s%N)
+  last_rc=$rc
+  local text word f
+  text="# $harness $version, case $name: stdout in $name.$ext, stderr in $name.stderr.txt"$'\n'
+  text+="# exit status: $rc$( [ "$rc" -ne 124 ] || printf ' (timed out after %s s)' "$REC_TIMEOUT" ), wall time: $(( (end - start) / 1000000 )) ms"$'\n'
+  text+="# cwd: $work (an empty throwaway directory); stdin: $case_stdin_desc"$'\n'
+  text+="# network: $REC_NETNS; mock gateway: drover-gateway --port 0 --script fixtures/harness/gateway-script.json"$'\n'
+  for word in "${cmd[@]}"; do
+    case "$word" in
+      env) text+="env" ;;
+      -i) text+=" -i" ;;
+      *) text+=$' \\\n  '"$(q "$word")" ;;
+    esac
+  done
+  text+=$'\n'
+  for f in "${config_files[@]}"; do
+    text+=$'\n'"# file $f:"$'\n'"$(cat "$f")"$'\n'
+  done
+  placeholders "$text" >"$stage/$name.cmd.txt"
+  printf 'record-harnesses: %s/%s: exit %s, %s ms, %s bytes of stdout\n' "$harness" "$name" "$rc" \
+    $(( (end - start) / 1000000 )) "$(wc -c <"$stage/$name.$ext")" >&2
+}
+
+gateway_url="http://127.0.0.1:$port"
+
+case "$harness" in
+  claude)
+    claude_env=(ANTHROPIC_BASE_URL="$gateway_url" ANTHROPIC_API_KEY=sk-dummy
+                CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1
+                DISABLE_AUTOUPDATER=1 DISABLE_ERROR_REPORTING=1)
+    run_case json json "${claude_env[@]}" -- -p "Say the word: tangerine" --output-format json
+    session=$(jq -r '.session_id // empty' "$stage/json.json" 2>/dev/null || true)
+    run_case stream-json jsonl "${claude_env[@]}" -- \
+      -p "Say the word: papaya" --output-format stream-json --verbose
+    run_case stream-json-partial jsonl "${claude_env[@]}" -- \
+      -p "Say the word: kumquat" --output-format stream-json --verbose --include-partial-messages
+    run_case text txt "${claude_env[@]}" -- -p "Say the word: apricot" --output-format text
+    if [ -n "$session" ]; then
+      run_case resume-json json "${claude_env[@]}" -- \
+        -p "Say the word: nectarine" --output-format json --resume "$session"
+    else
+      echo "record-harnesses: claude: no session_id in json.json; resume skipped" >&2
+    fi
+    # Without CLAUDE_CODE_MAX_RETRIES=0 a 429 is retried 10 times with backoff (about 180 s).
+    run_case error-rate-limit json "${claude_env[@]}" CLAUDE_CODE_MAX_RETRIES=0 -- \
+      -p "Say the word: ratelimit" --output-format json
+    run_case error-overloaded json "${claude_env[@]}" CLAUDE_CODE_MAX_RETRIES=0 -- \
+      -p "Say the word: overloaded" --output-format json
+    run_case error-overloaded-stream jsonl "${claude_env[@]}" CLAUDE_CODE_MAX_RETRIES=0 -- \
+      -p "Say the word: overloaded" --output-format stream-json --verbose
+    run_case tool-denied json "${claude_env[@]}" -- -p "Create a marker file" --output-format json
+    run_case tool-denied-stream jsonl "${claude_env[@]}" -- \
+      -p "Create a marker file" --output-format stream-json --verbose
+    ;;
+
+  codex)
+    write_config "$home/.codex/config.toml" "model = \"gpt-5.5\"
+model_provider = \"mock\"
+approval_policy = \"never\"
+sandbox_mode = \"read-only\"
+
+[model_providers.mock]
+name = \"Mock\"
+base_url = \"$gateway_url/v1\"
+env_key = \"MOCK_API_KEY\"
+wire_api = \"responses\"
+request_max_retries = 0
+stream_max_retries = 0
+
+[analytics]
+enabled = false
+
+[otel]
+exporter = \"none\""
+    codex_env=(CODEX_HOME="$home/.codex" MOCK_API_KEY=sk-dummy)
+    run_case exec-json jsonl "${codex_env[@]}" -- exec --json --skip-git-repo-check --color never \
+      -o "$tmp/exec-json.last-message.txt" "Say the word: tangerine"
+    cp "$tmp/exec-json.last-message.txt" "$stage/exec-json.last-message.txt" 2>/dev/null || true
+    thread=$(jq -r 'select(.type == "thread.started") | .thread_id' "$stage/exec-json.jsonl" 2>/dev/null | head -1 || true)
+    run_case exec-text txt "${codex_env[@]}" -- exec --skip-git-repo-check --color never \
+      "Say the word: apricot"
+    if [ -n "$thread" ]; then
+      run_case exec-resume-json jsonl "${codex_env[@]}" -- exec resume --json --skip-git-repo-check \
+        -o "$tmp/exec-resume-json.last-message.txt" "$thread" "Say the word: nectarine"
+      cp "$tmp/exec-resume-json.last-message.txt" "$stage/exec-resume-json.last-message.txt" 2>/dev/null || true
+    else
+      echo "record-harnesses: codex: no thread_id in exec-json.jsonl; resume skipped" >&2
+    fi
+    run_case error-rate-limit jsonl "${codex_env[@]}" -- exec --json --skip-git-repo-check \
+      --color never "Say the word: ratelimit"
+    run_case tool-read-only jsonl "${codex_env[@]}" -- exec --json --skip-git-repo-check \
+      --color never "Create a marker file"
+    ;;
+
+  opencode)
+    write_config "$home/.config/opencode/opencode.json" "{
+  \"\$schema\": \"https://opencode.ai/config.json\",
+  \"autoupdate\": false,
+  \"share\": \"disabled\",
+  \"model\": \"mock/mock-model\",
+  \"provider\": {
+    \"mock\": {
+      \"npm\": \"@ai-sdk/openai-compatible\",
+      \"name\": \"Mock\",
+      \"options\": { \"baseURL\": \"$gateway_url/v1\", \"apiKey\": \"sk-dummy\" },
+      \"models\": { \"mock-model\": { \"name\": \"Mock Model\" } }
+    }
+  }
+}"
+    opencode_env=(XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share"
+                  XDG_CACHE_HOME="$home/.cache" XDG_STATE_HOME="$home/.local/state"
+                  OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_SHARE=1)
+    # The prompt goes on stdin: as one argv element with spaces it reaches the model quoted.
+    prompt_case() {
+      printf '%s' "$1" >"$tmp/prompt.txt"
+      case_stdin="$tmp/prompt.txt"
+      case_stdin_desc="the prompt $(q "$1") (no trailing newline)"
+    }
+    prompt_case "Say the word: tangerine"
+    run_case run-json jsonl "${opencode_env[@]}" -- run --format json
+    prompt_case "Say the word: apricot"
+    run_case run-default txt "${opencode_env[@]}" -- run
+    prompt_case "Say the word: ratelimit"
+    run_case error-rate-limit jsonl "${opencode_env[@]}" -- run --format json
+    prompt_case "Create a marker file"
+    run_case tool-json jsonl "${opencode_env[@]}" -- run --format json
+    ;;
+
+  pi)
+    write_config "$home/.pi/agent/models.json" "{
+  \"providers\": {
+    \"mock\": {
+      \"baseUrl\": \"$gateway_url/v1\",
+      \"api\": \"openai-completions\",
+      \"apiKey\": \"sk-dummy\",
+      \"compat\": { \"supportsDeveloperRole\": false, \"supportsReasoningEffort\": false },
+      \"models\": [ { \"id\": \"mock-model\", \"name\": \"Mock Model\", \"contextWindow\": 128000, \"maxTokens\": 4096 } ]
+    },
+    \"mock-anthropic\": {
+      \"baseUrl\": \"$gateway_url\",
+      \"api\": \"anthropic-messages\",
+      \"apiKey\": \"sk-dummy\",
+      \"models\": [ { \"id\": \"mock-claude\", \"name\": \"Mock Claude\", \"contextWindow\": 200000, \"maxTokens\": 4096 } ]
+    }
+  }
+}"
+    write_config "$home/.pi/agent/settings.json" '{ "quietStartup": true }'
+    pi_env=(PI_CODING_AGENT_DIR="$home/.pi/agent" PI_OFFLINE=1 PI_TELEMETRY=0)
+    run_case mode-json jsonl "${pi_env[@]}" -- -p --mode json --model mock/mock-model \
+      "Say the word: tangerine"
+    run_case print-text txt "${pi_env[@]}" -- -p --model mock/mock-model "Say the word: apricot"
+    run_case anthropic-mode-json jsonl "${pi_env[@]}" -- -p --mode json \
+      --model mock-anthropic/mock-claude "Say the word: papaya"
+    run_case anthropic-print-text txt "${pi_env[@]}" -- -p --model mock-anthropic/mock-claude \
+      "Say the word: kumquat"
+    run_case error-rate-limit jsonl "${pi_env[@]}" -- -p --mode json --model mock/mock-model \
+      "Say the word: ratelimit"
+    run_case tool-json jsonl "${pi_env[@]}" -- -p --mode json --model mock/mock-model \
+      "Create a marker file"
+    ;;
+esac
+
+kill "$gw_pid" 2>/dev/null || true
+wait "$gw_pid" 2>/dev/null || true
+gw_pid=""
+cp "$root/gateway.log" "$stage/gateway.log.jsonl"
+
+dest="$REC_OUT/$harness"
+rm -rf "$dest"
+mkdir -p "$dest"
+cp -p "$stage"/* "$dest"/
+echo "record-harnesses: $harness ($version): $(ls "$dest" | wc -l) files in $dest" >&2
