@@ -1,5 +1,7 @@
 #include "src/errors.h"
 
+#include "src/text.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -9,40 +11,27 @@
 namespace drover {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool contains_any(const std::string& haystack, std::initializer_list<std::string_view> needles) {
-  for (auto needle : needles)
-    if (haystack.find(needle) != std::string::npos) return true;
-  return false;
-}
-
 }  // namespace
 
 ErrorCode classify_failure_message(std::string_view message) noexcept {
   try {
-    const std::string m = lower(message);
+    const std::string m = text::lower(message);
     // Order matters: a quota message often also says 429.
-    if (contains_any(m, {"insufficient_quota", "quota", "billing", "credit balance",
+    if (text::contains_any(m, {"insufficient_quota", "quota", "billing", "credit balance",
                          "payment required", "out of credits", "usage limit"}))
       return ErrorCode::quota_exhausted;
-    if (contains_any(m, {"rate limit", "rate_limit", "ratelimit", "too many requests", " 429",
+    if (text::contains_any(m, {"rate limit", "rate_limit", "ratelimit", "too many requests", " 429",
                          "429 "}))
       return ErrorCode::rate_limit;
-    if (contains_any(m, {"context length", "context_length", "context window",
+    if (text::contains_any(m, {"context length", "context_length", "context window",
                          "prompt is too long", "maximum context", "too many tokens",
                          "context_window_exceeded"}))
       return ErrorCode::context_overflow;
-    if (contains_any(m, {"invalid api key", "invalid x-api-key", "api key not valid",
+    if (text::contains_any(m, {"invalid api key", "invalid x-api-key", "api key not valid",
                          "incorrect api key", "unauthorized", "authentication", "not logged in",
                          "please run /login", "401", "403", "forbidden", "permission denied"}))
       return ErrorCode::auth_error;
-    if (contains_any(m, {"overloaded", "529", "503", "502", "500 ", "internal server error",
+    if (text::contains_any(m, {"overloaded", "529", "503", "502", "500 ", "internal server error",
                          "service unavailable", "bad gateway", "econnreset", "econnrefused",
                          "etimedout", "socket hang up", "connection reset", "temporarily",
                          "try again"}))

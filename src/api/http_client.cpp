@@ -1,5 +1,7 @@
 #include "src/api/http_client.h"
 
+#include "src/text.h"
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -82,20 +84,6 @@ const CurlApi* load_curl(std::string& error) {
     return nullptr;
   }
   return &api;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -233,7 +221,7 @@ struct HttpClient::Impl {
       t->outcome.status = sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
       return n;
     }
-    std::string_view trimmed = trim(line);
+    std::string_view trimmed = text::trim(line);
     if (trimmed.empty()) {
       if (t->outcome.status >= 200 && !t->headers_done) {
         t->headers_done = true;
@@ -250,8 +238,8 @@ struct HttpClient::Impl {
     }
     size_t colon = trimmed.find(':');
     if (colon != std::string_view::npos)
-      t->outcome.headers.emplace_back(lower(trimmed.substr(0, colon)),
-                                      std::string(trim(trimmed.substr(colon + 1))));
+      t->outcome.headers.emplace_back(text::lower(trimmed.substr(0, colon)),
+                                      std::string(text::trim(trimmed.substr(colon + 1))));
     return n;
   }
 

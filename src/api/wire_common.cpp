@@ -11,23 +11,14 @@
 
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
+#include "src/text.h"
 
 namespace drover::api {
 namespace wire {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool has_any(const std::string& hay, std::initializer_list<std::string_view> needles) {
-  for (std::string_view needle : needles)
-    if (hay.find(needle) != std::string::npos) return true;
-  return false;
-}
+using text::lower;
+using text::contains_any;
 
 std::string_view trim(std::string_view s) {
   const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -236,18 +227,18 @@ Error classify_error(int status, const json& payload, std::string_view raw) {
   const auto make = [&](ErrorCode code) { return Error::make(code, message); };
 
   if (status == 402) return make(ErrorCode::quota_exhausted);
-  if (has_any(hay, {"insufficient_quota", "exceeded your current quota", "credit balance is too low",
+  if (contains_any(hay, {"insufficient_quota", "exceeded your current quota", "credit balance is too low",
                     "billing_hard_limit", "billing_not_active", "billing_error",
                     "insufficient credits", "insufficient_credits", "out of credits"}) &&
       !only_per_minute_quotas(payload))
     return make(ErrorCode::quota_exhausted);
-  if (has_any(hay, {"context_length_exceeded", "maximum context length", "context length",
+  if (contains_any(hay, {"context_length_exceeded", "maximum context length", "context length",
                     "context window", "context_window", "prompt is too long",
                     "exceed context limit"}) ||
-      (has_any(hay, {"input token count"}) && has_any(hay, {"exceeds the maximum"})))
+      (contains_any(hay, {"input token count"}) && contains_any(hay, {"exceeds the maximum"})))
     return make(ErrorCode::context_overflow);
   if (status == 401 || status == 403 ||
-      has_any(hay, {"api key not valid", "api_key_invalid", "invalid_api_key", "invalid x-api-key",
+      contains_any(hay, {"api key not valid", "api_key_invalid", "invalid_api_key", "invalid x-api-key",
                     "incorrect api key", "authentication_error", "permission_error",
                     "unauthenticated", "permission_denied"}))
     return make(ErrorCode::auth_error);
@@ -258,9 +249,9 @@ Error classify_error(int status, const json& payload, std::string_view raw) {
   if (status != 0) return make(ErrorCode::harness_error);  // 1xx/3xx: not an answer at all
 
   // In a stream or a 2xx body: only the provider's type words say what happened.
-  if (has_any(hay, {"rate_limit", "rate limit", "resource_exhausted", "too many requests"}))
+  if (contains_any(hay, {"rate_limit", "rate limit", "resource_exhausted", "too many requests"}))
     return make(ErrorCode::rate_limit);
-  if (has_any(hay, {"invalid_request", "invalid_argument", "not_found", "failed_precondition",
+  if (contains_any(hay, {"invalid_request", "invalid_argument", "not_found", "failed_precondition",
                     "request_too_large", "invalid_prompt"}))
     return make(ErrorCode::validation_error);
   // overloaded_error, api_error, server_error, INTERNAL, UNAVAILABLE, or nothing recognizable:
@@ -611,7 +602,7 @@ bool rejects_response_format(int status, std::string_view body) {
   json payload = parse_json(body).value_or(json(nullptr));
   std::string hay = lower(body);
   if (!payload.is_null()) hay += "\n" + lower(parsers::unwrap_error_message(payload));
-  return has_any(hay, {"response_format", "json_schema", "text.format", "responseschema",
+  return contains_any(hay, {"response_format", "json_schema", "text.format", "responseschema",
                        "response_schema", "responsejsonschema", "response_json_schema",
                        "responsemimetype", "response_mime_type", "structured output",
                        "structured_output"});

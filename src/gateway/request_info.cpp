@@ -1,5 +1,7 @@
 #include "src/gateway/request_info.h"
 
+#include "src/text.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -21,20 +23,8 @@ bool path_ends_with_segments(std::string_view path, std::string_view segments) {
   return path == segments || ends_with(path, segments);
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n\f\v";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
+using text::lower;
+using text::trim;
 
 /// Removes duplicate and trailing slashes: "//v1/models/" → "/v1/models".
 std::string normalize_path(std::string_view path) {

@@ -1,5 +1,7 @@
 #include "src/gateway/request_log.h"
 
+#include "src/run.h"
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -42,18 +44,6 @@ void RequestLog::flush() {
   std::fflush(file_ != nullptr ? file_ : stderr);
 }
 
-std::string iso8601_utc_now() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  std::time_t secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
-  return out;
-}
+std::string iso8601_utc_now() { return now_rfc3339(); }
 
 }  // namespace drover::gateway
