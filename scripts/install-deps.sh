@@ -7,6 +7,8 @@ packages=(
   libcurl4-openssl-dev libcli11-dev libcpp-httplib-dev libmagic-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# Node.js and npm run the official SDKs of the real-client test (any Node >= 18 will do).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
