@@ -202,7 +202,8 @@ struct NoiseFilter::Compiled {
       if (start.starts_with(p)) return Verdict::noise;
     if (blank) return complete ? Verdict::blank : Verdict::hold;
     if (line.size() >= kMaxNoiseLineBytes) return Verdict::answer;
-    if (!complete) return could_become_noise(start, after_noise_allowed) ? Verdict::hold : Verdict::answer;
+    if (!complete)
+      return could_become_noise(start, after_noise_allowed) ? Verdict::hold : Verdict::answer;
     const std::string_view trimmed = trim_right(start);
     if (std::find(lines.begin(), lines.end(), trimmed) != lines.end()) return Verdict::noise;
     if (after_noise_allowed &&
@@ -236,7 +237,8 @@ NoiseMarkers default_noise_markers() {
       R"(Now using model:? \S+(?: \([^()]*\))?\.?)",
       // pi's start-up banner; the "---" under it is an after_noise line.
       R"(pi v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)",
-      // Update notices: "New version available: 1.2.3", pi's "New version 1.2.3 is available. Run: ...".
+      // Update notices: "New version available: 1.2.3", and pi's
+      // "New version 1.2.3 is available. Run: npm install -g ..."
       R"(New version available: v?\d+(?:\.\d+)+.*)",
       R"(New version v?\d+(?:\.\d+)+\S* is available\..*)",
   };
@@ -422,7 +424,8 @@ void NoiseFilter::release_answer(std::string& out) {
 void NoiseFilter::note_removed(std::string_view bytes) {
   if (removed_.size() >= kMaxRemovedLines) return;
   // A few bytes over the cap so that shown_removed() sees the line was longer.
-  const std::size_t room = kMaxRemovedLineBytes + 4 - std::min(removing_.size(), kMaxRemovedLineBytes + 4);
+  const std::size_t limit = kMaxRemovedLineBytes + 4;
+  const std::size_t room = limit - std::min(removing_.size(), limit);
   removing_.append(bytes.substr(0, std::min(bytes.size(), room)));
 }
 

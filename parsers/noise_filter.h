@@ -30,14 +30,14 @@
 // the leading literal part of each regex: "pi v\d+" can only match lines starting "pi v"). Only
 // the current partial line is ever held, and only while it is blank or shorter than
 // kMaxNoiseLineBytes bytes and could still become noise. A regex without a leading literal (one
-// that starts with a group, a class, an escape like \d, or uses '|') makes every short line wait
-// for its '\n'. Output is never cut anywhere the input was not cut or a line does not end, so
+// that starts with a group, a class, an escape like \d, or has a top-level '|') makes every short
+// line wait for its '\n'. Output is never cut where neither the input was cut nor a line ends, so
 // deltas that are whole UTF-8 sequences stay so.
 #pragma once
 
 #include <cstddef>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,8 +45,8 @@
 
 namespace drover::parsers {
 
-/// Lines longer than this (in bytes, without the '\n') are never noise by exact text or regex,
-/// and a partial line this long is released unless it is blank or already known to be noise.
+/// Lines of this many bytes or more (without the '\n') are never noise by exact text or regex, and
+/// a partial line this long is released unless it is blank or already known to be noise.
 inline constexpr std::size_t kMaxNoiseLineBytes = 256;
 
 /// What counts as noise. Comes from preset data and is extensible per route. Markers are matched

@@ -23,6 +23,8 @@
 #include <string_view>
 
 #include "args_template.h"
+#include "parsers/utf8.h"
+#include "src/presets.h"
 #include "src/api/wire.h"
 
 namespace drover {
@@ -171,6 +173,7 @@ std::string route_id(const std::string& provider, const std::string& transport,
 
 struct Ctx {
   std::string origin;  // names the source in every message
+  const std::vector<PresetSource>* presets = nullptr;  // for accounts that say "preset"
   fs::path base_dir;   // relative paths (cwd) are resolved against it
   std::vector<std::string> errors;
   // Paths of keys an unknown key was suggested as: their "missing" error would only repeat it.
@@ -768,9 +771,44 @@ void parse_models(Ctx& ctx, const ojson& v, const std::string& path,
   }
 }
 
+// The first account of preset `name`, as JSON, or nullptr (with an error) when there is none.
+std::optional<ojson> preset_account(Ctx& ctx, const std::string& name, const std::string& path) {
+  std::vector<std::string> known;
+  if (ctx.presets != nullptr) {
+    for (const auto& p : *ctx.presets) {
+      known.push_back(p.name);
+      if (p.name != name) continue;
+      ojson doc = ojson::parse(p.text, nullptr, false, true);
+      if (!doc.is_discarded() && doc.contains("providers") && doc["providers"].is_object()) {
+        for (auto& [id, provider] : doc["providers"].items()) {
+          if (provider.contains("accounts") && provider["accounts"].is_array() &&
+              !provider["accounts"].empty())
+            return provider["accounts"][0];
+        }
+      }
+      ctx.error(path, p.origin + " has no account to start from");
+      return std::nullopt;
+    }
+  }
+  ctx.error(path, "unknown preset " + quote(name) + " (known: " +
+                      join(std::vector<std::string_view>(known.begin(), known.end()), ", ") + ")");
+  return std::nullopt;
+}
+
 void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpec& a) {
   if (!ctx.object(v, path)) return;
-  ctx.check_keys(v, path, {"id", "transport", "models"});
+  if (auto it = v.find("preset"); it != v.end()) {
+    // Start from the preset's account and apply this one on top (a JSON merge patch: objects
+    // merge key by key, anything else replaces, null removes).
+    if (!it->is_string()) return ctx.expected(child(path, "preset"), "a preset name", *it);
+    auto base = preset_account(ctx, it->get<std::string>(), child(path, "preset"));
+    if (!base) return;
+    ojson patch_doc = v;
+    patch_doc.erase("preset");
+    base->merge_patch(patch_doc);
+    return parse_account(ctx, *base, path, a);
+  }
+  ctx.check_keys(v, path, {"id", "transport", "models", "preset"});
   if (auto id = ctx.id_member(v, path, "id", true, "account id")) a.id = *id;
   if (auto it = v.find("transport"); it != v.end()) {
     parse_transport(ctx, *it, child(path, "transport"), a.transport);
@@ -892,7 +930,7 @@ void parse_root(Ctx& ctx, const ojson& doc, Config& config) {
     ctx.error("", "expected an object at the top level, got " + describe(doc));
     return;
   }
-  ctx.check_keys(doc, "", {"defaultRoute", "providers", "routing"});
+  ctx.check_keys(doc, "", {"defaultRoute", "providers", "routing", "description"});
   if (auto d = ctx.string_member(doc, "", "defaultRoute", false, true)) config.default_route = *d;
   if (auto r = doc.find("routing"); r != doc.end()) parse_routing(ctx, *r, "routing", config.routing);
   auto it = doc.find("providers");
@@ -1003,8 +1041,10 @@ std::optional<ojson> parse_document(Ctx& ctx, const std::string& text) {
 // Parses and validates one source without checking defaultRoute (a workspace file may name a
 // route that only the global file defines; load_config checks after merging).
 std::optional<Config> parse_one(const std::string& text, const std::string& origin,
-                                std::vector<std::string>& errors) {
+                                std::vector<std::string>& errors,
+                                const std::vector<PresetSource>& presets = builtin_presets()) {
   Ctx ctx;
+  ctx.presets = &presets;
   ctx.origin = origin;
   ctx.base_dir = fs::path(origin).parent_path();
   auto doc = parse_document(ctx, text);
@@ -1027,41 +1067,7 @@ std::optional<std::string> default_route_problem(const Config& config, const std
 
 // Replaces invalid UTF-8 with U+FFFD. Messages quote file bytes (a syntax error's "last read")
 // and paths, and they end up in JSON output, whose serializer rejects invalid UTF-8.
-std::string valid_utf8(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  size_t i = 0;
-  auto cont = [&](size_t k) {
-    return k < in.size() && (static_cast<unsigned char>(in[k]) & 0xC0) == 0x80;
-  };
-  while (i < in.size()) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    size_t len = 0;
-    if (c < 0x80) {
-      len = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = cont(i + 1) ? 2 : 0;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      const auto c1 = i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) : 0;
-      const bool ok = cont(i + 1) && cont(i + 2) && !(c == 0xE0 && c1 < 0xA0) &&
-                      !(c == 0xED && c1 >= 0xA0);
-      len = ok ? 3 : 0;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      const auto c1 = i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) : 0;
-      const bool ok = cont(i + 1) && cont(i + 2) && cont(i + 3) && !(c == 0xF0 && c1 < 0x90) &&
-                      !(c == 0xF4 && c1 >= 0x90);
-      len = ok ? 4 : 0;
-    }
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(in, i, len);
-      i += len;
-    }
-  }
-  return out;
-}
+std::string valid_utf8(const std::string& in) { return parsers::valid_utf8(in); }
 
 Error config_error(const std::string& message) {
   return Error::make(ErrorCode::config_error, valid_utf8(message));
@@ -1192,6 +1198,12 @@ ConfigLookup ConfigLookup::from_environment() {
   return lookup;
 }
 
+std::string ConfigLookup::config_dir() const {
+  if (xdg_config_home && !xdg_config_home->empty()) return *xdg_config_home + "/drover";
+  if (home && !home->empty()) return *home + "/.config/drover";
+  return {};
+}
+
 std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::string& text,
                                                                     const std::string& origin) {
   try {
@@ -1242,6 +1254,10 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
     Config merged;
     std::string default_origin;
     std::vector<std::string> errors;
+    const std::string presets_dir =
+        lookup.config_dir().empty() ? std::string() : lookup.config_dir() + "/presets";
+    const std::vector<PresetSource> presets =
+        lookup.with_presets ? all_presets(presets_dir, errors) : builtin_presets();
     for (const auto& file : files) {
       std::string problem;
       auto text = read_text(file, problem);
@@ -1249,7 +1265,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         errors.push_back(problem);
         continue;
       }
-      auto config = parse_one(*text, file.string(), errors);
+      auto config = parse_one(*text, file.string(), errors, presets);
       if (!config) continue;
       for (auto& p : config->providers) {
         auto same = std::find_if(merged.providers.begin(), merged.providers.end(),
@@ -1265,6 +1281,19 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
       }
       if (config->routing.configured) merged.routing = config->routing;  // workspace wins
       merged.sources.push_back(file.string());
+    }
+    if (lookup.with_presets) {
+      for (const auto& preset : presets) {
+        auto config = parse_one(preset.text, preset.origin, errors, presets);
+        if (!config) continue;
+        for (auto& p : config->providers) {
+          const bool taken = std::any_of(merged.providers.begin(), merged.providers.end(),
+                                         [&](const ProviderSpec& q) { return q.id == p.id; });
+          if (taken) continue;  // the user's own definition wins
+          p.preset = preset.name;
+          merged.providers.push_back(std::move(p));
+        }
+      }
     }
     if (!errors.empty()) return {std::nullopt, config_error(join_errors(errors))};
     if (auto problem = default_route_problem(merged, default_origin))

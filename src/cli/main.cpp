@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -19,7 +20,9 @@
 
 #include "drover/client.h"
 #include "drover/config.h"
+#include "harness/print_mode.h"
 #include "src/api/api_transport.h"
+#include "src/presets.h"
 #include "src/loop.h"
 #include "src/router.h"
 #include "src/run.h"
@@ -96,14 +99,30 @@ int command_run(const RunOptions& opts) {
   int exit_code = 0;
   auto config = load(opts.config, exit_code);
   if (!config) return exit_code;
-  if (config->providers.empty()) {
-    std::fprintf(stderr,
-                 "drover: no routes configured: pass --config FILE, set DROVER_CONFIG, or "
-                 "create ./drover.json (see examples/drover.json)\n");
-    return kExitUsage;
-  }
-
   request.route = opts.route;
+  const bool has_own_routes = std::any_of(config->providers.begin(), config->providers.end(),
+                                          [](const drover::ProviderSpec& p) { return p.preset.empty(); });
+  if (!has_own_routes && request.route.empty()) {
+    // Zero-config start: the first harness installed, in a fixed order of preference.
+    for (const char* preset : {"claude-cli", "codex-cli", "pi-cli", "opencode-cli"}) {
+      auto [route, error] = config->resolve(preset);
+      if (!route) continue;
+      const std::string& command = route->account_spec->transport.command;
+      auto env = drover::build_child_environment({}, {});
+      if (drover::resolve_command(command, env, "").empty()) continue;
+      request.route = preset;
+      std::fprintf(stderr, "drover: no configuration; using %s (%s found on PATH)\n", preset,
+                   command.c_str());
+      break;
+    }
+    if (request.route.empty()) {
+      std::fprintf(stderr,
+                   "drover: no configuration and no harness on PATH (looked for claude, codex, pi, "
+                   "opencode): pass --config FILE, set DROVER_CONFIG, create ./drover.json (see "
+                   "examples/drover.json), or pick a preset with --route\n");
+      return kExitUsage;
+    }
+  }
   if (!opts.model.empty()) request.model = opts.model;
   if (!opts.cwd.empty()) request.cwd = opts.cwd;
   if (!opts.system.empty()) request.system_prompt = opts.system;
@@ -271,11 +290,48 @@ int command_models(const ModelsOptions& opts) {
   return exit_code;
 }
 
-int command_routes(const std::string& config_path, bool as_json) {
+int command_presets(const std::string& show, bool as_json) {
+  std::vector<std::string> errors;
+  const auto lookup = drover::ConfigLookup::from_environment();
+  const std::string dir = lookup.config_dir().empty() ? "" : lookup.config_dir() + "/presets";
+  auto presets = drover::all_presets(dir, errors);
+  for (const auto& e : errors) std::fprintf(stderr, "drover: warning: %s\n", e.c_str());
+  if (!show.empty()) {
+    for (const auto& p : presets) {
+      if (p.name != show) continue;
+      write_stdout(p.text.back() == '\n' ? p.text : p.text + "\n");
+      return 0;
+    }
+    std::fprintf(stderr, "drover: presets show: unknown preset '%s' (drover presets lists them)\n",
+                 show.c_str());
+    return kExitUsage;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : presets)
+    out.push_back({{"name", p.name},
+                   {"description", drover::preset_description(p)},
+                   {"source", p.builtin ? "built-in" : p.origin}});
+  if (as_json) {
+    write_stdout(dump(out) + "\n");
+  } else {
+    for (const auto& p : out)
+      write_stdout(p["name"].get<std::string>() + "  " + p["description"].get<std::string>() +
+                   (p["source"] == "built-in" ? "" : "  [" + p["source"].get<std::string>() + "]") +
+                   "\n");
+  }
+  return 0;
+}
+
+int command_routes(const std::string& config_path, bool as_json, bool all) {
   int exit_code = 0;
   auto config = load(config_path, exit_code);
   if (!config) return exit_code;
   auto routes = config->routes();
+  if (!all) {
+    routes.erase(std::remove_if(routes.begin(), routes.end(),
+                                [](const drover::Route& r) { return !r.provider_spec->preset.empty(); }),
+                 routes.end());
+  }
   std::optional<drover::Route> def;
   if (!routes.empty()) def = config->resolve("").first;
   if (as_json) {
@@ -295,13 +351,15 @@ int command_routes(const std::string& config_path, bool as_json) {
                      {"apiFormat", t.api.format},
                      {"baseUrl", t.api.base_url},
                      {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
+                     {"preset", r.provider_spec->preset},
                      {"default", def && def->id == r.id}});
     }
     write_stdout(dump(out) + "\n");
     return 0;
   }
   if (routes.empty()) {
-    std::fprintf(stderr, "drover: no routes configured\n");
+    std::fprintf(stderr, "drover: no routes configured (built-in presets: drover presets, or "
+                         "drover routes --all)\n");
     return 0;
   }
   for (const auto& r : routes) {
@@ -354,9 +412,18 @@ int main(int argc, char** argv) {
 
   std::string routes_config;
   bool routes_json = false;
+  bool routes_all = false;
   auto* routes_cmd = app.add_subcommand("routes", "List configured routes (never secrets)");
   routes_cmd->add_option("--config,-c", routes_config, "Config file");
   routes_cmd->add_flag("--json", routes_json, "Print JSON");
+  routes_cmd->add_flag("--all", routes_all, "Include the routes of every preset");
+
+  std::string presets_show;
+  bool presets_json = false;
+  auto* presets_cmd = app.add_subcommand("presets", "List the presets (built-in and yours)");
+  presets_cmd->add_flag("--json", presets_json, "Print JSON");
+  auto* presets_show_cmd = presets_cmd->add_subcommand("show", "Print one preset's definition");
+  presets_show_cmd->add_option("name", presets_show, "Preset name")->required();
 
   ModelsOptions models;
   auto* models_cmd = app.add_subcommand("models", "List the models a route offers");
@@ -384,7 +451,8 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (run_cmd->parsed()) return command_run(run);
-  if (routes_cmd->parsed()) return command_routes(routes_config, routes_json);
+  if (routes_cmd->parsed()) return command_routes(routes_config, routes_json, routes_all);
+  if (presets_cmd->parsed()) return command_presets(presets_show, presets_json);
   if (models_cmd->parsed()) return command_models(models);
   return kExitUsage;
 }

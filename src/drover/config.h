@@ -133,6 +133,7 @@ struct AccountSpec {
 struct ProviderSpec {
   std::string id;
   std::vector<AccountSpec> accounts;
+  std::string preset;  ///< the preset this provider came from; empty for the user's own
 };
 
 /// One runnable route: provider:transport:account:model.
@@ -186,7 +187,12 @@ struct ConfigLookup {
   std::string workspace_dir = ".";           ///< ./drover.json
   std::optional<std::string> xdg_config_home;  ///< $XDG_CONFIG_HOME (else $HOME/.config)
   std::optional<std::string> home;
+  /// Add every preset's providers after the user's own (so `--route claude-cli` works with no
+  /// config). User presets are read from `$XDG_CONFIG_HOME/drover/presets`.
+  bool with_presets = true;
   static ConfigLookup from_environment();
+  /// $XDG_CONFIG_HOME/drover (or ~/.config/drover); empty when neither is known.
+  std::string config_dir() const;
 };
 
 /// Parses JSON-with-comments text into a validated Config. `origin` names the source in errors.
@@ -199,7 +205,9 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 /// Loads configuration by the lookup rules. With --config or $DROVER_CONFIG that file alone is
 /// read (missing is an error). Otherwise the global file and then the workspace file are read
 /// when present; a workspace provider replaces a global one with the same id, and the workspace
-/// defaultRoute wins. No file at all gives an empty Config (not an error).
+/// defaultRoute wins. No file at all gives a Config with no user providers (not an error).
+/// With `with_presets`, the providers of every preset (built-in, then the user's) that the user
+/// did not define themselves follow the user's own, marked with ProviderSpec::preset.
 std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup);
 
 }  // namespace drover

@@ -1,6 +1,8 @@
 // `drover run` and `drover routes` end to end: the real binary, the fake agent, real configs.
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -379,6 +381,76 @@ TEST(CliRun, WorkspaceConfigIsFoundWithoutFlags) {
   CliRun run = run_drover({"run", "hello"}, options);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, "echo: hello [model=m]\n");
+}
+
+}  // namespace
+}  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+// A stand-in `claude` on PATH: answers `claude -p PROMPT --output-format json …` like the real
+// one (through the fake agent's json mode).
+std::string fake_claude_dir(const ScratchDir& dir) {
+  std::string bin = dir.path() + "/bin";
+  std::filesystem::create_directories(bin);
+  std::string script = bin + "/claude";
+  std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = -p ] || exit 64\nexec " << fake_agent()
+                        << " --mode json --prompt \"$2\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return bin;
+}
+
+TEST(CliZeroConfig, UsesTheFirstHarnessOnPathAndSaysWhich) {
+  ScratchDir dir;
+  CliOptions options;
+  options.cwd = dir.path();  // no ./drover.json
+  options.env = {{"PATH", fake_claude_dir(dir) + ":/usr/bin:/bin"},
+                 {"XDG_CONFIG_HOME", dir.path() + "/xdg"}};
+  CliRun run = run_drover({"run", "-o", "json", "hello there"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("using claude-cli (claude found on PATH)"), std::string::npos) << run.err;
+  auto r = run.json();
+  EXPECT_EQ(r["text"], "echo: hello there");
+  EXPECT_EQ(r["route"], "claude-cli:cli:default:");
+  EXPECT_EQ(r["sessionId"], "fake-session-1");
+  EXPECT_DOUBLE_EQ(r["usage"]["costUsd"].get<double>(), 0.0012);
+}
+
+TEST(CliZeroConfig, PresetRouteWorksWithoutAConfigFile) {
+  ScratchDir dir;
+  CliOptions options;
+  options.cwd = dir.path();
+  options.env = {{"PATH", fake_claude_dir(dir) + ":/usr/bin:/bin"},
+                 {"XDG_CONFIG_HOME", dir.path() + "/xdg"}};
+  CliRun run = run_drover({"run", "--route", "claude-cli", "hi"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "echo: hi\n");
+  EXPECT_EQ(run.err.find("using"), std::string::npos) << "an explicit route needs no notice";
+}
+
+TEST(CliZeroConfig, NoHarnessAnywhereIsAUsageError) {
+  ScratchDir dir;
+  CliOptions options;
+  options.cwd = dir.path();
+  options.env = {{"PATH", dir.path()}, {"XDG_CONFIG_HOME", dir.path() + "/xdg"}};
+  CliRun run = run_drover({"run", "hi"}, options);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("looked for claude, codex, pi, opencode"), std::string::npos) << run.err;
+}
+
+TEST(CliPresets, ListsAndShowsPresets) {
+  CliRun list = run_drover({"presets", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::set<std::string> names;
+  for (const auto& p : list.json()) names.insert(p["name"]);
+  for (const char* expected : {"claude-cli", "codex-cli", "pi-cli", "pi-cli-text", "opencode-cli",
+                               "openclaude-cli"})
+    EXPECT_TRUE(names.count(expected)) << expected;
+  CliRun show = run_drover({"presets", "show", "codex-cli"});
+  ASSERT_EQ(show.exit_code, 0);
+  EXPECT_NE(show.out.find("\"command\": \"codex\""), std::string::npos);
+  EXPECT_EQ(run_drover({"presets", "show", "nope"}).exit_code, 2);
 }
 
 }  // namespace

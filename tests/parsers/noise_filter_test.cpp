@@ -2,6 +2,7 @@
 // whether the text arrives whole, in two pieces cut anywhere, in small chunks or byte by byte.
 #include "parsers/noise_filter.h"
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,7 +159,8 @@ TEST(NoiseFilter, CaveatBlockInTheMiddle) {
 TEST(NoiseFilter, CaveatBlockOnOneLineAndIndented) {
   EXPECT_EQ(filtered("A\n  <local-command-caveat>x</local-command-caveat>\nB\n").text, "A\nB\n");
   // The close tag must follow the open tag; a line merely containing it outside a block stays.
-  EXPECT_EQ(filtered("See </local-command-caveat> here\n").text, "See </local-command-caveat> here\n");
+  EXPECT_EQ(filtered("See </local-command-caveat> here\n").text,
+            "See </local-command-caveat> here\n");
 }
 
 TEST(NoiseFilter, UnclosedBlockRunsToTheEnd) {
@@ -172,7 +174,8 @@ TEST(NoiseFilter, ModelSwitchLine) {
       "Model switched to claude-opus-4-1\nSure, the bug is in main.cpp.\n"
       "Switched to model gpt-5 (high)\n");
   EXPECT_EQ(f.text, "Sure, the bug is in main.cpp.\n");
-  EXPECT_EQ(f.removed, (Lines{"Model switched to claude-opus-4-1", "Switched to model gpt-5 (high)"}));
+  EXPECT_EQ(f.removed,
+            (Lines{"Model switched to claude-opus-4-1", "Switched to model gpt-5 (high)"}));
   EXPECT_EQ(filtered("Now using model: sonnet\nHi").text, "Hi");
 }
 
@@ -229,7 +232,8 @@ TEST(NoiseFilter, CustomMarkers) {
       "[debug]no space\n",
       markers);
   EXPECT_EQ(f.text, "Answer\nReady to work\n[debug]no space\n");
-  EXPECT_EQ(f.removed, (Lines{"[debug] loading config", "BEEP", "<< a", "b >>", "Tokens used: 1234"}));
+  EXPECT_EQ(f.removed,
+            (Lines{"[debug] loading config", "BEEP", "<< a", "b >>", "Tokens used: 1234"}));
 }
 
 TEST(NoiseFilter, ValidateNamesTheFirstProblem) {
@@ -306,12 +310,40 @@ TEST(NoiseFilter, RemovedLinesAreCapped) {
   EXPECT_EQ(filter.removed().size(), NoiseFilter::kMaxRemovedLines);
   EXPECT_TRUE(filter.only_noise());
 
+  // Cut on a UTF-8 boundary: byte 512 falls inside a "ж" (23 + 2k bytes), so 511 are kept.
+  std::string zh;
+  for (int i = 0; i < 500; ++i) zh += "ж";
   NoiseFilter long_line(default_noise_markers());
-  out = long_line.feed("<local-command-caveat>" + std::string(1000, 'c'));
+  out = long_line.feed("<local-command-caveat> " + zh);
   out += long_line.finish();
   EXPECT_EQ(out, "");
   ASSERT_EQ(long_line.removed().size(), 1u);
-  EXPECT_EQ(long_line.removed()[0].size(), NoiseFilter::kMaxRemovedLineBytes + std::string("…").size());
+  EXPECT_EQ(long_line.removed()[0], "<local-command-caveat> " + zh.substr(0, 488) + "…");
+}
+
+// Texts glued from marker pieces, blanks, line ends and answer words, cut everywhere: the streaming
+// decisions (hold, release, noise) must never disagree with judging the whole text.
+TEST(NoiseFilter, RandomTextsGiveTheSameOutputHoweverSplit) {
+  const std::vector<std::string> pieces = {
+      "Ready to work", ".", "!", "Готов к работе", " Жду ваших указаний", "Жду задачу", "pi v1.2.3",
+      "pi v", "---", "Model switched to opus", "New version available: 1.2", "<local-command-caveat>",
+      "</local-command-caveat>", "<<", "»»", "[dbg] ", "Answer", "ответ", " ", "  ", "\t", "\r", "\n",
+      "\n", "\n\n", "Re", "Гот", "\xD0", std::string(40, 'x')};
+  NoiseMarkers custom = default_noise_markers();
+  custom.prefixes = {"[dbg] "};
+  custom.blocks.push_back({"<<", "»»"});
+  custom.regexes.push_back(R"(Answer \d)");
+  std::mt19937 rng(20240607);
+  for (int round = 0; round < 120; ++round) {
+    std::string input;
+    const int count = 1 + static_cast<int>(rng() % 14);
+    for (int i = 0; i < count; ++i) input += pieces[rng() % pieces.size()];
+    Filtered f;
+    ASSERT_TRUE(same_for_every_split(custom, input, &f)) << "input " << show(input);
+    if (!f.removed_anything) {
+      EXPECT_EQ(f.text, input);
+    }
+  }
 }
 
 TEST(NoiseFilter, FinishIsFinal) {

@@ -1,5 +1,6 @@
 // Configuration parsing, validation, route resolution and file lookup (src/config.cpp).
 #include "drover/config.h"
+#include "src/presets.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -275,7 +276,7 @@ TEST(ConfigErrors, UnknownKeySuggestionIgnoresCaseAndSnakeCase) {
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
   const std::string msg = parse_error(R"({"providers": {}, "colour": "blue"})");
-  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing)");
+  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing, description)");
 }
 
 TEST(ConfigErrors, DuplicateJsonKeysAreErrors) {
@@ -831,6 +832,7 @@ std::string one_provider_file(const std::string& pid, const std::string& account
 
 ConfigLookup lookup_in(const TempDir& dir) {
   ConfigLookup l;
+  l.with_presets = false;  // these tests compare the user's own providers exactly
   l.workspace_dir = (dir.path() / "ws").string();
   l.home = (dir.path() / "home").string();
   return l;
@@ -1121,6 +1123,71 @@ TEST(ConfigApi, ErrorsNameThePath) {
   EXPECT_THAT(msg, HasSubstr("api.parameters.temperature: expected a number from 0 to 2"));
   EXPECT_THAT(msg, HasSubstr("api.parameters.responseFormat: a json_schema response format needs"));
   EXPECT_EQ(msg.find("\"k\""), std::string::npos) << "a literal key is never echoed";
+}
+
+}  // namespace
+}  // namespace drover
+
+namespace drover {
+namespace {
+
+TEST(ConfigPresets, PresetProvidersFollowTheUsersOwnAndUserPresetsOverride) {
+  TempDir dir;
+  const fs::path config_dir = dir.path() / "home" / ".config" / "drover";
+  fs::create_directories(config_dir / "presets");
+  std::ofstream(config_dir / "presets" / "my-agent.json")
+      << R"({"description": "mine", "providers": {"my-agent": {"accounts": [{"id": "default",
+         "transport": {"command": "my-agent", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})";
+  std::ofstream(dir.path() / "ws" / "drover.json").flush();
+  fs::create_directories(dir.path() / "ws");
+  std::ofstream(dir.path() / "ws" / "drover.json")
+      << R"({"providers": {"codex-cli": {"accounts": [{"id": "mine", "preset": "codex-cli",
+         "transport": {"cli": {"env": {"EXTRA": "1"}}}, "models": ["gpt-5.5"]}]}}})";
+  ConfigLookup l;
+  l.workspace_dir = (dir.path() / "ws").string();
+  l.home = (dir.path() / "home").string();
+  auto [config, error] = load_config(l);
+  ASSERT_TRUE(config) << error->message;
+  ASSERT_FALSE(config->providers.empty());
+  // The user's own provider comes first and wins over the built-in preset of the same id.
+  EXPECT_EQ(config->providers[0].id, "codex-cli");
+  EXPECT_EQ(config->providers[0].preset, "");
+  const AccountSpec& mine = config->providers[0].accounts[0];
+  EXPECT_EQ(mine.id, "mine");
+  EXPECT_EQ(mine.transport.command, "codex") << "inherited from the preset";
+  EXPECT_EQ(mine.transport.cli.env.at("EXTRA"), "1") << "the user's override";
+  EXPECT_EQ(mine.transport.cli.parser.kind, ParserSpec::Kind::jsonl);
+  int codex = 0;
+  bool claude = false, user_preset = false;
+  for (const auto& p : config->providers) {
+    codex += p.id == "codex-cli";
+    claude |= p.id == "claude-cli" && p.preset == "claude-cli";
+    user_preset |= p.id == "my-agent" && p.preset == "my-agent";
+  }
+  EXPECT_EQ(codex, 1);
+  EXPECT_TRUE(claude);
+  EXPECT_TRUE(user_preset);
+  auto [route, rerr] = config->resolve("claude-cli");
+  ASSERT_TRUE(route) << rerr->message;
+  EXPECT_EQ(route->account_spec->transport.command, "claude");
+}
+
+TEST(ConfigPresets, EveryBuiltinPresetIsValid) {
+  ASSERT_FALSE(builtin_presets().empty());
+  for (const auto& preset : builtin_presets()) {
+    auto [config, error] = parse_config(preset.text, preset.origin);
+    ASSERT_TRUE(config) << preset.name << ": " << error->message;
+    ASSERT_EQ(config->providers.size(), 1u) << preset.name;
+    EXPECT_EQ(config->providers[0].id, preset.name) << "a preset's provider is named after it";
+    EXPECT_FALSE(preset_description(preset).empty()) << preset.name;
+  }
+}
+
+TEST(ConfigPresets, UnknownPresetIsAnErrorListingTheKnownOnes) {
+  const std::string msg = parse_error(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "preset": "no-such-preset"}]}}})");
+  EXPECT_THAT(msg, HasSubstr("providers.p.accounts[0].preset: unknown preset \"no-such-preset\""));
+  EXPECT_THAT(msg, HasSubstr("claude-cli"));
 }
 
 }  // namespace

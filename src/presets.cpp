@@ -1,0 +1,53 @@
+#include "src/presets.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace drover {
+
+std::vector<PresetSource> user_presets(const std::string& dir, std::vector<std::string>& errors) {
+  std::vector<PresetSource> out;
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto& path = entry.path();
+    if (path.extension() != ".json") continue;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      errors.push_back(path.string() + ": cannot read the preset file");
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    out.push_back({path.stem().string(), text.str(), path.string(), false});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PresetSource& a, const PresetSource& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<PresetSource> all_presets(const std::string& user_dir, std::vector<std::string>& errors) {
+  std::vector<PresetSource> out = builtin_presets();
+  for (auto& user : user_presets(user_dir, errors)) {
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](const PresetSource& p) { return p.name == user.name; });
+    if (same != out.end())
+      *same = std::move(user);
+    else
+      out.push_back(std::move(user));
+  }
+  return out;
+}
+
+std::string preset_description(const PresetSource& preset) {
+  auto doc = nlohmann::json::parse(preset.text, nullptr, false, true);
+  if (doc.is_discarded() || !doc.is_object()) return {};
+  auto it = doc.find("description");
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace drover
