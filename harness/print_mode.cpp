@@ -12,6 +12,7 @@
 #include <boost/process/search_path.hpp>
 #include <spdlog/spdlog.h>
 
+#include "parsers/noise_filter.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
 #include "src/args_template.h"
@@ -42,6 +43,18 @@ std::string failure_excerpt(const std::string& stderr_tail, const std::string& s
   return start == std::string::npos ? std::string() : parsers::valid_utf8(excerpt.substr(start));
 }
 
+// The built-in markers (unless switched off) plus the route's own.
+parsers::NoiseMarkers markers_for(const NoiseSpec& spec) {
+  parsers::NoiseMarkers m = spec.builtin_markers ? parsers::default_noise_markers()
+                                                 : parsers::NoiseMarkers{};
+  m.lines.insert(m.lines.end(), spec.lines.begin(), spec.lines.end());
+  m.prefixes.insert(m.prefixes.end(), spec.prefixes.begin(), spec.prefixes.end());
+  m.regexes.insert(m.regexes.end(), spec.regexes.begin(), spec.regexes.end());
+  m.after_noise.insert(m.after_noise.end(), spec.after_noise.begin(), spec.after_noise.end());
+  m.blocks.insert(m.blocks.end(), spec.blocks.begin(), spec.blocks.end());
+  return m;
+}
+
 // One print-mode run, alive from spawn until on_done has been called.
 struct PrintModeRun {
   Route route;
@@ -53,9 +66,17 @@ struct PrintModeRun {
   std::optional<std::string> output_file;
   std::string command_name;
   std::vector<Event> pending;  // scratch buffer for parser output
+  std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
+  std::string filtered_text;                  // the answer as the filter let it through
 
   void emit(std::vector<Event>& events) {
     for (auto& event : events) {
+      if (noise && event.kind == Event::Kind::delta) {
+        // Deltas go through the noise filter; what it holds back comes out later (or never).
+        event.text = noise->feed(event.text);
+        filtered_text += event.text;
+        if (event.text.empty()) continue;
+      }
       if (!on_event) continue;
       try {
         on_event(event);
@@ -67,6 +88,7 @@ struct PrintModeRun {
   }
 
   void complete(ProcessOutcome&& outcome);
+  parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
   std::optional<Error> classify(const ProcessOutcome& outcome,
                                 const parsers::ParsedOutput& parsed) const;
 };
@@ -138,7 +160,25 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
     }
   }
 
-  result.warnings = std::move(outcome.warnings);
+  bool noise_only = false;
+  if (noise) {
+    if (output_file) {
+      // The answer came from the file, not from the deltas: filter it whole.
+      parsed.text = parsers::filter_noise(parsed.text, noise_markers(), &noise_only);
+    } else {
+      std::vector<Event> tail(1);
+      tail[0].kind = Event::Kind::delta;
+      tail[0].text = noise->finish();
+      filtered_text += tail[0].text;
+      if (!tail[0].text.empty() && on_event) on_event(tail[0]);
+      noise_only = noise->only_noise();
+      parsed.text = filtered_text;
+      if (noise->removed_anything())
+        result.warnings.push_back("removed " + std::to_string(noise->removed_count()) +
+                                  " line(s) of harness noise");
+    }
+  }
+  for (auto& w : outcome.warnings) result.warnings.push_back(std::move(w));
   for (auto& w : parsed.warnings) result.warnings.push_back(std::move(w));
   if (output_file) {
     // The file did not go through a parser; JSON results cannot carry invalid UTF-8.
@@ -154,6 +194,13 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   result.stop_reason = std::move(parsed.stop_reason);
   if (parsed.model) result.model = *parsed.model;
   result.error = classify(outcome, parsed);
+  if (!result.error && noise_only &&
+      route.account_spec->transport.cli.noise.fail_on_noise_only) {
+    result.error = Error::make(ErrorCode::temporary_unavailable,
+                               command_name + " answered with harness noise only (" +
+                                   std::to_string(noise ? noise->removed_count() : 0) +
+                                   " line(s): greetings, banners or the like)");
+  }
   if (!result.error && result.text.find_first_not_of(" \t\r\n") == std::string::npos) {
     // An empty answer is never a success: the caller may retry.
     result.error = Error::make(ErrorCode::temporary_unavailable,
@@ -270,6 +317,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   spawn.max_output_bytes = cli.max_output_bytes;
 
   run->parser = parsers::make_parser(cli.parser);
+  if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
   PrintModeRun* raw = run.get();
   ProcessCallbacks callbacks;

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "args_template.h"
+#include "parsers/noise_filter.h"
 #include "parsers/utf8.h"
 #include "src/presets.h"
 #include "src/api/wire.h"
@@ -499,11 +500,61 @@ void parse_watchdog(Ctx& ctx, const ojson& v, const std::string& path, WatchdogS
   if (auto ms = ctx.seconds_member(v, path, "drainAfterExit", true)) w.drain_ms = *ms;
 }
 
+std::vector<std::string> string_list(Ctx& ctx, const ojson& obj, const std::string& path,
+                                     const char* key) {
+  std::vector<std::string> out;
+  auto it = obj.find(key);
+  if (it == obj.end()) return out;
+  if (!it->is_array()) {
+    ctx.expected(child(path, key), "an array of strings", *it);
+    return out;
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    if ((*it)[i].is_string() && !(*it)[i].get<std::string>().empty())
+      out.push_back((*it)[i].get<std::string>());
+    else
+      ctx.expected(child(child(path, key), i), "a non-empty string", (*it)[i]);
+  }
+  return out;
+}
+
+void parse_noise_markers(Ctx& ctx, const ojson& v, const std::string& path, NoiseSpec& noise) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path, {"builtin", "lines", "prefixes", "regexes", "afterNoise", "blocks"});
+  if (auto b = ctx.bool_member(v, path, "builtin")) noise.builtin_markers = *b;
+  noise.lines = string_list(ctx, v, path, "lines");
+  noise.prefixes = string_list(ctx, v, path, "prefixes");
+  noise.regexes = string_list(ctx, v, path, "regexes");
+  noise.after_noise = string_list(ctx, v, path, "afterNoise");
+  if (auto it = v.find("blocks"); it != v.end()) {
+    const std::string bpath = child(path, "blocks");
+    if (!it->is_array()) {
+      ctx.expected(bpath, "an array of [open, close] pairs", *it);
+    } else {
+      for (size_t i = 0; i < it->size(); ++i) {
+        const ojson& pair = (*it)[i];
+        if (pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_string() &&
+            !pair[0].get<std::string>().empty() && !pair[1].get<std::string>().empty())
+          noise.blocks.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+        else
+          ctx.expected(child(bpath, i), "a pair [open tag, close tag] of non-empty strings", pair);
+      }
+    }
+  }
+  parsers::NoiseMarkers markers{noise.lines, noise.prefixes, noise.regexes, noise.blocks,
+                                noise.after_noise};
+  if (auto problem = parsers::validate(markers)) ctx.error(path, *problem);
+}
+
 void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(
       v, path,
-      {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog"});
+      {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
+       "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers"});
+  if (auto b = ctx.bool_member(v, path, "suppressHarnessNoise")) cli.noise.suppress = *b;
+  if (auto b = ctx.bool_member(v, path, "failOnHarnessOnlyTurn")) cli.noise.fail_on_noise_only = *b;
+  if (auto it = v.find("noiseMarkers"); it != v.end()) parse_noise_markers(ctx, *it, child(path, "noiseMarkers"), cli.noise);
   // nullopt when input itself is invalid: the {prompt} rules depend on it, so they are skipped.
   std::optional<CliSpec::Input> input = CliSpec::Input::arg;
   if (auto s = ctx.string_member(v, path, "input", false, false)) {

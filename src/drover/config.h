@@ -48,6 +48,16 @@ struct WatchdogSpec {
   int64_t drain_ms = 500;         ///< how long pipes may stay open after the child exited
 };
 
+/// Harness noise (greetings, banners, model-switch lines) removed from answers and deltas.
+/// The markers extend the built-in ones (parsers/noise_filter.h); each list is by whole line.
+struct NoiseSpec {
+  bool suppress = true;             ///< suppressHarnessNoise
+  bool fail_on_noise_only = true;   ///< failOnHarnessOnlyTurn: a noise-only turn is retryable
+  bool builtin_markers = true;      ///< start from the built-in markers
+  std::vector<std::string> lines, prefixes, regexes, after_noise;
+  std::vector<std::pair<std::string, std::string>> blocks;  ///< open/close tags
+};
+
 /// Print mode: run an argv template once per prompt and parse what it printed.
 struct CliSpec {
   /// argv[1..] template. Each element is a group of tokens (a plain string in the config is a
@@ -64,6 +74,7 @@ struct CliSpec {
   std::optional<std::string> cwd;
   WatchdogSpec watchdog;
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
+  NoiseSpec noise;
 };
 
 /// Quirks of OpenAI-compatible endpoints, per model. Unset means the wire format's default.

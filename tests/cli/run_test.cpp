@@ -455,3 +455,63 @@ TEST(CliPresets, ListsAndShowsPresets) {
 
 }  // namespace
 }  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(CliNoise, BannerIsRemovedFromTheAnswerAndTheDeltas) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "drip", "--ms", "1", "--text",
+                                "pi v0.73.1\n---\n\nThe answer is 42.", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "jsonl", "x"}, {});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto lines = run.jsonl();
+  std::string deltas;
+  for (const auto& l : lines)
+    if (l["type"] == "delta") deltas += l["text"].get<std::string>();
+  EXPECT_EQ(lines.back()["text"], "The answer is 42.");
+  EXPECT_EQ(deltas, "The answer is 42.") << "the streamed deltas are filtered too";
+  bool warned = false;
+  for (const auto& w : lines.back()["warnings"]) warned |= w.get<std::string>().find("noise") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST(CliNoise, ANoiseOnlyTurnIsRetryableNeverSuccess) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "echo", "--text", "Готов к работе.", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"}, {});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.json()["error"]["code"], "temporary_unavailable");
+  EXPECT_EQ(run.json()["error"]["retryable"], true);
+  EXPECT_NE(run.json()["error"]["message"].get<std::string>().find("noise only"), std::string::npos);
+
+  // Both switches off: the greeting is the answer.
+  cli["suppressHarnessNoise"] = false;
+  auto plain = dir.write("plain.json", fake_agent_config(cli));
+  CliRun raw = run_drover({"run", "-c", plain, "x"}, {});
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_EQ(raw.out, "Готов к работе.\n");
+}
+
+TEST(CliNoise, RouteMarkersExtendTheBuiltinOnes) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "echo", "--text", "[acme] warming up\nreal text", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}},
+              {"noiseMarkers", {{"prefixes", {"[acme] "}}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "x"}, {});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "real text\n");
+  json bad = cli;
+  bad["noiseMarkers"] = {{"regexes", {"(unclosed"}}};
+  CliRun invalid = run_drover({"run", "-c", dir.write("bad.json", fake_agent_config(bad)), "x"}, {});
+  EXPECT_EQ(invalid.exit_code, 2);
+  EXPECT_NE(invalid.err.find("noiseMarkers"), std::string::npos) << invalid.err;
+}
+
+}  // namespace
+}  // namespace drover::test
