@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@
 #include "harness/print_mode.h"
 #include "src/api/api_transport.h"
 #include "src/presets.h"
+#include "src/process.h"
 #include "src/loop.h"
 #include "src/router.h"
 #include "src/run.h"
@@ -322,6 +324,72 @@ int command_presets(const std::string& show, bool as_json) {
   return 0;
 }
 
+// `drover check`: every preset (and configured print-mode route), whether its command resolves on
+// PATH, and its version (`COMMAND --version`, run in parallel, 5 s at most each).
+int command_check(const std::string& config_path, bool as_json) {
+  int exit_code = 0;
+  auto config = load(config_path, exit_code);
+  if (!config) return exit_code;
+  struct Row {
+    std::string route, preset, command, path, version, problem;
+  };
+  std::vector<Row> rows;
+  std::set<std::string> seen;
+  const auto env = drover::build_child_environment({}, {});
+  for (const auto& r : config->routes()) {
+    const auto& t = r.account_spec->transport;
+    if (t.kind != "cli") continue;
+    const std::string key = r.provider + ":" + r.account;
+    if (!seen.insert(key).second) continue;
+    Row row{r.provider + ":" + r.transport + ":" + r.account, r.provider_spec->preset, t.command,
+            drover::resolve_command(t.command, env, ""), "", ""};
+    if (row.path.empty()) row.problem = "'" + t.command + "' not found on PATH";
+    rows.push_back(std::move(row));
+  }
+  drover::Loop loop;
+  for (auto& row : rows) {
+    if (row.path.empty()) continue;
+    drover::SpawnOptions spawn;
+    spawn.file = row.path;
+    spawn.args = {row.command, "--version"};
+    spawn.env = env;
+    spawn.cwd = std::filesystem::current_path().string();
+    spawn.watchdog.total_timeout_ms = 5000;
+    drover::ProcessCallbacks callbacks;
+    Row* target = &row;
+    callbacks.on_complete = [target](drover::ProcessOutcome&& o) {
+      std::string text = o.stdout_tail.empty() ? o.stderr_tail : o.stdout_tail;
+      text = text.substr(0, text.find('\n'));
+      if (o.info.exit_code == 0 && !text.empty())
+        target->version = text;
+      else
+        target->problem = "'" + target->command + " --version' failed" +
+                          (o.info.stopped_by != drover::StopCause::none ? " (timed out)" : "");
+    };
+    drover::Error error;
+    if (drover::Process::start(loop, std::move(spawn), std::move(callbacks), error) == nullptr)
+      row.problem = error.message;
+  }
+  loop.run();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& row : rows)
+    out.push_back({{"route", row.route},
+                   {"preset", row.preset},
+                   {"command", row.command},
+                   {"path", row.path.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.path)},
+                   {"version", row.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.version)},
+                   {"ok", row.problem.empty()},
+                   {"problem", row.problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.problem)}});
+  if (as_json) {
+    write_stdout(dump(out) + "\n");
+    return 0;
+  }
+  for (const auto& row : rows)
+    write_stdout((row.problem.empty() ? "ok       " : "missing  ") + row.route + "  " +
+                 (row.problem.empty() ? row.path + "  " + row.version : row.problem) + "\n");
+  return 0;
+}
+
 int command_routes(const std::string& config_path, bool as_json, bool all) {
   int exit_code = 0;
   auto config = load(config_path, exit_code);
@@ -418,6 +486,13 @@ int main(int argc, char** argv) {
   routes_cmd->add_flag("--json", routes_json, "Print JSON");
   routes_cmd->add_flag("--all", routes_all, "Include the routes of every preset");
 
+  std::string check_config;
+  bool check_json = false;
+  auto* check_cmd = app.add_subcommand(
+      "check", "Show which harness commands resolve on PATH, with their versions");
+  check_cmd->add_option("--config,-c", check_config, "Config file");
+  check_cmd->add_flag("--json", check_json, "Print JSON");
+
   std::string presets_show;
   bool presets_json = false;
   auto* presets_cmd = app.add_subcommand("presets", "List the presets (built-in and yours)");
@@ -453,6 +528,7 @@ int main(int argc, char** argv) {
   if (run_cmd->parsed()) return command_run(run);
   if (routes_cmd->parsed()) return command_routes(routes_config, routes_json, routes_all);
   if (presets_cmd->parsed()) return command_presets(presets_show, presets_json);
+  if (check_cmd->parsed()) return command_check(check_config, check_json);
   if (models_cmd->parsed()) return command_models(models);
   return kExitUsage;
 }

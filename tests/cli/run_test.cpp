@@ -515,3 +515,35 @@ TEST(CliNoise, RouteMarkersExtendTheBuiltinOnes) {
 
 }  // namespace
 }  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(CliCheck, ReportsWhatResolvesAndItsVersion) {
+  ScratchDir dir;
+  CliOptions options;
+  options.cwd = dir.path();
+  options.env = {{"PATH", fake_claude_dir(dir) + ":/usr/bin:/bin"},
+                 {"XDG_CONFIG_HOME", dir.path() + "/xdg"}};
+  CliRun run = run_drover({"check", "--json"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  bool claude = false, codex = false;
+  for (const auto& row : run.json()) {
+    if (row["preset"] == "claude-cli") {
+      claude = true;
+      EXPECT_EQ(row["path"], fake_claude_dir(dir) + "/claude");
+      // the stand-in rejects --version (exit 64): reported, not fatal
+      EXPECT_EQ(row["ok"], false);
+      EXPECT_NE(row["problem"].get<std::string>().find("--version"), std::string::npos);
+    }
+    if (row["preset"] == "codex-cli") {
+      codex = true;
+      EXPECT_EQ(row["ok"], false);
+      EXPECT_NE(row["problem"].get<std::string>().find("not found"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(claude && codex);
+}
+
+}  // namespace
+}  // namespace drover::test
