@@ -19,6 +19,7 @@
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
 namespace drover {
@@ -66,6 +67,7 @@ struct PrintModeRun {
   std::optional<std::string> output_file;
   std::string command_name;
   std::vector<Event> pending;  // scratch buffer for parser output
+  std::optional<SessionLock> session_lock;    // held while resuming a session: one run at a time
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
   std::string filtered_text;                  // the answer as the filter let it through
 
@@ -208,6 +210,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   }
   result.process = std::move(outcome.info);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
+  session_lock.reset();
   auto done = std::move(on_done);
   done(std::move(result));
 }
@@ -256,6 +259,29 @@ std::string resolve_command(const std::string& command, const std::vector<std::s
   auto found = boost::process::search_path(command, dirs);
   return found.empty() ? std::string() : found.string();
 }
+
+namespace {
+
+void spawn_print_mode(Loop& loop, std::unique_ptr<PrintModeRun> run, SpawnOptions spawn) {
+  PrintModeRun* raw = run.get();
+  ProcessCallbacks callbacks;
+  callbacks.on_stdout = [raw](std::string_view chunk) {
+    raw->parser->feed(chunk, raw->pending);
+    raw->emit(raw->pending);
+  };
+  callbacks.on_complete = [raw](ProcessOutcome&& outcome) {
+    std::unique_ptr<PrintModeRun> owned(raw);  // the run ends here, whatever happens
+    owned->complete(std::move(outcome));
+  };
+  Error spawn_error;
+  if (Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error) == nullptr) {
+    run->on_done(failed(std::move(spawn_error)));
+    return;
+  }
+  run.release();  // owned by on_complete from here on
+}
+
+}  // namespace
 
 void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                       EventHandler on_event, ResultHandler on_done) {
@@ -319,23 +345,19 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->parser = parsers::make_parser(cli.parser);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
-  PrintModeRun* raw = run.get();
-  ProcessCallbacks callbacks;
-  callbacks.on_stdout = [raw](std::string_view chunk) {
-    raw->parser->feed(chunk, raw->pending);
-    raw->emit(raw->pending);
-  };
-  callbacks.on_complete = [raw](ProcessOutcome&& outcome) {
-    std::unique_ptr<PrintModeRun> owned(raw);  // the run ends here, whatever happens
-    owned->complete(std::move(outcome));
-  };
-
-  Error spawn_error;
-  if (Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error) == nullptr) {
-    run->on_done(failed(std::move(spawn_error)));
-    return;
-  }
-  run.release();  // owned by on_complete from here on
+  if (!request.session_id) return spawn_print_mode(loop, std::move(run), std::move(spawn));
+  // Runs on the same harness session are serialized, never interleaved: a second one waits.
+  const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
+  auto shared_run = std::make_shared<std::unique_ptr<PrintModeRun>>(std::move(run));
+  auto shared_spawn = std::make_shared<SpawnOptions>(std::move(spawn));
+  acquire_session_lock(loop, scope, *request.session_id,
+                       [&loop, shared_run, shared_spawn](std::optional<SessionLock> lock,
+                                                         std::optional<Error> error) {
+                         std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
+                         if (error) return r->on_done(failed(std::move(*error)));
+                         r->session_lock.emplace(std::move(*lock));
+                         spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
+                       });
 }
 
 }  // namespace drover

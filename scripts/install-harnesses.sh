@@ -52,7 +52,8 @@ fi
 
 # Version recorded in <prefix>/node_modules/<pkg>/package.json, or empty.
 installed_version() {
-  local prefix=$1 pkg=$2 manifest="$1/node_modules/$2/package.json"
+  local prefix=$1 pkg=$2
+  local manifest="$prefix/node_modules/$pkg/package.json"
   [ -f "$manifest" ] || return 0
   node -e 'try { process.stdout.write(require(process.argv[1]).version || "") } catch (e) {}' "$manifest"
 }

@@ -37,7 +37,7 @@ if [ "${1:-}" != "--inner" ]; then
   harnesses=()
   while [ $# -gt 0 ]; do
     case "$1" in
-      -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       --out) out=$2; shift ;;
       --out=*) out=${1#--out=} ;;
       --no-netns) netns=0 ;;
@@ -124,7 +124,10 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "record-harnesses: gateway did not start:" >&2; cat "$root/gateway.err" >&2; exit 1; }
 
-version=$(env -i PATH="$node_dir:/usr/bin:/bin" HOME="$home" "$bin" --version </dev/null 2>/dev/null | head -1 || true)
+# pi prints its version on stderr, the others on stdout (codex may add a warning on stderr).
+version_cmd=(env -i PATH="$node_dir:/usr/bin:/bin" HOME="$home" TMPDIR="$tmp" "$bin" --version)
+version=$("${version_cmd[@]}" </dev/null 2>/dev/null | head -1 || true)
+[ -n "$version" ] || version=$("${version_cmd[@]}" </dev/null 2>&1 >/dev/null | head -1 || true)
 
 # Shell-quotes one word for the .cmd.txt files.
 q() {
@@ -161,7 +164,6 @@ case_stdin_desc=/dev/null
 # run_case NAME EXT [VAR=value...] -- ARGV...
 # Runs the harness with `env -i base_env VAR=value... BIN ARGV` in $work, stdin from
 # $case_stdin, and keeps stdout, stderr and the command.
-last_rc=0
 run_case() {
   local name=$1 ext=$2
   shift 2
@@ -174,7 +176,6 @@ run_case() {
   (cd "$work" && timeout -k 5 "$REC_TIMEOUT" "${cmd[@]}" <"$case_stdin" \
      >"$stage/$name.$ext" 2>"$stage/$name.stderr.txt") || rc=$?
   end=$(date +%s%N)
-  last_rc=$rc
   local text word f
   text="# $harness $version, case $name: stdout in $name.$ext, stderr in $name.stderr.txt"$'\n'
   text+="# exit status: $rc$( [ "$rc" -ne 124 ] || printf ' (timed out after %s s)' "$REC_TIMEOUT" ), wall time: $(( (end - start) / 1000000 )) ms"$'\n'
@@ -262,9 +263,11 @@ exporter = \"none\""
       echo "record-harnesses: codex: no thread_id in exec-json.jsonl; resume skipped" >&2
     fi
     run_case error-rate-limit jsonl "${codex_env[@]}" -- exec --json --skip-git-repo-check \
-      --color never "Say the word: ratelimit"
+      --color never -o "$tmp/error-rate-limit.last-message.txt" "Say the word: ratelimit"
+    cp "$tmp/error-rate-limit.last-message.txt" "$stage/" 2>/dev/null || true
     run_case tool-read-only jsonl "${codex_env[@]}" -- exec --json --skip-git-repo-check \
-      --color never "Create a marker file"
+      --color never -o "$tmp/tool-read-only.last-message.txt" "Create a marker file"
+    cp "$tmp/tool-read-only.last-message.txt" "$stage/" 2>/dev/null || true
     ;;
 
   opencode)
@@ -344,4 +347,4 @@ dest="$REC_OUT/$harness"
 rm -rf "$dest"
 mkdir -p "$dest"
 cp -p "$stage"/* "$dest"/
-echo "record-harnesses: $harness ($version): $(ls "$dest" | wc -l) files in $dest" >&2
+echo "record-harnesses: $harness ($version): $(find "$dest" -type f | wc -l) files in $dest" >&2
