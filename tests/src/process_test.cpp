@@ -364,13 +364,15 @@ TEST(Process, AccountsCpuTimeAndPeakRss) {
 }
 
 TEST(Process, ConcurrentExitsEachGetTheirOwnAccounting) {
+  // The kernel's peak RSS of a child includes the image it was forked from (the test program,
+  // tens of MB under sanitizers), so the allocating children use far more than that.
   Loop loop;
   std::vector<ProcessOutcome> outcomes;
   for (int i = 0; i < 6; ++i) {
     ProcessCallbacks callbacks;
     callbacks.on_complete = [&](ProcessOutcome&& o) { outcomes.push_back(std::move(o)); };
     Error error;
-    auto options = agent({"--mode", i % 2 ? "alloc" : "echo", "--mb", "48"});
+    auto options = agent({"--mode", i % 2 ? "alloc" : "echo", "--mb", "192"});
     ASSERT_NE(Process::start(loop, std::move(options), std::move(callbacks), error), nullptr);
   }
   loop.run();
@@ -379,9 +381,9 @@ TEST(Process, ConcurrentExitsEachGetTheirOwnAccounting) {
     ASSERT_TRUE(o.info.peak_rss_kb);
     bool allocated = o.stdout_tail.find("allocated") != std::string::npos;
     if (allocated)
-      EXPECT_GT(*o.info.peak_rss_kb, 40 * 1024);
+      EXPECT_GT(*o.info.peak_rss_kb, 180 * 1024);
     else
-      EXPECT_LT(*o.info.peak_rss_kb, 40 * 1024);
+      EXPECT_LT(*o.info.peak_rss_kb, 150 * 1024);
   }
 }
 
