@@ -104,18 +104,22 @@ std::string filtered(const std::string& text) { return strip_markup(text); }
 
 // ---- per-API prompt extraction ---------------------------------------------------------------
 
+// The newest `role: "user"` message (Chat and Anthropic shapes) that still has text once markup
+// is dropped.
+std::string last_user_text(const json& messages) {
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (!it->is_object() || it->value("role", "") != "user") continue;
+    std::string text = filtered(content_text(it->value("content", json())));
+    if (!text.empty()) return text;
+  }
+  return {};
+}
+
 void read_chat(const json& body, RequestInfo& info) {
   const json& messages = body.contains("messages") ? body["messages"] : json();
   if (messages.is_array()) {
     info.message_count = messages.size();
-    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-      if (!it->is_object() || it->value("role", "") != "user") continue;
-      std::string text = filtered(content_text(it->value("content", json())));
-      if (!text.empty()) {
-        info.last_user_text = std::move(text);
-        break;
-      }
-    }
+    info.last_user_text = last_user_text(messages);
     if (!messages.empty() && messages.back().is_object()) {
       std::string role = messages.back().value("role", "");
       info.tool_result = role == "tool" || role == "function";
@@ -137,14 +141,7 @@ void read_anthropic(const json& body, RequestInfo& info) {
   const json& messages = body.contains("messages") ? body["messages"] : json();
   if (messages.is_array()) {
     info.message_count = messages.size();
-    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-      if (!it->is_object() || it->value("role", "") != "user") continue;
-      std::string text = filtered(content_text(it->value("content", json())));
-      if (!text.empty()) {
-        info.last_user_text = std::move(text);
-        break;
-      }
-    }
+    info.last_user_text = last_user_text(messages);
     if (!messages.empty() && messages.back().is_object()) {
       const json& last = messages.back();
       info.tool_result = last.value("role", "") == "user" &&
