@@ -124,7 +124,10 @@ std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
     case StopCause::none:
       break;
   }
-  if (parsed.error) {
+  const bool process_failed = p.term_signal || (p.exit_code && *p.exit_code != 0);
+  if (parsed.error && (parsed.structured || !process_failed)) {
+    // The harness's own error payload. When stdout was not the expected JSON at all and the
+    // process failed, its stderr (below) says more than "stdout is not JSON".
     std::string message = parsers::valid_utf8(*parsed.error);
     return Error::make(classify_failure_message(message), command_name + ": " + message);
   }
@@ -313,6 +316,13 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
     run->on_done(failed(Error::make(
         ErrorCode::not_found, "command '" + transport.command + "' for route " + route.id +
                                   " was not found or is not executable (PATH searched)")));
+    return;
+  }
+
+  if (request.session_id && !template_uses(cli.args_template, "session_id")) {
+    run->on_done(failed(Error::make(
+        ErrorCode::unsupported_capability,
+        "route " + route.id + " cannot resume a session: its argsTemplate has no {session_id}")));
     return;
   }
 

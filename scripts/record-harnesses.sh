@@ -26,6 +26,9 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/.." && pwd)
+# The harness setup (gateway, configs, environment) shared with tests/harness_suite/run.sh.
+# shellcheck source=scripts/harness-env.sh
+. "$script_dir/harness-env.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Outer part: arguments, installation, network namespace.
@@ -72,7 +75,7 @@ if [ "${1:-}" != "--inner" ]; then
   export REC_CACHE="${DROVER_CACHE_DIR:-$HOME/.cache/drover}" REC_REPO="$repo"
   export REC_TIMEOUT="${DROVER_RECORD_TIMEOUT:-120}"
 
-  if [ "$netns" -eq 1 ] && unshare -n sh -c 'ip link set lo up' 2>/dev/null; then
+  if [ "$netns" -eq 1 ] && henv_netns_works; then
     export REC_NETNS="unshare -n (fresh network namespace, loopback only)"
     launcher=(unshare -n "$BASH" "$0" --inner)
   else
@@ -108,21 +111,11 @@ stage="$root/out"
 rm -rf "$root"
 mkdir -p "$home" "$work" "$tmp" "$stage"
 
-gw_pid=""
-cleanup() { [ -z "$gw_pid" ] || kill "$gw_pid" 2>/dev/null || true; }
-trap cleanup EXIT
+trap henv_stop_gateway EXIT
 
-"$REC_GATEWAY" --port 0 --script "$REC_SCRIPT" --log "$root/gateway.log" \
-  >"$root/gateway.out" 2>"$root/gateway.err" </dev/null &
-gw_pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$root/gateway.out")
-  [ -z "$port" ] || break
-  kill -0 "$gw_pid" 2>/dev/null || break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "record-harnesses: gateway did not start:" >&2; cat "$root/gateway.err" >&2; exit 1; }
+henv_start_gateway "$root" "$REC_SCRIPT" "$REC_GATEWAY" ||
+  { echo "record-harnesses: gateway did not start:" >&2; cat "$root/gateway.err" >&2; exit 1; }
+port=$HENV_PORT
 
 # pi prints its version on stderr, the others on stdout (codex may add a warning on stderr).
 version_cmd=(env -i PATH="$node_dir:/usr/bin:/bin" HOME="$home" TMPDIR="$tmp" "$bin" --version)
@@ -147,16 +140,9 @@ placeholders() {
   printf '%s' "$s"
 }
 
-# Config files written into HOME before the runs, shown in every .cmd.txt.
-config_files=()
-write_config() {
-  mkdir -p "$(dirname "$1")"
-  printf '%s\n' "$2" >"$1"
-  config_files+=("$1")
-}
-
-path="/usr/local/bin:/usr/bin:/bin"
-case ":$path:" in *":$node_dir:"*) ;; *) path="$node_dir:$path" ;; esac
+# Config files written into HOME before the runs (write_config, harness-env.sh) are shown in
+# every .cmd.txt.
+path=$(henv_base_path)
 base_env=(PATH="$path" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8)
 case_stdin=/dev/null
 case_stdin_desc=/dev/null
@@ -201,9 +187,8 @@ gateway_url="http://127.0.0.1:$port"
 
 case "$harness" in
   claude)
-    claude_env=(ANTHROPIC_BASE_URL="$gateway_url" ANTHROPIC_API_KEY=sk-dummy
-                CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1
-                DISABLE_AUTOUPDATER=1 DISABLE_ERROR_REPORTING=1)
+    henv_configure claude "$home" "$gateway_url"
+    claude_env=("${HENV_ENV[@]}")
     run_case json json "${claude_env[@]}" -- -p "Say the word: tangerine" --output-format json
     session=$(jq -r '.session_id // empty' "$stage/json.json" 2>/dev/null || true)
     run_case stream-json jsonl "${claude_env[@]}" -- \
@@ -218,11 +203,11 @@ case "$harness" in
       echo "record-harnesses: claude: no session_id in json.json; resume skipped" >&2
     fi
     # Without CLAUDE_CODE_MAX_RETRIES=0 a 429 is retried 10 times with backoff (about 180 s).
-    run_case error-rate-limit json "${claude_env[@]}" CLAUDE_CODE_MAX_RETRIES=0 -- \
+    run_case error-rate-limit json "${claude_env[@]}" "${HENV_ENV_ERRORS[@]}" -- \
       -p "Say the word: ratelimit" --output-format json
-    run_case error-overloaded json "${claude_env[@]}" CLAUDE_CODE_MAX_RETRIES=0 -- \
+    run_case error-overloaded json "${claude_env[@]}" "${HENV_ENV_ERRORS[@]}" -- \
       -p "Say the word: overloaded" --output-format json
-    run_case error-overloaded-stream jsonl "${claude_env[@]}" CLAUDE_CODE_MAX_RETRIES=0 -- \
+    run_case error-overloaded-stream jsonl "${claude_env[@]}" "${HENV_ENV_ERRORS[@]}" -- \
       -p "Say the word: overloaded" --output-format stream-json --verbose
     run_case tool-denied json "${claude_env[@]}" -- -p "Create a marker file" --output-format json
     run_case tool-denied-stream jsonl "${claude_env[@]}" -- \
@@ -230,25 +215,8 @@ case "$harness" in
     ;;
 
   codex)
-    write_config "$home/.codex/config.toml" "model = \"gpt-5.5\"
-model_provider = \"mock\"
-approval_policy = \"never\"
-sandbox_mode = \"read-only\"
-
-[model_providers.mock]
-name = \"Mock\"
-base_url = \"$gateway_url/v1\"
-env_key = \"MOCK_API_KEY\"
-wire_api = \"responses\"
-request_max_retries = 0
-stream_max_retries = 0
-
-[analytics]
-enabled = false
-
-[otel]
-exporter = \"none\""
-    codex_env=(CODEX_HOME="$home/.codex" MOCK_API_KEY=sk-dummy)
+    henv_configure codex "$home" "$gateway_url"
+    codex_env=("${HENV_ENV[@]}")
     run_case exec-json jsonl "${codex_env[@]}" -- exec --json --skip-git-repo-check --color never \
       -o "$tmp/exec-json.last-message.txt" "Say the word: tangerine"
     cp "$tmp/exec-json.last-message.txt" "$stage/exec-json.last-message.txt" 2>/dev/null || true
@@ -271,23 +239,8 @@ exporter = \"none\""
     ;;
 
   opencode)
-    write_config "$home/.config/opencode/opencode.json" "{
-  \"\$schema\": \"https://opencode.ai/config.json\",
-  \"autoupdate\": false,
-  \"share\": \"disabled\",
-  \"model\": \"mock/mock-model\",
-  \"provider\": {
-    \"mock\": {
-      \"npm\": \"@ai-sdk/openai-compatible\",
-      \"name\": \"Mock\",
-      \"options\": { \"baseURL\": \"$gateway_url/v1\", \"apiKey\": \"sk-dummy\" },
-      \"models\": { \"mock-model\": { \"name\": \"Mock Model\" } }
-    }
-  }
-}"
-    opencode_env=(XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share"
-                  XDG_CACHE_HOME="$home/.cache" XDG_STATE_HOME="$home/.local/state"
-                  OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_SHARE=1)
+    henv_configure opencode "$home" "$gateway_url"
+    opencode_env=("${HENV_ENV[@]}")
     # The prompt goes on stdin: as one argv element with spaces it reaches the model quoted.
     prompt_case() {
       printf '%s' "$1" >"$tmp/prompt.txt"
@@ -305,25 +258,8 @@ exporter = \"none\""
     ;;
 
   pi)
-    write_config "$home/.pi/agent/models.json" "{
-  \"providers\": {
-    \"mock\": {
-      \"baseUrl\": \"$gateway_url/v1\",
-      \"api\": \"openai-completions\",
-      \"apiKey\": \"sk-dummy\",
-      \"compat\": { \"supportsDeveloperRole\": false, \"supportsReasoningEffort\": false },
-      \"models\": [ { \"id\": \"mock-model\", \"name\": \"Mock Model\", \"contextWindow\": 128000, \"maxTokens\": 4096 } ]
-    },
-    \"mock-anthropic\": {
-      \"baseUrl\": \"$gateway_url\",
-      \"api\": \"anthropic-messages\",
-      \"apiKey\": \"sk-dummy\",
-      \"models\": [ { \"id\": \"mock-claude\", \"name\": \"Mock Claude\", \"contextWindow\": 200000, \"maxTokens\": 4096 } ]
-    }
-  }
-}"
-    write_config "$home/.pi/agent/settings.json" '{ "quietStartup": true }'
-    pi_env=(PI_CODING_AGENT_DIR="$home/.pi/agent" PI_OFFLINE=1 PI_TELEMETRY=0)
+    henv_configure pi "$home" "$gateway_url"
+    pi_env=("${HENV_ENV[@]}")
     run_case mode-json jsonl "${pi_env[@]}" -- -p --mode json --model mock/mock-model \
       "Say the word: tangerine"
     run_case print-text txt "${pi_env[@]}" -- -p --model mock/mock-model "Say the word: apricot"
@@ -338,9 +274,7 @@ exporter = \"none\""
     ;;
 esac
 
-kill "$gw_pid" 2>/dev/null || true
-wait "$gw_pid" 2>/dev/null || true
-gw_pid=""
+henv_stop_gateway
 cp "$root/gateway.log" "$stage/gateway.log.jsonl"
 
 dest="$REC_OUT/$harness"

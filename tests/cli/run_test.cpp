@@ -547,3 +547,31 @@ TEST(CliCheck, ReportsWhatResolvesAndItsVersion) {
 
 }  // namespace
 }  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(CliResume, ARouteWithoutSessionIdCannotResume) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "echo", "--prompt", "{prompt}"}}, {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "--resume", "abc", "-o", "json", "x"}, {});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.json()["error"]["code"], "unsupported_capability");
+  EXPECT_NE(run.json()["error"]["message"].get<std::string>().find("{session_id}"), std::string::npos);
+}
+
+TEST(CliErrors, FailedHarnessWithGarbageStdoutReportsItsStderr) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "stderr-error", "--text", "No conversation found", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "json"}, {"textPath", "result"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"}, {});
+  EXPECT_EQ(run.exit_code, 1);
+  std::string message = run.json()["error"]["message"];
+  EXPECT_NE(message.find("No conversation found"), std::string::npos) << message;
+  EXPECT_EQ(message.find("not JSON"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace drover::test

@@ -1,0 +1,154 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the HENV_* variables are for the caller
+# Shared setup for running the REAL harnesses offline against drover's mock gateway. Sourced (not
+# run) by scripts/record-harnesses.sh and tests/harness_suite/run.sh; the setup is documented in
+# /work/shared/reference/HARNESSES.md (sections 3 and 6).
+#
+#   henv_netns_works                  true when `unshare -n` (with loopback up) works here
+#   henv_start_gateway DIR SCRIPT CMD...
+#                                     starts the gateway CMD... --port 0 --script SCRIPT --log DIR/gateway.log
+#                                     (stdout DIR/gateway.out, stderr DIR/gateway.err) in the background;
+#                                     sets HENV_GW_PID, HENV_PORT and HENV_GATEWAY_URL; 1 if it did not start
+#   henv_stop_gateway                 stops it (SIGTERM, then waits)
+#   henv_base_path                    prints a PATH with node's directory and /usr/local/bin:/usr/bin:/bin
+#   henv_configure HARNESS HOME URL   HARNESS is claude, codex, opencode or pi: writes the config files
+#                                     into the throwaway HOME (with write_config, which appends each file
+#                                     to the config_files array) and sets HENV_ENV to the VAR=value words
+#                                     the harness needs besides PATH/HOME/TMPDIR (HENV_ENV_ERRORS: extra
+#                                     words for error cases, e.g. no retries)
+#
+# Nothing here changes shell options; callers use `set -euo pipefail`.
+
+henv_netns_works() {
+  unshare -n sh -c 'ip link set lo up' 2>/dev/null
+}
+
+HENV_GW_PID=""
+HENV_PORT=""
+HENV_GATEWAY_URL=""
+
+henv_start_gateway() {
+  local dir=$1 script=$2
+  shift 2
+  "$@" --port 0 --script "$script" --log "$dir/gateway.log" \
+    >"$dir/gateway.out" 2>"$dir/gateway.err" </dev/null &
+  HENV_GW_PID=$!
+  HENV_PORT=""
+  local _
+  for _ in $(seq 100); do
+    HENV_PORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$dir/gateway.out")
+    [ -z "$HENV_PORT" ] || break
+    kill -0 "$HENV_GW_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -z "$HENV_PORT" ]; then
+    HENV_GATEWAY_URL=""
+    return 1
+  fi
+  HENV_GATEWAY_URL="http://127.0.0.1:$HENV_PORT"
+}
+
+henv_stop_gateway() {
+  [ -n "$HENV_GW_PID" ] || return 0
+  kill "$HENV_GW_PID" 2>/dev/null || true
+  wait "$HENV_GW_PID" 2>/dev/null || true
+  HENV_GW_PID=""
+}
+
+henv_base_path() {
+  local node_dir path="/usr/local/bin:/usr/bin:/bin"
+  node_dir=$(dirname "$(command -v node)")
+  case ":$path:" in *":$node_dir:"*) ;; *) path="$node_dir:$path" ;; esac
+  printf '%s' "$path"
+}
+
+# Config files written into HOME, in the order written (record-harnesses.sh shows them).
+config_files=()
+write_config() {
+  mkdir -p "$(dirname "$1")"
+  printf '%s\n' "$2" >"$1"
+  config_files+=("$1")
+}
+
+HENV_ENV=()
+HENV_ENV_ERRORS=()
+
+henv_configure() {
+  local harness=$1 home=$2 gateway_url=$3
+  HENV_ENV=()
+  HENV_ENV_ERRORS=()
+  case "$harness" in
+    claude)
+      # No config file: the base URL (without /v1) and a dummy key are enough.
+      HENV_ENV=(ANTHROPIC_BASE_URL="$gateway_url" ANTHROPIC_API_KEY=sk-dummy
+                CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1
+                DISABLE_AUTOUPDATER=1 DISABLE_ERROR_REPORTING=1)
+      # Without CLAUDE_CODE_MAX_RETRIES=0 a 429 is retried 10 times with backoff (about 180 s).
+      HENV_ENV_ERRORS=(CLAUDE_CODE_MAX_RETRIES=0)
+      ;;
+    codex)
+      write_config "$home/.codex/config.toml" "model = \"gpt-5.5\"
+model_provider = \"mock\"
+approval_policy = \"never\"
+sandbox_mode = \"read-only\"
+
+[model_providers.mock]
+name = \"Mock\"
+base_url = \"$gateway_url/v1\"
+env_key = \"MOCK_API_KEY\"
+wire_api = \"responses\"
+request_max_retries = 0
+stream_max_retries = 0
+
+[analytics]
+enabled = false
+
+[otel]
+exporter = \"none\""
+      HENV_ENV=(CODEX_HOME="$home/.codex" MOCK_API_KEY=sk-dummy)
+      ;;
+    opencode)
+      write_config "$home/.config/opencode/opencode.json" "{
+  \"\$schema\": \"https://opencode.ai/config.json\",
+  \"autoupdate\": false,
+  \"share\": \"disabled\",
+  \"model\": \"mock/mock-model\",
+  \"provider\": {
+    \"mock\": {
+      \"npm\": \"@ai-sdk/openai-compatible\",
+      \"name\": \"Mock\",
+      \"options\": { \"baseURL\": \"$gateway_url/v1\", \"apiKey\": \"sk-dummy\" },
+      \"models\": { \"mock-model\": { \"name\": \"Mock Model\" } }
+    }
+  }
+}"
+      HENV_ENV=(XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share"
+                XDG_CACHE_HOME="$home/.cache" XDG_STATE_HOME="$home/.local/state"
+                OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_SHARE=1)
+      ;;
+    pi)
+      write_config "$home/.pi/agent/models.json" "{
+  \"providers\": {
+    \"mock\": {
+      \"baseUrl\": \"$gateway_url/v1\",
+      \"api\": \"openai-completions\",
+      \"apiKey\": \"sk-dummy\",
+      \"compat\": { \"supportsDeveloperRole\": false, \"supportsReasoningEffort\": false },
+      \"models\": [ { \"id\": \"mock-model\", \"name\": \"Mock Model\", \"contextWindow\": 128000, \"maxTokens\": 4096 } ]
+    },
+    \"mock-anthropic\": {
+      \"baseUrl\": \"$gateway_url\",
+      \"api\": \"anthropic-messages\",
+      \"apiKey\": \"sk-dummy\",
+      \"models\": [ { \"id\": \"mock-claude\", \"name\": \"Mock Claude\", \"contextWindow\": 200000, \"maxTokens\": 4096 } ]
+    }
+  }
+}"
+      write_config "$home/.pi/agent/settings.json" '{ "quietStartup": true }'
+      HENV_ENV=(PI_CODING_AGENT_DIR="$home/.pi/agent" PI_OFFLINE=1 PI_TELEMETRY=0)
+      ;;
+    *)
+      echo "harness-env: unknown harness: $harness" >&2
+      return 2
+      ;;
+  esac
+}

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Assertions for tests/harness_suite/run.sh. Every check prints one line to stdout:
+
+    PASS <route>: <check>
+    FAIL <route>: <check>: <why>
+    SKIP <route>: <check>: <why the route cannot support it>
+    NOTE <route>: <observation>          (not a check)
+
+followed, for failures, by indented `  | ` detail lines. run.sh counts the PASS/FAIL lines.
+
+    check.py json    ROUTE RC OUT ERR EXPECTED_TEXT [CAPS]   CAPS: nousage,nosession
+    check.py jsonl   ROUTE RC OUT ERR EXPECTED_TEXT
+    check.py resume  ROUTE RC OUT ERR EXPECTED_TEXT FIRST_WORD GATEWAY_LOG FIRST_SESSION FIRST_OUT
+    check.py resume-unknown ROUTE RC OUT ERR EXPECTED_TEXT
+    check.py session OUT                         prints the result's sessionId (or nothing)
+    check.py procs   ROUTE HOME CACHE_DIR LEFTOVER_FILE
+                                                 processes left over by the run (see procs())
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+
+def emit(ok, route, what, why="", details=()):
+    if ok:
+        print(f"PASS {route}: {what}")
+    else:
+        print(f"FAIL {route}: {what}: {why}")
+        for d in details:
+            for line in str(d).splitlines()[:40]:
+                print(f"  | {line}")
+    sys.stdout.flush()
+    return ok
+
+
+def skip(route, text):
+    print(f"SKIP {route}: {text}")
+    sys.stdout.flush()
+
+
+def note(route, text):
+    print(f"NOTE {route}: {text}")
+    sys.stdout.flush()
+
+
+def read(path, limit=4000):
+    try:
+        with open(path, "r", errors="replace") as f:
+            data = f.read()
+    except OSError as e:
+        return f"<{e}>"
+    if len(data) > limit:
+        data = data[:limit] + f"... ({len(data)} bytes)"
+    return data
+
+
+def diag(out, err):
+    return [f"stdout: {read(out)}", f"stderr: {read(err)}"]
+
+
+def load_result(out):
+    """The result object: the whole stdout (json) or its last line (jsonl)."""
+    with open(out, "r", errors="replace") as f:
+        data = f.read()
+    return json.loads(data)
+
+
+def check_result(route, run, res, expected, out, err):
+    """The checks shared by every run on a parsed result object."""
+    text = res.get("text")
+    emit(text == expected, route, f"{run}: text == {json.dumps(expected)}",
+         f"text is {json.dumps(text)}", diag(out, err))
+    emit("error" in res and res["error"] is None, route, f"{run}: error is null",
+         f"error is {json.dumps(res.get('error', '<missing>'))}", diag(out, err))
+
+
+def cmd_json(route, rc, out, err, expected, caps=""):
+    """caps: comma-separated things the route cannot report: nousage, nosession."""
+    caps = set(filter(None, caps.split(",")))
+    run = "--output json"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    try:
+        res = load_result(out)
+        if not isinstance(res, dict):
+            raise ValueError("not an object")
+    except (ValueError, OSError) as e:
+        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+        return
+    check_result(route, run, res, expected, out, err)
+    usage = res.get("usage")
+    if "nousage" in caps:
+        skip(route, f"{run}: usage.outputTokens present: the route's output has no usage "
+                    f"(usage is {json.dumps(usage)})")
+    else:
+        ok = isinstance(usage, dict) and isinstance(usage.get("outputTokens"), (int, float)) \
+            and not isinstance(usage.get("outputTokens"), bool)
+        emit(ok, route, f"{run}: usage.outputTokens present",
+             f"usage is {json.dumps(usage)}", diag(out, err))
+    sid = res.get("sessionId")
+    if "nosession" in caps:
+        skip(route, f"{run}: sessionId non-empty: the route's output has no session id "
+                    f"(sessionId is {json.dumps(sid)})")
+    else:
+        emit(isinstance(sid, str) and sid != "", route, f"{run}: sessionId non-empty",
+             f"sessionId is {json.dumps(sid)}", diag(out, err))
+    if res.get("warnings"):
+        note(route, f"{run}: warnings {json.dumps(res['warnings'])}")
+
+
+def cmd_jsonl(route, rc, out, err, expected):
+    run = "--output jsonl"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    events = []
+    bad = []
+    with open(out, "r", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError as e:
+                bad.append(f"line {n}: {e}: {line[:200]}")
+    if not emit(not bad and events and events[-1].get("type") == "result", route,
+                f"{run}: every line is JSON, the last a result event",
+                "; ".join(bad) or f"last event type {json.dumps(events[-1].get('type')) if events else 'none'}",
+                diag(out, err)):
+        return
+    res = events[-1]
+    check_result(route, run, res, expected, out, err)
+    deltas = [e for e in events if e.get("type") == "delta"]
+    joined = "".join(str(e.get("text", "")) for e in deltas)
+    emit(bool(deltas) and joined == res.get("text"), route,
+         f"{run}: delta events concatenate to the result's text",
+         f"{len(deltas)} delta events joining to {json.dumps(joined)}, result text {json.dumps(res.get('text'))}",
+         diag(out, err))
+    # Streamed means the first delta came before the harness exited (timings are from drover's
+    # own result: timings.firstDeltaMs against process.wallMs).
+    first = (res.get("timings") or {}).get("firstDeltaMs")
+    wall = (res.get("process") or {}).get("wallMs")
+    kinds = sorted({str(e.get("type")) for e in events})
+    if isinstance(first, (int, float)) and isinstance(wall, (int, float)):
+        # The gateway sent the answer in 6 deltas 150 ms apart (gateway-script.json).
+        if len(deltas) > 1 and first < wall:
+            how = "streams: the answer came in several deltas while the harness ran"
+        elif first < wall:
+            how = "does NOT stream token deltas: the whole answer came as one delta, before the harness exited"
+        else:
+            how = "does NOT stream: the answer came only after the harness exited"
+        note(route, f"{run}: {how} ({len(deltas)} delta event(s), first at {first:.0f} ms, "
+                    f"harness exit at {wall:.0f} ms; event types {kinds})")
+    else:
+        note(route, f"{run}: {len(deltas)} delta event(s); no timings to tell whether it streamed; "
+                    f"event types {kinds}")
+
+
+def cmd_resume(route, rc, out, err, expected, first_word, gateway_log, first_session,
+               first_out):
+    run = "--resume"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    try:
+        res = load_result(out)
+    except (ValueError, OSError) as e:
+        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+        return
+    check_result(route, run, res, expected, out, err)
+    # The resumed turn must reach the model with the first turn in its history.
+    carried = None
+    seen = 0
+    try:
+        with open(gateway_log, "r", errors="replace") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                request = json.dumps(entry.get("request", ""))
+                if expected[len("MOCK: "):] in request:
+                    seen += 1
+                    if first_word in request:
+                        carried = True
+                    elif carried is None:
+                        carried = False
+    except OSError as e:
+        carried = None
+        seen = f"<{e}>"
+    emit(carried is True, route, f"{run}: the resumed request carries the first turn",
+         f"{seen} gateway request(s) with the new prompt, none containing {first_word!r}",
+         [f"gateway log: {gateway_log}"])
+    sid = res.get("sessionId")
+    if sid != first_session:
+        note(route, f"{run}: sessionId changed from {first_session!r} to {sid!r}")
+    # Both answers are 5 words ("MOCK: Say the word: w…"), so per-turn usage must match.
+    try:
+        first_usage = load_result(first_out).get("usage") or {}
+    except (ValueError, OSError, AttributeError):
+        first_usage = {}
+    usage = res.get("usage") or {}
+    for key in ("outputTokens", "costUsd"):
+        a, b = first_usage.get(key), usage.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a * 1.5:
+            note(route, f"{run}: usage.{key} is {b} against {a} for the same-sized first turn: "
+                        f"the harness seems to report the whole session's total, not this turn's")
+
+
+def cmd_resume_unknown(route, rc, out, err, expected):
+    """--resume with a session id the harness never made must fail, not quietly answer from a
+    fresh session (which would hide a preset that drops {session_id})."""
+    run = "--resume UNKNOWN-ID"
+    try:
+        res = load_result(out)
+    except (ValueError, OSError):
+        res = {}
+    answered = res.get("text") == expected
+    emit(rc != "0" and not answered and res.get("error") is not None, route,
+         f"{run}: fails (is not silently a fresh session)",
+         f"exit {rc}, text {json.dumps(res.get('text'))}, error {json.dumps(res.get('error'))}",
+         diag(out, err))
+    if res.get("error"):
+        note(route, f"{run}: error {json.dumps(res['error'])[:300]}")
+
+
+def procs(route, home, cache_dir, leftover_file):
+    """Processes of this run still alive: any whose environment has the run's HOME (only the
+    drover runs get that HOME, and harnesses pass it on to what they start). They are appended to
+    LEFTOVER_FILE and killed (SIGKILL), so the next run starts clean. Processes whose command line
+    contains the harness's cache dir but whose environment is not this run's (another suite or a
+    recording at the same time) only get a NOTE."""
+    ours, others = [], []
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    environ = f.read().split(b"\0")
+            except OSError:
+                environ = []
+        except OSError:
+            continue
+        if not cmdline:
+            continue  # a zombie or kernel thread
+        if any(home.encode() in v for v in environ):
+            ours.append((int(pid), cmdline))
+        elif cache_dir in cmdline:
+            others.append((int(pid), cmdline))
+    for pid, cmd in others:
+        note(route, f"ignored process {pid} from the cache dir that is not this run's: {cmd[:200]}")
+    if ours:
+        with open(leftover_file, "a") as f:
+            for pid, cmd in ours:
+                f.write(f"{pid} {cmd[:300]}\n")
+        for pid, _ in ours:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.2)
+    return 0
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "json":
+        cmd_json(*argv[2:8])
+    elif cmd == "jsonl":
+        cmd_jsonl(*argv[2:7])
+    elif cmd == "resume":
+        cmd_resume(*argv[2:11])
+    elif cmd == "resume-unknown":
+        cmd_resume_unknown(*argv[2:7])
+    elif cmd == "session":
+        try:
+            sid = load_result(argv[2]).get("sessionId")
+        except (ValueError, OSError, AttributeError):
+            sid = None
+        if isinstance(sid, str):
+            print(sid)
+    elif cmd == "procs":
+        return procs(*argv[2:6])
+    else:
+        print(f"check.py: unknown command {cmd}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
