@@ -290,6 +290,9 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                       EventHandler on_event, ResultHandler on_done) {
   const TransportSpec& transport = route.account_spec->transport;
   const CliSpec& cli = transport.cli;
+  const bool streaming = request.stream && cli.streaming.has_value();
+  const auto& args_template = streaming ? cli.streaming->args_template : cli.args_template;
+  const ParserSpec& parser_spec = streaming ? cli.streaming->parser : cli.parser;
 
   auto run = std::make_unique<PrintModeRun>();
   run->route = route;
@@ -319,7 +322,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
     return;
   }
 
-  if (request.session_id && !template_uses(cli.args_template, "session_id")) {
+  if (request.session_id && !template_uses(args_template, "session_id")) {
     run->on_done(failed(Error::make(
         ErrorCode::unsupported_capability,
         "route " + route.id + " cannot resume a session: its argsTemplate has no {session_id}")));
@@ -332,7 +335,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   values.system = request.system_prompt;
   values.session_id = request.session_id;
   values.files = request.files;
-  if (template_uses(cli.args_template, "output_file")) {
+  if (template_uses(args_template, "output_file")) {
     Error error;
     run->temp_dir = TempDir::create("drover-", error);
     if (!run->temp_dir) {
@@ -342,7 +345,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
     run->output_file = run->temp_dir->path() + "/answer.txt";
     values.output_file = run->output_file;
   }
-  spawn.args = expand_args(cli.args_template, values);
+  spawn.args = expand_args(args_template, values);
   spawn.args.insert(spawn.args.begin(), transport.command);
   if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
 
@@ -352,7 +355,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;
   spawn.max_output_bytes = cli.max_output_bytes;
 
-  run->parser = parsers::make_parser(cli.parser);
+  run->parser = parsers::make_parser(parser_spec);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
   if (!request.session_id) return spawn_print_mode(loop, std::move(run), std::move(spawn));

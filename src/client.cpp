@@ -37,7 +37,9 @@ Result Client::run(const RunRequest& request) { return stream(request, nullptr);
 Result Client::stream(const RunRequest& request, const EventHandler& on_event) {
   Loop loop;
   Result out;
-  start_run(loop, config_, request, on_event, [&out](Result&& result) { out = std::move(result); },
+  RunRequest streamed = request;
+  if (on_event) streamed.stream = true;
+  start_run(loop, config_, streamed, on_event, [&out](Result&& result) { out = std::move(result); },
             router_state_.get());
   loop.run();
   return out;

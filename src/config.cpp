@@ -551,7 +551,7 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
   ctx.check_keys(
       v, path,
       {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
-       "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers"});
+       "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming"});
   if (auto b = ctx.bool_member(v, path, "suppressHarnessNoise")) cli.noise.suppress = *b;
   if (auto b = ctx.bool_member(v, path, "failOnHarnessOnlyTurn")) cli.noise.fail_on_noise_only = *b;
   if (auto it = v.find("noiseMarkers"); it != v.end()) parse_noise_markers(ctx, *it, child(path, "noiseMarkers"), cli.noise);
@@ -578,6 +578,22 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
   if (auto it = v.find("parser"); it != v.end())
     cli.parser = parse_parser(ctx, *it, child(path, "parser"),
                               template_uses(cli.args_template, "output_file"));
+  if (auto it = v.find("streaming"); it != v.end()) {
+    // {argsTemplate, parser}: the same rules as the block's own, for streaming callers.
+    const std::string spath = child(path, "streaming");
+    if (ctx.object(*it, spath)) {
+      ctx.check_keys(*it, spath, {"argsTemplate", "parser"});
+      CliSpec::Streaming streaming;
+      if (auto t = it->find("argsTemplate"); t != it->end())
+        parse_args_template_json(ctx, *t, child(spath, "argsTemplate"), input, streaming.args_template);
+      else
+        ctx.missing(spath, "argsTemplate", "the argv template used when streaming");
+      if (auto p = it->find("parser"); p != it->end())
+        streaming.parser = parse_parser(ctx, *p, child(spath, "parser"),
+                                        template_uses(streaming.args_template, "output_file"));
+      cli.streaming = std::move(streaming);
+    }
+  }
   if (auto it = v.find("env"); it != v.end()) {
     const std::string epath = child(path, "env");
     if (ctx.object(*it, epath)) {

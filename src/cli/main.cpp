@@ -129,6 +129,7 @@ int command_run(const RunOptions& opts) {
   if (!opts.cwd.empty()) request.cwd = opts.cwd;
   if (!opts.system.empty()) request.system_prompt = opts.system;
   if (!opts.resume.empty()) request.session_id = opts.resume;
+  request.stream = opts.output == "jsonl";
   request.timeout_ms = seconds_to_ms(opts.timeout);
   request.idle_timeout_ms = seconds_to_ms(opts.idle_timeout);
   request.start_timeout_ms = seconds_to_ms(opts.start_timeout);

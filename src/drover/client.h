@@ -24,6 +24,8 @@ struct RunRequest {
   std::optional<int64_t> timeout_ms;         ///< override the route's watchdogs
   std::optional<int64_t> idle_timeout_ms;
   std::optional<int64_t> start_timeout_ms;
+  /// The caller consumes deltas as they come: print-mode routes with a streaming variant use it.
+  bool stream = false;
 };
 
 struct RouterState;

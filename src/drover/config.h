@@ -75,6 +75,13 @@ struct CliSpec {
   WatchdogSpec watchdog;
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
   NoiseSpec noise;
+  /// Used instead of argsTemplate/parser when the caller streams (`--output jsonl`,
+  /// Client::stream): the harness's incremental output format (claude stream-json, …).
+  struct Streaming {
+    std::vector<std::vector<std::string>> args_template;
+    ParserSpec parser;
+  };
+  std::optional<Streaming> streaming;
 };
 
 /// Quirks of OpenAI-compatible endpoints, per model. Unset means the wire format's default.

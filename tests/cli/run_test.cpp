@@ -575,3 +575,33 @@ TEST(CliErrors, FailedHarnessWithGarbageStdoutReportsItsStderr) {
 
 }  // namespace
 }  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(CliStreaming, JsonlOutputUsesTheRoutesStreamingVariant) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "json", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "json"}, {"textPath", "result"}, {"usagePath", ""}}},
+              {"streaming",
+               {{"argsTemplate", {"--mode", "jsonl", "--prompt", "{prompt}"}},
+                {"parser",
+                 {{"kind", "jsonl"},
+                  {"text", {{"path", "text"}, {"wherePath", "type"}, {"whereEquals", "delta"}}},
+                  {"sessionId", "session_id"}}}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun streamed = run_drover({"run", "-c", config, "-o", "jsonl", "several words of answer"}, {});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  auto lines = streamed.jsonl();
+  size_t deltas = 0;
+  for (const auto& l : lines) deltas += l["type"] == "delta";
+  EXPECT_EQ(deltas, 3u) << "the jsonl variant streams three pieces";
+  EXPECT_EQ(lines.back()["text"], "echo: several words of answer");
+
+  CliRun plain = run_drover({"run", "-c", config, "-o", "json", "several words of answer"}, {});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.json()["usage"]["cacheReadTokens"], 3) << "the json form ran (it reports cache reads)";
+}
+
+}  // namespace
+}  // namespace drover::test
