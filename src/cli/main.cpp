@@ -219,9 +219,12 @@ int command_models(const ModelsOptions& opts) {
   int exit_code = 0;
   auto config = load(opts.config, exit_code);
   if (!config) return exit_code;
-  auto [route, error] = config->resolve(opts.route);
+  // Not a structured binding: lambdas below capture it (clang 14 cannot capture bindings).
+  auto resolved = config->resolve(opts.route);
+  const std::optional<drover::Route>& route = resolved.first;
   if (!route) {
-    std::fprintf(stderr, "drover: %s\n", error ? error->message.c_str() : "no route");
+    std::fprintf(stderr, "drover: %s\n",
+                 resolved.second ? resolved.second->message.c_str() : "no route");
     return kExitUsage;
   }
   nlohmann::json report{{"route", route->id}, {"models", nlohmann::json::array()},
