@@ -66,6 +66,7 @@ struct PrintModeRun {
   std::optional<TempDir> temp_dir;
   std::optional<std::string> output_file;
   std::string command_name;
+  WatchdogSpec watchdog;       // the route's, with the request's overrides: what the process ran with
   std::vector<Event> pending;  // scratch buffer for parser output
   std::optional<SessionLock> session_lock;    // held while resuming a session: one run at a time
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
@@ -98,26 +99,17 @@ struct PrintModeRun {
 std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
                                             const parsers::ParsedOutput& parsed) const {
   const ProcessInfo& p = outcome.info;
-  const WatchdogSpec& wd = route.account_spec->transport.cli.watchdog;
+  auto timed_out = [&](const char* what, const std::optional<int64_t>& ms) {
+    return Error::make(ErrorCode::timeout,
+                       command_name + " " + what + " (" + seconds_text(ms.value_or(0)) + ")");
+  };
   switch (p.stopped_by) {
     case StopCause::start_timeout:
-      return Error::make(ErrorCode::timeout,
-                         command_name + " printed nothing within the start timeout (" +
-                             seconds_text(request.start_timeout_ms.value_or(
-                                 wd.start_timeout_ms.value_or(0))) +
-                             ")");
+      return timed_out("printed nothing within the start timeout", watchdog.start_timeout_ms);
     case StopCause::idle_timeout:
-      return Error::make(ErrorCode::timeout,
-                         command_name + " printed nothing for the idle timeout (" +
-                             seconds_text(request.idle_timeout_ms.value_or(
-                                 wd.idle_timeout_ms.value_or(0))) +
-                             ")");
+      return timed_out("printed nothing for the idle timeout", watchdog.idle_timeout_ms);
     case StopCause::total_timeout:
-      return Error::make(ErrorCode::timeout,
-                         command_name + " did not finish within the timeout (" +
-                             seconds_text(request.timeout_ms.value_or(
-                                 wd.total_timeout_ms.value_or(0))) +
-                             ")");
+      return timed_out("did not finish within the timeout", watchdog.total_timeout_ms);
     case StopCause::cancelled:
     case StopCause::shutdown:
       return Error::make(ErrorCode::aborted, "the run was cancelled");
@@ -354,6 +346,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   if (request.idle_timeout_ms) spawn.watchdog.idle_timeout_ms = request.idle_timeout_ms;
   if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;
   spawn.max_output_bytes = cli.max_output_bytes;
+  run->watchdog = spawn.watchdog;
 
   run->parser = parsers::make_parser(parser_spec);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));

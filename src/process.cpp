@@ -76,8 +76,7 @@ Process::Process(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks)
     : loop_(loop), options_(std::move(options)), callbacks_(std::move(callbacks)) {
   out_.is_stdout = true;
   process_.data = this;
-  for (uv_timer_t* timer : {&start_timer_, &idle_timer_, &total_timer_, &kill_timer_,
-                            &drain_timer_}) {
+  for (uv_timer_t* timer : all_timers()) {
     uv_timer_init(loop_.uv(), timer);
     timer->data = this;
     ++open_handles_;
@@ -157,8 +156,7 @@ Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callb
     self->close_handle(reinterpret_cast<uv_handle_t*>(&self->out_.handle));
     self->close_handle(reinterpret_cast<uv_handle_t*>(&self->err_.handle));
     if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
-    for (uv_timer_t* t : {&self->start_timer_, &self->idle_timer_, &self->total_timer_,
-                          &self->kill_timer_, &self->drain_timer_})
+    for (uv_timer_t* t : self->all_timers())
       self->close_handle(reinterpret_cast<uv_handle_t*>(t));
     return nullptr;
   }
@@ -360,7 +358,7 @@ void Process::maybe_finish() {
   finishing_ = true;
   loop_.unregister_process(this);
   if (in_open_) close_handle(reinterpret_cast<uv_handle_t*>(&in_));
-  for (uv_timer_t* t : {&start_timer_, &idle_timer_, &total_timer_, &kill_timer_, &drain_timer_})
+  for (uv_timer_t* t : all_timers())
     close_handle(reinterpret_cast<uv_handle_t*>(t));
   close_handle(reinterpret_cast<uv_handle_t*>(&process_));
 }

@@ -4,6 +4,7 @@
 
 #include <sys/resource.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -95,6 +96,9 @@ class Process {
   static void on_handle_closed(uv_handle_t* handle) noexcept;
 
   Pipe& pipe_of(uv_handle_t* handle) noexcept;
+  std::array<uv_timer_t*, 5> all_timers() noexcept {
+    return {&start_timer_, &idle_timer_, &total_timer_, &kill_timer_, &drain_timer_};
+  }
   void handle_output(Pipe& pipe, std::string_view chunk);
   void pipe_done(Pipe& pipe);
   void signal_group(int signum);

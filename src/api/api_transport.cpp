@@ -21,6 +21,21 @@ std::string redact(std::string text, const std::string& secret) {
   return text;
 }
 
+// The HTTP request for a built wire request: the key's auth header, the route's extra headers and
+// its connect timeout added.
+api::HttpRequest http_request(api::HttpRequestSpec spec, api::WireFormat format,
+                              const std::string& api_key, const ApiSpec& api_spec) {
+  api::HttpRequest req;
+  req.method = std::move(spec.method);
+  req.url = std::move(spec.url);
+  req.headers = std::move(spec.headers);
+  req.body = std::move(spec.body);
+  if (!api_key.empty()) req.headers.push_back(api::auth_header(format, api_key));
+  for (const auto& [name, value] : api_spec.headers) req.headers.emplace_back(name, value);
+  req.connect_timeout_ms = api_spec.connect_timeout_ms;
+  return req;
+}
+
 const ModelSpec* find_model(const Route& route) {
   for (const auto& m : route.account_spec->models)
     if (m.id == route.model) return &m;
@@ -51,16 +66,8 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     api::HttpClient* http = api::HttpClient::for_loop(*loop, error);
     if (http == nullptr) return fail(std::move(error));
     api::HttpRequestSpec spec = api::build_request(call);
-    api::HttpRequest req;
-    req.method = spec.method;
-    req.url = spec.url;
-    req.headers = spec.headers;
-    req.body = std::move(spec.body);
-    if (!api_key.empty()) req.headers.push_back(api::auth_header(call.format, api_key));
-    for (const auto& [name, value] : route.account_spec->transport.api.headers)
-      req.headers.emplace_back(name, value);
     const ApiSpec& api_spec = route.account_spec->transport.api;
-    req.connect_timeout_ms = api_spec.connect_timeout_ms;
+    api::HttpRequest req = http_request(std::move(spec), call.format, api_key, api_spec);
     req.total_timeout_ms = request.timeout_ms ? request.timeout_ms : api_spec.total_timeout_ms;
     req.idle_timeout_ms = request.idle_timeout_ms ? request.idle_timeout_ms : api_spec.idle_timeout_ms;
 
@@ -232,13 +239,7 @@ void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
     return on_done(std::move(listing));
   }
   api::HttpRequestSpec spec_req = api::build_models_request(*format, base);
-  api::HttpRequest req;
-  req.method = spec_req.method;
-  req.url = spec_req.url;
-  req.headers = spec_req.headers;
-  if (!api_key.empty()) req.headers.push_back(api::auth_header(*format, api_key));
-  for (const auto& [name, value] : spec.headers) req.headers.emplace_back(name, value);
-  req.connect_timeout_ms = spec.connect_timeout_ms;
+  api::HttpRequest req = http_request(std::move(spec_req), *format, api_key, spec);
   req.total_timeout_ms = 30000;
   auto body = std::make_shared<std::string>();
   api::HttpCallbacks callbacks;
