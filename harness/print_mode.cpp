@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -71,6 +74,7 @@ struct PrintModeRun {
   std::optional<SessionLock> session_lock;    // held while resuming a session: one run at a time
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
   std::string filtered_text;                  // the answer as the filter let it through
+  bool ephemeral = false;  // the harness was told to keep no session: no id to resume with
 
   void emit(std::vector<Event>& events) {
     for (auto& event : events) {
@@ -188,6 +192,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   result.text = std::move(parsed.text);
   result.usage = std::move(parsed.usage);
   result.session_id = parsed.session_id ? parsed.session_id : request.session_id;
+  if (ephemeral) result.session_id.reset();  // nothing was kept that it could resume
   result.stop_reason = std::move(parsed.stop_reason);
   if (parsed.model) result.model = *parsed.model;
   result.error = classify(outcome, parsed);
@@ -283,7 +288,6 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   const TransportSpec& transport = route.account_spec->transport;
   const CliSpec& cli = transport.cli;
   const bool streaming = request.stream && cli.streaming.has_value();
-  const auto& args_template = streaming ? cli.streaming->args_template : cli.args_template;
   const ParserSpec& parser_spec = streaming ? cli.streaming->parser : cli.parser;
 
   auto run = std::make_unique<PrintModeRun>();
@@ -303,16 +307,31 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
     return;
   }
 
+  RunFacts facts;
+  facts.context = request.context_mode.value_or(cli.context_mode);
+  facts.resuming = request.session_id.has_value();
+  // Ephemeral by default only in clean mode (extraction leaves nothing behind); a resumed turn
+  // continues a session that exists, so it is never ephemeral.
+  facts.ephemeral = !facts.resuming && request.ephemeral.value_or(cli.ephemeral.value_or(
+                                           facts.context == ContextMode::clean));
+  run->ephemeral = facts.ephemeral;
+
   SpawnOptions spawn;
-  spawn.cwd = cwd;
-  spawn.env = build_child_environment(cli.env, cli.clear_env);
+  std::map<std::string, std::string> env = cli.env;
+  if (facts.context == ContextMode::clean)
+    for (const auto& [name, value] : cli.clean_env) env[name] = value;
+  spawn.env = build_child_environment(env, cli.clear_env);
+  // The command is found from the workspace (a relative command path is the route's).
   spawn.file = resolve_command(transport.command, spawn.env, cwd);
-  if (spawn.file.empty()) {
-    run->on_done(failed(Error::make(
-        ErrorCode::not_found, "command '" + transport.command + "' for route " + route.id +
-                                  " was not found or is not executable (PATH searched)")));
-    return;
-  }
+  facts.env_has = [&env = spawn.env](const std::string& name) {
+    const std::string prefix = name + "=";
+    return std::any_of(env.begin(), env.end(), [&](const std::string& entry) {
+      return entry.size() > prefix.size() && entry.compare(0, prefix.size(), prefix) == 0;
+    });
+  };
+  const auto args_template =
+      streaming ? active_groups(cli.streaming->args_template, cli.streaming->args_when, facts)
+                : active_groups(cli.args_template, cli.args_when, facts);
 
   if (request.session_id && !template_uses(args_template, "session_id")) {
     run->on_done(failed(Error::make(
@@ -321,15 +340,45 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
     return;
   }
 
+  std::vector<std::string> files = request.files;
+  if (facts.context == ContextMode::clean) {
+    // A fresh empty directory per run, so no project file (CLAUDE.md, AGENTS.md, .git) is in
+    // reach; attachments named relative to the workspace still resolve.
+    for (auto& file : files)
+      if (!file.empty() && file[0] != '/') file = (std::filesystem::path(cwd) / file).string();
+    Error error;
+    run->temp_dir = TempDir::create("drover-", error);
+    if (!run->temp_dir) {
+      run->on_done(failed(std::move(error)));
+      return;
+    }
+    cwd = run->temp_dir->path() + "/work";
+    if (::mkdir(cwd.c_str(), 0700) != 0) {
+      Error mkdir_error = Error::make(ErrorCode::harness_error,
+                                      "cannot create the clean working directory " + cwd + ": " +
+                                          std::strerror(errno));
+      run->temp_dir.reset();
+      run->on_done(failed(std::move(mkdir_error)));
+      return;
+    }
+  }
+  spawn.cwd = cwd;
+  if (spawn.file.empty()) {
+    run->on_done(failed(Error::make(
+        ErrorCode::not_found, "command '" + transport.command + "' for route " + route.id +
+                                  " was not found or is not executable (PATH searched)")));
+    return;
+  }
+
   TemplateValues values;
   values.prompt = request.prompt;
   if (!route.model.empty()) values.model = route.model;
   values.system = request.system_prompt;
   values.session_id = request.session_id;
-  values.files = request.files;
+  values.files = std::move(files);
   if (template_uses(args_template, "output_file")) {
     Error error;
-    run->temp_dir = TempDir::create("drover-", error);
+    if (!run->temp_dir) run->temp_dir = TempDir::create("drover-", error);
     if (!run->temp_dir) {
       run->on_done(failed(std::move(error)));
       return;
@@ -341,7 +390,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   spawn.args.insert(spawn.args.begin(), transport.command);
   if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
 
-  spawn.watchdog = cli.watchdog;
+  spawn.watchdog = cli.watchdog.for_run(facts.resuming);
   if (request.timeout_ms) spawn.watchdog.total_timeout_ms = request.timeout_ms;
   if (request.idle_timeout_ms) spawn.watchdog.idle_timeout_ms = request.idle_timeout_ms;
   if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;

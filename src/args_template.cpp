@@ -1,5 +1,6 @@
 #include "args_template.h"
 
+#include <algorithm>
 #include <array>
 
 namespace drover {
@@ -240,6 +241,36 @@ bool template_uses(const std::vector<std::vector<std::string>>& groups,
       if (token && token->uses(*ph)) return true;
     }
   return false;
+}
+
+bool condition_holds(std::string_view condition, const RunFacts& facts) {
+  const bool negated = !condition.empty() && condition[0] == '!';
+  if (negated) condition.remove_prefix(1);
+  bool holds = false;
+  if (condition == "clean") holds = facts.context == ContextMode::clean;
+  else if (condition == "workspace") holds = facts.context == ContextMode::workspace;
+  else if (condition == "resume") holds = facts.resuming;
+  else if (condition == "fresh") holds = !facts.resuming;
+  else if (condition == "ephemeral") holds = facts.ephemeral;
+  else if (condition == "persistent") holds = !facts.ephemeral;
+  else if (condition.substr(0, 4) == "env:")
+    holds = facts.env_has && facts.env_has(std::string(condition.substr(4)));
+  return holds != negated;
+}
+
+std::vector<std::vector<std::string>> active_groups(
+    const std::vector<std::vector<std::string>>& groups,
+    const std::vector<std::vector<std::string>>& when, const RunFacts& facts) {
+  if (when.empty()) return groups;
+  std::vector<std::vector<std::string>> out;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const bool active = i >= when.size() ||
+                        std::all_of(when[i].begin(), when[i].end(), [&](const std::string& c) {
+                          return condition_holds(c, facts);
+                        });
+    if (active) out.push_back(groups[i]);
+  }
+  return out;
 }
 
 }  // namespace drover

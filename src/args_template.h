@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "drover/config.h"
 #include "drover/result.h"
 
 namespace drover {
@@ -74,6 +75,13 @@ std::vector<std::string> expand_args(const std::vector<TemplateGroup>& groups,
 /// through literally rather than failing.
 std::vector<std::string> expand_args(const std::vector<std::vector<std::string>>& groups,
                                      const TemplateValues& values);
+
+/// Whether one `when` condition (CliSpec::args_when) holds for a run.
+bool condition_holds(std::string_view condition, const RunFacts& facts);
+/// The groups whose conditions all hold (`when` is parallel to `groups`; empty: all groups).
+std::vector<std::vector<std::string>> active_groups(
+    const std::vector<std::vector<std::string>>& groups,
+    const std::vector<std::vector<std::string>>& when, const RunFacts& facts);
 
 /// Whether any token uses the named placeholder (`"output_file"`, ...). Unknown names and
 /// invalid tokens count as not used.

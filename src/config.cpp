@@ -293,6 +293,27 @@ struct Ctx {
   }
 };
 
+}  // namespace
+
+std::optional<ContextMode> context_mode_from_string(std::string_view name) noexcept {
+  if (name == "workspace") return ContextMode::workspace;
+  if (name == "clean") return ContextMode::clean;
+  return std::nullopt;
+}
+
+WatchdogSpec WatchdogSpec::for_run(bool resuming) const {
+  WatchdogSpec w = *this;
+  if (resuming && resume) {
+    if (resume->start_timeout_ms) w.start_timeout_ms = resume->start_timeout_ms;
+    if (resume->idle_timeout_ms) w.idle_timeout_ms = resume->idle_timeout_ms;
+    if (resume->total_timeout_ms) w.total_timeout_ms = resume->total_timeout_ms;
+  }
+  w.resume.reset();
+  return w;
+}
+
+namespace {
+
 // ---- parser -------------------------------------------------------------------------------------
 
 constexpr std::array<std::pair<const char*, const char*>, 6> kSelectors{{
@@ -412,18 +433,70 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
 
 // Reads argsTemplate and checks every token with its exact path (`argsTemplate[2]` for a
 // plain string, `argsTemplate[2][1]` inside a group).
+// `when` conditions of a conditional argv group (CliSpec::args_when).
+bool valid_condition(std::string_view c) {
+  if (!c.empty() && c[0] == '!') c.remove_prefix(1);
+  static constexpr std::array<std::string_view, 6> kFlags{"clean", "workspace", "resume",
+                                                         "fresh", "ephemeral", "persistent"};
+  if (std::find(kFlags.begin(), kFlags.end(), c) != kFlags.end()) return true;
+  return c.size() > 4 && c.substr(0, 4) == "env:" && c.find('=') == std::string_view::npos;
+}
+
+std::vector<std::string> parse_when(Ctx& ctx, const ojson& v, const std::string& path) {
+  std::vector<std::string> when;
+  const bool list = v.is_array();
+  if (!list && !v.is_string()) {
+    ctx.expected(path, "a condition or an array of conditions", v);
+    return when;
+  }
+  for (size_t i = 0; i < (list ? v.size() : 1); ++i) {
+    const ojson& c = list ? v[i] : v;
+    const std::string cpath = list ? child(path, i) : path;
+    if (c.is_string() && valid_condition(c.get<std::string>()))
+      when.push_back(c.get<std::string>());
+    else
+      ctx.expected(cpath,
+                   "a condition: clean, workspace, resume, fresh, ephemeral, persistent or "
+                   "env:NAME (optionally negated with a leading !)",
+                   c);
+  }
+  return when;
+}
+
 void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
                               std::optional<CliSpec::Input> input,
-                              std::vector<std::vector<std::string>>& out) {
+                              std::vector<std::vector<std::string>>& out,
+                              std::vector<std::vector<std::string>>& out_when) {
   if (!v.is_array()) {
     ctx.expected(path, "an array of strings and string arrays", v);
     return;
   }
   bool any_prompt = false;
   bool all_parsed = true;
+  bool any_when = false;
+  std::vector<std::vector<std::string>> whens;
   for (size_t i = 0; i < v.size(); ++i) {
-    const ojson& el = v[i];
-    const std::string gpath = child(path, i);
+    const ojson* element = &v[i];
+    std::string gpath = child(path, i);
+    std::vector<std::string> when;
+    if (element->is_object()) {
+      // {"when": conditions, "args": token or group}: used only when every condition holds.
+      ctx.check_keys(*element, gpath, {"when", "args"});
+      if (auto w = element->find("when"); w != element->end())
+        when = parse_when(ctx, *w, child(gpath, "when"));
+      else
+        ctx.missing(gpath, "when", "the conditions under which the args are used");
+      auto a = element->find("args");
+      if (a == element->end()) {
+        ctx.missing(gpath, "args", "the token or group of tokens to add");
+        all_parsed = false;
+        continue;
+      }
+      element = &*a;
+      gpath = child(gpath, "args");
+      any_when = true;
+    }
+    const ojson& el = *element;
     std::vector<std::string> group;
     std::vector<std::string> paths;
     if (el.is_string()) {
@@ -480,9 +553,14 @@ void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
       ctx.error(gpath, "{prompt} must not share a group with " + names +
                            " (the group is dropped when a value is absent); split the group");
     }
+    if (group_prompt && !when.empty())
+      ctx.error(gpath, "{prompt} must not be in a conditional group (it would vanish when a "
+                       "condition does not hold)");
     any_prompt = any_prompt || group_prompt;
     out.push_back(std::move(group));
+    whens.push_back(std::move(when));
   }
+  if (any_when) out_when = std::move(whens);
   if (input == CliSpec::Input::arg && !any_prompt && all_parsed)
     ctx.error(path,
               "input \"arg\" needs {prompt} somewhere in the template (or set input to "
@@ -492,12 +570,23 @@ void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
 void parse_watchdog(Ctx& ctx, const ojson& v, const std::string& path, WatchdogSpec& w) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path,
-                 {"startTimeout", "idleTimeout", "timeout", "killGrace", "drainAfterExit"});
+                 {"startTimeout", "idleTimeout", "timeout", "killGrace", "drainAfterExit",
+                  "resume"});
   w.start_timeout_ms = ctx.seconds_member(v, path, "startTimeout", false);
   w.idle_timeout_ms = ctx.seconds_member(v, path, "idleTimeout", false);
   w.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
   if (auto ms = ctx.seconds_member(v, path, "killGrace", true)) w.grace_ms = *ms;
   if (auto ms = ctx.seconds_member(v, path, "drainAfterExit", true)) w.drain_ms = *ms;
+  if (auto it = v.find("resume"); it != v.end()) {
+    const std::string rpath = child(path, "resume");
+    if (!ctx.object(*it, rpath)) return;
+    ctx.check_keys(*it, rpath, {"startTimeout", "idleTimeout", "timeout"});
+    WatchdogSpec::Resume r;
+    r.start_timeout_ms = ctx.seconds_member(*it, rpath, "startTimeout", false);
+    r.idle_timeout_ms = ctx.seconds_member(*it, rpath, "idleTimeout", false);
+    r.total_timeout_ms = ctx.seconds_member(*it, rpath, "timeout", false);
+    w.resume = r;
+  }
 }
 
 std::vector<std::string> string_list(Ctx& ctx, const ojson& obj, const std::string& path,
@@ -551,7 +640,8 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
   ctx.check_keys(
       v, path,
       {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
-       "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming"});
+       "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming",
+       "contextMode", "cleanEnv", "ephemeral"});
   if (auto b = ctx.bool_member(v, path, "suppressHarnessNoise")) cli.noise.suppress = *b;
   if (auto b = ctx.bool_member(v, path, "failOnHarnessOnlyTurn")) cli.noise.fail_on_noise_only = *b;
   if (auto it = v.find("noiseMarkers"); it != v.end()) parse_noise_markers(ctx, *it, child(path, "noiseMarkers"), cli.noise);
@@ -571,7 +661,8 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
   }
   if (input) cli.input = *input;
   if (auto it = v.find("argsTemplate"); it != v.end()) {
-    parse_args_template_json(ctx, *it, child(path, "argsTemplate"), input, cli.args_template);
+    parse_args_template_json(ctx, *it, child(path, "argsTemplate"), input, cli.args_template,
+                             cli.args_when);
   } else {
     ctx.missing(path, "argsTemplate", "the argv template");
   }
@@ -585,7 +676,8 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
       ctx.check_keys(*it, spath, {"argsTemplate", "parser"});
       CliSpec::Streaming streaming;
       if (auto t = it->find("argsTemplate"); t != it->end())
-        parse_args_template_json(ctx, *t, child(spath, "argsTemplate"), input, streaming.args_template);
+        parse_args_template_json(ctx, *t, child(spath, "argsTemplate"), input,
+                                 streaming.args_template, streaming.args_when);
       else
         ctx.missing(spath, "argsTemplate", "the argv template used when streaming");
       if (auto p = it->find("parser"); p != it->end())
@@ -594,20 +686,28 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
       cli.streaming = std::move(streaming);
     }
   }
-  if (auto it = v.find("env"); it != v.end()) {
-    const std::string epath = child(path, "env");
-    if (ctx.object(*it, epath)) {
-      for (const auto& [key, value] : it->items()) {
-        if (key.empty() || key.find('=') != std::string::npos) {
-          ctx.error(child(epath, key), "invalid environment variable name " + quote(key));
-        } else if (!value.is_string()) {
-          ctx.expected(child(epath, key), "a string", value);
-        } else {
-          cli.env[key] = value.get<std::string>();
-        }
+  for (auto [key, target] : {std::pair{"env", &cli.env}, std::pair{"cleanEnv", &cli.clean_env}}) {
+    auto it = v.find(key);
+    if (it == v.end()) continue;
+    const std::string epath = child(path, key);
+    if (!ctx.object(*it, epath)) continue;
+    for (const auto& [name, value] : it->items()) {
+      if (name.empty() || name.find('=') != std::string::npos) {
+        ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
+      } else if (!value.is_string()) {
+        ctx.expected(child(epath, name), "a string", value);
+      } else {
+        (*target)[name] = value.get<std::string>();
       }
     }
   }
+  if (auto mode = ctx.string_member(v, path, "contextMode", false, false)) {
+    if (auto parsed = context_mode_from_string(*mode))
+      cli.context_mode = *parsed;
+    else
+      ctx.expected(child(path, "contextMode"), "one of workspace, clean", v.at("contextMode"));
+  }
+  if (auto b = ctx.bool_member(v, path, "ephemeral")) cli.ephemeral = *b;
   if (auto it = v.find("clearEnv"); it != v.end()) {
     const std::string cpath = child(path, "clearEnv");
     if (!it->is_array()) {

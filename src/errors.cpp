@@ -11,6 +11,20 @@
 namespace drover {
 namespace {
 
+// A status code as a word of its own: "HTTP 502" or "(429)", never the digits inside an id
+// ("…-ba150206e64f" holds "502").
+bool contains_status(std::string_view m, std::initializer_list<std::string_view> codes) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (std::string_view code : codes) {
+    for (size_t at = m.find(code); at != std::string_view::npos; at = m.find(code, at + 1)) {
+      const bool left = at == 0 || !alnum(m[at - 1]);
+      const bool right = at + code.size() == m.size() || !alnum(m[at + code.size()]);
+      if (left && right) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 ErrorCode classify_failure_message(std::string_view message) noexcept {
@@ -20,8 +34,8 @@ ErrorCode classify_failure_message(std::string_view message) noexcept {
     if (text::contains_any(m, {"insufficient_quota", "quota", "billing", "credit balance",
                          "payment required", "out of credits", "usage limit"}))
       return ErrorCode::quota_exhausted;
-    if (text::contains_any(m, {"rate limit", "rate_limit", "ratelimit", "too many requests", " 429",
-                         "429 "}))
+    if (text::contains_any(m, {"rate limit", "rate_limit", "ratelimit", "too many requests"}) ||
+        contains_status(m, {"429"}))
       return ErrorCode::rate_limit;
     if (text::contains_any(m, {"context length", "context_length", "context window",
                          "prompt is too long", "maximum context", "too many tokens",
@@ -29,12 +43,13 @@ ErrorCode classify_failure_message(std::string_view message) noexcept {
       return ErrorCode::context_overflow;
     if (text::contains_any(m, {"invalid api key", "invalid x-api-key", "api key not valid",
                          "incorrect api key", "unauthorized", "authentication", "not logged in",
-                         "please run /login", "401", "403", "forbidden", "permission denied"}))
+                         "please run /login", "forbidden", "permission denied"}) ||
+        contains_status(m, {"401", "403"}))
       return ErrorCode::auth_error;
-    if (text::contains_any(m, {"overloaded", "529", "503", "502", "500 ", "internal server error",
-                         "service unavailable", "bad gateway", "econnreset", "econnrefused",
-                         "etimedout", "socket hang up", "connection reset", "temporarily",
-                         "try again"}))
+    if (text::contains_any(m, {"overloaded", "internal server error", "service unavailable",
+                               "bad gateway", "econnreset", "econnrefused", "etimedout",
+                               "socket hang up", "connection reset", "temporarily", "try again"}) ||
+        contains_status(m, {"529", "503", "502", "500"}))
       return ErrorCode::temporary_unavailable;
   } catch (...) {
   }

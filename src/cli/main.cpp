@@ -76,6 +76,8 @@ struct RunOptions {
   std::string cwd;
   std::string system;
   std::string resume;
+  std::string context;
+  bool ephemeral = false, keep_session = false;
   std::optional<double> timeout, idle_timeout, start_timeout;
   std::string output = "text";
   std::vector<std::string> prompt_words;
@@ -129,6 +131,9 @@ int command_run(const RunOptions& opts) {
   if (!opts.cwd.empty()) request.cwd = opts.cwd;
   if (!opts.system.empty()) request.system_prompt = opts.system;
   if (!opts.resume.empty()) request.session_id = opts.resume;
+  if (!opts.context.empty()) request.context_mode = drover::context_mode_from_string(opts.context);
+  if (opts.ephemeral) request.ephemeral = true;
+  if (opts.keep_session) request.ephemeral = false;
   request.stream = opts.output == "jsonl";
   request.timeout_ms = seconds_to_ms(opts.timeout);
   request.idle_timeout_ms = seconds_to_ms(opts.idle_timeout);
@@ -474,6 +479,15 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--cwd", run.cwd, "Working directory for the harness");
   run_cmd->add_option("--system", run.system, "System prompt (for routes whose template has {system})");
   run_cmd->add_option("--resume", run.resume, "Resume this harness session id");
+  run_cmd->add_option("--context", run.context,
+                      "workspace (the harness loads its project context) or clean (a fresh empty "
+                      "directory, ambient context skipped); overrides the route's contextMode")
+      ->check(CLI::IsMember({"workspace", "clean"}));
+  auto* ephemeral_flag = run_cmd->add_flag(
+      "--ephemeral", run.ephemeral, "Leave no session files (the result has no session id)");
+  run_cmd->add_flag("--keep-session", run.keep_session,
+                    "Keep the session resumable (also in clean context)")
+      ->excludes(ephemeral_flag);
   run_cmd->add_option("--timeout", run.timeout, "Total deadline in seconds");
   run_cmd->add_option("--idle-timeout", run.idle_timeout, "Seconds without output before stopping");
   run_cmd->add_option("--start-timeout", run.start_timeout, "Seconds to the first output byte");

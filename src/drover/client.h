@@ -24,6 +24,10 @@ struct RunRequest {
   std::optional<int64_t> timeout_ms;         ///< override the route's watchdogs
   std::optional<int64_t> idle_timeout_ms;
   std::optional<int64_t> start_timeout_ms;
+  std::optional<ContextMode> context_mode;   ///< overrides the route's contextMode
+  /// Overrides the route's `ephemeral`: true leaves no session files (no session id in the
+  /// result), false keeps the session resumable even in clean mode.
+  std::optional<bool> ephemeral;
   /// The caller consumes deltas as they come: print-mode routes with a streaming variant use it.
   bool stream = false;
 };

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,6 +48,20 @@ struct WatchdogSpec {
   std::optional<int64_t> total_timeout_ms;  ///< wall-clock deadline
   int64_t grace_ms = 2000;        ///< SIGTERM to SIGKILL
   int64_t drain_ms = 500;         ///< how long pipes may stay open after the child exited
+  /// Replacements used when the run resumes a session (`watchdog.resume`): a resumed turn has
+  /// its context already, so it is expected to start answering sooner.
+  struct Resume {
+    std::optional<int64_t> start_timeout_ms, idle_timeout_ms, total_timeout_ms;
+  };
+  std::optional<Resume> resume;
+  /// This watchdog with `resume`'s values applied when `resuming`.
+  WatchdogSpec for_run(bool resuming) const;
+};
+
+/// Where a harness runs and what ambient context it may load (README "Context mode").
+enum class ContextMode {
+  workspace,  ///< the route's cwd (or --cwd): the harness loads its project context itself
+  clean,      ///< a fresh empty directory per run, plus the preset's switches that skip context
 };
 
 /// Harness noise (greetings, banners, model-switch lines) removed from answers and deltas.
@@ -58,6 +74,18 @@ struct NoiseSpec {
   std::vector<std::pair<std::string, std::string>> blocks;  ///< open/close tags
 };
 
+/// "workspace" / "clean" (README "Context mode"); nullopt for anything else.
+std::optional<ContextMode> context_mode_from_string(std::string_view name) noexcept;
+
+/// Facts about one run that argv groups can be conditioned on (`{"when": …, "args": …}`).
+struct RunFacts {
+  ContextMode context = ContextMode::workspace;
+  bool resuming = false;
+  bool ephemeral = false;  ///< the run should leave no session files behind
+  /// Looks a variable up in the child's environment (for `env:NAME` conditions).
+  std::function<bool(const std::string&)> env_has;
+};
+
 /// Print mode: run an argv template once per prompt and parse what it printed.
 struct CliSpec {
   /// argv[1..] template. Each element is a group of tokens (a plain string in the config is a
@@ -67,11 +95,21 @@ struct CliSpec {
   /// `["--append-system-prompt", "{system}"]` disappears when there is no system prompt. A token
   /// that is exactly `{files}` becomes one token per file.
   std::vector<std::vector<std::string>> args_template;
+  /// Per group of args_template (same length, or empty for "all unconditional"): the conditions
+  /// that must all hold for the group to be used. Conditions: clean, workspace, resume, fresh,
+  /// ephemeral, persistent, env:NAME (set and non-empty in the child's environment); a leading
+  /// `!` negates one.
+  std::vector<std::vector<std::string>> args_when;
   enum class Input { arg, stdin_ } input = Input::arg;
   ParserSpec parser;
   std::map<std::string, std::string> env;  ///< set in the child's environment
   std::vector<std::string> clear_env;      ///< removed from the inherited environment
   std::optional<std::string> cwd;
+  ContextMode context_mode = ContextMode::workspace;  ///< contextMode
+  std::map<std::string, std::string> clean_env;  ///< cleanEnv: set on top of env in clean mode
+  /// Whether fresh runs leave no session files (the `ephemeral` groups are used and the result
+  /// carries no session id, as there is nothing to resume). nullopt: ephemeral in clean mode only.
+  std::optional<bool> ephemeral;
   WatchdogSpec watchdog;
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
   NoiseSpec noise;
@@ -79,6 +117,7 @@ struct CliSpec {
   /// Client::stream): the harness's incremental output format (claude stream-json, …).
   struct Streaming {
     std::vector<std::vector<std::string>> args_template;
+    std::vector<std::vector<std::string>> args_when;
     ParserSpec parser;
   };
   std::optional<Streaming> streaming;

@@ -605,3 +605,46 @@ TEST(CliStreaming, JsonlOutputUsesTheRoutesStreamingVariant) {
 
 }  // namespace
 }  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(CliContext, ContextEphemeralAndKeepSessionFlags) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "json", "--prompt", "{prompt}",
+                                {{"when", "clean"}, {"args", json::array({"--model", "in-clean"})}}}},
+              {"parser", {{"kind", "json"}, {"textPath", "result"}, {"sessionIdPath", "session_id"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli, {}));
+  CliRun workspace = run_drover({"run", "-c", config, "-o", "json", "hi"});
+  ASSERT_EQ(workspace.exit_code, 0) << workspace.err;
+  EXPECT_EQ(workspace.json()["text"], "echo: hi");
+  EXPECT_EQ(workspace.json()["sessionId"], "fake-session-1");
+
+  CliRun clean = run_drover({"run", "-c", config, "-o", "json", "--context", "clean", "hi"});
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_EQ(clean.json()["text"], "echo: hi [model=in-clean]");
+  EXPECT_TRUE(clean.json()["sessionId"].is_null()) << "clean runs are ephemeral by default";
+
+  CliRun kept = run_drover({"run", "-c", config, "-o", "json", "--context", "clean",
+                            "--keep-session", "hi"});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_EQ(kept.json()["sessionId"], "fake-session-1");
+
+  CliRun ephemeral = run_drover({"run", "-c", config, "-o", "json", "--ephemeral", "hi"});
+  ASSERT_EQ(ephemeral.exit_code, 0) << ephemeral.err;
+  EXPECT_TRUE(ephemeral.json()["sessionId"].is_null());
+}
+
+TEST(CliContext, BadContextValueAndConflictingFlagsAreUsageErrors) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliRun bad = run_drover({"run", "-c", config, "--context", "sandbox", "hi"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--context"), std::string::npos) << bad.err;
+  CliRun both = run_drover({"run", "-c", config, "--ephemeral", "--keep-session", "hi"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
+}
+
+}  // namespace
+}  // namespace drover::test

@@ -12,6 +12,7 @@ followed, for failures, by indented `  | ` detail lines. run.sh counts the PASS/
     check.py jsonl   ROUTE RC OUT ERR EXPECTED_TEXT
     check.py resume  ROUTE RC OUT ERR EXPECTED_TEXT FIRST_WORD GATEWAY_LOG FIRST_SESSION FIRST_OUT
     check.py resume-unknown ROUTE RC OUT ERR EXPECTED_TEXT
+    check.py context ROUTE GATEWAY_LOG MARKER WORKSPACE_WORD CLEAN_WORD CLEAN_OUT CLEAN_ERR HOME TMP
     check.py session OUT                         prints the result's sessionId (or nothing)
     check.py procs   ROUTE HOME CACHE_DIR LEFTOVER_FILE
                                                  processes left over by the run (see procs())
@@ -263,6 +264,66 @@ def procs(route, home, cache_dir, leftover_file):
     return 0
 
 
+def requests_with(log, word):
+    """The logged request bodies (gateway --verbose) of the requests whose prompt has `word`."""
+    bodies = []
+    try:
+        lines = open(log, errors="replace").read().splitlines()
+    except OSError:
+        return bodies
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if word in (e.get("lastUserText") or ""):
+            bodies.append(json.dumps(e.get("request")))
+    return bodies
+
+
+def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean_err, home, tmp):
+    """--context clean: the project file in the workspace (its MARKER) must not reach the model,
+    nothing may keep the session (ephemeral), and drover's clean directory must be gone."""
+    run = "--context clean"
+    try:
+        res = load_result(clean_out)
+    except (ValueError, OSError):
+        res = {}
+    check_result(route, run, res, f"MOCK: Say the word: {clean_word}", clean_out, clean_err)
+    workspace = requests_with(log, workspace_word)
+    clean = requests_with(log, clean_word)
+    if any(marker in b for b in workspace):
+        note(route, "workspace context: the harness sent the project file (AGENTS.md/CLAUDE.md) "
+                    "to the model, so the clean check below is meaningful")
+    else:
+        note(route, "workspace context: the harness did not send the project file to the model "
+                    f"({len(workspace)} request(s) seen): the clean check cannot tell much")
+    emit(bool(clean) and not any(marker in b for b in clean), route,
+         f"{run}: the workspace's project file does not reach the model",
+         f"{len(clean)} request(s) for the run, marker present in "
+         f"{sum(marker in b for b in clean)}", diag(clean_out, clean_err))
+    emit(res.get("sessionId") is None, route, f"{run}: ephemeral: the result has no sessionId",
+         f"sessionId is {json.dumps(res.get('sessionId'))}", diag(clean_out, clean_err))
+    kept = []
+    for root, _dirs, files in os.walk(home):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                with open(path, "rb") as f:
+                    if clean_word.encode() in f.read():
+                        kept.append(os.path.relpath(path, home))
+            except OSError:
+                pass
+    if route == "opencode-cli":
+        note(route, f"{run}: opencode has no switch to keep a run off disk; files with the "
+                    f"prompt: {kept or 'none'}")
+    else:
+        emit(not kept, route, f"{run}: ephemeral: no file under HOME keeps the prompt",
+             f"found in {kept}")
+    left = [n for n in os.listdir(tmp) if n.startswith("drover-")]
+    emit(not left, route, f"{run}: drover's clean directory is removed", f"left in TMPDIR: {left}")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "json":
@@ -273,6 +334,8 @@ def main(argv):
         cmd_resume(*argv[2:11])
     elif cmd == "resume-unknown":
         cmd_resume_unknown(*argv[2:7])
+    elif cmd == "context":
+        cmd_context(*argv[2:11])
     elif cmd == "session":
         try:
             sid = load_result(argv[2]).get("sessionId")

@@ -22,6 +22,14 @@
 #                                                   the resumed request (the history came along)
 #   drover run --route R --output json --resume UNKNOWN "Say the word: W4"
 #                                                   fails (a dropped {session_id} would answer)
+#   with AGENTS.md and CLAUDE.md naming a marker in the workspace:
+#   drover run --route R --output json "Say the word: W5"                  (the control: a NOTE
+#                                                   says whether the marker reached the model)
+#   drover run --route R --output json --context clean "Say the word: W6"
+#                                                   the answer; the marker is in no request of
+#                                                   the run; sessionId null; no file under HOME
+#                                                   has W6 (opencode: a NOTE, it cannot); no
+#                                                   drover-* directory left in TMPDIR
 #   after each run no process of it is left         (any process whose environment has the
 #                                                   run's HOME; processes from the harness's cache
 #                                                   dir that are not the run's only get a NOTE)
@@ -157,6 +165,19 @@ if [ "${1:-}" = "--inner" ]; then
   run_drover resume-unknown --output json --resume "$unknown" "Say the word: $w4"
   "${check[@]}" resume-unknown "$route" "$rc" "$root/resume-unknown.out" "$root/resume-unknown.err" \
     "MOCK: Say the word: $w4"
+
+  # Context: a project file in the workspace names a marker. A workspace run may send it to the
+  # model (the control); a clean run must not, must keep no session and must leave no directory.
+  marker="M$(word)"
+  for f in AGENTS.md CLAUDE.md; do
+    printf 'Project notes. The project codename is %s.\n' "$marker" >"$work/$f"
+  done
+  w5=$(word); w6=$(word)
+  run_drover workspace-context --output json "Say the word: $w5"
+  run_drover clean-context --output json --context clean "Say the word: $w6"
+  "${check[@]}" context "$route" "$root/gateway.log" "$marker" "$w5" "$w6" \
+    "$root/clean-context.out" "$root/clean-context.err" "$home" "$tmp"
+  rm -f "$work/AGENTS.md" "$work/CLAUDE.md"
 
   # Notes about the gateway traffic: which endpoints the harness used.
   python3 - "$route" "$root/gateway.log" <<'PY'

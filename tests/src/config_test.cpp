@@ -18,6 +18,7 @@ namespace drover {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -591,6 +592,69 @@ TEST(ConfigErrors, WatchdogValues) {
   EXPECT_THAT(msg, HasSubstr(w + ".drainAfterExit: expected a number of seconds >= 0 and at most "
                                  "1e9, got 1000000000000.0"));
   EXPECT_THAT(msg, HasSubstr(w + ".idle: unknown key (did you mean \"idleTimeout\"?)"));
+}
+
+TEST(ConfigParse, WatchdogResumeOverridesApplyOnlyWhenResuming) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "watchdog": {"startTimeout": 60, "idleTimeout": 300, "resume": {"idleTimeout": 120}}})"));
+  const WatchdogSpec& w = c.providers[0].accounts[0].transport.cli.watchdog;
+  ASSERT_TRUE(w.resume);
+  EXPECT_EQ(w.for_run(false).idle_timeout_ms, 300000);
+  EXPECT_EQ(w.for_run(true).idle_timeout_ms, 120000);
+  EXPECT_EQ(w.for_run(true).start_timeout_ms, 60000) << "keys the resume block leaves out stay";
+  EXPECT_FALSE(w.for_run(true).resume);
+  EXPECT_THAT(parse_error(with_cli(
+                  R"({"argsTemplate": ["{prompt}"], "watchdog": {"resume": {"idleTimeout": 0, "killGrace": 1}}})")),
+              AllOf(HasSubstr(std::string(kCli) + ".watchdog.resume.idleTimeout: expected a number "
+                                                  "of seconds > 0, got 0"),
+                    HasSubstr(std::string(kCli) + ".watchdog.resume.killGrace: unknown key")));
+}
+
+TEST(ConfigParse, ContextModeCleanEnvAndEphemeral) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "contextMode": "clean", "cleanEnv": {"A": "1"}, "ephemeral": false})"));
+  const CliSpec& cli = c.providers[0].accounts[0].transport.cli;
+  EXPECT_EQ(cli.context_mode, ContextMode::clean);
+  EXPECT_EQ(cli.clean_env.at("A"), "1");
+  EXPECT_EQ(cli.ephemeral, false);
+  const Config d = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})"));
+  EXPECT_EQ(d.providers[0].accounts[0].transport.cli.context_mode, ContextMode::workspace);
+  EXPECT_FALSE(d.providers[0].accounts[0].transport.cli.ephemeral);
+  const std::string msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "contextMode": "sandbox", "cleanEnv": {"B=": "x"}, "ephemeral": "yes"})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".contextMode: expected one of workspace, clean, got \"sandbox\""));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".cleanEnv[\"B=\"]: invalid environment variable name"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".ephemeral: expected"));
+}
+
+TEST(ConfigParse, ConditionalArgGroups) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}", {"when": "clean", "args": "--bare"}, ["--model", "{model}"], {"when": ["!resume", "env:KEY"], "args": ["-c", "x=1"]}]})"));
+  const CliSpec& cli = c.providers[0].accounts[0].transport.cli;
+  ASSERT_EQ(cli.args_template.size(), 4u);
+  ASSERT_EQ(cli.args_when.size(), 4u);
+  EXPECT_THAT(cli.args_template[1], ElementsAre("--bare"));
+  EXPECT_THAT(cli.args_when[1], ElementsAre("clean"));
+  EXPECT_TRUE(cli.args_when[2].empty());
+  EXPECT_THAT(cli.args_template[3], ElementsAre("-c", "x=1"));
+  EXPECT_THAT(cli.args_when[3], ElementsAre("!resume", "env:KEY"));
+  // Without conditional groups nothing is stored (every group always applies).
+  EXPECT_TRUE(parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})"))
+                  .providers[0].accounts[0].transport.cli.args_when.empty());
+}
+
+TEST(ConfigErrors, ConditionalArgGroups) {
+  const std::string msg = parse_error(with_cli(
+      R"({"argsTemplate": ["x", {"when": "sometimes", "args": "--a"}, {"args": "--b"}, {"when": "clean"}, {"when": ["env:"], "args": [1]}, {"when": "clean", "args": "{prompt}"}, {"when": "clean", "args": "--c", "extra": 1}]})"));
+  const std::string t = std::string(kCli) + ".argsTemplate";
+  EXPECT_THAT(msg, HasSubstr(t + "[1].when: expected a condition: clean, workspace, resume, fresh, "
+                                 "ephemeral, persistent or env:NAME"));
+  EXPECT_THAT(msg, HasSubstr(t + "[2]: missing required key \"when\""));
+  EXPECT_THAT(msg, HasSubstr(t + "[3]: missing required key \"args\""));
+  EXPECT_THAT(msg, HasSubstr(t + "[4].when[0]: expected a condition"));
+  EXPECT_THAT(msg, HasSubstr(t + "[4].args[0]: expected a string, got 1"));
+  EXPECT_THAT(msg, HasSubstr(t + "[5].args: {prompt} must not be in a conditional group"));
+  EXPECT_THAT(msg, HasSubstr(t + "[6].extra: unknown key"));
 }
 
 TEST(ConfigErrors, LongFoundValuesAreShortenedOnCharacterBoundaries) {

@@ -1,0 +1,35 @@
+// Failure messages to error codes (src/errors.cpp).
+#include "src/errors.h"
+
+#include <gtest/gtest.h>
+
+namespace drover {
+namespace {
+
+TEST(ClassifyFailure, ProviderWordingAndStatusCodes) {
+  EXPECT_EQ(classify_failure_message("API Error: 429 Rate limit reached"), ErrorCode::rate_limit);
+  EXPECT_EQ(classify_failure_message("HTTP 429"), ErrorCode::rate_limit);
+  EXPECT_EQ(classify_failure_message("You exceeded your current quota (429)"),
+            ErrorCode::quota_exhausted);
+  EXPECT_EQ(classify_failure_message("error 401: invalid token"), ErrorCode::auth_error);
+  EXPECT_EQ(classify_failure_message("status=403"), ErrorCode::auth_error);
+  EXPECT_EQ(classify_failure_message("upstream said 502"), ErrorCode::temporary_unavailable);
+  EXPECT_EQ(classify_failure_message("API Error: 529 Overloaded"), ErrorCode::temporary_unavailable);
+  EXPECT_EQ(classify_failure_message("500 Internal"), ErrorCode::temporary_unavailable);
+  EXPECT_EQ(classify_failure_message("prompt is too long: 210000 tokens"),
+            ErrorCode::context_overflow);
+  EXPECT_EQ(classify_failure_message("something odd happened"), ErrorCode::harness_error);
+}
+
+TEST(ClassifyFailure, DigitsInsideIdsAreNotStatusCodes) {
+  // A resume of an unknown session is not worth retrying, whatever digits its id holds.
+  EXPECT_EQ(classify_failure_message(
+                "No conversation found with session ID: c63da25f-31ea-4a8b-9500-ba150206e64f"),
+            ErrorCode::harness_error);
+  EXPECT_EQ(classify_failure_message("request req_4290001 failed"), ErrorCode::harness_error);
+  EXPECT_EQ(classify_failure_message("build 5031 failed"), ErrorCode::harness_error);
+  EXPECT_EQ(classify_failure_message("file x401.txt missing"), ErrorCode::harness_error);
+}
+
+}  // namespace
+}  // namespace drover
