@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <memory>
 
 #include <spdlog/spdlog.h>
 
@@ -86,7 +87,7 @@ Process::Process(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks)
     pipe->handle.data = this;
     ++open_handles_;
   }
-  if (options_.stdin_data) {
+  if (options_.stdin_data || options_.interactive_stdin) {
     uv_pipe_init(loop_.uv(), &in_, 0);
     in_.data = this;
     in_open_ = true;
@@ -169,7 +170,7 @@ Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callb
   for (Pipe* pipe : {&self->out_, &self->err_})
     uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe->handle), &Process::on_alloc,
                   &Process::on_read);
-  if (self->in_open_) {
+  if (self->in_open_ && !opts.interactive_stdin) {
     if (opts.stdin_data->empty()) {
       self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
     } else {
@@ -276,6 +277,60 @@ void Process::on_stdin_written(uv_write_t* req, int status) noexcept {
   if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
 }
 
+namespace {
+struct StdinChunk {
+  uv_write_t req;
+  Process* owner;
+  std::string data;
+};
+}  // namespace
+
+bool Process::write_stdin(std::string data) {
+  if (!in_open_ || stdin_closing_ || stdin_failed_ || finishing_) return false;
+  if (data.empty()) return true;
+  auto* chunk = new StdinChunk{{}, this, std::move(data)};
+  chunk->req.data = chunk;
+  uv_buf_t buf = uv_buf_init(chunk->data.data(), static_cast<unsigned>(chunk->data.size()));
+  int rc = uv_write(&chunk->req, reinterpret_cast<uv_stream_t*>(&in_), &buf, 1,
+                    &Process::on_stdin_chunk_written);
+  if (rc != 0) {
+    delete chunk;
+    stdin_failed_ = true;
+    warnings_.push_back(std::string("writing to the harness's stdin failed: ") + uv_strerror(rc));
+    return false;
+  }
+  stdin_queued_ += buf.len;
+  return true;
+}
+
+void Process::on_stdin_chunk_written(uv_write_t* req, int status) noexcept {
+  std::unique_ptr<StdinChunk> chunk(static_cast<StdinChunk*>(req->data));
+  Process* self = chunk->owner;
+  self->stdin_queued_ -= chunk->data.size();
+  if (status < 0 && status != UV_ECANCELED && !self->stdin_failed_) {
+    self->stdin_failed_ = true;
+    self->warnings_.push_back(status == UV_EPIPE
+                                  ? std::string("the harness closed its stdin (EPIPE)")
+                                  : std::string("writing to the harness's stdin failed: ") +
+                                        uv_strerror(status));
+  }
+}
+
+void Process::close_stdin() {
+  if (!in_open_ || stdin_closing_) return;
+  stdin_closing_ = true;
+  stdin_shutdown_.data = this;
+  // shutdown waits for the queued writes, then the child reads EOF.
+  if (uv_shutdown(&stdin_shutdown_, reinterpret_cast<uv_stream_t*>(&in_),
+                  &Process::on_stdin_shutdown) != 0)
+    close_handle(reinterpret_cast<uv_handle_t*>(&in_));
+}
+
+void Process::on_stdin_shutdown(uv_shutdown_t* req, int /*status*/) noexcept {
+  auto* self = static_cast<Process*>(req->data);
+  if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
+}
+
 void Process::on_exit(uv_process_t* handle, int64_t exit_status, int term_signal) noexcept {
   auto* self = static_cast<Process*>(handle->data);
   self->exited_ = true;
@@ -316,7 +371,7 @@ void Process::on_timer(uv_timer_t* timer) noexcept {
 void Process::stop(StopCause cause) {
   if (finishing_ || stopping_) return;
   stopping_ = true;
-  info_.stopped_by = cause;
+  if (cause != StopCause::none) info_.stopped_by = cause;
   if (exited_) {
     // Only descendants holding the pipes are left; no grace is owed to them.
     signal_group(SIGKILL);

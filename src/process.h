@@ -28,6 +28,9 @@ struct SpawnOptions {
   std::vector<std::string> env;    ///< the child's whole environment, "NAME=value"
   /// Written to the child's stdin, which is then closed. nullopt: stdin is /dev/null.
   std::optional<std::string> stdin_data;
+  /// stdin stays an open pipe for write_stdin() until close_stdin() (long-lived protocols such
+  /// as ACP); stdin_data is then ignored.
+  bool interactive_stdin = false;
   WatchdogSpec watchdog;
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory (the tail beyond it)
   /// After the run, SIGKILL whatever is left in the child's process group (daemons and
@@ -61,10 +64,19 @@ class Process {
                         Error& error);
 
   /// SIGTERM to the whole group, then SIGKILL after the grace period. Idempotent: the first
-  /// cause is the one recorded.
+  /// cause is the one recorded. StopCause::none stops without recording a cause (the ordinary
+  /// end of a long-lived child whose work is done).
   void stop(StopCause cause);
   /// SIGKILL to the whole group now.
   void kill();
+
+  /// Queues `data` for the child's stdin (interactive_stdin). Writes go out in order; false when
+  /// stdin is closed or a write already failed (the child closed its end: a warning says so).
+  bool write_stdin(std::string data);
+  /// Closes stdin once the queued writes are out: the child reads EOF. Idempotent.
+  void close_stdin();
+  /// Bytes queued for stdin and not yet written.
+  size_t stdin_queued_bytes() const noexcept { return stdin_queued_; }
 
   int64_t pid() const noexcept { return info_.pid; }
   bool exited() const noexcept { return exited_; }
@@ -92,6 +104,8 @@ class Process {
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_stdin_written(uv_write_t* req, int status) noexcept;
+  static void on_stdin_chunk_written(uv_write_t* req, int status) noexcept;
+  static void on_stdin_shutdown(uv_shutdown_t* req, int status) noexcept;
   static void on_timer(uv_timer_t* timer) noexcept;
   static void on_handle_closed(uv_handle_t* handle) noexcept;
 
@@ -120,6 +134,10 @@ class Process {
   uv_pipe_t in_{};
   bool in_open_ = false;
   uv_write_t stdin_write_{};
+  uv_shutdown_t stdin_shutdown_{};
+  bool stdin_closing_ = false;   ///< close_stdin() was called
+  bool stdin_failed_ = false;    ///< a write failed: nothing more is sent
+  size_t stdin_queued_ = 0;
   uv_timer_t start_timer_{};
   uv_timer_t idle_timer_{};
   uv_timer_t total_timer_{};

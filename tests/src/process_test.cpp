@@ -455,3 +455,47 @@ TEST(TailLines, CutsLinesAndBytes) {
 
 }  // namespace
 }  // namespace drover
+
+namespace drover {
+namespace {
+
+TEST(ProcessInteractiveStdin, WritesGoOutInOrderAndCloseGivesEof) {
+  SpawnOptions options = agent({"--mode", "stdin-echo"});
+  options.interactive_stdin = true;
+  const std::string big(1 << 20, 'x');  // more than a pipe holds: the writes queue
+  RunOutcome run = run_process(std::move(options), [&](Process* p) {
+    EXPECT_TRUE(p->write_stdin("first\n"));
+    EXPECT_TRUE(p->write_stdin(big));
+    EXPECT_TRUE(p->write_stdin("last\n"));
+    EXPECT_GT(p->stdin_queued_bytes(), 0u);
+    p->close_stdin();
+    EXPECT_FALSE(p->write_stdin("after close\n"));
+  });
+  EXPECT_EQ(run.outcome.info.exit_code, 0);
+  EXPECT_EQ(run.streamed_stdout, "first\n" + big + "last\n");
+  EXPECT_TRUE(run.outcome.warnings.empty());
+}
+
+TEST(ProcessInteractiveStdin, AChildThatNeverReadsGivesAWarningNotACrash) {
+  SpawnOptions options = agent({"--mode", "exit", "--exit", "0"});
+  options.interactive_stdin = true;
+  RunOutcome run = run_process(std::move(options), [&](Process* p) {
+    EXPECT_TRUE(p->write_stdin(std::string(1 << 20, 'y')));  // beyond the pipe buffer: EPIPE
+  });
+  EXPECT_EQ(run.outcome.info.exit_code, 0);
+  ASSERT_EQ(run.outcome.warnings.size(), 1u);
+  EXPECT_NE(run.outcome.warnings[0].find("closed its stdin"), std::string::npos)
+      << run.outcome.warnings[0];
+}
+
+TEST(ProcessInteractiveStdin, StopWithoutACauseRecordsNone) {
+  SpawnOptions options = agent({"--mode", "hang"});
+  options.interactive_stdin = true;
+  options.watchdog.grace_ms = 100;
+  RunOutcome run = run_process(std::move(options), [](Process* p) { p->stop(StopCause::none); });
+  EXPECT_EQ(run.outcome.info.stopped_by, StopCause::none);
+  EXPECT_EQ(run.outcome.info.term_signal, SIGTERM);
+}
+
+}  // namespace
+}  // namespace drover
