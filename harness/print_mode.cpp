@@ -15,6 +15,7 @@
 #include <boost/process/search_path.hpp>
 #include <spdlog/spdlog.h>
 
+#include "harness/child_common.h"
 #include "parsers/noise_filter.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
@@ -28,36 +29,6 @@
 namespace drover {
 namespace {
 
-std::string seconds_text(int64_t ms) {
-  std::ostringstream out;
-  out << static_cast<double>(ms) / 1000.0 << " s";
-  return out.str();
-}
-
-// The last non-empty lines of a failing process's stderr (or stdout), for the error message.
-std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail) {
-  const std::string& source = stderr_tail.find_first_not_of(" \t\r\n") != std::string::npos
-                                  ? stderr_tail
-                                  : stdout_tail;
-  std::string excerpt = tail_lines(source, 5, 1000);
-  while (!excerpt.empty() && (excerpt.back() == '\n' || excerpt.back() == '\r' ||
-                              excerpt.back() == ' '))
-    excerpt.pop_back();
-  size_t start = excerpt.find_first_not_of(" \t\r\n");
-  return start == std::string::npos ? std::string() : parsers::valid_utf8(excerpt.substr(start));
-}
-
-// The built-in markers (unless switched off) plus the route's own.
-parsers::NoiseMarkers markers_for(const NoiseSpec& spec) {
-  parsers::NoiseMarkers m = spec.builtin_markers ? parsers::default_noise_markers()
-                                                 : parsers::NoiseMarkers{};
-  m.lines.insert(m.lines.end(), spec.lines.begin(), spec.lines.end());
-  m.prefixes.insert(m.prefixes.end(), spec.prefixes.begin(), spec.prefixes.end());
-  m.regexes.insert(m.regexes.end(), spec.regexes.begin(), spec.regexes.end());
-  m.after_noise.insert(m.after_noise.end(), spec.after_noise.begin(), spec.after_noise.end());
-  m.blocks.insert(m.blocks.end(), spec.blocks.begin(), spec.blocks.end());
-  return m;
-}
 
 // One print-mode run, alive from spawn until on_done has been called.
 struct PrintModeRun {
@@ -95,6 +66,13 @@ struct PrintModeRun {
   }
 
   void complete(ProcessOutcome&& outcome);
+  /// Ends the run before anything was spawned; temporary files go first.
+  void fail(Error error) {
+    temp_dir.reset();
+    Result result;
+    result.error = std::move(error);
+    on_done(std::move(result));
+  }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
   std::optional<Error> classify(const ProcessOutcome& outcome,
                                 const parsers::ParsedOutput& parsed) const;
@@ -297,18 +275,13 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->on_done = std::move(on_done);
   run->command_name = std::filesystem::path(transport.command).filename().string();
 
-  std::error_code ec;
-  std::string cwd = request.cwd.value_or(cli.cwd.value_or(""));
-  if (cwd.empty()) cwd = std::filesystem::current_path(ec).string();
-  cwd = std::filesystem::absolute(cwd, ec).string();
-  if (!std::filesystem::is_directory(cwd, ec)) {
-    run->on_done(failed(Error::make(ErrorCode::config_error,
-                                    "working directory " + cwd + " does not exist")));
-    return;
-  }
-
   RunFacts facts;
   facts.context = request.context_mode.value_or(cli.context_mode);
+  auto [directory, directory_error] =
+      prepare_child_directory(request.cwd, cli.cwd, facts.context);
+  if (!directory) return run->fail(std::move(*directory_error));
+  std::string cwd = directory->workspace;
+  run->temp_dir = std::move(directory->temp_dir);
   facts.resuming = request.session_id.has_value();
   // Ephemeral by default only in clean mode (extraction leaves nothing behind); a resumed turn
   // continues a session that exists, so it is never ephemeral.
@@ -334,39 +307,22 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                 : active_groups(cli.args_template, cli.args_when, facts);
 
   if (request.session_id && !template_uses(args_template, "session_id")) {
-    run->on_done(failed(Error::make(
+    run->fail(Error::make(
         ErrorCode::unsupported_capability,
-        "route " + route.id + " cannot resume a session: its argsTemplate has no {session_id}")));
+        "route " + route.id + " cannot resume a session: its argsTemplate has no {session_id}"));
     return;
   }
 
+  // Attachments named relative to the workspace still resolve from a clean directory.
   std::vector<std::string> files = request.files;
-  if (facts.context == ContextMode::clean) {
-    // A fresh empty directory per run, so no project file (CLAUDE.md, AGENTS.md, .git) is in
-    // reach; attachments named relative to the workspace still resolve.
-    for (auto& file : files)
-      if (!file.empty() && file[0] != '/') file = (std::filesystem::path(cwd) / file).string();
-    Error error;
-    run->temp_dir = TempDir::create("drover-", error);
-    if (!run->temp_dir) {
-      run->on_done(failed(std::move(error)));
-      return;
-    }
-    cwd = run->temp_dir->path() + "/work";
-    if (::mkdir(cwd.c_str(), 0700) != 0) {
-      Error mkdir_error = Error::make(ErrorCode::harness_error,
-                                      "cannot create the clean working directory " + cwd + ": " +
-                                          std::strerror(errno));
-      run->temp_dir.reset();
-      run->on_done(failed(std::move(mkdir_error)));
-      return;
-    }
-  }
+  for (auto& file : files)
+    if (!file.empty() && file[0] != '/') file = (std::filesystem::path(cwd) / file).string();
+  cwd = directory->cwd;
   spawn.cwd = cwd;
   if (spawn.file.empty()) {
-    run->on_done(failed(Error::make(
+    run->fail(Error::make(
         ErrorCode::not_found, "command '" + transport.command + "' for route " + route.id +
-                                  " was not found or is not executable (PATH searched)")));
+                                  " was not found or is not executable (PATH searched)"));
     return;
   }
 
@@ -380,7 +336,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
     Error error;
     if (!run->temp_dir) run->temp_dir = TempDir::create("drover-", error);
     if (!run->temp_dir) {
-      run->on_done(failed(std::move(error)));
+      run->fail(std::move(error));
       return;
     }
     run->output_file = run->temp_dir->path() + "/answer.txt";
@@ -409,7 +365,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                        [&loop, shared_run, shared_spawn](std::optional<SessionLock> lock,
                                                          std::optional<Error> error) {
                          std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
-                         if (error) return r->on_done(failed(std::move(*error)));
+                         if (error) return r->fail(std::move(*error));
                          r->session_lock.emplace(std::move(*lock));
                          spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
                        });

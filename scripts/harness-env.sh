@@ -15,6 +15,9 @@
 #                                     to the config_files array) and sets HENV_ENV to the VAR=value words
 #                                     the harness needs besides PATH/HOME/TMPDIR (HENV_ENV_ERRORS: extra
 #                                     words for error cases, e.g. no retries)
+#                                     The ACP agents (scripts/record-acp.py) are claude-acp, codex-acp,
+#                                     opencode-acp and pi-acp: the same files and words as the harness
+#                                     they drive, plus what the adapter needs on top (see each case)
 #
 # Nothing here changes shell options; callers use `set -euo pipefail`.
 
@@ -145,6 +148,19 @@ exporter = \"none\""
 }"
       write_config "$home/.pi/agent/settings.json" '{ "quietStartup": true }'
       HENV_ENV=(PI_CODING_AGENT_DIR="$home/.pi/agent" PI_OFFLINE=1 PI_TELEMETRY=0)
+      ;;
+    claude-acp)
+      # As root, Claude Code refuses permission bypass unless IS_SANDBOX=1: claude-agent-acp 0.100
+      # then rejects the advertised mode bypassPermissions (-32602 "Invalid value for config option
+      # mode"), and older adapters (0.23) fail session/new with -32603 "Query closed before response
+      # received". The default mode works either way.
+      henv_configure claude "$home" "$gateway_url" || return
+      HENV_ENV+=(IS_SANDBOX=1)
+      ;;
+    codex-acp|opencode-acp|pi-acp)
+      # codex-acp reads $CODEX_HOME/config.toml; `opencode acp` opencode's config; pi-acp runs pi,
+      # whose settings.json already has the quietStartup it needs (else a banner leads the answer).
+      henv_configure "${harness%-acp}" "$home" "$gateway_url" || return
       ;;
     *)
       echo "harness-env: unknown harness: $harness" >&2

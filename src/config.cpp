@@ -301,6 +301,22 @@ std::optional<ContextMode> context_mode_from_string(std::string_view name) noexc
   return std::nullopt;
 }
 
+std::optional<PermissionPolicy> permission_policy_from_string(std::string_view name) noexcept {
+  if (name == "approve-all") return PermissionPolicy::approve_all;
+  if (name == "approve-reads") return PermissionPolicy::approve_reads;
+  if (name == "deny-all") return PermissionPolicy::deny_all;
+  return std::nullopt;
+}
+
+std::string_view to_string(PermissionPolicy policy) noexcept {
+  switch (policy) {
+    case PermissionPolicy::approve_all: return "approve-all";
+    case PermissionPolicy::approve_reads: return "approve-reads";
+    case PermissionPolicy::deny_all: return "deny-all";
+  }
+  return "approve-reads";
+}
+
 WatchdogSpec WatchdogSpec::for_run(bool resuming) const {
   WatchdogSpec w = *this;
   if (resuming && resume) {
@@ -635,6 +651,75 @@ void parse_noise_markers(Ctx& ctx, const ojson& v, const std::string& path, Nois
   if (auto problem = parsers::validate(markers)) ctx.error(path, *problem);
 }
 
+// The settings every harness process has, whatever the protocol: environment, directory,
+// context mode, watchdog, output cap and noise filter (print mode and ACP alike).
+struct ChildSettings {
+  std::map<std::string, std::string>& env;
+  std::map<std::string, std::string>& clean_env;
+  std::vector<std::string>& clear_env;
+  std::optional<std::string>& cwd;
+  ContextMode& context_mode;
+  WatchdogSpec& watchdog;
+  uint64_t& max_output_bytes;
+  NoiseSpec& noise;
+};
+
+void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, ChildSettings out) {
+  for (auto [key, target] : {std::pair{"env", &out.env}, std::pair{"cleanEnv", &out.clean_env}}) {
+    auto it = v.find(key);
+    if (it == v.end()) continue;
+    const std::string epath = child(path, key);
+    if (!ctx.object(*it, epath)) continue;
+    for (const auto& [name, value] : it->items()) {
+      if (name.empty() || name.find('=') != std::string::npos) {
+        ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
+      } else if (!value.is_string()) {
+        ctx.expected(child(epath, name), "a string", value);
+      } else {
+        (*target)[name] = value.get<std::string>();
+      }
+    }
+  }
+  if (auto mode = ctx.string_member(v, path, "contextMode", false, false)) {
+    if (auto parsed = context_mode_from_string(*mode))
+      out.context_mode = *parsed;
+    else
+      ctx.expected(child(path, "contextMode"), "one of workspace, clean", v.at("contextMode"));
+  }
+  if (auto it = v.find("clearEnv"); it != v.end()) {
+    const std::string cpath = child(path, "clearEnv");
+    if (!it->is_array()) {
+      ctx.expected(cpath, "an array of environment variable names", *it);
+    } else {
+      for (size_t i = 0; i < it->size(); ++i) {
+        const ojson& name = (*it)[i];
+        if (!name.is_string() || name.get<std::string>().empty() ||
+            name.get<std::string>().find('=') != std::string::npos) {
+          ctx.expected(child(cpath, i), "an environment variable name", name);
+        } else {
+          out.clear_env.push_back(name.get<std::string>());
+        }
+      }
+    }
+  }
+  if (auto cwd = ctx.string_member(v, path, "cwd", false, true)) {
+    // Relative to the config file, so a checked-in drover.json works from any directory.
+    std::error_code ec;
+    fs::path abs = fs::absolute(ctx.base_dir / *cwd, ec);
+    if (ec) abs = ctx.base_dir / *cwd;
+    out.cwd = abs.lexically_normal().string();
+  }
+  if (auto n = ctx.positive_int_member(v, path, "maxOutputBytes"))
+    out.max_output_bytes = static_cast<uint64_t>(*n);
+  if (auto it = v.find("watchdog"); it != v.end())
+    parse_watchdog(ctx, *it, child(path, "watchdog"), out.watchdog);
+  if (auto b = ctx.bool_member(v, path, "suppressHarnessNoise")) out.noise.suppress = *b;
+  if (auto b = ctx.bool_member(v, path, "failOnHarnessOnlyTurn"))
+    out.noise.fail_on_noise_only = *b;
+  if (auto it = v.find("noiseMarkers"); it != v.end())
+    parse_noise_markers(ctx, *it, child(path, "noiseMarkers"), out.noise);
+}
+
 void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(
@@ -642,9 +727,6 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
       {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
        "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming",
        "contextMode", "cleanEnv", "ephemeral"});
-  if (auto b = ctx.bool_member(v, path, "suppressHarnessNoise")) cli.noise.suppress = *b;
-  if (auto b = ctx.bool_member(v, path, "failOnHarnessOnlyTurn")) cli.noise.fail_on_noise_only = *b;
-  if (auto it = v.find("noiseMarkers"); it != v.end()) parse_noise_markers(ctx, *it, child(path, "noiseMarkers"), cli.noise);
   // nullopt when input itself is invalid: the {prompt} rules depend on it, so they are skipped.
   std::optional<CliSpec::Input> input = CliSpec::Input::arg;
   if (auto s = ctx.string_member(v, path, "input", false, false)) {
@@ -686,55 +768,11 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
       cli.streaming = std::move(streaming);
     }
   }
-  for (auto [key, target] : {std::pair{"env", &cli.env}, std::pair{"cleanEnv", &cli.clean_env}}) {
-    auto it = v.find(key);
-    if (it == v.end()) continue;
-    const std::string epath = child(path, key);
-    if (!ctx.object(*it, epath)) continue;
-    for (const auto& [name, value] : it->items()) {
-      if (name.empty() || name.find('=') != std::string::npos) {
-        ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
-      } else if (!value.is_string()) {
-        ctx.expected(child(epath, name), "a string", value);
-      } else {
-        (*target)[name] = value.get<std::string>();
-      }
-    }
-  }
-  if (auto mode = ctx.string_member(v, path, "contextMode", false, false)) {
-    if (auto parsed = context_mode_from_string(*mode))
-      cli.context_mode = *parsed;
-    else
-      ctx.expected(child(path, "contextMode"), "one of workspace, clean", v.at("contextMode"));
-  }
+  parse_child_settings(ctx, v, path,
+                       ChildSettings{cli.env, cli.clean_env, cli.clear_env, cli.cwd,
+                                     cli.context_mode, cli.watchdog, cli.max_output_bytes,
+                                     cli.noise});
   if (auto b = ctx.bool_member(v, path, "ephemeral")) cli.ephemeral = *b;
-  if (auto it = v.find("clearEnv"); it != v.end()) {
-    const std::string cpath = child(path, "clearEnv");
-    if (!it->is_array()) {
-      ctx.expected(cpath, "an array of environment variable names", *it);
-    } else {
-      for (size_t i = 0; i < it->size(); ++i) {
-        const ojson& name = (*it)[i];
-        if (!name.is_string() || name.get<std::string>().empty() ||
-            name.get<std::string>().find('=') != std::string::npos) {
-          ctx.expected(child(cpath, i), "an environment variable name", name);
-        } else {
-          cli.clear_env.push_back(name.get<std::string>());
-        }
-      }
-    }
-  }
-  if (auto cwd = ctx.string_member(v, path, "cwd", false, true)) {
-    // Relative to the config file, so a checked-in drover.json works from any directory.
-    std::error_code ec;
-    fs::path abs = fs::absolute(ctx.base_dir / *cwd, ec);
-    if (ec) abs = ctx.base_dir / *cwd;
-    cli.cwd = abs.lexically_normal().string();
-  }
-  if (auto n = ctx.positive_int_member(v, path, "maxOutputBytes"))
-    cli.max_output_bytes = static_cast<uint64_t>(*n);
-  if (auto it = v.find("watchdog"); it != v.end())
-    parse_watchdog(ctx, *it, child(path, "watchdog"), cli.watchdog);
 }
 
 // ---- api -----------------------------------------------------------------------------------------
@@ -829,6 +867,103 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
   }
 }
 
+// ---- acp ---------------------------------------------------------------------------------------
+
+void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path,
+                 {"args", "env", "cleanEnv", "clearEnv", "cwd", "contextMode", "watchdog",
+                  "maxOutputBytes", "suppressHarnessNoise", "failOnHarnessOnlyTurn",
+                  "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
+                  "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
+                  "modelSelection", "strictModels"});
+  parse_child_settings(ctx, v, path,
+                       ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
+                                     acp.context_mode, acp.watchdog, acp.max_output_bytes,
+                                     acp.noise});
+  if (auto it = v.find("args"); it != v.end()) {
+    const std::string apath = child(path, "args");
+    if (!it->is_array()) {
+      ctx.expected(apath, "an array of strings", *it);
+    } else {
+      for (size_t i = 0; i < it->size(); ++i) {
+        if ((*it)[i].is_string())
+          acp.args.push_back((*it)[i].get<std::string>());
+        else
+          ctx.expected(child(apath, i), "a string", (*it)[i]);
+      }
+    }
+  }
+  if (auto ms = ctx.seconds_member(v, path, "exitGrace", true)) acp.exit_grace_ms = *ms;
+  if (auto ms = ctx.seconds_member(v, path, "cancelGrace", true)) acp.cancel_grace_ms = *ms;
+  if (auto ms = ctx.seconds_member(v, path, "lateUpdates", true)) acp.late_updates_ms = *ms;
+  if (auto p = ctx.string_member(v, path, "permissions", false, false)) {
+    if (auto policy = permission_policy_from_string(*p))
+      acp.permissions = *policy;
+    else
+      ctx.expected(child(path, "permissions"), "one of approve-all, approve-reads, deny-all",
+                   v.at("permissions"));
+  }
+  if (auto it = v.find("permissionRules"); it != v.end()) {
+    const std::string rpath = child(path, "permissionRules");
+    static const std::set<std::string> kKinds{"read",  "edit",  "delete",      "move",
+                                              "search", "execute", "think", "fetch",
+                                              "switch_mode", "other"};
+    if (ctx.object(*it, rpath)) {
+      for (const auto& [kind, rule] : it->items()) {
+        if (!kKinds.count(kind))
+          ctx.error(child(rpath, kind), "unknown tool kind " + quote(kind) +
+                                            " (known: read, edit, delete, move, search, "
+                                            "execute, think, fetch, switch_mode, other)");
+        else if (rule == "allow" || rule == "deny")
+          acp.permission_rules[kind] = rule == "allow";
+        else
+          ctx.expected(child(rpath, kind), "\"allow\" or \"deny\"", rule);
+      }
+    }
+  }
+  if (auto it = v.find("fs"); it != v.end()) {
+    const std::string fpath = child(path, "fs");
+    if (ctx.object(*it, fpath)) {
+      ctx.check_keys(*it, fpath, {"read", "write", "extraDirs"});
+      if (auto b = ctx.bool_member(*it, fpath, "read")) acp.fs_read = *b;
+      if (auto b = ctx.bool_member(*it, fpath, "write")) acp.fs_write = *b;
+      for (auto& dir : string_list(ctx, *it, fpath, "extraDirs")) {
+        std::error_code ec;
+        fs::path abs = fs::absolute(ctx.base_dir / dir, ec);
+        acp.extra_dirs.push_back((ec ? ctx.base_dir / dir : abs).lexically_normal().string());
+      }
+    }
+  }
+  if (auto it = v.find("mcpServers"); it != v.end()) {
+    if (it->is_array())
+      acp.mcp_servers = nlohmann::json::parse(it->dump());
+    else
+      ctx.expected(child(path, "mcpServers"), "an array of MCP server objects", *it);
+  }
+  if (auto m = ctx.string_member(v, path, "authMethod", false, true)) acp.auth_method = *m;
+  if (auto it = v.find("sessionMeta"); it != v.end()) {
+    if (it->is_object())
+      acp.session_meta = nlohmann::json::parse(it->dump());
+    else
+      ctx.expected(child(path, "sessionMeta"), "an object", *it);
+  }
+  if (auto m = ctx.string_member(v, path, "modelSelection", false, false)) {
+    static const std::map<std::string, AcpSpec::ModelSelection> kModes{
+        {"auto", AcpSpec::ModelSelection::auto_},
+        {"configOption", AcpSpec::ModelSelection::config_option},
+        {"setModel", AcpSpec::ModelSelection::set_model},
+        {"meta", AcpSpec::ModelSelection::meta},
+        {"none", AcpSpec::ModelSelection::none}};
+    if (auto found = kModes.find(*m); found != kModes.end())
+      acp.model_selection = found->second;
+    else
+      ctx.expected(child(path, "modelSelection"), "one of auto, configOption, setModel, meta, none",
+                   v.at("modelSelection"));
+  }
+  if (auto b = ctx.bool_member(v, path, "strictModels")) acp.strict_models = *b;
+}
+
 // ---- transport, account, provider, root ---------------------------------------------------------
 
 void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, TransportSpec& t) {
@@ -850,7 +985,7 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
   else
     t.id = t.kind;
   if (!kind_ok) return;  // which blocks belong here depends on the kind
-  if (auto c = ctx.string_member(v, path, "command", t.kind == "cli", true)) {
+  if (auto c = ctx.string_member(v, path, "command", t.kind != "api", true)) {
     // Like a shell: a bare name is looked up on PATH (at run time); a relative path with a '/'
     // is relative to the config file's directory, so checked-in wrappers work from anywhere.
     t.command = *c;
@@ -860,7 +995,7 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
       if (!ec) t.command = abs.lexically_normal().string();
     }
   }
-  // Each kind has its own block; acp/api blocks are accepted (as objects) but not read yet.
+  // Each kind has its own block.
   for (const char* block : {"cli", "acp", "api"}) {
     auto it = v.find(block);
     if (it == v.end()) continue;
@@ -874,7 +1009,7 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
     } else if (t.kind == "api") {
       parse_api(ctx, *it, child(path, "api"), t.api);
     } else {
-      ctx.object(*it, child(path, block));
+      parse_acp(ctx, *it, child(path, "acp"), t.acp);
     }
   }
   if (t.kind == "cli" && !v.contains("cli"))

@@ -111,7 +111,8 @@ void Loop::on_sigchld(uv_signal_t* handle, int) noexcept {
 void Loop::stop_all(StopCause cause) {
   // stop() never removes from the registry synchronously, but copy anyway: cheap and safe.
   auto live = processes_;
-  for (Process* process : live) process->stop(cause);
+  for (Process* process : live)
+    if (!process->owner_stops()) process->stop(cause);
   for (auto& [key, service] : services_) service->stop_all(cause);
   auto hooks = stop_hooks_;  // a hook may remove itself
   for (auto& [id, hook] : hooks) hook(cause);
@@ -149,6 +150,40 @@ void Loop::register_process(Process* process) { processes_.push_back(process); }
 
 void Loop::unregister_process(Process* process) {
   processes_.erase(std::remove(processes_.begin(), processes_.end(), process), processes_.end());
+}
+
+LoopTimer::LoopTimer(Loop& loop) : state_(new State{}) {
+  uv_timer_init(loop.uv(), &state_->handle);
+  state_->handle.data = state_;
+}
+
+LoopTimer::~LoopTimer() {
+  uv_timer_stop(&state_->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle), [](uv_handle_t* handle) {
+    delete static_cast<State*>(handle->data);
+  });
+}
+
+void LoopTimer::start(int64_t ms, std::function<void()> fire) {
+  state_->fire = std::move(fire);
+  uv_timer_start(&state_->handle, &LoopTimer::on_fire, static_cast<uint64_t>(std::max<int64_t>(ms, 0)), 0);
+}
+
+void LoopTimer::stop() noexcept { uv_timer_stop(&state_->handle); }
+
+bool LoopTimer::active() const noexcept {
+  return uv_is_active(reinterpret_cast<const uv_handle_t*>(&state_->handle)) != 0;
+}
+
+void LoopTimer::on_fire(uv_timer_t* handle) noexcept {
+  // A copy: the callback may restart the timer (replacing `fire`) or destroy its owner.
+  auto fire = static_cast<State*>(handle->data)->fire;
+  if (!fire) return;
+  try {
+    fire();
+  } catch (const std::exception& e) {
+    spdlog::error("timer callback failed: {}", e.what());
+  }
 }
 
 }  // namespace drover

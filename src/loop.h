@@ -84,4 +84,27 @@ class Loop {
   uint64_t next_hook_id_ = 1;
 };
 
+/// A timer on the loop, owned by one object. The uv handle lives on the heap and is freed in its
+/// close callback, so a LoopTimer may be destroyed at any time, from its own callback too.
+class LoopTimer {
+ public:
+  explicit LoopTimer(Loop& loop);
+  ~LoopTimer();
+  LoopTimer(const LoopTimer&) = delete;
+  LoopTimer& operator=(const LoopTimer&) = delete;
+
+  /// (Re)starts the timer: `fire` runs once after `ms` milliseconds on the loop.
+  void start(int64_t ms, std::function<void()> fire);
+  void stop() noexcept;
+  bool active() const noexcept;
+
+ private:
+  struct State {
+    uv_timer_t handle;
+    std::function<void()> fire;
+  };
+  static void on_fire(uv_timer_t* handle) noexcept;
+  State* state_;
+};
+
 }  // namespace drover

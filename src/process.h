@@ -31,6 +31,9 @@ struct SpawnOptions {
   /// stdin stays an open pipe for write_stdin() until close_stdin() (long-lived protocols such
   /// as ACP); stdin_data is then ignored.
   bool interactive_stdin = false;
+  /// Loop::stop_all() leaves this process to its owner's stop hook, which ends it gracefully
+  /// (a protocol-level cancel first); Loop::kill_all() still kills it at once.
+  bool owner_stops = false;
   WatchdogSpec watchdog;
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory (the tail beyond it)
   /// After the run, SIGKILL whatever is left in the child's process group (daemons and
@@ -79,6 +82,7 @@ class Process {
   size_t stdin_queued_bytes() const noexcept { return stdin_queued_; }
 
   int64_t pid() const noexcept { return info_.pid; }
+  bool owner_stops() const noexcept { return options_.owner_stops; }
   bool exited() const noexcept { return exited_; }
 
   /// Resource usage read from the zombie before libuv reaps it (see Loop::on_sigchld).

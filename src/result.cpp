@@ -173,6 +173,13 @@ nlohmann::json to_json(const Result& r) {
   put_opt(timings, "firstDeltaMs", r.timings.first_delta_ms);
   j["timings"] = std::move(timings);
   j["process"] = r.process ? to_json(*r.process) : nlohmann::json(nullptr);
+  if (!r.permissions.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& p : r.permissions)
+      list.push_back({{"toolCallId", p.tool_call_id}, {"title", p.title}, {"kind", p.kind},
+                      {"decision", p.decision}, {"optionId", p.option_id}, {"rule", p.rule}});
+    j["permissions"] = std::move(list);
+  }
   j["error"] = r.error ? to_json(*r.error) : nlohmann::json(nullptr);
   return j;
 }

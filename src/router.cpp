@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "harness/acp.h"
 #include "harness/print_mode.h"
 #include "src/api/api_transport.h"
 #include "src/loop.h"
@@ -117,14 +118,14 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
       }
       self->emit(event);
     };
-    if (transport.kind == "cli") {
-      start_print_mode(loop_, current_.route, request_, std::move(events),
-                       [self](Result&& result) {
-                         TransportOutcome outcome;
-                         outcome.calls = result.process ? 1 : 0;
-                         outcome.result = std::move(result);
-                         self->attempt_done(std::move(outcome));
-                       });
+    if (transport.kind == "cli" || transport.kind == "acp") {
+      auto start = transport.kind == "cli" ? &start_print_mode : &start_acp;
+      start(loop_, current_.route, request_, std::move(events), [self](Result&& result) {
+        TransportOutcome outcome;
+        outcome.calls = result.process ? 1 : 0;
+        outcome.result = std::move(result);
+        self->attempt_done(std::move(outcome));
+      });
       return;
     }
     if (transport.kind == "api") {
@@ -191,6 +192,8 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     if (!r.error) return deliver(std::move(r));
     const Error error = *r.error;
     if (terminal(error.code) || cancelled_) return deliver(std::move(r));
+    auto chain = config_.routing.fallback.find(error.code);
+    if (chain == config_.routing.fallback.end()) return deliver(std::move(r));
     if (emitted_) {
       warnings_.push_back("not retried: part of the answer had already been streamed");
       return deliver(std::move(r));
@@ -204,8 +207,6 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
       state_.cooldown_until_ms[credential_label(current_.route, current_.credential)] =
           now + static_cast<uint64_t>(config_.routing.cooldown_ms);
 
-    auto chain = config_.routing.fallback.find(error.code);
-    if (chain == config_.routing.fallback.end()) return deliver(std::move(r));
     int& position = failures_[error.code];
     while (position < static_cast<int>(chain->second.size())) {
       RoutingSpec::Step step = chain->second[static_cast<size_t>(position++)];

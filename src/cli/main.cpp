@@ -21,6 +21,7 @@
 
 #include "drover/client.h"
 #include "drover/config.h"
+#include "harness/acp.h"
 #include "harness/print_mode.h"
 #include "src/api/api_transport.h"
 #include "src/presets.h"
@@ -78,6 +79,8 @@ struct RunOptions {
   std::string resume;
   std::string context;
   bool ephemeral = false, keep_session = false;
+  bool approve_all = false, approve_reads = false, deny_all = false;
+  std::string transcript;
   std::optional<double> timeout, idle_timeout, start_timeout;
   std::string output = "text";
   std::vector<std::string> prompt_words;
@@ -134,6 +137,10 @@ int command_run(const RunOptions& opts) {
   if (!opts.context.empty()) request.context_mode = drover::context_mode_from_string(opts.context);
   if (opts.ephemeral) request.ephemeral = true;
   if (opts.keep_session) request.ephemeral = false;
+  if (opts.approve_all) request.permissions = drover::PermissionPolicy::approve_all;
+  if (opts.approve_reads) request.permissions = drover::PermissionPolicy::approve_reads;
+  if (opts.deny_all) request.permissions = drover::PermissionPolicy::deny_all;
+  if (!opts.transcript.empty()) request.transcript_path = opts.transcript;
   request.stream = opts.output == "jsonl";
   request.timeout_ms = seconds_to_ms(opts.timeout);
   request.idle_timeout_ms = seconds_to_ms(opts.idle_timeout);
@@ -279,6 +286,33 @@ int command_models(const ModelsOptions& opts) {
         report["models"].push_back(entry);
       }
     }
+  } else if (transport.kind == "acp") {
+    // Ask the agent: handshake to session/new, read what it advertises, close it.
+    drover::Loop loop;
+    drover::AcpModelReport listing;
+    drover::discover_acp_models(loop, *route,
+                                [&](drover::AcpModelReport&& r) { listing = std::move(r); });
+    loop.run();
+    for (const auto& w : listing.warnings) report["warnings"].push_back(w);
+    if (listing.error) {
+      report["error"] = to_json(*listing.error);
+      exit_code = drover::exit_code_for(listing.error->code);
+    } else {
+      report["source"] = "acp";
+      if (listing.current) report["current"] = *listing.current;
+      for (const auto& m : listing.models) {
+        nlohmann::json entry{{"id", m.id}};
+        if (!m.name.empty()) entry["name"] = m.name;
+        for (const auto& c : route->account_spec->models)
+          if (c.id == m.id && c.context_window) {
+            entry["contextWindow"] = *c.context_window;
+            entry["contextWindowSource"] = "configured";
+          }
+        report["models"].push_back(entry);
+      }
+      if (listing.models.empty())
+        report["warnings"].push_back("the agent advertises no models");
+    }
   } else {
     add_configured(nullptr);
   }
@@ -287,6 +321,7 @@ int command_models(const ModelsOptions& opts) {
   } else {
     for (const auto& m : report["models"]) {
       std::string line = m["id"].get<std::string>();
+      if (report.contains("current") && report["current"] == m["id"]) line += "  (current)";
       if (m.contains("contextWindow"))
         line += "  (context " + std::to_string(m["contextWindow"].get<int64_t>()) + ", " +
                 m["contextWindowSource"].get<std::string>() + ")";
@@ -488,6 +523,16 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--keep-session", run.keep_session,
                     "Keep the session resumable (also in clean context)")
       ->excludes(ephemeral_flag);
+  auto* approve_all = run_cmd->add_flag("--approve-all", run.approve_all,
+                                        "ACP: allow every permission request of the agent");
+  auto* approve_reads = run_cmd->add_flag(
+      "--approve-reads", run.approve_reads, "ACP: allow reads and searches, deny the rest (default)");
+  auto* deny_all = run_cmd->add_flag("--deny-all", run.deny_all, "ACP: deny every permission request");
+  approve_all->excludes(approve_reads)->excludes(deny_all);
+  approve_reads->excludes(deny_all);
+  run_cmd->add_option("--transcript", run.transcript,
+                      "ACP: write every JSON-RPC message both ways to this file (NDJSON, secrets "
+                      "redacted)");
   run_cmd->add_option("--timeout", run.timeout, "Total deadline in seconds");
   run_cmd->add_option("--idle-timeout", run.idle_timeout, "Seconds without output before stopping");
   run_cmd->add_option("--start-timeout", run.start_timeout, "Seconds to the first output byte");

@@ -123,6 +123,47 @@ struct CliSpec {
   std::optional<Streaming> streaming;
 };
 
+/// How a headless ACP client answers `session/request_permission` (README "Permissions").
+enum class PermissionPolicy {
+  approve_all,    ///< allow every request
+  approve_reads,  ///< allow tool kinds read and search, deny the rest (the default)
+  deny_all,       ///< deny every request
+};
+/// "approve-all" / "approve-reads" / "deny-all"; nullopt for anything else.
+std::optional<PermissionPolicy> permission_policy_from_string(std::string_view name) noexcept;
+std::string_view to_string(PermissionPolicy policy) noexcept;
+
+/// ACP: a long-lived agent speaking JSON-RPC on its stdio (README "ACP routes").
+struct AcpSpec {
+  std::vector<std::string> args;           ///< argv after the command, taken literally
+  std::map<std::string, std::string> env;  ///< set in the agent's environment
+  std::map<std::string, std::string> clean_env;
+  std::vector<std::string> clear_env;
+  std::optional<std::string> cwd;
+  ContextMode context_mode = ContextMode::workspace;
+  /// startTimeout covers the handshake (initialize to session/new and model selection), idle
+  /// restarts on every message from the agent, timeout bounds the whole run.
+  WatchdogSpec watchdog;
+  int64_t exit_grace_ms = 200;     ///< after closing stdin, before SIGTERM to the group
+  int64_t cancel_grace_ms = 2000;  ///< after session/cancel, for the `cancelled` answer
+  int64_t late_updates_ms = 100;   ///< keep reading after the prompt result
+  PermissionPolicy permissions = PermissionPolicy::approve_reads;
+  std::map<std::string, bool> permission_rules;  ///< per tool kind: true allow, false deny
+  bool fs_read = false;   ///< serve fs/read_text_file inside the session's directories
+  bool fs_write = false;  ///< serve fs/write_text_file inside the session's directories
+  std::vector<std::string> extra_dirs;  ///< more directories fs/* may reach (absolute)
+  nlohmann::json mcp_servers = nlohmann::json::array();
+  std::optional<std::string> auth_method;  ///< authenticate with this methodId when asked to
+  /// `_meta` of session/new; every string "{model}" in it becomes the requested model (and
+  /// members whose value would be "{model}" are dropped when no model was asked for).
+  nlohmann::json session_meta;
+  enum class ModelSelection { auto_, config_option, set_model, meta, none };
+  ModelSelection model_selection = ModelSelection::auto_;
+  bool strict_models = false;  ///< a model the agent does not advertise is an error
+  uint64_t max_output_bytes = 16ull << 20;  ///< stderr kept in memory
+  NoiseSpec noise;
+};
+
 /// Quirks of OpenAI-compatible endpoints, per model. Unset means the wire format's default.
 struct ApiCompat {
   std::optional<std::string> max_tokens_field;  ///< "max_tokens" | "max_completion_tokens"
@@ -167,10 +208,11 @@ struct ApiSpec {
 };
 
 struct TransportSpec {
-  std::string kind = "cli";  ///< "cli" (print mode), "api" (direct HTTP); "acp" later
+  std::string kind = "cli";  ///< "cli" (print mode), "acp" (Agent Client Protocol), "api" (HTTP)
   std::string id;            ///< the transport part of the route id; defaults to `kind`
   std::string command;       ///< executable name (PATH lookup) or path
   CliSpec cli;
+  AcpSpec acp;
   ApiSpec api;
 };
 

@@ -107,6 +107,16 @@ struct Timings {
   std::optional<double> first_delta_ms;  ///< time to the first answer byte / delta
 };
 
+/// How one permission request of an ACP agent was answered.
+struct PermissionDecision {
+  std::string tool_call_id;
+  std::string title;
+  std::string kind;        ///< the tool kind the agent gave (read, execute, …), may be empty
+  std::string decision;    ///< "allowed", "denied" or "cancelled"
+  std::string option_id;   ///< the option picked (empty when cancelled or none fitted)
+  std::string rule;        ///< what decided: the policy name or "rule:<kind>", or "cancel"
+};
+
 /// The outcome of one request, whichever transport answered it.
 struct Result {
   std::string text;
@@ -120,6 +130,7 @@ struct Result {
   std::vector<Attempt> attempts;
   Timings timings;
   std::optional<ProcessInfo> process;  ///< the last attempt's process, when one ran
+  std::vector<PermissionDecision> permissions;  ///< ACP: every permission request answered
   std::optional<Error> error;
 
   bool ok() const noexcept { return !error.has_value(); }

@@ -1,0 +1,1000 @@
+#include "harness/acp.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "harness/child_common.h"
+#include "harness/print_mode.h"
+#include "parsers/output_parser.h"
+#include "parsers/utf8.h"
+#include "src/errors.h"
+#include "src/loop.h"
+#include "src/process.h"
+#include "src/rpc/jsonrpc.h"
+
+#ifndef DROVER_VERSION
+#define DROVER_VERSION "0"
+#endif
+
+namespace drover {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int kProtocolVersion = 1;
+
+std::string rpc_error_text(const rpc::RpcError& e) {
+  std::string text = e.message.empty() ? "error " + std::to_string(e.code) : e.message;
+  if (!e.data.is_null()) {
+    std::string data = e.data.is_string() ? e.data.get<std::string>()
+                                          : e.data.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (data.size() > 300) data = data.substr(0, 300) + "…";
+    text += " (" + data + ")";
+  }
+  return parsers::valid_utf8(text) + " [" + std::to_string(e.code) + "]";
+}
+
+const json* member(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string string_at(const json& j, const char* key) {
+  const json* v = member(j, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+// Every "{model}" string in `meta` becomes the model; members that would be "{model}" without a
+// model are dropped.
+json substitute_model(const json& meta, const std::string& model) {
+  if (meta.is_string()) return meta;
+  if (meta.is_array()) {
+    json out = json::array();
+    for (const auto& v : meta) out.push_back(substitute_model(v, model));
+    return out;
+  }
+  if (!meta.is_object()) return meta;
+  json out = json::object();
+  for (const auto& [key, value] : meta.items()) {
+    if (value.is_string() && value.get<std::string>() == "{model}") {
+      if (!model.empty()) out[key] = model;
+    } else {
+      out[key] = substitute_model(value, model);
+    }
+  }
+  return out;
+}
+
+bool within(const fs::path& path, const std::vector<fs::path>& roots) {
+  for (const auto& root : roots) {
+    auto rel = path.lexically_relative(root);
+    if (!rel.empty() && *rel.begin() != "..") return true;
+  }
+  return false;
+}
+
+/// One agent process, its JSON-RPC connection and its session. Owns itself: it deletes itself
+/// after delivering its last callback (the process's completion).
+class AcpAgent {
+ public:
+  struct Turn {
+    EventHandler on_event;
+    std::optional<parsers::NoiseFilter> noise;
+    std::string text;  // as the noise filter let it through
+    std::string thinking;
+    std::optional<Usage> usage;          // the prompt result's, else from usage_update
+    std::optional<double> update_cost;   // usage_update's cumulative cost
+    std::optional<std::string> stop_reason;
+    std::optional<Error> error;
+    std::vector<PermissionDecision> permissions;
+    std::map<std::string, std::string> tool_kinds;  // toolCallId -> kind
+    std::vector<json> pending_permissions;          // ids not yet answered
+    bool answered = false;  // the prompt result (or error) came
+    std::optional<double> first_delta_ms;
+  };
+
+  AcpAgent(Loop& loop, const Route& route, RunRequest request)
+      : loop_(loop),
+        route_(route),
+        spec_(route.account_spec->transport.acp),
+        request_(std::move(request)),
+        start_timer_(loop),
+        idle_timer_(loop),
+        total_timer_(loop),
+        phase_timer_(loop) {}
+
+  ~AcpAgent() {
+    if (stop_hook_) loop_.remove_stop_hook(stop_hook_);
+  }
+
+  /// The route's model, or the request's override.
+  std::string wanted_model() const { return request_.model.value_or(route_.model); }
+
+  // ---- start ------------------------------------------------------------------------------
+
+  /// Spawns the agent and runs the handshake up to a ready session; then `ready` runs (with an
+  /// error, the agent is being shut down and `finished` follows).
+  void start(std::function<void()> ready, std::function<void(Result&&)> finished) {
+    ready_ = std::move(ready);
+    finished_ = std::move(finished);
+    started_ns_ = uv_hrtime();
+    const ContextMode mode = request_.context_mode.value_or(spec_.context_mode);
+    auto [directory, directory_error] = prepare_child_directory(request_.cwd, spec_.cwd, mode);
+    if (!directory) return fail_before_spawn(std::move(*directory_error));
+    workspace_ = directory->workspace;
+    cwd_ = directory->cwd;
+    temp_dir_ = std::move(directory->temp_dir);
+
+    std::map<std::string, std::string> env = spec_.env;
+    if (mode == ContextMode::clean)
+      for (const auto& [name, value] : spec_.clean_env) env[name] = value;
+    SpawnOptions spawn;
+    spawn.env = build_child_environment(env, spec_.clear_env);
+    const std::string& command = route_.account_spec->transport.command;
+    spawn.file = resolve_command(command, spawn.env, workspace_);
+    if (spawn.file.empty())
+      return fail_before_spawn(Error::make(
+          ErrorCode::not_found, "command '" + command + "' for route " + route_.id +
+                                    " was not found or is not executable (PATH searched)"));
+    spawn.args = {command};
+    spawn.args.insert(spawn.args.end(), spec_.args.begin(), spec_.args.end());
+    spawn.cwd = cwd_;
+    spawn.interactive_stdin = true;
+    spawn.owner_stops = true;  // Ctrl-C goes through session/cancel first (stop hook below)
+    spawn.watchdog.grace_ms = spec_.watchdog.grace_ms;
+    spawn.watchdog.drain_ms = spec_.watchdog.drain_ms;
+    spawn.max_output_bytes = spec_.max_output_bytes;
+    watchdog_ = spec_.watchdog.for_run(request_.session_id.has_value());
+    if (request_.timeout_ms) watchdog_.total_timeout_ms = request_.timeout_ms;
+    if (request_.idle_timeout_ms) watchdog_.idle_timeout_ms = request_.idle_timeout_ms;
+    if (request_.start_timeout_ms) watchdog_.start_timeout_ms = request_.start_timeout_ms;
+    command_name_ = fs::path(command).filename().string();
+
+    if (request_.transcript_path) {
+      transcript_.open(*request_.transcript_path, std::ios::binary | std::ios::trunc);
+      if (!transcript_)
+        return fail_before_spawn(Error::make(
+            ErrorCode::validation_error, "cannot write the transcript " + *request_.transcript_path));
+    }
+
+    connection_ = std::make_unique<rpc::Connection>(
+        [this](std::string_view line) {
+          return process_ != nullptr && process_->write_stdin(std::string(line));
+        },
+        handlers());
+
+    ProcessCallbacks callbacks;
+    callbacks.on_stdout = [this](std::string_view chunk) {
+      arm_idle();
+      connection_->feed(chunk);
+    };
+    callbacks.on_complete = [this](ProcessOutcome&& outcome) { process_finished(std::move(outcome)); };
+    Error spawn_error;
+    process_ = Process::start(loop_, std::move(spawn), std::move(callbacks), spawn_error);
+    if (process_ == nullptr) return fail_before_spawn(std::move(spawn_error));
+
+    stop_hook_ = loop_.add_stop_hook([this](StopCause cause) { interrupt(cause); });
+    if (watchdog_.total_timeout_ms)
+      total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
+    if (watchdog_.start_timeout_ms)
+      start_timer_.start(*watchdog_.start_timeout_ms, [this] { interrupt(StopCause::start_timeout); });
+    arm_idle();
+    initialize();
+  }
+
+  // ---- prompt -----------------------------------------------------------------------------
+
+  /// Sends the request's prompt. `done` runs once the turn is over: the prompt result plus the
+  /// late-updates window. With `done` empty (a one-shot run) the agent is shut down as soon as
+  /// the result is in, and updates still arriving until it exits belong to the turn.
+  void prompt(EventHandler on_event, std::function<void()> done) {
+    turn_ = std::make_unique<Turn>();
+    turn_->on_event = std::move(on_event);
+    if (spec_.noise.suppress) turn_->noise.emplace(markers_for(spec_.noise));
+    turn_done_ = std::move(done);
+    json blocks = json::array({{{"type", "text"}, {"text", request_.prompt}}});
+    for (const auto& file : request_.files) blocks.push_back(attachment_block(file));
+    connection_->request(
+        "session/prompt", {{"sessionId", session_id_}, {"prompt", std::move(blocks)}},
+        [this](json result, std::optional<rpc::RpcError> error) {
+          if (!turn_) return;
+          turn_->answered = true;
+          if (error) {
+            if (error->code != rpc::code::connection_closed)
+              turn_->error = Error::make(classify_failure_message(error->message),
+                                         command_name_ + " failed the prompt: " + rpc_error_text(*error));
+          } else {
+            if (auto reason = string_at(result, "stopReason"); !reason.empty())
+              turn_->stop_reason = reason;
+            if (const json* usage = member(result, "usage"))
+              turn_->usage = parsers::normalize_usage(*usage);
+          }
+          if (!turn_done_) return shutdown(false);
+          // Some agents send their last updates after the result: read on a little.
+          phase_timer_.start(cancel_sent_ ? 0 : spec_.late_updates_ms, [this] { end_turn(); });
+        });
+  }
+
+  // ---- stopping ---------------------------------------------------------------------------
+
+  /// A deadline or Ctrl-C: cancel the turn in flight (session/cancel, pending permissions
+  /// answered "cancelled"), wait a bounded time for the agent to say so, then stop the group.
+  void interrupt(StopCause cause) {
+    // Once the turn has its answer (or the agent is being shut down) nothing is left to cancel.
+    if (shutting_down_ || (turn_ && turn_->answered)) return;
+    if (stop_cause_ == StopCause::none) stop_cause_ = cause;
+    start_timer_.stop();
+    idle_timer_.stop();
+    total_timer_.stop();
+    if (turn_ && !turn_->answered && !session_id_.empty() && !cancel_sent_) {
+      cancel_sent_ = true;
+      for (const auto& id : turn_->pending_permissions)
+        connection_->respond(id, {{"outcome", {{"outcome", "cancelled"}}}});
+      turn_->pending_permissions.clear();
+      connection_->notify("session/cancel", {{"sessionId", session_id_}});
+      // No `cancelled` answer within the grace: stop the group.
+      phase_timer_.start(spec_.cancel_grace_ms, [this] { shutdown(true); });
+      return;
+    }
+    shutdown(true);
+  }
+
+ private:
+  // ---- handshake --------------------------------------------------------------------------
+
+  void initialize() {
+    json params = {{"protocolVersion", kProtocolVersion},
+                   {"clientCapabilities",
+                    {{"fs", {{"readTextFile", spec_.fs_read}, {"writeTextFile", spec_.fs_write}}},
+                     {"terminal", false}}},
+                   {"clientInfo", {{"name", "drover"}, {"title", "drover"}, {"version", DROVER_VERSION}}}};
+    connection_->request("initialize", std::move(params),
+                         [this](json result, std::optional<rpc::RpcError> error) {
+                           if (error) return handshake_failed("initialize", *error);
+                           const json* version = member(result, "protocolVersion");
+                           if (!version || !version->is_number_integer() ||
+                               version->get<int64_t>() != kProtocolVersion)
+                             return fail(Error::make(
+                                 ErrorCode::unsupported_capability,
+                                 command_name_ + " speaks ACP protocol version " +
+                                     (version ? version->dump() : std::string("(none)")) +
+                                     "; drover speaks " + std::to_string(kProtocolVersion)));
+                           if (const json* caps = member(result, "agentCapabilities"))
+                             agent_caps_ = *caps;
+                           if (const json* methods = member(result, "authMethods"))
+                             auth_methods_ = *methods;
+                           if (const json* info = member(result, "agentInfo"))
+                             agent_name_ = string_at(*info, "name");
+                           open_session(false);
+                         });
+  }
+
+  bool has_capability(std::initializer_list<const char*> path) const {
+    const json* at = &agent_caps_;
+    for (const char* key : path) {
+      at = member(*at, key);
+      if (at == nullptr) return false;
+    }
+    return !at->is_boolean() || at->get<bool>();
+  }
+
+  void open_session(bool after_auth) {
+    std::string method = "session/new";
+    json params = {{"cwd", cwd_}, {"mcpServers", spec_.mcp_servers}};
+    if (request_.session_id) {
+      if (has_capability({"sessionCapabilities", "resume"})) {
+        method = "session/resume";
+      } else if (has_capability({"loadSession"})) {
+        method = "session/load";
+        replaying_ = true;  // the agent replays the conversation first: not this turn's answer
+      } else {
+        warn(command_name_ + " cannot resume sessions (it advertises neither session/resume nor "
+                             "session/load); started a new session instead of " +
+             *request_.session_id);
+      }
+      if (method != "session/new") params["sessionId"] = *request_.session_id;
+    }
+    if (method == "session/new" && !spec_.session_meta.is_null()) {
+      json meta = substitute_model(spec_.session_meta, wanted_model());
+      if (!meta.empty()) params["_meta"] = std::move(meta);
+    }
+    connection_->request(method, std::move(params), [this, method, after_auth](
+                                                        json result, std::optional<rpc::RpcError> error) {
+      replaying_ = false;
+      if (error && error->code == rpc::code::auth_required && !after_auth) return authenticate();
+      if (error && method != "session/new" && error->code == rpc::code::method_not_found) {
+        warn(command_name_ + " rejected " + method + " as unknown although it advertises it; "
+                                                     "started a new session instead");
+        request_.session_id.reset();
+        return open_session(after_auth);
+      }
+      if (error) {
+        if (method != "session/new" && error->code != rpc::code::connection_closed)
+          return fail(Error::make(ErrorCode::harness_error,
+                                  command_name_ + " could not resume session " +
+                                      request_.session_id.value_or("") + ": " + rpc_error_text(*error)));
+        return handshake_failed(method, *error);
+      }
+      session_id_ = method == "session/new" ? string_at(result, "sessionId") : *request_.session_id;
+      if (session_id_.empty())
+        return fail(Error::make(ErrorCode::harness_error,
+                                command_name_ + " answered " + method + " without a sessionId"));
+      session_result_ = result;
+      select_model();
+    });
+  }
+
+  void authenticate() {
+    std::vector<std::string> ids;
+    if (auth_methods_.is_array())
+      for (const auto& m : auth_methods_) ids.push_back(string_at(m, "id"));
+    std::string offered;
+    for (const auto& id : ids) offered += (offered.empty() ? "" : ", ") + id;
+    if (!spec_.auth_method)
+      return fail(Error::make(ErrorCode::auth_error,
+                              command_name_ + " requires authentication (methods: " +
+                                  (offered.empty() ? "none offered" : offered) +
+                                  "); set the route's acp.authMethod"));
+    connection_->request("authenticate", {{"methodId", *spec_.auth_method}},
+                         [this](json, std::optional<rpc::RpcError> error) {
+                           if (error)
+                             return fail(Error::make(ErrorCode::auth_error,
+                                                     command_name_ + " authentication with " +
+                                                         *spec_.auth_method +
+                                                         " failed: " + rpc_error_text(*error)));
+                           open_session(true);
+                         });
+  }
+
+  void select_model() {
+    const std::string model = wanted_model();
+    AcpModelReport offered = models_from_session(session_result_);
+    model_ = offered.current.value_or("");
+    auto mode = spec_.model_selection;
+    if (model.empty() || mode == AcpSpec::ModelSelection::none) return session_ready();
+    const bool advertised =
+        std::any_of(offered.models.begin(), offered.models.end(),
+                    [&](const AcpModelReport::Model& m) { return m.id == model; });
+    if (!offered.models.empty() && !advertised) {
+      std::string list;
+      for (const auto& m : offered.models) list += (list.empty() ? "" : ", ") + m.id;
+      if (spec_.strict_models)
+        return fail(Error::make(ErrorCode::validation_error,
+                                "model " + model + " is not offered by " + command_name_ +
+                                    " (offered: " + list + ")"));
+      warn("model " + model + " is not among the models " + command_name_ + " advertises (" + list +
+           "); asking for it anyway");
+    }
+    if (mode == AcpSpec::ModelSelection::meta) {
+      model_ = model;
+      return session_ready();
+    }
+    const json* option = model_option();
+    if (option && mode != AcpSpec::ModelSelection::set_model) {
+      connection_->request("session/set_config_option",
+                           {{"sessionId", session_id_}, {"configId", string_at(*option, "id")},
+                            {"value", model}},
+                           [this, model](json, std::optional<rpc::RpcError> error) {
+                             if (error)
+                               return fail(Error::make(ErrorCode::unsupported_capability,
+                                                       command_name_ + " refused model " + model +
+                                                           ": " + rpc_error_text(*error)));
+                             model_ = model;
+                             session_ready();
+                           });
+      return;
+    }
+    if (member(session_result_, "models") || mode == AcpSpec::ModelSelection::set_model) {
+      connection_->request("session/set_model", {{"sessionId", session_id_}, {"modelId", model}},
+                           [this, model](json, std::optional<rpc::RpcError> error) {
+                             if (error && error->code == rpc::code::method_not_found) {
+                               warn(command_name_ + " does not support session/set_model: model " +
+                                    model + " was not selected");
+                             } else if (error) {
+                               return fail(Error::make(ErrorCode::unsupported_capability,
+                                                       command_name_ + " refused model " + model +
+                                                           ": " + rpc_error_text(*error)));
+                             } else {
+                               model_ = model;
+                             }
+                             session_ready();
+                           });
+      return;
+    }
+    fail(Error::make(ErrorCode::unsupported_capability,
+                     command_name_ + " offers no way to choose a model (no model config option, no "
+                                     "session/set_model); cannot run model " + model));
+  }
+
+  const json* model_option() const {
+    const json* options = member(session_result_, "configOptions");
+    if (!options || !options->is_array()) return nullptr;
+    const json* found = nullptr;
+    for (const auto& o : *options) {
+      if (string_at(o, "category") != "model" && string_at(o, "id") != "model") continue;
+      if (string_at(o, "type") != "select" && !string_at(o, "type").empty()) continue;
+      if (string_at(o, "id") == "model") return &o;
+      if (!found) found = &o;
+    }
+    return found;
+  }
+
+  void session_ready() {
+    start_timer_.stop();  // the start timeout covers the handshake only
+    if (ready_) {
+      auto ready = std::move(ready_);
+      ready();
+    }
+  }
+
+  void handshake_failed(const std::string& method, const rpc::RpcError& error) {
+    if (error.code == rpc::code::connection_closed) return;  // process_finished explains it
+    ErrorCode code = error.code == rpc::code::auth_required ? ErrorCode::auth_error
+                                                             : classify_failure_message(error.message);
+    fail(Error::make(code, command_name_ + " failed " + method + ": " + rpc_error_text(error)));
+  }
+
+  // ---- messages from the agent ------------------------------------------------------------
+
+  rpc::Connection::Handlers handlers() {
+    rpc::Connection::Handlers h;
+    h.on_notification = [this](const std::string& method, json& params) {
+      if (method == "session/update") return on_update(params);
+      spdlog::debug("{}: ignored notification {}", command_name_, method);
+    };
+    h.on_request = [this](const json& id, const std::string& method, json& params) {
+      return on_request(id, method, params);
+    };
+    h.on_invalid = [this](std::string_view line, const std::string& problem) {
+      std::string shown = parsers::valid_utf8(std::string(line.substr(0, 200)));
+      warn(command_name_ + " wrote a line that is not an ACP message (" + problem + "): " + shown);
+    };
+    if (transcript_.is_open())
+      h.on_message = [this](bool outgoing, std::string_view line) { record(outgoing, line); };
+    return h;
+  }
+
+  void on_update(json& params) {
+    if (replaying_ || !turn_) return;
+    if (string_at(params, "sessionId") != session_id_) return;
+    const json* update = member(params, "update");
+    if (!update) return;
+    const std::string kind = string_at(*update, "sessionUpdate");
+    if (kind == "agent_message_chunk" || kind == "agent_thought_chunk") {
+      const json* content = member(*update, "content");
+      if (!content || string_at(*content, "type") != "text") return;
+      std::string text = parsers::valid_utf8(string_at(*content, "text"));
+      if (kind == "agent_thought_chunk") {
+        turn_->thinking += text;
+        return emit(Event{Event::Kind::thinking, std::move(text), {}});
+      }
+      if (turn_->noise) text = turn_->noise->feed(text);
+      return emit_delta(std::move(text));
+    }
+    if (kind == "tool_call" || kind == "tool_call_update") {
+      std::string id = string_at(*update, "toolCallId");
+      if (auto k = string_at(*update, "kind"); !k.empty()) turn_->tool_kinds[id] = k;
+      return emit(Event{Event::Kind::tool, {}, *update});
+    }
+    if (kind == "usage_update") {
+      if (const json* cost = member(*update, "cost"))
+        if (cost->contains("amount") && (*cost)["amount"].is_number() &&
+            string_at(*cost, "currency") == "USD")
+          turn_->update_cost = (*cost)["amount"].get<double>();
+      return emit(Event{Event::Kind::usage, {}, *update});
+    }
+    spdlog::debug("{}: session update {}", command_name_, kind);
+  }
+
+  bool on_request(const json& id, const std::string& method, json& params) {
+    if (method == "session/request_permission") {
+      on_permission(id, params);
+      return true;
+    }
+    if (method == "fs/read_text_file" && spec_.fs_read) {
+      serve_read(id, params);
+      return true;
+    }
+    if (method == "fs/write_text_file" && spec_.fs_write) {
+      serve_write(id, params);
+      return true;
+    }
+    spdlog::debug("{}: unknown request {} answered -32601", command_name_, method);
+    return false;
+  }
+
+  void on_permission(const json& id, const json& params) {
+    const json* tool = member(params, "toolCall");
+    PermissionDecision decision;
+    if (tool) {
+      decision.tool_call_id = string_at(*tool, "toolCallId");
+      decision.title = parsers::valid_utf8(string_at(*tool, "title"));
+      decision.kind = string_at(*tool, "kind");
+    }
+    if (decision.kind.empty() && turn_) {
+      auto it = turn_->tool_kinds.find(decision.tool_call_id);
+      if (it != turn_->tool_kinds.end()) decision.kind = it->second;
+    }
+    if (!turn_ || cancel_sent_) {
+      decision.decision = "cancelled";
+      decision.rule = "cancel";
+      connection_->respond(id, {{"outcome", {{"outcome", "cancelled"}}}});
+    } else {
+      const json* options = member(params, "options");
+      PermissionChoice choice =
+          choose_permission(spec_, request_.permissions.value_or(spec_.permissions), decision.kind,
+                            options ? *options : json::array());
+      decision.rule = choice.rule;
+      decision.option_id = choice.option_id;
+      decision.decision = choice.allowed && !choice.option_id.empty() ? "allowed" : "denied";
+      if (choice.option_id.empty())
+        connection_->respond(id, {{"outcome", {{"outcome", "cancelled"}}}});
+      else
+        connection_->respond(id, {{"outcome", {{"outcome", "selected"}, {"optionId", choice.option_id}}}});
+    }
+    if (!turn_) return;
+    emit(Event{Event::Kind::tool,
+               {},
+               {{"permission",
+                 {{"toolCallId", decision.tool_call_id}, {"title", decision.title},
+                  {"kind", decision.kind}, {"decision", decision.decision},
+                  {"optionId", decision.option_id}, {"rule", decision.rule}}}}});
+    turn_->permissions.push_back(std::move(decision));
+  }
+
+  std::vector<fs::path> fs_roots() const {
+    std::vector<fs::path> roots;
+    std::error_code ec;
+    for (const auto& dir : [&] {
+           std::vector<std::string> all{cwd_};
+           all.insert(all.end(), spec_.extra_dirs.begin(), spec_.extra_dirs.end());
+           return all;
+         }()) {
+      fs::path canonical = fs::weakly_canonical(dir, ec);
+      if (!ec) roots.push_back(canonical);
+    }
+    return roots;
+  }
+
+  // The path the agent named, resolved (symlinks included) and checked against the session's
+  // directories; nullopt after answering the request with an error.
+  std::optional<fs::path> confined_path(const json& id, const json& params) {
+    std::string raw = string_at(params, "path");
+    if (raw.empty() || raw[0] != '/') {
+      connection_->respond_error(id, {rpc::code::invalid_params, "path must be absolute", nullptr});
+      return std::nullopt;
+    }
+    std::error_code ec;
+    fs::path resolved = fs::weakly_canonical(raw, ec);
+    if (ec || !within(resolved, fs_roots())) {
+      warn("refused " + command_name_ + " access to " + parsers::valid_utf8(raw) +
+           ": outside the session's directories");
+      connection_->respond_error(
+          id, {rpc::code::invalid_params, "path is outside the session's directories", nullptr});
+      return std::nullopt;
+    }
+    return resolved;
+  }
+
+  void serve_read(const json& id, const json& params) {
+    auto path = confined_path(id, params);
+    if (!path) return;
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) {
+      connection_->respond_error(id, {rpc::code::resource_not_found, "file not found", nullptr});
+      return;
+    }
+    std::ostringstream content;
+    content << in.rdbuf();
+    std::string text = content.str();
+    const json* line = member(params, "line");
+    const json* limit = member(params, "limit");
+    if ((line && line->is_number_integer()) || (limit && limit->is_number_integer())) {
+      int64_t first = line && line->is_number_integer() ? std::max<int64_t>(line->get<int64_t>(), 1) : 1;
+      int64_t count = limit && limit->is_number_integer() ? limit->get<int64_t>() : INT64_MAX;
+      std::string out;
+      std::istringstream lines(text);
+      int64_t n = 0;
+      for (std::string l; count > 0 && std::getline(lines, l);) {
+        if (++n < first) continue;
+        out += l;
+        if (!lines.eof()) out += '\n';
+        --count;
+      }
+      text = std::move(out);
+    }
+    connection_->respond(id, {{"content", parsers::valid_utf8(text)}});
+  }
+
+  void serve_write(const json& id, const json& params) {
+    auto path = confined_path(id, params);
+    if (!path) return;
+    std::ofstream out(*path, std::ios::binary | std::ios::trunc);
+    out << string_at(params, "content");
+    if (!out) {
+      connection_->respond_error(id, {rpc::code::internal_error, "cannot write the file", nullptr});
+      return;
+    }
+    connection_->respond(id, json::object());
+  }
+
+  json attachment_block(const std::string& file) const {
+    fs::path path = file;
+    if (path.is_relative()) path = fs::path(workspace_) / path;
+    const std::string uri = "file://" + path.lexically_normal().string();
+    if (has_capability({"promptCapabilities", "embeddedContext"})) {
+      std::ifstream in(path, std::ios::binary);
+      std::ostringstream content;
+      content << in.rdbuf();
+      std::string text = content.str();
+      if (in && text.size() <= (1u << 20) && parsers::valid_utf8(text) == text)
+        return {{"type", "resource"},
+                {"resource", {{"uri", uri}, {"mimeType", "text/plain"}, {"text", text}}}};
+    }
+    return {{"type", "resource_link"}, {"uri", uri}, {"name", path.filename().string()}};
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  void emit_delta(std::string text) {
+    if (text.empty()) return;
+    if (!turn_->first_delta_ms)
+      turn_->first_delta_ms = static_cast<double>(uv_hrtime() - started_ns_) / 1e6;
+    turn_->text += text;
+    emit(Event{Event::Kind::delta, std::move(text), {}});
+  }
+
+  void emit(const Event& event) {
+    if (!turn_ || !turn_->on_event) return;
+    try {
+      turn_->on_event(event);
+    } catch (const std::exception& e) {
+      spdlog::error("event handler failed: {}", e.what());
+    }
+  }
+
+  void warn(std::string message) {
+    spdlog::debug("{}", message);
+    if (turn_ && turn_->on_event) emit(Event{Event::Kind::warning, message, {}});
+    warnings_.push_back(std::move(message));
+  }
+
+  void record(bool outgoing, std::string_view line) {
+    json entry = {{"dir", outgoing ? "out" : "in"},
+                  {"tMs", static_cast<double>((uv_hrtime() - started_ns_) / 1000) / 1000.0}};
+    json parsed = json::parse(line, nullptr, false);
+    if (parsed.is_discarded())
+      entry["raw"] = parsers::valid_utf8(std::string(line));
+    else
+      entry["msg"] = redact_secrets(std::move(parsed));
+    transcript_ << entry.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+    transcript_.flush();
+  }
+
+  void arm_idle() {
+    if (watchdog_.idle_timeout_ms && stop_cause_ == StopCause::none && !shutting_down_ &&
+        !(turn_ && turn_->answered))
+      idle_timer_.start(*watchdog_.idle_timeout_ms, [this] { interrupt(StopCause::idle_timeout); });
+  }
+
+  // ---- the end ------------------------------------------------------------------------------
+
+  void end_turn() {
+    if (!turn_) return;
+    if (turn_->noise) emit_delta(turn_->noise->finish());  // what the filter still held back
+    if (!turn_done_) return;
+    auto done = std::move(turn_done_);
+    turn_done_ = nullptr;
+    done();
+  }
+
+  void fail(Error error) {
+    if (!error_) error_ = std::move(error);
+    shutdown(true);
+  }
+
+  void fail_before_spawn(Error error) {
+    temp_dir_.reset();
+    Result result;
+    result.error = std::move(error);
+    auto finished = std::move(finished_);
+    delete this;
+    finished(std::move(result));
+  }
+
+ public:
+  /// Close stdin, give the agent exit_grace to leave, then SIGTERM its group (SIGKILL after the
+  /// grace). `now`: skip the wait (errors, deadlines).
+  void shutdown(bool now) {
+    if (shutting_down_ || process_ == nullptr) return;
+    shutting_down_ = true;
+    start_timer_.stop();
+    idle_timer_.stop();
+    total_timer_.stop();
+    process_->close_stdin();
+    if (now && stop_cause_ != StopCause::none) {
+      process_->stop(stop_cause_);
+      return;
+    }
+    phase_timer_.start(now ? 0 : spec_.exit_grace_ms, [this] {
+      if (process_) process_->stop(StopCause::none);
+    });
+  }
+
+  Turn* turn() { return turn_.get(); }
+  const std::string& session_id() const { return session_id_; }
+  const std::string& model() const { return model_; }
+  std::optional<Error>& error() { return error_; }
+  std::vector<std::string>& warnings() { return warnings_; }
+  StopCause stop_cause() const { return stop_cause_; }
+  const WatchdogSpec& watchdog() const { return watchdog_; }
+  const std::string& command_name() const { return command_name_; }
+  const json& session_result() const { return session_result_; }
+
+ private:
+  void process_finished(ProcessOutcome&& outcome) {
+    process_ = nullptr;
+    const std::string excerpt = failure_excerpt(outcome.stderr_tail, "");
+    std::string how = outcome.info.term_signal
+                          ? "was killed by " + signal_name(*outcome.info.term_signal)
+                          : "exited with code " + std::to_string(outcome.info.exit_code.value_or(-1));
+    const bool answered = turn_ && turn_->answered;
+    connection_->close(command_name_ + " " + how);
+    if (!error_ && !answered && stop_cause_ == StopCause::none && !shutting_down_)
+      error_ = Error::make(classify_failure_message(excerpt),
+                           command_name_ + " " + how + " before answering" +
+                               (excerpt.empty() ? "" : ": " + excerpt));
+    for (auto& w : outcome.warnings) warnings_.push_back(std::move(w));
+    outcome_ = std::move(outcome);
+    temp_dir_.reset();
+    if (transcript_.is_open()) transcript_.close();
+    end_turn();
+    Result result = build_result();
+    auto finished = std::move(finished_);
+    delete this;
+    finished(std::move(result));
+  }
+
+  Result build_result();
+
+  Loop& loop_;
+  Route route_;
+  const AcpSpec& spec_;
+  RunRequest request_;
+  WatchdogSpec watchdog_;
+  std::string command_name_;
+  std::string workspace_, cwd_;
+  std::optional<TempDir> temp_dir_;
+  std::ofstream transcript_;
+  std::unique_ptr<rpc::Connection> connection_;
+  Process* process_ = nullptr;
+  uint64_t stop_hook_ = 0;
+  uint64_t started_ns_ = 0;
+  LoopTimer start_timer_, idle_timer_, total_timer_, phase_timer_;
+
+  json agent_caps_ = json::object();
+  json auth_methods_;
+  std::string agent_name_;
+  std::string session_id_;
+  json session_result_;
+  std::string model_;
+  bool replaying_ = false;
+
+  std::unique_ptr<Turn> turn_;
+  std::function<void()> turn_done_;
+  bool cancel_sent_ = false;
+  bool shutting_down_ = false;
+  StopCause stop_cause_ = StopCause::none;
+  std::optional<Error> error_;
+  std::vector<std::string> warnings_;
+  std::optional<ProcessOutcome> outcome_;
+  std::function<void()> ready_;
+  std::function<void(Result&&)> finished_;
+};
+
+Result AcpAgent::build_result() {
+  Result result;
+  result.warnings = std::move(warnings_);
+  result.session_id = session_id_.empty() ? std::nullopt : std::optional<std::string>(session_id_);
+  if (!model_.empty()) result.model = model_;
+  if (outcome_) result.process = outcome_->info;
+  Turn* t = turn_.get();
+  if (t) {
+    result.text = t->text;
+    if (!t->thinking.empty()) result.thinking = t->thinking;
+    result.stop_reason = t->stop_reason;
+    result.usage = t->usage;
+    if (t->update_cost) {
+      if (!result.usage) result.usage = Usage{};
+      if (!result.usage->cost_usd) result.usage->cost_usd = t->update_cost;
+    }
+    if (result.usage && result.usage->calls == 0) result.usage->calls = 1;
+    result.permissions = t->permissions;
+    if (t->noise && t->noise->removed_anything())
+      result.warnings.push_back("removed " + std::to_string(t->noise->removed_count()) +
+                                " line(s) of harness noise");
+  }
+  auto timed_out = [&](const char* what, const std::optional<int64_t>& ms) {
+    return Error::make(ErrorCode::timeout, command_name_ + " " + what + " (" +
+                                               seconds_text(ms.value_or(0)) + ")");
+  };
+  switch (stop_cause_) {
+    case StopCause::start_timeout:
+      result.error = timed_out("did not finish the ACP handshake within the start timeout",
+                               watchdog_.start_timeout_ms);
+      break;
+    case StopCause::idle_timeout:
+      result.error = timed_out("sent nothing for the idle timeout", watchdog_.idle_timeout_ms);
+      break;
+    case StopCause::total_timeout:
+      result.error = timed_out("did not finish within the timeout", watchdog_.total_timeout_ms);
+      break;
+    case StopCause::cancelled:
+    case StopCause::shutdown:
+      result.error = Error::make(ErrorCode::aborted, "the run was cancelled");
+      break;
+    case StopCause::none:
+      break;
+  }
+  if (!result.error && error_) result.error = std::move(error_);
+  if (!result.error && t && t->error) result.error = std::move(t->error);
+  if (!result.error && t) {
+    const auto& reason = t->stop_reason;
+    const bool all_denied =
+        !t->permissions.empty() &&
+        std::all_of(t->permissions.begin(), t->permissions.end(),
+                    [](const PermissionDecision& d) { return d.decision != "allowed"; });
+    if (reason == "cancelled") {
+      result.error = Error::make(ErrorCode::aborted, command_name_ + " cancelled the turn");
+    } else if (reason == "refusal") {
+      result.error = Error::make(ErrorCode::harness_error, command_name_ + ": the model refused");
+    } else if (all_denied) {
+      result.error = Error::make(ErrorCode::permission_denied,
+                                 "every permission request of the turn was denied (" +
+                                     std::to_string(t->permissions.size()) + ")");
+    } else if (t->noise && t->noise->only_noise() && spec_.noise.fail_on_noise_only) {
+      result.error = Error::make(ErrorCode::temporary_unavailable,
+                                 command_name_ + " answered with harness noise only");
+    } else if (result.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      result.error = Error::make(ErrorCode::temporary_unavailable,
+                                 command_name_ + " ended the turn without an answer");
+    }
+    if (reason == "max_tokens") result.warnings.push_back("the answer was cut at the token limit");
+  }
+  if (!result.error && !t)
+    result.error = Error::make(ErrorCode::harness_error, command_name_ + " ended before the prompt");
+  // Stopping the agent after its answer is the normal end, not evidence of a failure.
+  if (!result.error && result.process) result.process->evidence.clear();
+  return result;
+}
+
+}  // namespace
+
+AcpModelReport models_from_session(const json& session_result) {
+  AcpModelReport report;
+  const json* options = member(session_result, "configOptions");
+  if (options && options->is_array()) {
+    const json* chosen = nullptr;
+    for (const auto& o : *options) {
+      if (string_at(o, "category") != "model" && string_at(o, "id") != "model") continue;
+      if (!chosen || string_at(o, "id") == "model") chosen = &o;
+    }
+    if (chosen) {
+      report.source = "configOptions";
+      if (auto current = string_at(*chosen, "currentValue"); !current.empty())
+        report.current = current;
+      std::function<void(const json&)> collect = [&](const json& list) {
+        if (!list.is_array()) return;
+        for (const auto& entry : list) {
+          if (const json* group = member(entry, "options")) {
+            collect(*group);
+          } else if (auto value = string_at(entry, "value"); !value.empty()) {
+            report.models.push_back({value, string_at(entry, "name")});
+          }
+        }
+      };
+      if (const json* list = member(*chosen, "options")) collect(*list);
+      return report;
+    }
+  }
+  if (const json* legacy = member(session_result, "models")) {
+    report.source = "models";
+    if (auto current = string_at(*legacy, "currentModelId"); !current.empty())
+      report.current = current;
+    if (const json* list = member(*legacy, "availableModels"); list && list->is_array())
+      for (const auto& m : *list)
+        if (auto id = string_at(m, "modelId"); !id.empty())
+          report.models.push_back({id, string_at(m, "name")});
+  }
+  return report;
+}
+
+PermissionChoice choose_permission(const AcpSpec& spec, PermissionPolicy policy,
+                                   const std::string& tool_kind, const json& options) {
+  PermissionChoice choice;
+  if (auto rule = spec.permission_rules.find(tool_kind); rule != spec.permission_rules.end()) {
+    choice.allowed = rule->second;
+    choice.rule = "rule:" + tool_kind;
+  } else {
+    choice.rule = std::string(to_string(policy));
+    choice.allowed = policy == PermissionPolicy::approve_all ||
+                     (policy == PermissionPolicy::approve_reads &&
+                      (tool_kind == "read" || tool_kind == "search"));
+  }
+  // Options are picked by kind: their ids differ from agent to agent and version to version.
+  const std::vector<std::string> wanted =
+      choice.allowed ? std::vector<std::string>{"allow_once", "allow_always"}
+                     : std::vector<std::string>{"reject_once", "reject_always"};
+  for (const auto& kind : wanted) {
+    if (!options.is_array()) break;
+    for (const auto& o : options) {
+      if (string_at(o, "kind") == kind && !string_at(o, "optionId").empty()) {
+        choice.option_id = string_at(o, "optionId");
+        return choice;
+      }
+    }
+  }
+  return choice;
+}
+
+json redact_secrets(json value) {
+  static const std::vector<std::string> kSecretWords{"key",        "token",  "secret", "password",
+                                                     "authorization", "credential", "cookie"};
+  auto secret_name = [](std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::any_of(kSecretWords.begin(), kSecretWords.end(),
+                       [&](const std::string& w) { return name.find(w) != std::string::npos; });
+  };
+  if (value.is_array()) {
+    for (auto& v : value) v = redact_secrets(std::move(v));
+  } else if (value.is_object()) {
+    const bool pair = value.contains("name") && value["name"].is_string() &&
+                      value.contains("value") && secret_name(value["name"].get<std::string>());
+    for (auto& [key, v] : value.items()) {
+      if (v.is_string() && (secret_name(key) || (pair && key == "value")))
+        v = "[redacted]";
+      else
+        v = redact_secrets(std::move(v));
+    }
+  }
+  return value;
+}
+
+void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
+               ResultHandler on_done) {
+  auto* agent = new AcpAgent(loop, route, request);
+  agent->start(
+      [agent, on_event = std::move(on_event)]() mutable { agent->prompt(std::move(on_event), nullptr); },
+      std::move(on_done));
+}
+
+void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {
+  RunRequest request;
+  request.model = "";  // report what the agent offers; select nothing
+  auto* agent = new AcpAgent(loop, route, request);
+  auto report = std::make_shared<AcpModelReport>();
+  auto ready = std::make_shared<bool>(false);
+  agent->start(
+      [agent, report, ready] {
+        *ready = true;
+        *report = models_from_session(agent->session_result());
+        agent->shutdown(false);
+      },
+      [report, ready, done = std::move(done)](Result&& result) {
+        for (auto& w : result.warnings) report->warnings.push_back(std::move(w));
+        // No prompt was sent, so only a failure before the session was ready counts.
+        if (!*ready) report->error = std::move(result.error);
+        done(std::move(*report));
+      });
+}
+
+}  // namespace drover

@@ -1,0 +1,63 @@
+// ACP transport: a long-lived agent speaking the Agent Client Protocol (JSON-RPC 2.0, one message
+// per line) on its stdio. One AcpAgent is one agent process with one session; prompts on it run
+// one at a time.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drover/client.h"
+#include "drover/config.h"
+#include "src/run.h"
+
+namespace drover {
+
+class Loop;
+
+/// Runs `request` once through the ACP route `route` on `loop`: spawn, initialize, session (new,
+/// resume or load), model selection, one prompt, shutdown. `on_done` runs exactly once, after the
+/// agent's process group is gone and its temporary files removed; same contract as
+/// start_print_mode.
+void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
+               ResultHandler on_done);
+
+/// What an agent advertises for model selection after session/new.
+struct AcpModelReport {
+  struct Model {
+    std::string id;
+    std::string name;
+  };
+  std::vector<Model> models;
+  std::optional<std::string> current;
+  std::string source;  ///< "configOptions", "models" (legacy) or "" when none was advertised
+  std::vector<std::string> warnings;
+  std::optional<Error> error;
+};
+
+/// Handshake to session/new, read the advertised models and the current one, close the agent.
+void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done);
+
+/// The models a session/new (or load/resume) result advertises: the `configOptions` select with
+/// category "model" (id "model" preferred), else the legacy `models` block.
+AcpModelReport models_from_session(const nlohmann::json& session_result);
+
+/// Decides a permission request by policy and rules. Returns the option to select (empty when
+/// none fits: the caller answers "cancelled"), whether the request is allowed, and what decided.
+struct PermissionChoice {
+  bool allowed = false;
+  std::string option_id;
+  std::string rule;
+};
+PermissionChoice choose_permission(const AcpSpec& spec, PermissionPolicy policy,
+                                   const std::string& tool_kind, const nlohmann::json& options);
+
+/// `value` with every member whose name looks like a secret (key, token, secret, password,
+/// authorization, credential, cookie) replaced by "[redacted]", also in {name, value} pairs.
+nlohmann::json redact_secrets(nlohmann::json value);
+
+}  // namespace drover

@@ -1,0 +1,40 @@
+// What print mode and ACP share about a harness child: its directory and environment, the
+// noise markers of its route, and the wording of failures.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "drover/client.h"
+#include "drover/config.h"
+#include "parsers/noise_filter.h"
+#include "staging/temp_dir.h"
+
+namespace drover {
+
+/// "1.5 s" for 1500 ms.
+std::string seconds_text(int64_t ms);
+
+/// The last non-empty lines of a failing process's stderr (or stdout), for an error message.
+std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail);
+
+/// The built-in noise markers (unless switched off) plus the route's own.
+parsers::NoiseMarkers markers_for(const NoiseSpec& spec);
+
+/// Where a harness runs: the request's cwd, else the route's, else drover's own, made absolute.
+/// In clean context mode a fresh empty `<temp>/work` directory instead (the TempDir owns it).
+/// Errors: config_error when the workspace does not exist, harness_error when the clean
+/// directory cannot be made.
+struct ChildDirectory {
+  std::string workspace;           ///< absolute; relative attachment paths resolve against it
+  std::string cwd;                 ///< where the child runs
+  std::optional<TempDir> temp_dir;  ///< set in clean mode
+};
+std::pair<std::optional<ChildDirectory>, std::optional<Error>> prepare_child_directory(
+    const std::optional<std::string>& request_cwd, const std::optional<std::string>& route_cwd,
+    ContextMode mode);
+
+}  // namespace drover
