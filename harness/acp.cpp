@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "harness/acp_updates.h"
 #include "harness/child_common.h"
 #include "harness/print_mode.h"
 #include "parsers/output_parser.h"
@@ -467,31 +468,24 @@ class AcpAgent {
     if (string_at(params, "sessionId") != session_id_) return;
     const json* update = member(params, "update");
     if (!update) return;
-    const std::string kind = string_at(*update, "sessionUpdate");
-    if (kind == "agent_message_chunk" || kind == "agent_thought_chunk") {
-      const json* content = member(*update, "content");
-      if (!content || string_at(*content, "type") != "text") return;
-      std::string text = parsers::valid_utf8(string_at(*content, "text"));
-      if (kind == "agent_thought_chunk") {
-        turn_->thinking += text;
-        return emit(Event{Event::Kind::thinking, std::move(text), {}});
-      }
-      if (turn_->noise) text = turn_->noise->feed(text);
-      return emit_delta(std::move(text));
+    AcpUpdate u = read_session_update(*update);
+    switch (u.kind) {
+      case AcpUpdate::Kind::message:
+        return emit_delta(turn_->noise ? turn_->noise->feed(u.text) : std::move(u.text));
+      case AcpUpdate::Kind::thought:
+        if (u.text.empty()) return;
+        turn_->thinking += u.text;
+        return emit(Event{Event::Kind::thinking, std::move(u.text), {}});
+      case AcpUpdate::Kind::tool:
+        if (!u.tool_kind.empty()) turn_->tool_kinds[u.tool_call_id] = u.tool_kind;
+        return emit(Event{Event::Kind::tool, {}, std::move(u.data)});
+      case AcpUpdate::Kind::usage:
+        if (u.cost_usd) turn_->update_cost = u.cost_usd;
+        return emit(Event{Event::Kind::usage, {}, std::move(u.data)});
+      case AcpUpdate::Kind::other:
+        spdlog::debug("{}: session update {}", command_name_, u.name);
+        return;
     }
-    if (kind == "tool_call" || kind == "tool_call_update") {
-      std::string id = string_at(*update, "toolCallId");
-      if (auto k = string_at(*update, "kind"); !k.empty()) turn_->tool_kinds[id] = k;
-      return emit(Event{Event::Kind::tool, {}, *update});
-    }
-    if (kind == "usage_update") {
-      if (const json* cost = member(*update, "cost"))
-        if (cost->contains("amount") && (*cost)["amount"].is_number() &&
-            string_at(*cost, "currency") == "USD")
-          turn_->update_cost = (*cost)["amount"].get<double>();
-      return emit(Event{Event::Kind::usage, {}, *update});
-    }
-    spdlog::debug("{}: session update {}", command_name_, kind);
   }
 
   bool on_request(const json& id, const std::string& method, json& params) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -644,6 +645,56 @@ TEST(CliContext, BadContextValueAndConflictingFlagsAreUsageErrors) {
   CliRun both = run_drover({"run", "-c", config, "--ephemeral", "--keep-session", "hi"});
   EXPECT_EQ(both.exit_code, 2);
   EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
+}
+
+}  // namespace
+}  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+std::string fake_acp_config(const ScratchDir& dir, const std::string& args = "") {
+  json acp = {{"args", json::array()}};
+  std::istringstream words(args);
+  for (std::string w; words >> w;) acp["args"].push_back(w);
+  json config = {{"providers",
+                  {{"fake",
+                    {{"accounts",
+                      {{{"id", "a"},
+                        {"transport", {{"kind", "acp"}, {"command", fake_acp_agent()}, {"acp", acp}}},
+                        {"models", {"fake-large"}}}}}}}}}};
+  return dir.write("drover.json", config.dump());
+}
+
+TEST(CliAcp, RunPermissionFlagsAndTranscript) {
+  ScratchDir dir;
+  auto config = fake_acp_config(dir, "--tool execute");
+  CliRun denied = run_drover({"run", "-c", config, "-o", "json", "go"});
+  EXPECT_EQ(denied.exit_code, 5) << denied.err;
+  EXPECT_EQ(denied.json()["error"]["code"], "permission_denied");
+  EXPECT_EQ(denied.json()["permissions"][0]["decision"], "denied");
+  CliRun allowed = run_drover({"run", "-c", config, "--approve-all", "--transcript",
+                               dir.path() + "/t.ndjson", "go"});
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_EQ(allowed.out, "FAKE(fake-large): go [tool:execute=allowed]\n");
+  EXPECT_NE(read_file(dir.path() + "/t.ndjson").find("\"session/request_permission\""),
+            std::string::npos);
+  CliRun both = run_drover({"run", "-c", config, "--approve-all", "--deny-all", "go"});
+  EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST(CliAcp, ModelsAsksTheAgent) {
+  ScratchDir dir;
+  auto config = fake_acp_config(dir);
+  CliRun run = run_drover({"models", "-c", config, "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();
+  EXPECT_EQ(r["source"], "acp");
+  EXPECT_EQ(r["current"], "fake-small");
+  ASSERT_EQ(r["models"].size(), 2u);
+  EXPECT_EQ(r["models"][1]["id"], "fake-large");
+  CliRun text = run_drover({"models", "-c", config});
+  EXPECT_EQ(text.out, "fake-small  (current)\nfake-large\n");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ inline std::string read_fixture(const std::string& relative) {
 }
 
 inline const char* fake_agent() { return DROVER_FAKE_AGENT; }
+inline const char* fake_acp_agent() { return DROVER_FAKE_ACP_AGENT; }
 inline const char* drover_binary() { return DROVER_BINARY; }
 
 }  // namespace drover::test

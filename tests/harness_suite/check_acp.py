@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+"""Assertions for tests/harness_suite/acp.sh (the ACP agents). Same output as check.py, whose
+helpers it uses: one `PASS`/`FAIL <route>: <check>` line per check, `NOTE` observations, `  | `
+detail lines under failures.
+
+    check_acp.py answer  ROUTE NAME RC OUT ERR EXPECTED_TEXT MODEL
+                         a --output json run: exit 0, the text, error null, the model, a
+                         sessionId, no warning about the model
+    check_acp.py stream  ROUTE RC OUT ERR EXPECTED_TEXT MODEL
+                         a --output jsonl run: the same, and the deltas join to the text
+    check_acp.py gateway-model ROUTE GATEWAY_LOG WORD GATEWAY_MODEL
+                         the agent's main request for WORD's prompt (the one with tools) reached
+                         the gateway with GATEWAY_MODEL ("" = any model: NOTE which)
+    check_acp.py cancel  ROUTE DIR GATEWAY_SCRIPT TIMEOUT -- CMD...
+                         runs CMD (drover run --output jsonl … "Answer slowly …") in the current
+                         directory, SIGINT 1.5 s after the start (at least 0.5 s after the first
+                         delta), and checks the exit (within 2 s, 130, error aborted), stopReason
+                         and the partial text. Writes DIR/cancel.{out,err,cmd.txt}
+    check_acp.py tool    ROUTE POLICY RC OUT ERR MARKER EXPECTED_TEXT MUST_ASK
+                         a tool run under --approve-all / --approve-reads / --deny-all; MUST_ASK
+                         1: the agent asks for permission before running a shell command
+    check_acp.py models  ROUTE RC OUT ERR MODEL
+                         drover models --route R --json
+    check_acp.py resume  ROUTE RC OUT ERR EXPECTED_TEXT MODEL FIRST_WORD GATEWAY_LOG
+                         FIRST_SESSION TRANSCRIPT
+    check_acp.py transcripts ROUTE SECRET FILE...
+                         every --transcript FILE is NDJSON with dir in/out and has no SECRET;
+                         the runs' stdout/stderr (FILE.out / FILE.err next to it) neither
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check import emit, note, read, diag  # noqa: E402
+
+
+def load_json_result(out):
+    with open(out, "r", errors="replace") as f:
+        return json.loads(f.read())
+
+
+def load_jsonl(out):
+    """(events, problems): every line parsed; the result is the last event."""
+    events, bad = [], []
+    try:
+        with open(out, "r", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    events.append(json.loads(line))
+                except ValueError as e:
+                    bad.append(f"line {n}: {e}: {line[:200]}")
+    except OSError as e:
+        bad.append(str(e))
+    return events, bad
+
+
+def model_warnings(res):
+    return [w for w in (res.get("warnings") or []) if "model" in str(w).lower()]
+
+
+def result_checks(route, run, res, expected, model, out, err, session=True):
+    text = res.get("text")
+    emit(text == expected, route, f"{run}: text == {json.dumps(expected)}",
+         f"text is {json.dumps(text)}", diag(out, err))
+    emit("error" in res and res["error"] is None, route, f"{run}: error is null",
+         f"error is {json.dumps(res.get('error', '<missing>'))}", diag(out, err))
+    emit(res.get("model") == model, route, f"{run}: model == {json.dumps(model)}",
+         f"model is {json.dumps(res.get('model'))}", diag(out, err))
+    warned = model_warnings(res)
+    emit(not warned, route, f"{run}: no warning about the model",
+         f"warnings {json.dumps(warned)}", diag(out, err))
+    if session:
+        sid = res.get("sessionId")
+        emit(isinstance(sid, str) and sid != "", route, f"{run}: sessionId non-empty",
+             f"sessionId is {json.dumps(sid)}", diag(out, err))
+    other = [w for w in (res.get("warnings") or []) if w not in warned]
+    if other:
+        note(route, f"{run}: warnings {json.dumps(other)[:400]}")
+    note(route, f"{run}: stopReason {json.dumps(res.get('stopReason'))}, "
+                f"usage {json.dumps(res.get('usage'))[:200]}")
+
+
+def cmd_answer(route, name, rc, out, err, expected, model):
+    run = f"{name} (--output json)"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    try:
+        res = load_json_result(out)
+        if not isinstance(res, dict):
+            raise ValueError("not an object")
+    except (ValueError, OSError) as e:
+        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+        return
+    result_checks(route, run, res, expected, model, out, err)
+
+
+def cmd_stream(route, rc, out, err, expected, model):
+    run = "--output jsonl"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    events, bad = load_jsonl(out)
+    if not emit(not bad and events and events[-1].get("type") == "result", route,
+                f"{run}: every line is JSON, the last a result event",
+                "; ".join(bad) or f"last event {json.dumps(events[-1] if events else None)[:200]}",
+                diag(out, err)):
+        return
+    res = events[-1]
+    result_checks(route, run, res, expected, model, out, err, session=False)
+    deltas = [e for e in events if e.get("type") == "delta"]
+    joined = "".join(str(e.get("text", "")) for e in deltas)
+    emit(bool(deltas) and joined == res.get("text"), route,
+         f"{run}: delta events concatenate to the result's text",
+         f"{len(deltas)} delta events joining to {json.dumps(joined)}, "
+         f"result text {json.dumps(res.get('text'))}", diag(out, err))
+    first = (res.get("timings") or {}).get("firstDeltaMs")
+    wall = (res.get("timings") or {}).get("wallMs")
+    kinds = sorted({str(e.get("type")) for e in events})
+    note(route, f"{run}: {len(deltas)} delta event(s) (the gateway sent 6, 150 ms apart), first "
+                f"at {first} ms of {wall} ms; event types {kinds}")
+
+
+def gateway_entries(log):
+    entries = []
+    try:
+        with open(log, "r", errors="replace") as f:
+            for line in f:
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return entries
+
+
+def has_tools(entry):
+    req = entry.get("request")
+    return isinstance(req, dict) and bool(req.get("tools"))
+
+
+def cmd_gateway_model(route, log, word, gateway_model):
+    what = "model selection: the prompt's request reached the gateway"
+    entries = [e for e in gateway_entries(log) if word in (e.get("lastUserText") or "")]
+    main = [e for e in entries if has_tools(e)]
+    models = sorted({str(e.get("model")) for e in main})
+    others = sorted({str(e.get("model")) for e in entries if not has_tools(e)})
+    if gateway_model:
+        emit(bool(main) and models == [gateway_model], route,
+             f"{what} with model {gateway_model}",
+             f"{len(main)} request(s) with tools for the prompt, models {models}",
+             [f"gateway log: {log}"])
+    else:
+        emit(bool(main), route, what, f"no request with tools for the prompt ({len(entries)} in all)",
+             [f"gateway log: {log}"])
+        note(route, f"model selection: the gateway saw model(s) {models} for the prompt")
+    if others:
+        note(route, f"model selection: requests without tools for the prompt used {others}")
+
+
+def cmd_cancel(route, directory, script, timeout, cmd):
+    """Runs drover, interrupts it mid-answer with SIGINT and checks how it ended."""
+    timeout = float(timeout)
+    out_path = os.path.join(directory, "cancel.out")
+    err_path = os.path.join(directory, "cancel.err")
+    with open(os.path.join(directory, "cancel.cmd.txt"), "w") as f:
+        f.write(" ".join(cmd) + "\n")
+    full = ""
+    try:
+        with open(script) as f:
+            for rule in json.load(f).get("rules", []):
+                if "slowly" in json.dumps(rule.get("match", {})):
+                    full = rule["respond"]["text"]
+    except (OSError, ValueError, KeyError):
+        pass
+
+    first_delta = threading.Event()
+    stamps = {}
+    start = time.monotonic()
+    err_file = open(err_path, "wb")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def reader():
+        with open(out_path, "wb") as out:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                if not first_delta.is_set() and b'"type":"delta"' in line.replace(b" ", b""):
+                    stamps["first_delta"] = time.monotonic() - start
+                    first_delta.set()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    # Wait for the answer to start streaming (or for drover to end on its own).
+    deadline = start + min(timeout, 60)
+    while not first_delta.is_set() and proc.poll() is None and time.monotonic() < deadline:
+        first_delta.wait(0.05)
+    early_exit = proc.poll()
+    sigint_at = None
+    exit_after = None
+    if early_exit is None:
+        at = start + 1.5
+        if "first_delta" in stamps:
+            at = max(at, start + stamps["first_delta"] + 0.5)
+        time.sleep(max(0.0, at - time.monotonic()))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            sigint_at = time.monotonic() - start
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # the drover process this runner started
+                proc.wait()
+            exit_after = time.monotonic() - start - sigint_at
+    else:
+        proc.wait()
+    t.join(5)
+    err_file.close()
+    rc = proc.returncode
+
+    run = "cancel (SIGINT mid-answer)"
+    if sigint_at is None:
+        emit(False, route, f"{run}: drover is still answering when interrupted",
+             f"drover exited with {rc} before the SIGINT "
+             f"(first delta {'at %.2f s' % stamps['first_delta'] if 'first_delta' in stamps else 'never'})",
+             diag(out_path, err_path))
+        return
+    note(route, f"{run}: first delta at {stamps.get('first_delta', float('nan')):.2f} s, SIGINT at "
+                f"{sigint_at:.2f} s, drover exited {exit_after:.2f} s later with {rc}")
+    emit(exit_after <= 2.0, route, f"{run}: drover exits within 2 s of the SIGINT",
+         f"it took {exit_after:.2f} s", diag(out_path, err_path))
+    emit(rc == 130, route, f"{run}: exit code 130", f"exit {rc}", diag(out_path, err_path))
+    events, bad = load_jsonl(out_path)
+    res = events[-1] if events and events[-1].get("type") == "result" else None
+    if not emit(res is not None and not bad, route, f"{run}: the jsonl output ends with a result",
+                "; ".join(bad) or "no result event", diag(out_path, err_path)):
+        return
+    code = (res.get("error") or {}).get("code")
+    emit(code == "aborted", route, f"{run}: error code aborted",
+         f"error is {json.dumps(res.get('error'))}", diag(out_path, err_path))
+    # Did the agent answer the cancel? (the transcript: session/prompt's response)
+    transcript = None
+    for i, a in enumerate(cmd):
+        if a == "--transcript" and i + 1 < len(cmd):
+            transcript = cmd[i + 1]
+    agent_reason = prompt_stop_reason(transcript)
+    reason = res.get("stopReason")
+    if agent_reason == "cancelled":
+        emit(reason == "cancelled", route,
+             f"{run}: stopReason cancelled (the agent answered the cancel)",
+             f"stopReason is {json.dumps(reason)} although the agent answered session/prompt with "
+             f"stopReason cancelled", diag(out_path, err_path))
+    else:
+        note(route, f"{run}: the agent did not answer the cancel with stopReason cancelled before "
+                    f"drover stopped it (session/prompt answered: {json.dumps(agent_reason)}); "
+                    f"the result's stopReason is {json.dumps(reason)}")
+    deltas = "".join(str(e.get("text", "")) for e in events if e.get("type") == "delta")
+    emit(deltas != "" and (not full or full.startswith(deltas)) and deltas != full, route,
+         f"{run}: the partial answer streamed so far is in the jsonl output",
+         f"deltas join to {json.dumps(deltas)} (the whole answer: {json.dumps(full)})",
+         diag(out_path, err_path))
+    emit(res.get("text") == deltas, route, f"{run}: the result's text is the partial answer",
+         f"text {json.dumps(res.get('text'))}, deltas {json.dumps(deltas)}",
+         diag(out_path, err_path))
+
+
+def transcript_messages(path):
+    msgs = []
+    if not path:
+        return msgs
+    try:
+        with open(path, "r", errors="replace") as f:
+            for line in f:
+                try:
+                    msgs.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return msgs
+
+
+def prompt_stop_reason(path):
+    """The stopReason of the agent's answer to session/prompt in a transcript, or None."""
+    msgs = transcript_messages(path)
+    ids = {json.dumps(m["msg"].get("id")) for m in msgs
+           if m.get("dir") == "out" and isinstance(m.get("msg"), dict)
+           and m["msg"].get("method") == "session/prompt"}
+    for m in msgs:
+        msg = m.get("msg")
+        if m.get("dir") == "in" and isinstance(msg, dict) and "method" not in msg \
+                and json.dumps(msg.get("id")) in ids:
+            result = msg.get("result")
+            if isinstance(result, dict):
+                return result.get("stopReason")
+            return f"error {json.dumps(msg.get('error'))[:200]}"
+    return None
+
+
+def cmd_tool(route, policy, rc, out, err, marker, expected, must_ask):
+    run = f"tool call with {policy}"
+    try:
+        res = load_json_result(out)
+        if not isinstance(res, dict):
+            raise ValueError("not an object")
+    except (ValueError, OSError) as e:
+        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+        return
+    perms = res.get("permissions") or []
+    made = os.path.exists(marker)
+    asked = bool(perms)
+    decisions = [p.get("decision") for p in perms]
+    if asked:
+        note(route, f"{run}: permission requests {json.dumps(perms)[:400]}")
+    if not asked and must_ask != "1":
+        note(route, f"{run}: the agent ran the shell call without asking for permission (it "
+                    f"never asks), so the policy has nothing to decide: marker "
+                    f"{'created' if made else 'NOT created'}, exit {rc}, error "
+                    f"{json.dumps(res.get('error'))}")
+        if policy == "--approve-all":
+            emit(rc == "0" and made and expected in (res.get("text") or ""), route,
+                 f"{run}: the tool ran and the answer came",
+                 f"exit {rc}, marker {'exists' if made else 'missing'}, text "
+                 f"{json.dumps(res.get('text'))}", diag(out, err))
+        return
+    if not emit(asked, route, f"{run}: the agent asked for permission",
+                "the result has no permissions", diag(out, err)):
+        return
+    if policy == "--approve-all":
+        emit("allowed" in decisions, route, f"{run}: permissions has an allowed decision",
+             f"decisions {decisions}", diag(out, err))
+        emit(made, route, f"{run}: the marker file was created", f"{marker} is missing",
+             diag(out, err))
+        emit(rc == "0" and res.get("error") is None and expected in (res.get("text") or ""), route,
+             f"{run}: exit 0 and the answer after the tool",
+             f"exit {rc}, error {json.dumps(res.get('error'))}, text {json.dumps(res.get('text'))}",
+             diag(out, err))
+    else:
+        emit(decisions and all(d == "denied" for d in decisions), route,
+             f"{run}: every permission decision is denied", f"decisions {decisions}", diag(out, err))
+        emit(not made, route, f"{run}: the marker file was not created", f"{marker} exists",
+             diag(out, err))
+        code = (res.get("error") or {}).get("code")
+        emit(rc == "5" and code == "permission_denied", route,
+             f"{run}: exit 5 with permission_denied",
+             f"exit {rc}, error {json.dumps(res.get('error'))}", diag(out, err))
+
+
+def cmd_models(route, rc, out, err, model):
+    run = "drover models --json"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    try:
+        rep = load_json_result(out)
+    except (ValueError, OSError) as e:
+        emit(False, route, f"{run}: stdout is JSON", str(e), diag(out, err))
+        return
+    ids = [m.get("id") for m in rep.get("models") or [] if isinstance(m, dict)]
+    emit(rep.get("error") is None and bool(ids), route, f"{run}: lists the agent's models",
+         f"{len(ids)} model(s), error {json.dumps(rep.get('error'))}", diag(out, err))
+    emit(model in ids, route, f"{run}: includes {model}", f"models {ids}", diag(out, err))
+    current = rep.get("current")
+    emit(isinstance(current, str) and current in ids, route,
+         f"{run}: marks the current model", f"current is {json.dumps(current)}, models {ids}",
+         diag(out, err))
+    note(route, f"{run}: {len(ids)} model(s), current {json.dumps(current)}, source "
+                f"{json.dumps(rep.get('source'))}: {', '.join(map(str, ids))[:300]}")
+    if rep.get("warnings"):
+        note(route, f"{run}: warnings {json.dumps(rep['warnings'])[:300]}")
+
+
+def cmd_resume(route, rc, out, err, expected, model, first_word, log, first_session, transcript):
+    run = "--resume"
+    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
+    try:
+        res = load_json_result(out)
+        if not isinstance(res, dict):
+            raise ValueError("not an object")
+    except (ValueError, OSError) as e:
+        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+        return
+    result_checks(route, run, res, expected, model, out, err, session=False)
+    word = expected.split()[-1]
+    bodies = [json.dumps(e.get("request")) for e in gateway_entries(log)
+              if word in (e.get("lastUserText") or "") and has_tools(e)]
+    emit(any(first_word in b for b in bodies), route,
+         f"{run}: the resumed request carries the first turn",
+         f"{len(bodies)} request(s) with tools for the new prompt, none containing {first_word!r}",
+         [f"gateway log: {log}"])
+    if res.get("sessionId") != first_session:
+        note(route, f"{run}: sessionId changed from {first_session!r} to {res.get('sessionId')!r}")
+    methods = [m["msg"].get("method") for m in transcript_messages(transcript)
+               if m.get("dir") == "out" and isinstance(m.get("msg"), dict)
+               and m["msg"].get("method") in ("session/resume", "session/load", "session/new")]
+    note(route, f"{run}: the session was opened with {', '.join(methods) or 'nothing seen'} "
+                f"(from the transcript)")
+
+
+def find_secret(value, secret, path="$"):
+    """JSON paths in `value` whose string contains `secret`."""
+    found = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += find_secret(v, secret, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += find_secret(v, secret, f"{path}[{i}]")
+    elif isinstance(value, str) and secret in value:
+        found.append(path)
+    return found
+
+
+def cmd_transcripts(route, secret, files):
+    what = "--transcript: every run's file is NDJSON {dir: in|out, msg}"
+    problems = []
+    echoed = []
+    for path in files:
+        name = os.path.basename(path)
+        if not os.path.exists(path):
+            problems.append(f"{name}: not written")
+            continue
+        dirs = set()
+        with open(path, "r", errors="replace") as f:
+            lines = f.read().splitlines()
+        if not lines:
+            problems.append(f"{name}: empty")
+        for n, line in enumerate(lines, 1):
+            try:
+                entry = json.loads(line)
+            except ValueError as e:
+                problems.append(f"{name}:{n}: not JSON: {e}")
+                continue
+            if not isinstance(entry, dict) or entry.get("dir") not in ("in", "out") or \
+                    not ("msg" in entry or "raw" in entry):
+                problems.append(f"{name}:{n}: no dir in/out with msg or raw: {line[:200]}")
+                continue
+            dirs.add(entry["dir"])
+            if secret in line:
+                paths = find_secret(entry, secret)
+                if entry["dir"] == "in":
+                    echoed.append(f"{name}:{n}: {', '.join(paths)[:300]}")
+                else:
+                    problems.append(f"{name}:{n}: drover wrote {secret!r} to the agent and the "
+                                    f"transcript kept it at {', '.join(paths)[:300]}")
+        if lines and dirs != {"in", "out"}:
+            problems.append(f"{name}: directions seen: {sorted(dirs)}")
+    shape = [p for p in problems if secret not in p]
+    emit(not shape, route, what, f"{len(shape)} problem(s)", shape)
+    leaked = [p for p in problems if secret in p]
+    for base in files:
+        stem = base[: -len(".transcript.ndjson")] if base.endswith(".transcript.ndjson") else base
+        for suffix in (".out", ".err"):
+            p = stem + suffix
+            try:
+                with open(p, "r", errors="replace") as f:
+                    if secret in f.read():
+                        leaked.append(f"{os.path.basename(p)} contains {secret!r}")
+            except OSError:
+                pass
+    emit(not leaked, route, f"--transcript and drover's output never contain {secret!r}",
+         f"{len(leaked)} place(s)", leaked)
+    if echoed:
+        note(route, f"--transcript: the agent itself sent {secret!r} (it echoes its environment "
+                    f"or configuration): " + "; ".join(echoed)[:600])
+
+
+def main(argv):
+    cmd = argv[1]
+    a = argv[2:]
+    if cmd == "answer":
+        cmd_answer(*a[:7])
+    elif cmd == "stream":
+        cmd_stream(*a[:6])
+    elif cmd == "gateway-model":
+        cmd_gateway_model(*a[:4])
+    elif cmd == "cancel":
+        sep = a.index("--")
+        cmd_cancel(*a[:4], a[sep + 1:])
+    elif cmd == "tool":
+        cmd_tool(*a[:8])
+    elif cmd == "models":
+        cmd_models(*a[:5])
+    elif cmd == "resume":
+        cmd_resume(*a[:10])
+    elif cmd == "transcripts":
+        cmd_transcripts(a[0], a[1], a[2:])
+    else:
+        print(f"check_acp.py: unknown command {cmd}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
