@@ -720,13 +720,47 @@ void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, Chi
     parse_noise_markers(ctx, *it, child(path, "noiseMarkers"), out.noise);
 }
 
+void parse_discovery(Ctx& ctx, const ojson& v, const std::string& path, DiscoverySpec& d) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path, {"via", "route", "args", "parser", "ttl"});
+  if (auto via = ctx.string_member(v, path, "via", true, false)) {
+    static const std::map<std::string, DiscoverySpec::Via> kVia{
+        {"static", DiscoverySpec::Via::static_}, {"acp", DiscoverySpec::Via::acp},
+        {"command", DiscoverySpec::Via::command}, {"none", DiscoverySpec::Via::none}};
+    if (auto found = kVia.find(*via); found != kVia.end())
+      d.via = found->second;
+    else
+      ctx.expected(child(path, "via"), "one of acp, command, static, none", v.at("via"));
+  }
+  if (auto r = ctx.string_member(v, path, "route", d.via == DiscoverySpec::Via::acp, true))
+    d.route = *r;
+  d.args = string_list(ctx, v, path, "args");
+  if (auto it = v.find("parser"); it != v.end()) {
+    const std::string ppath = child(path, "parser");
+    if (ctx.object(*it, ppath)) {
+      ctx.check_keys(*it, ppath, {"kind", "models", "id", "contextWindow"});
+      if (auto k = ctx.string_member(*it, ppath, "kind", false, false)) {
+        if (*k == "text") d.kind = ParserSpec::Kind::text;
+        else if (*k == "json") d.kind = ParserSpec::Kind::json;
+        else if (*k == "jsonl") d.kind = ParserSpec::Kind::jsonl;
+        else ctx.expected(child(ppath, "kind"), "one of text, json, jsonl", it->at("kind"));
+      }
+      if (auto m = ctx.string_member(*it, ppath, "models", false, true)) d.models_path = *m;
+      if (auto m = ctx.string_member(*it, ppath, "id", false, true)) d.id_path = *m;
+      if (auto m = ctx.string_member(*it, ppath, "contextWindow", false, true))
+        d.context_window_path = *m;
+    }
+  }
+  if (auto ms = ctx.seconds_member(v, path, "ttl", true)) d.ttl_ms = *ms;
+}
+
 void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(
       v, path,
       {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
        "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming",
-       "contextMode", "cleanEnv", "ephemeral"});
+       "contextMode", "cleanEnv", "ephemeral", "discovery"});
   // nullopt when input itself is invalid: the {prompt} rules depend on it, so they are skipped.
   std::optional<CliSpec::Input> input = CliSpec::Input::arg;
   if (auto s = ctx.string_member(v, path, "input", false, false)) {
@@ -773,6 +807,8 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
                                      cli.context_mode, cli.watchdog, cli.max_output_bytes,
                                      cli.noise});
   if (auto b = ctx.bool_member(v, path, "ephemeral")) cli.ephemeral = *b;
+  if (auto it = v.find("discovery"); it != v.end())
+    parse_discovery(ctx, *it, child(path, "discovery"), cli.discovery);
 }
 
 // ---- api -----------------------------------------------------------------------------------------

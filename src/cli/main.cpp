@@ -22,6 +22,7 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "harness/acp.h"
+#include "src/discovery.h"
 #include "harness/print_mode.h"
 #include "src/api/api_transport.h"
 #include "src/presets.h"
@@ -225,6 +226,7 @@ struct ModelsOptions {
   std::string route;
   std::string config;
   bool json = false;
+  bool refresh = false;
 };
 
 int command_models(const ModelsOptions& opts) {
@@ -241,18 +243,6 @@ int command_models(const ModelsOptions& opts) {
   }
   nlohmann::json report{{"route", route->id}, {"models", nlohmann::json::array()},
                         {"error", nullptr}, {"warnings", nlohmann::json::array()}};
-  auto add_configured = [&](const char* why) {
-    report["source"] = "configured";
-    if (why) report["warnings"].push_back(why);
-    for (const auto& m : route->account_spec->models) {
-      nlohmann::json entry{{"id", m.id}};
-      if (m.context_window) {
-        entry["contextWindow"] = *m.context_window;
-        entry["contextWindowSource"] = "configured";
-      }
-      report["models"].push_back(entry);
-    }
-  };
   const auto& transport = route->account_spec->transport;
   if (transport.kind == "api") {
     std::optional<Error> key_error;
@@ -286,35 +276,13 @@ int command_models(const ModelsOptions& opts) {
         report["models"].push_back(entry);
       }
     }
-  } else if (transport.kind == "acp") {
-    // Ask the agent: handshake to session/new, read what it advertises, close it.
-    drover::Loop loop;
-    drover::AcpModelReport listing;
-    drover::discover_acp_models(loop, *route,
-                                [&](drover::AcpModelReport&& r) { listing = std::move(r); });
-    loop.run();
-    for (const auto& w : listing.warnings) report["warnings"].push_back(w);
-    if (listing.error) {
-      report["error"] = to_json(*listing.error);
-      exit_code = drover::exit_code_for(listing.error->code);
-    } else {
-      report["source"] = "acp";
-      if (listing.current) report["current"] = *listing.current;
-      for (const auto& m : listing.models) {
-        nlohmann::json entry{{"id", m.id}};
-        if (!m.name.empty()) entry["name"] = m.name;
-        for (const auto& c : route->account_spec->models)
-          if (c.id == m.id && c.context_window) {
-            entry["contextWindow"] = *c.context_window;
-            entry["contextWindowSource"] = "configured";
-          }
-        report["models"].push_back(entry);
-      }
-      if (listing.models.empty())
-        report["warnings"].push_back("the agent advertises no models");
-    }
   } else {
-    add_configured(nullptr);
+    drover::DiscoveryOptions discovery;
+    discovery.refresh = opts.refresh;
+    discovery.cache_dir = drover::default_models_cache_dir();
+    drover::ModelsReport listing = drover::discover_route_models(*config, *route, discovery);
+    report = to_json(listing);
+    if (listing.error) exit_code = drover::exit_code_for(listing.error->code);
   }
   if (opts.json) {
     write_stdout(dump(report) + "\n");
@@ -568,6 +536,7 @@ int main(int argc, char** argv) {
   models_cmd->add_option("--route,-r", models.route, "Route id (full or a prefix); default route if omitted");
   models_cmd->add_option("--config,-c", models.config, "Config file");
   models_cmd->add_flag("--json", models.json, "Print JSON");
+  models_cmd->add_flag("--refresh", models.refresh, "Ask again instead of using the cached list");
 
   // Listed for --help; `drover mock-gateway …` is handled before parsing (see exec_mock_gateway).
   app.add_subcommand("mock-gateway",

@@ -86,6 +86,21 @@ struct RunFacts {
   std::function<bool(const std::string&)> env_has;
 };
 
+/// How `drover models` learns a print-mode route's models (README "Model discovery").
+struct DiscoverySpec {
+  enum class Via { static_, acp, command, none };
+  Via via = Via::static_;
+  std::string route;              ///< acp: the sidecar route (e.g. the preset codex-acp)
+  std::vector<std::string> args;  ///< command: argv after the route's command
+  /// command: how its stdout lists models. text: one model per line (first word); json: the
+  /// array at `models_path` (elements are ids or objects); jsonl: one element per line.
+  ParserSpec::Kind kind = ParserSpec::Kind::text;
+  std::string models_path;
+  std::string id_path = "id";
+  std::string context_window_path;
+  int64_t ttl_ms = 3600000;  ///< how long a discovered list is reused
+};
+
 /// Print mode: run an argv template once per prompt and parse what it printed.
 struct CliSpec {
   /// argv[1..] template. Each element is a group of tokens (a plain string in the config is a
@@ -121,6 +136,7 @@ struct CliSpec {
     ParserSpec parser;
   };
   std::optional<Streaming> streaming;
+  DiscoverySpec discovery;
 };
 
 /// How a headless ACP client answers `session/request_permission` (README "Permissions").

@@ -686,15 +686,22 @@ TEST(CliAcp, RunPermissionFlagsAndTranscript) {
 TEST(CliAcp, ModelsAsksTheAgent) {
   ScratchDir dir;
   auto config = fake_acp_config(dir);
-  CliRun run = run_drover({"models", "-c", config, "--json"});
+  CliOptions options;
+  options.env["XDG_CACHE_HOME"] = dir.path() + "/cache";  // the list is cached: keep it here
+  CliRun run = run_drover({"models", "-c", config, "--json"}, options);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   json r = run.json();
   EXPECT_EQ(r["source"], "acp");
   EXPECT_EQ(r["current"], "fake-small");
   ASSERT_EQ(r["models"].size(), 2u);
   EXPECT_EQ(r["models"][1]["id"], "fake-large");
-  CliRun text = run_drover({"models", "-c", config});
+  CliRun text = run_drover({"models", "-c", config}, options);
   EXPECT_EQ(text.out, "fake-small  (current)\nfake-large\n");
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/cache/drover/models"));
+  CliRun cached = run_drover({"models", "-c", config, "--json"}, options);
+  EXPECT_EQ(cached.json()["cached"], true);
+  CliRun fresh = run_drover({"models", "-c", config, "--json", "--refresh"}, options);
+  EXPECT_FALSE(fresh.json().contains("cached"));
 }
 
 }  // namespace

@@ -179,7 +179,8 @@ if [ "${1:-}" = "--inner" ]; then
   run_drover json --output json "Say the word: $w1"
   "${acheck[@]}" answer "$route" json "$rc" "$root/json.out" "$root/json.err" \
     "MOCK: Say the word: $w1" "$model"
-  "${acheck[@]}" gateway-model "$route" "$root/gateway.log" "$w1" "$(route_gateway_model "$route")"
+  "${acheck[@]}" gateway-model "$route" "$root/gateway.log" "$w1" "$(route_gateway_model "$route")" \
+    "$root/json.transcript.ndjson"
   session=$("${check[@]}" session "$root/json.out")
 
   # 3: streaming (the gateway sends this answer in 6 deltas 150 ms apart).
@@ -219,7 +220,7 @@ if [ "${1:-}" = "--inner" ]; then
     run_drover resume --output json --resume "$session" "Say the word: $w7"
     "${acheck[@]}" resume "$route" "$rc" "$root/resume.out" "$root/resume.err" \
       "MOCK: Say the word: $w7" "$model" "$w1" "$root/gateway.log" "$session" \
-      "$root/resume.transcript.ndjson"
+      "$root/resume.transcript.ndjson" "$root/json.out"
   fi
 
   # 9: the transcripts of every run.

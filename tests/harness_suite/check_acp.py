@@ -8,9 +8,10 @@ detail lines under failures.
                          sessionId, no warning about the model
     check_acp.py stream  ROUTE RC OUT ERR EXPECTED_TEXT MODEL
                          a --output jsonl run: the same, and the deltas join to the text
-    check_acp.py gateway-model ROUTE GATEWAY_LOG WORD GATEWAY_MODEL
+    check_acp.py gateway-model ROUTE GATEWAY_LOG WORD GATEWAY_MODEL [TRANSCRIPT]
                          the agent's main request for WORD's prompt (the one with tools) reached
-                         the gateway with GATEWAY_MODEL ("" = any model: NOTE which)
+                         the gateway with GATEWAY_MODEL ("" = any model: NOTE which); a NOTE
+                         says how drover selected the model (from the run's transcript)
     check_acp.py cancel  ROUTE DIR GATEWAY_SCRIPT TIMEOUT -- CMD...
                          runs CMD (drover run --output jsonl … "Answer slowly …") in the current
                          directory, SIGINT 1.5 s after the start (at least 0.5 s after the first
@@ -22,7 +23,7 @@ detail lines under failures.
     check_acp.py models  ROUTE RC OUT ERR MODEL
                          drover models --route R --json
     check_acp.py resume  ROUTE RC OUT ERR EXPECTED_TEXT MODEL FIRST_WORD GATEWAY_LOG
-                         FIRST_SESSION TRANSCRIPT
+                         FIRST_SESSION TRANSCRIPT [FIRST_OUT]
     check_acp.py transcripts ROUTE SECRET FILE...
                          every --transcript FILE is NDJSON with dir in/out and has no SECRET;
                          the runs' stdout/stderr (FILE.out / FILE.err next to it) neither
@@ -143,7 +144,29 @@ def has_tools(entry):
     return isinstance(req, dict) and bool(req.get("tools"))
 
 
-def cmd_gateway_model(route, log, word, gateway_model):
+def model_selection(transcript):
+    """How drover chose the model in a run, from its transcript: the method and value sent, and
+    the agent's current model before that."""
+    msgs = transcript_messages(transcript)
+    before = None
+    for m in msgs:
+        msg = m.get("msg")
+        if not isinstance(msg, dict):
+            continue
+        result = msg.get("result")
+        if m.get("dir") == "in" and isinstance(result, dict) and before is None:
+            for o in result.get("configOptions") or []:
+                if isinstance(o, dict) and (o.get("id") == "model" or o.get("category") == "model"):
+                    before = o.get("currentValue")
+        if m.get("dir") == "out" and msg.get("method") in ("session/set_config_option",
+                                                          "session/set_model"):
+            p = msg.get("params") or {}
+            return f"{msg['method']} {json.dumps(p.get('value', p.get('modelId')))} " \
+                   f"(the agent's current model was {json.dumps(before)})"
+    return f"no session/set_config_option or session/set_model sent (current {json.dumps(before)})"
+
+
+def cmd_gateway_model(route, log, word, gateway_model, transcript=""):
     what = "model selection: the prompt's request reached the gateway"
     entries = [e for e in gateway_entries(log) if word in (e.get("lastUserText") or "")]
     main = [e for e in entries if has_tools(e)]
@@ -158,6 +181,8 @@ def cmd_gateway_model(route, log, word, gateway_model):
         emit(bool(main), route, what, f"no request with tools for the prompt ({len(entries)} in all)",
              [f"gateway log: {log}"])
         note(route, f"model selection: the gateway saw model(s) {models} for the prompt")
+    if transcript:
+        note(route, f"model selection: drover sent {model_selection(transcript)}")
     if others:
         note(route, f"model selection: requests without tools for the prompt used {others}")
 
@@ -373,7 +398,8 @@ def cmd_models(route, rc, out, err, model):
         note(route, f"{run}: warnings {json.dumps(rep['warnings'])[:300]}")
 
 
-def cmd_resume(route, rc, out, err, expected, model, first_word, log, first_session, transcript):
+def cmd_resume(route, rc, out, err, expected, model, first_word, log, first_session, transcript,
+               first_out=""):
     run = "--resume"
     emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
     try:
@@ -393,6 +419,17 @@ def cmd_resume(route, rc, out, err, expected, model, first_word, log, first_sess
          [f"gateway log: {log}"])
     if res.get("sessionId") != first_session:
         note(route, f"{run}: sessionId changed from {first_session!r} to {res.get('sessionId')!r}")
+    # Both answers are 5 words, so the turns' usage should match.
+    try:
+        first_usage = load_json_result(first_out).get("usage") or {}
+    except (ValueError, OSError, AttributeError):
+        first_usage = {}
+    usage = res.get("usage") or {}
+    for key in ("outputTokens", "costUsd"):
+        a, b = first_usage.get(key), usage.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a * 1.5:
+            note(route, f"{run}: usage.{key} is {b} against {a} for the same-sized first turn: "
+                        f"the result carries the session's cumulative figure, not this turn's")
     methods = [m["msg"].get("method") for m in transcript_messages(transcript)
                if m.get("dir") == "out" and isinstance(m.get("msg"), dict)
                and m["msg"].get("method") in ("session/resume", "session/load", "session/new")]
@@ -476,7 +513,7 @@ def main(argv):
     elif cmd == "stream":
         cmd_stream(*a[:6])
     elif cmd == "gateway-model":
-        cmd_gateway_model(*a[:4])
+        cmd_gateway_model(*a[:5])
     elif cmd == "cancel":
         sep = a.index("--")
         cmd_cancel(*a[:4], a[sep + 1:])
@@ -485,7 +522,7 @@ def main(argv):
     elif cmd == "models":
         cmd_models(*a[:5])
     elif cmd == "resume":
-        cmd_resume(*a[:10])
+        cmd_resume(*a[:11])
     elif cmd == "transcripts":
         cmd_transcripts(a[0], a[1], a[2:])
     else:
