@@ -806,7 +806,9 @@ Result AcpAgent::build_result() {
     if (!t->thinking.empty()) result.thinking = t->thinking;
     result.stop_reason = t->stop_reason;
     result.usage = t->usage;
-    if (t->update_cost) {
+    // usage_update's cost is the session's running total: this turn's cost only when the
+    // session began with this run (a resumed session's earlier cost is unknown here).
+    if (t->update_cost && !request_.session_id) {
       if (!result.usage) result.usage = Usage{};
       if (!result.usage->cost_usd) result.usage->cost_usd = t->update_cost;
     }

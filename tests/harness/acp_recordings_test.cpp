@@ -163,7 +163,9 @@ TEST(AcpRecordings, ToolScenariosCarryToolUpdatesAndClaudeAsksPermission) {
             std::count(whole.update_kinds.begin(), whole.update_kinds.end(), "tool_call_update") >
         0;
     EXPECT_TRUE(tool_updates);
-    if (r.name.rfind("claude-acp/", 0) == 0) EXPECT_EQ(whole.agent_requests, 1u);
+    if (r.name.rfind("claude-acp/", 0) == 0) {
+      EXPECT_EQ(whole.agent_requests, 1u);
+    }
   }
 }
 

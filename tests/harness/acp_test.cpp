@@ -432,6 +432,10 @@ TEST(AcpResume, ResumeOrLoadContinuesTheSessionWithoutReplayingIt) {
     ASSERT_FALSE(second.result.error) << capability << ": " << second.result.error->message;
     EXPECT_EQ(second.result.text, "FAKE(fake-large): second") << capability << ": no replay";
     EXPECT_EQ(second.result.session_id, first.result.session_id);
+    ASSERT_TRUE(first.result.usage && first.result.usage->cost_usd);
+    ASSERT_TRUE(second.result.usage);
+    EXPECT_FALSE(second.result.usage->cost_usd)
+        << capability << ": usage_update's cost is the session's total, not this turn's";
     EXPECT_TRUE(second.result.warnings.empty()) << capability << ": " << second.result.warnings[0];
   }
 }
