@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -9,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "drover/session.h"
 #include "harness/acp_updates.h"
 #include "harness/child_common.h"
 #include "harness/print_mode.h"
@@ -97,13 +99,18 @@ class AcpAgent {
     std::optional<Error> error;
     std::vector<PermissionDecision> permissions;
     std::map<std::string, std::string> tool_kinds;  // toolCallId -> kind
-    std::vector<json> pending_permissions;          // ids not yet answered
     bool answered = false;  // the prompt result (or error) came
+    bool cancel_sent = false;
+    StopCause cancel_cause = StopCause::none;  // a deadline or Ctrl-C cancelled this turn
     std::optional<double> first_delta_ms;
+    uint64_t started_ns = 0;
   };
 
-  AcpAgent(Loop& loop, const Route& route, RunRequest request)
-      : loop_(loop),
+  /// `one_shot`: one prompt, then the agent is shut down, and the whole run has one deadline.
+  /// Otherwise (a Session) the agent stays for more prompts and each prompt has its own.
+  AcpAgent(Loop& loop, const Route& route, RunRequest request, bool one_shot = true)
+      : one_shot_(one_shot),
+        loop_(loop),
         route_(route),
         spec_(route.account_spec->transport.acp),
         request_(std::move(request)),
@@ -183,7 +190,7 @@ class AcpAgent {
     if (process_ == nullptr) return fail_before_spawn(std::move(spawn_error));
 
     stop_hook_ = loop_.add_stop_hook([this](StopCause cause) { interrupt(cause); });
-    if (watchdog_.total_timeout_ms)
+    if (watchdog_.total_timeout_ms && one_shot_)
       total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
     if (watchdog_.start_timeout_ms)
       start_timer_.start(*watchdog_.start_timeout_ms, [this] { interrupt(StopCause::start_timeout); });
@@ -196,31 +203,38 @@ class AcpAgent {
   /// Sends the request's prompt. `done` runs once the turn is over: the prompt result plus the
   /// late-updates window. With `done` empty (a one-shot run) the agent is shut down as soon as
   /// the result is in, and updates still arriving until it exits belong to the turn.
-  void prompt(EventHandler on_event, std::function<void()> done) {
+  void prompt(const std::string& text, const std::vector<std::string>& files, EventHandler on_event,
+              std::function<void()> done) {
     turn_ = std::make_unique<Turn>();
     turn_->on_event = std::move(on_event);
+    turn_->started_ns = uv_hrtime();
     if (spec_.noise.suppress) turn_->noise.emplace(markers_for(spec_.noise));
     turn_done_ = std::move(done);
-    json blocks = json::array({{{"type", "text"}, {"text", request_.prompt}}});
-    for (const auto& file : request_.files) blocks.push_back(attachment_block(file));
+    if (!one_shot_ && watchdog_.total_timeout_ms)
+      total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
+    arm_idle();
+    json blocks = json::array({{{"type", "text"}, {"text", text}}});
+    for (const auto& file : files) blocks.push_back(attachment_block(file));
     connection_->request(
         "session/prompt", {{"sessionId", session_id_}, {"prompt", std::move(blocks)}},
         [this](json result, std::optional<rpc::RpcError> error) {
-          if (!turn_) return;
+          // The process ended first: process_finished says how.
+          if (!turn_ || (error && error->code == rpc::code::connection_closed)) return;
           turn_->answered = true;
           if (error) {
-            if (error->code != rpc::code::connection_closed)
-              turn_->error = Error::make(classify_failure_message(error->message),
-                                         command_name_ + " failed the prompt: " + rpc_error_text(*error));
+            turn_->error = Error::make(classify_failure_message(error->message),
+                                       command_name_ + " failed the prompt: " + rpc_error_text(*error));
           } else {
             if (auto reason = string_at(result, "stopReason"); !reason.empty())
               turn_->stop_reason = reason;
             if (const json* usage = member(result, "usage"))
               turn_->usage = parsers::normalize_usage(*usage);
           }
-          if (!turn_done_) return shutdown(false);
+          idle_timer_.stop();
+          if (one_shot_) return shutdown(false);
+          total_timer_.stop();
           // Some agents send their last updates after the result: read on a little.
-          phase_timer_.start(cancel_sent_ ? 0 : spec_.late_updates_ms, [this] { end_turn(); });
+          phase_timer_.start(turn_->cancel_sent ? 0 : spec_.late_updates_ms, [this] { end_turn(); });
         });
   }
 
@@ -229,24 +243,32 @@ class AcpAgent {
   /// A deadline or Ctrl-C: cancel the turn in flight (session/cancel, pending permissions
   /// answered "cancelled"), wait a bounded time for the agent to say so, then stop the group.
   void interrupt(StopCause cause) {
-    // Once the turn has its answer (or the agent is being shut down) nothing is left to cancel.
-    if (shutting_down_ || (turn_ && turn_->answered)) return;
-    if (stop_cause_ == StopCause::none) stop_cause_ = cause;
+    if (shutting_down_) return;
     start_timer_.stop();
     idle_timer_.stop();
     total_timer_.stop();
-    if (turn_ && !turn_->answered && !session_id_.empty() && !cancel_sent_) {
-      cancel_sent_ = true;
-      for (const auto& id : turn_->pending_permissions)
-        connection_->respond(id, {{"outcome", {{"outcome", "cancelled"}}}});
-      turn_->pending_permissions.clear();
+    const bool turn_running = turn_ && turn_done_pending() && !turn_->answered;
+    if (turn_running) {
+      if (turn_->cancel_sent) return;
+      turn_->cancel_cause = cause;
+      turn_->cancel_sent = true;
+      // Permission requests are answered at once, so none is pending here.
       connection_->notify("session/cancel", {{"sessionId", session_id_}});
       // No `cancelled` answer within the grace: stop the group.
-      phase_timer_.start(spec_.cancel_grace_ms, [this] { shutdown(true); });
+      phase_timer_.start(spec_.cancel_grace_ms, [this, cause] {
+        if (stop_cause_ == StopCause::none) stop_cause_ = cause;
+        shutdown(true);
+      });
       return;
     }
+    if (turn_ && turn_->answered && one_shot_) return;  // the run is ending anyway
+    // The handshake, or a Session between prompts (Ctrl-C): stop the agent.
+    if (stop_cause_ == StopCause::none) stop_cause_ = cause;
     shutdown(true);
   }
+
+  /// A turn was started and has not ended (one-shot turns end with the process).
+  bool turn_done_pending() const { return one_shot_ || static_cast<bool>(turn_done_); }
 
  private:
   // ---- handshake --------------------------------------------------------------------------
@@ -517,7 +539,7 @@ class AcpAgent {
       auto it = turn_->tool_kinds.find(decision.tool_call_id);
       if (it != turn_->tool_kinds.end()) decision.kind = it->second;
     }
-    if (!turn_ || cancel_sent_) {
+    if (!turn_ || turn_->cancel_sent) {
       decision.decision = "cancelled";
       decision.rule = "cancel";
       connection_->respond(id, {{"outcome", {{"outcome", "cancelled"}}}});
@@ -759,6 +781,15 @@ class AcpAgent {
 
   Result build_result();
 
+ public:
+  /// The Result of the turn that just ended (its text, usage, permissions, error); the agent is
+  /// ready for the next prompt. Also used for the last turn when the process is gone.
+  Result take_turn_result();
+  bool alive() const { return process_ != nullptr && !shutting_down_; }
+
+ private:
+
+  const bool one_shot_;
   Loop& loop_;
   Route route_;
   const AcpSpec& spec_;
@@ -781,10 +812,10 @@ class AcpAgent {
   json session_result_;
   std::string model_;
   bool replaying_ = false;
+  double session_cost_ = 0;  // the session's running cost before the current turn
 
   std::unique_ptr<Turn> turn_;
   std::function<void()> turn_done_;
-  bool cancel_sent_ = false;
   bool shutting_down_ = false;
   StopCause stop_cause_ = StopCause::none;
   std::optional<Error> error_;
@@ -795,23 +826,37 @@ class AcpAgent {
 };
 
 Result AcpAgent::build_result() {
+  const bool had_turn = turn_ != nullptr;
+  Result result = take_turn_result();
+  if (outcome_) result.process = outcome_->info;
+  if (!result.error && !had_turn)
+    result.error = Error::make(ErrorCode::harness_error, command_name_ + " ended before the prompt");
+  // Stopping the agent after its answer is the normal end, not evidence of a failure.
+  if (!result.error && result.process) result.process->evidence.clear();
+  return result;
+}
+
+Result AcpAgent::take_turn_result() {
   Result result;
   result.warnings = std::move(warnings_);
+  warnings_.clear();
   result.session_id = session_id_.empty() ? std::nullopt : std::optional<std::string>(session_id_);
   if (!model_.empty()) result.model = model_;
-  if (outcome_) result.process = outcome_->info;
-  Turn* t = turn_.get();
+  std::unique_ptr<Turn> owned = std::move(turn_);
+  Turn* t = owned.get();
   if (t) {
+    if (t->first_delta_ms) result.timings.first_delta_ms = t->first_delta_ms;
     result.text = t->text;
     if (!t->thinking.empty()) result.thinking = t->thinking;
     result.stop_reason = t->stop_reason;
     result.usage = t->usage;
-    // usage_update's cost is the session's running total: this turn's cost only when the
-    // session began with this run (a resumed session's earlier cost is unknown here).
+    // usage_update's cost is the session's running total: the turn's share is the difference
+    // to the total before it, known only when the session began in this process.
     if (t->update_cost && !request_.session_id) {
       if (!result.usage) result.usage = Usage{};
-      if (!result.usage->cost_usd) result.usage->cost_usd = t->update_cost;
+      if (!result.usage->cost_usd) result.usage->cost_usd = *t->update_cost - session_cost_;
     }
+    if (t->update_cost) session_cost_ = *t->update_cost;
     if (result.usage && result.usage->calls == 0) result.usage->calls = 1;
     result.permissions = t->permissions;
     if (t->noise && t->noise->removed_anything())
@@ -822,7 +867,8 @@ Result AcpAgent::build_result() {
     return Error::make(ErrorCode::timeout, command_name_ + " " + what + " (" +
                                                seconds_text(ms.value_or(0)) + ")");
   };
-  switch (stop_cause_) {
+  const StopCause cause = t && t->cancel_cause != StopCause::none ? t->cancel_cause : stop_cause_;
+  switch (cause) {
     case StopCause::start_timeout:
       result.error = timed_out("did not finish the ACP handshake within the start timeout",
                                watchdog_.start_timeout_ms);
@@ -840,7 +886,7 @@ Result AcpAgent::build_result() {
     case StopCause::none:
       break;
   }
-  if (!result.error && error_) result.error = std::move(error_);
+  if (!result.error && error_ && (!t || !t->answered)) result.error = error_;
   if (!result.error && t && t->error) result.error = std::move(t->error);
   if (!result.error && t) {
     const auto& reason = t->stop_reason;
@@ -865,10 +911,6 @@ Result AcpAgent::build_result() {
     }
     if (reason == "max_tokens") result.warnings.push_back("the answer was cut at the token limit");
   }
-  if (!result.error && !t)
-    result.error = Error::make(ErrorCode::harness_error, command_name_ + " ended before the prompt");
-  // Stopping the agent after its answer is the normal end, not evidence of a failure.
-  if (!result.error && result.process) result.process->evidence.clear();
   return result;
 }
 
@@ -969,7 +1011,9 @@ void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
                ResultHandler on_done) {
   auto* agent = new AcpAgent(loop, route, request);
   agent->start(
-      [agent, on_event = std::move(on_event)]() mutable { agent->prompt(std::move(on_event), nullptr); },
+      [agent, request, on_event = std::move(on_event)]() mutable {
+        agent->prompt(request.prompt, request.files, std::move(on_event), nullptr);
+      },
       std::move(on_done));
 }
 
@@ -992,5 +1036,155 @@ void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpM
         done(std::move(*report));
       });
 }
+
+
+// ---- Session ----------------------------------------------------------------------------------
+
+struct Session::Impl {
+  struct Pending {
+    std::string text;
+    std::vector<std::string> files;
+    EventHandler on_event;
+    std::function<void(Result)> on_done;
+  };
+
+  const Config& config;
+  SessionOptions options;
+  Loop loop;
+  std::optional<Route> route;
+  std::optional<Error> route_error;
+  AcpAgent* agent = nullptr;  // owns itself; set to nullptr when it is gone
+  bool ready = false;         // the handshake is done
+  bool busy = false;          // a handshake or a prompt is in flight
+  std::string session_id;
+  std::deque<Pending> queue;
+
+  Impl(const Config& c, SessionOptions o) : config(c), options(std::move(o)) {
+    auto [resolved, error] = config.resolve(options.route);
+    if (!resolved) {
+      route_error = error;
+    } else if (resolved->account_spec->transport.kind != "acp") {
+      route_error = Error::make(ErrorCode::unsupported_capability,
+                                "route " + resolved->id + " is not an ACP route: a Session keeps an "
+                                                          "ACP agent alive");
+    } else {
+      route = *resolved;
+    }
+    if (options.resume_id) session_id = *options.resume_id;
+  }
+
+  void deliver(Pending& pending, Result result) {
+    if (route) result.route = route->id;
+    try {
+      if (pending.on_done) pending.on_done(std::move(result));
+    } catch (const std::exception& e) {
+      spdlog::error("session callback failed: {}", e.what());
+    }
+  }
+
+  void start_agent() {
+    RunRequest request;
+    request.model = options.model;
+    request.cwd = options.cwd;
+    if (!session_id.empty()) request.session_id = session_id;  // continue after a restart too
+    request.context_mode = options.context_mode;
+    request.permissions = options.permissions;
+    request.transcript_path = options.transcript_path;
+    request.timeout_ms = options.timeout_ms;
+    busy = true;
+    ready = false;
+    agent = new AcpAgent(loop, *route, request, /*one_shot=*/false);
+    AcpAgent* started = agent;
+    agent->start(
+        [this, started] {
+          ready = true;
+          busy = false;
+          session_id = started->session_id();
+          pump();
+        },
+        [this](Result&& last) { agent_gone(std::move(last)); });
+  }
+
+  void agent_gone(Result last) {
+    agent = nullptr;
+    const bool handshake_failed = !ready && busy;
+    ready = false;
+    busy = false;
+    if (handshake_failed) {
+      // The agent never got ready: every queued prompt fails the same way.
+      if (!last.error)
+        last.error = Error::make(ErrorCode::harness_error, "the agent ended before its session was ready");
+      auto failed = std::move(queue);
+      queue.clear();
+      for (auto& pending : failed) deliver(pending, last);
+      return;
+    }
+    pump();
+  }
+
+  void pump() {
+    if (busy || queue.empty()) return;
+    if (route_error) {
+      auto failed = std::move(queue);
+      queue.clear();
+      for (auto& pending : failed) {
+        Result r;
+        r.error = route_error;
+        deliver(pending, std::move(r));
+      }
+      return;
+    }
+    if (agent == nullptr) return start_agent();
+    if (!ready || !agent->alive()) return;  // agent_gone() pumps again
+    busy = true;
+    AcpAgent* current = agent;
+    current->prompt(queue.front().text, queue.front().files, queue.front().on_event, [this, current] {
+      Result result = current->take_turn_result();
+      Pending pending = std::move(queue.front());
+      queue.pop_front();
+      busy = false;
+      deliver(pending, std::move(result));
+      if (agent == current && current->alive()) pump();
+    });
+  }
+
+  void close() {
+    queue.clear();
+    if (agent == nullptr) return;
+    if (agent->alive()) agent->shutdown(false);
+    loop.run_until([this] { return agent == nullptr; });
+  }
+};
+
+Session::Session(const Config& config, SessionOptions options)
+    : impl_(std::make_unique<Impl>(config, std::move(options))) {}
+
+Session::~Session() { impl_->close(); }
+
+void Session::send(std::string text, EventHandler on_event, std::function<void(Result)> on_done,
+                   std::vector<std::string> files) {
+  impl_->queue.push_back({std::move(text), std::move(files), std::move(on_event), std::move(on_done)});
+  impl_->pump();
+}
+
+Result Session::prompt(const std::string& text, const EventHandler& on_event,
+                       const std::vector<std::string>& files) {
+  std::optional<Result> out;
+  send(text, on_event, [&out](Result r) { out = std::move(r); }, files);
+  impl_->loop.run_until([&out] { return out.has_value(); });
+  if (!out) {
+    out = Result{};
+    out->error = Error::make(ErrorCode::harness_error, "the session stopped before answering");
+  }
+  return std::move(*out);
+}
+
+void Session::wait() {
+  impl_->loop.run_until([this] { return !impl_->busy && impl_->queue.empty(); });
+}
+
+const std::string& Session::session_id() const { return impl_->session_id; }
+
+void Session::close() { impl_->close(); }
 
 }  // namespace drover

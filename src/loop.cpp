@@ -108,6 +108,11 @@ void Loop::on_sigchld(uv_signal_t* handle, int) noexcept {
   }
 }
 
+void Loop::run_until(const std::function<bool()>& done) {
+  while (!done() && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+  }
+}
+
 void Loop::stop_all(StopCause cause) {
   // stop() never removes from the registry synchronously, but copy anyway: cheap and safe.
   auto live = processes_;

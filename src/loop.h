@@ -41,6 +41,8 @@ class Loop {
 
   /// Runs until no referenced handle is left (every run finished). Never call from a callback.
   void run();
+  /// Runs until `done()` holds (checked after each loop iteration) or nothing is left to run.
+  void run_until(const std::function<bool()>& done);
 
   /// Watches SIGINT and SIGTERM (and SIGHUP) for the CLI: `handler(signum)` runs on the loop.
   /// The watchers do not keep the loop alive.

@@ -1,0 +1,145 @@
+// drover::Session: one ACP agent kept alive across prompts, prompts queued in order, a restart
+// that resumes the session, per-prompt deadlines.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "drover/session.h"
+#include "support/drover_cli.h"
+
+namespace drover::test {
+namespace {
+
+using nlohmann::json;
+
+Config session_config(const std::string& fake_args) {
+  json args = json::array();
+  std::istringstream words(fake_args);
+  for (std::string w; words >> w;) args.push_back(w);
+  json config = {{"providers",
+                  {{"fake",
+                    {{"accounts",
+                      {{{"id", "a"},
+                        {"transport",
+                         {{"kind", "acp"}, {"command", fake_acp_agent()}, {"acp", {{"args", args}}}}},
+                        {"models", {"fake-large"}}}}}}}}}};
+  auto [parsed, error] = parse_config(config.dump(), "t.json");
+  EXPECT_TRUE(parsed) << (error ? error->message : "");
+  return parsed ? std::move(*parsed) : Config{};
+}
+
+int count_in(const std::string& file, const std::string& method) {
+  std::ifstream in(file);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    json e = json::parse(line);
+    if (e["dir"] == "out" && e.contains("msg") && e["msg"].value("method", "") == method) ++n;
+  }
+  return n;
+}
+
+TEST(AcpSession, OneAgentAnswersEveryPrompt) {
+  ScratchDir dir;
+  Config config = session_config("");
+  SessionOptions options;
+  options.transcript_path = dir.path() + "/t.ndjson";
+  std::string deltas;
+  double running_cost = 0;  // the last usage_update's cumulative amount
+  auto on_event = [&](const Event& e) {
+    if (e.kind == Event::Kind::delta) deltas += e.text;
+    if (e.kind == Event::Kind::usage) running_cost = e.data["cost"]["amount"].get<double>();
+  };
+  {
+    Session session(config, options);
+    Result first = session.prompt("one", on_event);
+    ASSERT_FALSE(first.error) << first.error->message;
+    EXPECT_EQ(first.text, "FAKE(fake-large): one");
+    EXPECT_EQ(deltas, first.text);
+    const double after_first = running_cost;
+    Result second = session.prompt("two three", on_event);
+    ASSERT_FALSE(second.error) << second.error->message;
+    EXPECT_EQ(second.text, "FAKE(fake-large): two three");
+    EXPECT_EQ(second.session_id, first.session_id);
+    EXPECT_EQ(session.session_id(), *first.session_id);
+    // usage_update reports the session's running cost; each result carries its own turn's.
+    ASSERT_TRUE(first.usage && first.usage->cost_usd && second.usage && second.usage->cost_usd);
+    EXPECT_NEAR(*first.usage->cost_usd, after_first, 1e-9);
+    EXPECT_GT(running_cost, after_first);
+    EXPECT_NEAR(*second.usage->cost_usd, running_cost - after_first, 1e-9);
+  }
+  EXPECT_EQ(count_in(options.transcript_path.value(), "initialize"), 1);
+  EXPECT_EQ(count_in(options.transcript_path.value(), "session/prompt"), 2);
+}
+
+TEST(AcpSession, QueuedPromptsRunInOrderOneAtATime) {
+  Config config = session_config("--chunks 5 --chunk-delay-ms 20");
+  Session session(config, {});
+  std::vector<std::string> answers;
+  for (const char* text : {"a", "b", "c"})
+    session.send(text, nullptr, [&](Result r) {
+      EXPECT_FALSE(r.error) << r.error->message;
+      answers.push_back(r.text);
+    });
+  session.wait();
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[0], "FAKE(fake-large): a");
+  EXPECT_EQ(answers[1], "FAKE(fake-large): b");
+  EXPECT_EQ(answers[2], "FAKE(fake-large): c");
+}
+
+TEST(AcpSession, AfterCloseTheNextPromptResumesTheSession) {
+  ScratchDir state;
+  Config config = session_config("--resume-cap --state-dir " + state.path());
+  Session session(config, {});
+  Result first = session.prompt("one");
+  ASSERT_FALSE(first.error) << first.error->message;
+  session.close();
+  Result second = session.prompt("two");
+  ASSERT_FALSE(second.error) << second.error->message;
+  EXPECT_EQ(second.session_id, first.session_id) << "the same session, resumed";
+  EXPECT_EQ(second.text, "FAKE(fake-large): two");
+}
+
+TEST(AcpSession, APromptDeadlineCancelsThatTurnOnly) {
+  // 60 chunks 30 ms apart (1.8 s) against a 1 s deadline; "x" takes 19 chunks (0.54 s).
+  Config config = session_config("--chunks 60 --chunk-delay-ms 30");
+  SessionOptions options;
+  options.timeout_ms = 1000;
+  Session session(config, options);
+  Result slow = session.prompt("one two three four five six seven eight nine ten");
+  ASSERT_TRUE(slow.error);
+  EXPECT_EQ(slow.error->code, ErrorCode::timeout);
+  EXPECT_EQ(slow.stop_reason, "cancelled");
+  Result next = session.prompt("x");
+  ASSERT_FALSE(next.error) << "the agent is still there: " << next.error->message;
+  EXPECT_EQ(next.text, "FAKE(fake-large): x");
+}
+
+TEST(AcpSession, AnAgentThatCrashesFailsThatPromptAndTheNextStartsAgain) {
+  Config config = session_config("--crash-on-prompt");
+  Session session(config, {});
+  Result crashed = session.prompt("x");
+  ASSERT_TRUE(crashed.error);
+  EXPECT_NE(crashed.error->message.find("before answering"), std::string::npos)
+      << crashed.error->message;
+  Result again = session.prompt("y");  // a fresh agent (which crashes again, the same way)
+  ASSERT_TRUE(again.error);
+  EXPECT_NE(again.error->message.find("before answering"), std::string::npos);
+}
+
+TEST(AcpSession, OnlyAcpRoutes) {
+  auto [config, error] = parse_config(
+      R"({"providers":{"p":{"accounts":[{"id":"a","transport":{"kind":"cli","command":"x","cli":{"argsTemplate":["{prompt}"]}}}]}}})",
+      "t.json");
+  ASSERT_TRUE(config);
+  Session session(*config, {});
+  Result r = session.prompt("x");
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, ErrorCode::unsupported_capability);
+}
+
+}  // namespace
+}  // namespace drover::test
