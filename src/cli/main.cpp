@@ -337,24 +337,33 @@ int command_presets(const std::string& show, bool as_json) {
 }
 
 // `drover check`: every preset (and configured print-mode route), whether its command resolves on
-// PATH, and its version (`COMMAND --version`, run in parallel, 5 s at most each).
+// PATH, and its version (`COMMAND --version`, run in parallel, 5 s at most each; an ACP agent is
+// asked with `initialize` instead: some have no version flag and would wait on stdin).
 int command_check(const std::string& config_path, bool as_json) {
   int exit_code = 0;
   auto config = load(config_path, exit_code);
   if (!config) return exit_code;
   struct Row {
     std::string route, preset, command, path, version, problem;
+    std::vector<std::string> args;
+    bool acp = false;
   };
   std::vector<Row> rows;
   std::set<std::string> seen;
   const auto env = drover::build_child_environment({}, {});
   for (const auto& r : config->routes()) {
     const auto& t = r.account_spec->transport;
-    if (t.kind != "cli") continue;
+    if (t.kind != "cli" && t.kind != "acp") continue;
     const std::string key = r.provider + ":" + r.account;
     if (!seen.insert(key).second) continue;
-    Row row{r.provider + ":" + r.transport + ":" + r.account, r.provider_spec->preset, t.command,
-            drover::resolve_command(t.command, env, ""), "", ""};
+    Row row{r.provider + ":" + r.transport + ":" + r.account,
+            r.provider_spec->preset,
+            t.command,
+            drover::resolve_command(t.command, env, ""),
+            "",
+            "",
+            t.kind == "acp" ? t.acp.args : std::vector<std::string>{"--version"},
+            t.kind == "acp"};
     if (row.path.empty()) row.problem = "'" + t.command + "' not found on PATH";
     rows.push_back(std::move(row));
   }
@@ -363,13 +372,39 @@ int command_check(const std::string& config_path, bool as_json) {
     if (row.path.empty()) continue;
     drover::SpawnOptions spawn;
     spawn.file = row.path;
-    spawn.args = {row.command, "--version"};
+    spawn.args = {row.command};
+    spawn.args.insert(spawn.args.end(), row.args.begin(), row.args.end());
     spawn.env = env;
     spawn.cwd = std::filesystem::current_path().string();
-    spawn.watchdog.total_timeout_ms = 5000;
+    spawn.watchdog.total_timeout_ms = row.acp ? 15000 : 5000;
     drover::ProcessCallbacks callbacks;
     Row* target = &row;
+    auto process = std::make_shared<drover::Process*>(nullptr);
+    if (row.acp) {
+      spawn.interactive_stdin = true;
+      // The first line back answers initialize: agentInfo has the name and version.
+      auto line = std::make_shared<std::string>();
+      callbacks.on_stdout = [target, line, process](std::string_view chunk) {
+        if (!target->version.empty()) return;
+        line->append(chunk);
+        const auto nl = line->find('\n');
+        if (nl == std::string::npos) return;
+        auto reply = nlohmann::json::parse(line->substr(0, nl), nullptr, false);
+        const auto info = reply.is_object() ? reply.value("/result/agentInfo"_json_pointer,
+                                                          nlohmann::json::object())
+                                            : nlohmann::json::object();
+        target->version = info.value("name", std::string("ACP agent")) + " " +
+                          info.value("version", std::string("(no version)"));
+        if (*process) (*process)->stop(drover::StopCause::none);
+      };
+    }
     callbacks.on_complete = [target](drover::ProcessOutcome&& o) {
+      if (target->acp) {
+        if (target->version.empty())
+          target->problem = "'" + target->command + "' did not answer ACP initialize" +
+                            (o.info.stopped_by != drover::StopCause::none ? " (timed out)" : "");
+        return;
+      }
       std::string text = o.stdout_tail.empty() ? o.stderr_tail : o.stdout_tail;
       text = text.substr(0, text.find('\n'));
       if (o.info.exit_code == 0 && !text.empty())
@@ -379,8 +414,16 @@ int command_check(const std::string& config_path, bool as_json) {
                           (o.info.stopped_by != drover::StopCause::none ? " (timed out)" : "");
     };
     drover::Error error;
-    if (drover::Process::start(loop, std::move(spawn), std::move(callbacks), error) == nullptr)
+    *process = drover::Process::start(loop, std::move(spawn), std::move(callbacks), error);
+    if (*process == nullptr) {
       row.problem = error.message;
+    } else if (row.acp) {
+      (*process)->write_stdin(
+          R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":1,)"
+          R"("clientCapabilities":{"fs":{"readTextFile":false,"writeTextFile":false},"terminal":false},)"
+          R"("clientInfo":{"name":"drover","version":")" DROVER_VERSION R"("}}})"
+          "\n");
+    }
   }
   loop.run();
   nlohmann::json out = nlohmann::json::array();

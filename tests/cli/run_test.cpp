@@ -706,3 +706,22 @@ TEST(CliAcp, ModelsAsksTheAgent) {
 
 }  // namespace
 }  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(CliAcp, CheckAsksAnAcpAgentForItsVersionWithInitialize) {
+  ScratchDir dir;
+  auto config = fake_acp_config(dir, "--no-exit-on-eof");  // it must not wait for EOF to answer
+  CliRun run = run_drover({"check", "-c", config, "--json"});
+  bool found = false;
+  for (const auto& row : run.json()) {
+    if (row["route"] != "fake:acp:a") continue;
+    found = true;
+    EXPECT_EQ(row["version"], "fake-acp-agent 1.0") << row.dump();
+  }
+  EXPECT_TRUE(found) << run.out;
+}
+
+}  // namespace
+}  // namespace drover::test
