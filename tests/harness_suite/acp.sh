@@ -51,12 +51,16 @@
 # run's HOME, replacing built-ins of the same name).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-# shellcheck source=scripts/harness-env.sh
-. "$repo/scripts/harness-env.sh"
+# The outer part (arguments, installation, a private drover copy, one network namespace per
+# route, the tally) and the inner part's setup and runner are in suite-common.sh.
+# shellcheck source=tests/harness_suite/suite-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/suite-common.sh"
 
 all_routes=(claude-code-acp codex-acp opencode-acp pi-acp)
+hs_workdir="drover-acp-suite"
+hs_agent="ACP agent"
+hs_agents=agents
+hs_skipped="route(s)"
 secret=sk-dummy  # the only key henv_configure hands out
 
 # route -> install-harnesses.sh name
@@ -107,72 +111,22 @@ route_asks() {
 # ---------------------------------------------------------------------------------------------
 # Inner part: one route, possibly inside a fresh network namespace. stdout: the check lines.
 # ---------------------------------------------------------------------------------------------
-if [ "${1:-}" = "--inner" ]; then
-  route=$2
-  harness=$(route_harness "$route")
-  case "$HS_NETNS" in unshare*) ip link set lo up ;; esac
+# run_drover NAME ARGS...: drover run --route R --model M --transcript NAME.transcript.ndjson ARGS
+# with the agent's environment in $work (hs_run_cmd); sets rc.
+run_drover() {
+  local name=$1
+  shift
+  transcripts+=("$root/$name.transcript.ndjson")
+  hs_run_cmd "$name" run --route "$route" --model "$model" \
+    --transcript "$root/$name.transcript.ndjson" "$@"
+}
 
-  bin=$(printf '%s\n' "$HS_BINS" | sed -n "s/^$harness=//p")
-  bin_dir=$(dirname "$bin")
-  cache_dir="$HS_CACHE/harnesses/$harness"
-  model=$(route_model "$route")
+hs_inner() {
   script="$here/acp-gateway-script.json"
-  check=(python3 "$here/check.py")
+  hs_inner_begin "$1" "$script" "$(route_henv "$1")"
+  model=$(route_model "$route")
   acheck=(python3 "$here/check_acp.py")
-
-  root="$HS_ROOT/$route"
-  home="$root/home"
-  work="$root/work"
-  tmp="$root/tmp"
-  rm -rf "$root"
-  mkdir -p "$home" "$work" "$tmp"
-
-  trap henv_stop_gateway EXIT
-  if ! henv_start_gateway "$root" "$script" "$HS_DROVER" mock-gateway --verbose; then
-    echo "FAIL $route: the mock gateway starts: it did not print its address"
-    sed 's/^/  | /' "$root/gateway.err"
-    exit 0
-  fi
-  henv_configure "$(route_henv "$route")" "$home" "$HENV_GATEWAY_URL" >/dev/null
-  if [ -n "${DROVER_HARNESS_PRESETS:-}" ]; then
-    mkdir -p "$home/.config/drover/presets"
-    cp "$DROVER_HARNESS_PRESETS"/*.json "$home/.config/drover/presets/"
-    echo "NOTE $route: user presets from $DROVER_HARNESS_PRESETS: $(cd "$DROVER_HARNESS_PRESETS" && echo *.json)"
-  fi
-
-  # Lower-case letters only: nothing a script rule or the noise filter reacts to.
-  word() { printf 'w%s' "$(tr -dc 'a-z' </dev/urandom | head -c 10)"; }
-
-  leftovers="$root/leftovers.txt"
-  : >"$leftovers"
   transcripts=()
-  envcmd=(env -i PATH="$bin_dir:$(henv_base_path)" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8
-          "${HENV_ENV[@]}")
-  after_run() {
-    # Anything of this run still alive right after drover exited is a leftover; kill it so the
-    # next run starts clean.
-    "${check[@]}" procs "$route" "$home" "$cache_dir" "$leftovers"
-  }
-  # run_cmd NAME ARGS...: drover ARGS with the agent's environment in $work; sets rc.
-  run_cmd() {
-    local name=$1
-    shift
-    local cmd=("${envcmd[@]}" "$HS_DROVER" "$@")
-    printf '%q ' "${cmd[@]}" >"$root/$name.cmd.txt"
-    rc=0
-    (cd "$work" && timeout -k 5 "$HS_TIMEOUT" "${cmd[@]}" </dev/null \
-       >"$root/$name.out" 2>"$root/$name.err") || rc=$?
-    [ "$rc" -ne 124 ] || echo "NOTE $route: the $name run timed out after $HS_TIMEOUT s (DROVER_HARNESS_TIMEOUT)"
-    after_run
-  }
-  # run_drover NAME ARGS...: drover run --route R --model M --transcript NAME.transcript.ndjson ARGS
-  run_drover() {
-    local name=$1
-    shift
-    transcripts+=("$root/$name.transcript.ndjson")
-    run_cmd "$name" run --route "$route" --model "$model" \
-      --transcript "$root/$name.transcript.ndjson" "$@"
-  }
 
   # 1, 2: the answer, the model in the result and at the gateway.
   w1=$(word)
@@ -190,7 +144,7 @@ if [ "${1:-}" = "--inner" ]; then
     "MOCK: Stream the word: $w2" "$model"
 
   # 6: the models the agent advertises.
-  run_cmd models models --route "$route" --json
+  hs_run_cmd models models --route "$route" --json
   "${acheck[@]}" models "$route" "$rc" "$root/models.out" "$root/models.err" "$model"
 
   # 5: a shell tool call (touch marker.txt in the cwd) under each permission policy.
@@ -208,9 +162,9 @@ if [ "${1:-}" = "--inner" ]; then
   w3=$(word)
   transcripts+=("$root/cancel.transcript.ndjson")
   (cd "$work" && "${acheck[@]}" cancel "$route" "$root" "$script" "$HS_TIMEOUT" -- \
-     "${envcmd[@]}" "$HS_DROVER" run --route "$route" --model "$model" \
+     "${hs_env[@]}" "$HS_DROVER" run --route "$route" --model "$model" \
      --transcript "$root/cancel.transcript.ndjson" --output jsonl "Answer slowly, please: $w3")
-  after_run
+  hs_after_run
 
   # 7: resume the first session.
   if [ -z "$session" ]; then
@@ -228,136 +182,10 @@ if [ "${1:-}" = "--inner" ]; then
 
   # Notes about the gateway traffic: which endpoints and models the agent used, and how the
   # cancelled stream ended (logged once the gateway noticed, so only now).
-  python3 - "$route" "$root/gateway.log" "$w3" <<'PY'
-import json, sys, collections
-route, log, word = sys.argv[1:4]
-seen = collections.Counter()
-for line in open(log, errors="replace"):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    seen[f"{e.get('method')} {e.get('path')} {e.get('model')} {e.get('status')}"] += 1
-    if word in (e.get("lastUserText") or "") and e.get("ruleName") == "a slow answer (cancel)":
-        how = [k for k in ("clientClosed", "dropped", "interrupted") if e.get(k)]
-        print(f"NOTE {route}: cancel: the gateway's slow stream ended after {e.get('chunks')} "
-              f"event(s) ({', '.join(how) or 'completed'})")
-print(f"NOTE {route}: gateway requests: " + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items())))
-PY
+  "${acheck[@]}" gateway-notes "$route" "$root/gateway.log" "$w3"
 
-  henv_stop_gateway
   # 8: no process of any run left behind.
-  if [ -s "$leftovers" ]; then
-    echo "FAIL $route: no process of the run is left after drover exits: found these (then killed them)"
-    sed 's/^/  | /' "$leftovers"
-  else
-    echo "PASS $route: no process of the run is left after drover exits"
-  fi
-  exit 0
-fi
-
-# ---------------------------------------------------------------------------------------------
-# Outer part: arguments, installation, one network namespace per route, the tally.
-# ---------------------------------------------------------------------------------------------
-drover=${1:-}
-if [ -z "$drover" ] || [ ! -x "$drover" ]; then
-  echo "usage: $0 PATH/TO/drover [ROUTE...]  (routes: ${all_routes[*]})" >&2
-  exit 2
-fi
-shift
-routes=("$@")
-[ ${#routes[@]} -gt 0 ] || routes=("${all_routes[@]}")
-for r in "${routes[@]}"; do
-  route_harness "$r" >/dev/null || { echo "harness_suite: unknown route: $r" >&2; exit 2; }
-done
-command -v python3 >/dev/null || { echo "FAIL: python3 is not installed"; echo "0 passed, 1 failed"; exit 1; }
-
-start=$(date +%s)
-export HS_CACHE="${DROVER_CACHE_DIR:-$HOME/.cache/drover}"
-export HS_TIMEOUT="${DROVER_HARNESS_TIMEOUT:-60}"
-
-# Install (or find) each agent on its own, so that a registry outage skips only what is not
-# cached.
-harnesses=()
-for r in "${routes[@]}"; do
-  h=$(route_harness "$r")
-  case " ${harnesses[*]} " in *" $h "*) ;; *) harnesses+=("$h") ;; esac
-done
-bins=""
-unreachable=()
-failed_installs=()
-for h in "${harnesses[@]}"; do
-  set +e
-  line=$("$repo/scripts/install-harnesses.sh" --quiet "$h" 2>"${TMPDIR:-/tmp}/harness-suite-install.$$.err")
-  irc=$?
-  set -e
-  case "$irc" in
-    0) bins+="$line"$'\n' ;;
-    77) unreachable+=("$h") ;;
-    *) failed_installs+=("$h")
-       sed 's/^/  | /' "${TMPDIR:-/tmp}/harness-suite-install.$$.err" ;;
-  esac
-  rm -f "${TMPDIR:-/tmp}/harness-suite-install.$$.err"
-done
-if [ -z "$bins" ] && [ ${#failed_installs[@]} -eq 0 ]; then
-  echo "SKIP: the npm registry is unreachable and no ACP agent is cached in $HS_CACHE/harnesses; nothing to run"
-  exit 77
-fi
-export HS_BINS="$bins"
-
-# drover may be rebuilt while the suite runs: use a private copy.
-work_root=$(mktemp -d "${TMPDIR:-/tmp}/drover-acp-suite.XXXXXX")
-cleanup() {
-  if [ "${DROVER_HARNESS_KEEP:-0}" = 1 ]; then echo "kept $work_root"; else rm -rf "$work_root"; fi
+  hs_inner_end
 }
-trap cleanup EXIT
-# (`drover mock-gateway` runs the drover-gateway program next to drover.)
-cp "$drover" "$work_root/drover"
-if [ -x "$(dirname "$drover")/drover-gateway" ]; then
-  cp "$(dirname "$drover")/drover-gateway" "$work_root/drover-gateway"
-fi
-export HS_DROVER="$work_root/drover" HS_ROOT="$work_root"
 
-if [ "${DROVER_HARNESS_NO_NETNS:-0}" != 1 ] && henv_netns_works; then
-  export HS_NETNS="unshare -n (a fresh network namespace per route, loopback only)"
-  launcher=(unshare -n "$BASH" "$0" --inner)
-else
-  export HS_NETNS="none (host network, gateway on loopback)"
-  launcher=("$BASH" "$0" --inner)
-  echo "NOTE: unshare -n does not work here (or DROVER_HARNESS_NO_NETNS=1): the gateway runs on the host's loopback"
-fi
-echo "network: $HS_NETNS; drover: $drover; agents from $HS_CACHE/harnesses"
-
-results="$work_root/results.txt"
-: >"$results"
-for r in "${routes[@]}"; do
-  h=$(route_harness "$r")
-  case " ${unreachable[*]} " in
-    *" $h "*) echo "SKIP $r: $h is not cached and the npm registry is unreachable" | tee -a "$results"
-              continue ;;
-  esac
-  case " ${failed_installs[*]} " in
-    *" $h "*) echo "FAIL $r: install $h (scripts/install-harnesses.sh $h failed)" | tee -a "$results"
-              continue ;;
-  esac
-  hbin=$(printf '%s\n' "$bins" | sed -n "s/^$h=//p")
-  echo "--- $r ($hbin)"
-  route_start=$(date +%s%N)
-  set +e
-  "${launcher[@]}" "$r" 2>"$work_root/$r.inner.err" | tee -a "$results"
-  irc=${PIPESTATUS[0]}
-  set -e
-  if [ "$irc" -ne 0 ]; then
-    echo "FAIL $r: the route's checks ran to the end: exit $irc" | tee -a "$results"
-    sed 's/^/  | /' "$work_root/$r.inner.err" | tail -40
-  fi
-  echo "--- $r: $(( ($(date +%s%N) - route_start) / 1000000 )) ms"
-done
-
-passed=$(grep -c '^PASS ' "$results" || true)
-failed=$(grep -c '^FAIL ' "$results" || true)
-skipped=$(grep -c '^SKIP ' "$results" || true)
-[ "$skipped" -eq 0 ] || echo "$skipped route(s) skipped"
-echo "runtime: $(( $(date +%s) - start )) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+hs_main "$@"

@@ -6,7 +6,9 @@
     SKIP <route>: <check>: <why the route cannot support it>
     NOTE <route>: <observation>          (not a check)
 
-followed, for failures, by indented `  | ` detail lines. run.sh counts the PASS/FAIL lines.
+followed, for failures, by indented `  | ` detail lines. run.sh (and acp.sh, which uses this file
+for `session` and `procs`) counts the PASS/FAIL lines. The output helpers, the checks shared with
+check_acp.py and the command dispatch are in checks_common.py.
 
     check.py json    ROUTE RC OUT ERR EXPECTED_TEXT [CAPS]   CAPS: nousage,nosession
     check.py jsonl   ROUTE RC OUT ERR EXPECTED_TEXT
@@ -16,6 +18,9 @@ followed, for failures, by indented `  | ` detail lines. run.sh counts the PASS/
     check.py session OUT                         prints the result's sessionId (or nothing)
     check.py procs   ROUTE HOME CACHE_DIR LEFTOVER_FILE
                                                  processes left over by the run (see procs())
+    check.py gateway-notes ROUTE GATEWAY_LOG
+                                                 a NOTE: the gateway's requests, counted by
+                                                 method, path and status
 """
 import json
 import os
@@ -23,73 +28,21 @@ import signal
 import sys
 import time
 
-
-def emit(ok, route, what, why="", details=()):
-    if ok:
-        print(f"PASS {route}: {what}")
-    else:
-        print(f"FAIL {route}: {what}: {why}")
-        for d in details:
-            for line in str(d).splitlines()[:40]:
-                print(f"  | {line}")
-    sys.stdout.flush()
-    return ok
-
-
-def skip(route, text):
-    print(f"SKIP {route}: {text}")
-    sys.stdout.flush()
-
-
-def note(route, text):
-    print(f"NOTE {route}: {text}")
-    sys.stdout.flush()
-
-
-def read(path, limit=4000):
-    try:
-        with open(path, "r", errors="replace") as f:
-            data = f.read()
-    except OSError as e:
-        return f"<{e}>"
-    if len(data) > limit:
-        data = data[:limit] + f"... ({len(data)} bytes)"
-    return data
-
-
-def diag(out, err):
-    return [f"stdout: {read(out)}", f"stderr: {read(err)}"]
-
-
-def load_result(out):
-    """The result object: the whole stdout (json) or its last line (jsonl)."""
-    with open(out, "r", errors="replace") as f:
-        data = f.read()
-    return json.loads(data)
-
-
-def check_result(route, run, res, expected, out, err):
-    """The checks shared by every run on a parsed result object."""
-    text = res.get("text")
-    emit(text == expected, route, f"{run}: text == {json.dumps(expected)}",
-         f"text is {json.dumps(text)}", diag(out, err))
-    emit("error" in res and res["error"] is None, route, f"{run}: error is null",
-         f"error is {json.dumps(res.get('error', '<missing>'))}", diag(out, err))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks_common import (  # noqa: E402
+    emit, skip, note, diag, load_result, json_lines, gateway_entries, note_gateway_requests,
+    exit0_json_result, jsonl_result, check_text_and_error, check_deltas, note_usage_growth,
+    run_command)
 
 
 def cmd_json(route, rc, out, err, expected, caps=""):
     """caps: comma-separated things the route cannot report: nousage, nosession."""
     caps = set(filter(None, caps.split(",")))
     run = "--output json"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    try:
-        res = load_result(out)
-        if not isinstance(res, dict):
-            raise ValueError("not an object")
-    except (ValueError, OSError) as e:
-        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+    res = exit0_json_result(route, run, rc, out, err)
+    if res is None:
         return
-    check_result(route, run, res, expected, out, err)
+    check_text_and_error(route, run, res, expected, out, err)
     usage = res.get("usage")
     if "nousage" in caps:
         skip(route, f"{run}: usage.outputTokens present: the route's output has no usage "
@@ -112,30 +65,13 @@ def cmd_json(route, rc, out, err, expected, caps=""):
 
 def cmd_jsonl(route, rc, out, err, expected):
     run = "--output jsonl"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    events = []
-    bad = []
-    with open(out, "r", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                events.append(json.loads(line))
-            except ValueError as e:
-                bad.append(f"line {n}: {e}: {line[:200]}")
-    if not emit(not bad and events and events[-1].get("type") == "result", route,
-                f"{run}: every line is JSON, the last a result event",
-                "; ".join(bad) or f"last event type {json.dumps(events[-1].get('type')) if events else 'none'}",
-                diag(out, err)):
+    got = jsonl_result(route, run, rc, out, err, lambda events: "last event type "
+                       f"{json.dumps(events[-1].get('type')) if events else 'none'}")
+    if got is None:
         return
-    res = events[-1]
-    check_result(route, run, res, expected, out, err)
-    deltas = [e for e in events if e.get("type") == "delta"]
-    joined = "".join(str(e.get("text", "")) for e in deltas)
-    emit(bool(deltas) and joined == res.get("text"), route,
-         f"{run}: delta events concatenate to the result's text",
-         f"{len(deltas)} delta events joining to {json.dumps(joined)}, result text {json.dumps(res.get('text'))}",
-         diag(out, err))
+    events, res = got
+    check_text_and_error(route, run, res, expected, out, err)
+    deltas = check_deltas(route, run, events, res, out, err)
     # Streamed means the first delta came before the harness exited (timings are from drover's
     # own result: timings.firstDeltaMs against process.wallMs).
     first = (res.get("timings") or {}).get("firstDeltaMs")
@@ -159,30 +95,22 @@ def cmd_jsonl(route, rc, out, err, expected):
 def cmd_resume(route, rc, out, err, expected, first_word, gateway_log, first_session,
                first_out):
     run = "--resume"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    try:
-        res = load_result(out)
-    except (ValueError, OSError) as e:
-        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+    res = exit0_json_result(route, run, rc, out, err)
+    if res is None:
         return
-    check_result(route, run, res, expected, out, err)
+    check_text_and_error(route, run, res, expected, out, err)
     # The resumed turn must reach the model with the first turn in its history.
     carried = None
     seen = 0
     try:
-        with open(gateway_log, "r", errors="replace") as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                request = json.dumps(entry.get("request", ""))
-                if expected[len("MOCK: "):] in request:
-                    seen += 1
-                    if first_word in request:
-                        carried = True
-                    elif carried is None:
-                        carried = False
+        for entry in json_lines(gateway_log, strict=True):
+            request = json.dumps(entry.get("request", ""))
+            if expected[len("MOCK: "):] in request:
+                seen += 1
+                if first_word in request:
+                    carried = True
+                elif carried is None:
+                    carried = False
     except OSError as e:
         carried = None
         seen = f"<{e}>"
@@ -192,17 +120,8 @@ def cmd_resume(route, rc, out, err, expected, first_word, gateway_log, first_ses
     sid = res.get("sessionId")
     if sid != first_session:
         note(route, f"{run}: sessionId changed from {first_session!r} to {sid!r}")
-    # Both answers are 5 words ("MOCK: Say the word: w…"), so per-turn usage must match.
-    try:
-        first_usage = load_result(first_out).get("usage") or {}
-    except (ValueError, OSError, AttributeError):
-        first_usage = {}
-    usage = res.get("usage") or {}
-    for key in ("outputTokens", "costUsd"):
-        a, b = first_usage.get(key), usage.get(key)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a * 1.5:
-            note(route, f"{run}: usage.{key} is {b} against {a} for the same-sized first turn: "
-                        f"the harness seems to report the whole session's total, not this turn's")
+    note_usage_growth(route, run, first_out, res,
+                      "the harness seems to report the whole session's total, not this turn's")
 
 
 def cmd_resume_unknown(route, rc, out, err, expected):
@@ -266,19 +185,7 @@ def procs(route, home, cache_dir, leftover_file):
 
 def requests_with(log, word):
     """The logged request bodies (gateway --verbose) of the requests whose prompt has `word`."""
-    bodies = []
-    try:
-        lines = open(log, errors="replace").read().splitlines()
-    except OSError:
-        return bodies
-    for line in lines:
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if word in (e.get("lastUserText") or ""):
-            bodies.append(json.dumps(e.get("request")))
-    return bodies
+    return [json.dumps(e.get("request")) for e in gateway_entries(log, word)]
 
 
 def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean_err, home, tmp):
@@ -289,7 +196,7 @@ def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean
         res = load_result(clean_out)
     except (ValueError, OSError):
         res = {}
-    check_result(route, run, res, f"MOCK: Say the word: {clean_word}", clean_out, clean_err)
+    check_text_and_error(route, run, res, f"MOCK: Say the word: {clean_word}", clean_out, clean_err)
     workspace = requests_with(log, workspace_word)
     clean = requests_with(log, clean_word)
     if any(marker in b for b in workspace):
@@ -324,32 +231,25 @@ def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean
     emit(not left, route, f"{run}: drover's clean directory is removed", f"left in TMPDIR: {left}")
 
 
-def main(argv):
-    cmd = argv[1]
-    if cmd == "json":
-        cmd_json(*argv[2:8])
-    elif cmd == "jsonl":
-        cmd_jsonl(*argv[2:7])
-    elif cmd == "resume":
-        cmd_resume(*argv[2:11])
-    elif cmd == "resume-unknown":
-        cmd_resume_unknown(*argv[2:7])
-    elif cmd == "context":
-        cmd_context(*argv[2:11])
-    elif cmd == "session":
-        try:
-            sid = load_result(argv[2]).get("sessionId")
-        except (ValueError, OSError, AttributeError):
-            sid = None
-        if isinstance(sid, str):
-            print(sid)
-    elif cmd == "procs":
-        return procs(*argv[2:6])
-    else:
-        print(f"check.py: unknown command {cmd}", file=sys.stderr)
-        return 2
-    return 0
+def print_session(out):
+    try:
+        sid = load_result(out).get("sessionId")
+    except (ValueError, OSError, AttributeError):
+        sid = None
+    if isinstance(sid, str):
+        print(sid)
 
+
+COMMANDS = {
+    "json": lambda a: cmd_json(*a[:6]),
+    "jsonl": lambda a: cmd_jsonl(*a[:5]),
+    "resume": lambda a: cmd_resume(*a[:9]),
+    "resume-unknown": lambda a: cmd_resume_unknown(*a[:5]),
+    "context": lambda a: cmd_context(*a[:9]),
+    "session": lambda a: print_session(a[0]),
+    "procs": lambda a: procs(*a[:4]),
+    "gateway-notes": lambda a: note_gateway_requests(*a[:2]),
+}
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_command("check.py", COMMANDS, sys.argv))

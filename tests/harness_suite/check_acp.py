@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Assertions for tests/harness_suite/acp.sh (the ACP agents). Same output as check.py, whose
-helpers it uses: one `PASS`/`FAIL <route>: <check>` line per check, `NOTE` observations, `  | `
-detail lines under failures.
+"""Assertions for tests/harness_suite/acp.sh (the ACP agents). Same output as check.py, through
+the helpers both import from checks_common.py: one `PASS`/`FAIL <route>: <check>` line per check,
+`NOTE` observations, `  | ` detail lines under failures.
 
     check_acp.py answer  ROUTE NAME RC OUT ERR EXPECTED_TEXT MODEL
                          a --output json run: exit 0, the text, error null, the model, a
@@ -27,6 +27,9 @@ detail lines under failures.
     check_acp.py transcripts ROUTE SECRET FILE...
                          every --transcript FILE is NDJSON with dir in/out and has no SECRET;
                          the runs' stdout/stderr (FILE.out / FILE.err next to it) neither
+    check_acp.py gateway-notes ROUTE GATEWAY_LOG CANCEL_WORD
+                         NOTEs: how the cancelled run's slow stream ended at the gateway, and
+                         the gateway's requests by endpoint and model
 """
 import json
 import os
@@ -37,29 +40,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check import emit, note, read, diag  # noqa: E402
-
-
-def load_json_result(out):
-    with open(out, "r", errors="replace") as f:
-        return json.loads(f.read())
-
-
-def load_jsonl(out):
-    """(events, problems): every line parsed; the result is the last event."""
-    events, bad = [], []
-    try:
-        with open(out, "r", errors="replace") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    events.append(json.loads(line))
-                except ValueError as e:
-                    bad.append(f"line {n}: {e}: {line[:200]}")
-    except OSError as e:
-        bad.append(str(e))
-    return events, bad
+from checks_common import (  # noqa: E402
+    emit, note, diag, json_lines, load_jsonl, gateway_entries, note_gateway_requests, check_exit0,
+    json_result, exit0_json_result, jsonl_result, check_text_and_error, check_deltas,
+    note_usage_growth, run_command)
 
 
 def model_warnings(res):
@@ -67,11 +51,7 @@ def model_warnings(res):
 
 
 def result_checks(route, run, res, expected, model, out, err, session=True):
-    text = res.get("text")
-    emit(text == expected, route, f"{run}: text == {json.dumps(expected)}",
-         f"text is {json.dumps(text)}", diag(out, err))
-    emit("error" in res and res["error"] is None, route, f"{run}: error is null",
-         f"error is {json.dumps(res.get('error', '<missing>'))}", diag(out, err))
+    check_text_and_error(route, run, res, expected, out, err)
     emit(res.get("model") == model, route, f"{run}: model == {json.dumps(model)}",
          f"model is {json.dumps(res.get('model'))}", diag(out, err))
     warned = model_warnings(res)
@@ -90,53 +70,25 @@ def result_checks(route, run, res, expected, model, out, err, session=True):
 
 def cmd_answer(route, name, rc, out, err, expected, model):
     run = f"{name} (--output json)"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    try:
-        res = load_json_result(out)
-        if not isinstance(res, dict):
-            raise ValueError("not an object")
-    except (ValueError, OSError) as e:
-        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
-        return
-    result_checks(route, run, res, expected, model, out, err)
+    res = exit0_json_result(route, run, rc, out, err)
+    if res is not None:
+        result_checks(route, run, res, expected, model, out, err)
 
 
 def cmd_stream(route, rc, out, err, expected, model):
     run = "--output jsonl"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    events, bad = load_jsonl(out)
-    if not emit(not bad and events and events[-1].get("type") == "result", route,
-                f"{run}: every line is JSON, the last a result event",
-                "; ".join(bad) or f"last event {json.dumps(events[-1] if events else None)[:200]}",
-                diag(out, err)):
+    got = jsonl_result(route, run, rc, out, err, lambda events:
+                       f"last event {json.dumps(events[-1] if events else None)[:200]}")
+    if got is None:
         return
-    res = events[-1]
+    events, res = got
     result_checks(route, run, res, expected, model, out, err, session=False)
-    deltas = [e for e in events if e.get("type") == "delta"]
-    joined = "".join(str(e.get("text", "")) for e in deltas)
-    emit(bool(deltas) and joined == res.get("text"), route,
-         f"{run}: delta events concatenate to the result's text",
-         f"{len(deltas)} delta events joining to {json.dumps(joined)}, "
-         f"result text {json.dumps(res.get('text'))}", diag(out, err))
+    deltas = check_deltas(route, run, events, res, out, err)
     first = (res.get("timings") or {}).get("firstDeltaMs")
     wall = (res.get("timings") or {}).get("wallMs")
     kinds = sorted({str(e.get("type")) for e in events})
     note(route, f"{run}: {len(deltas)} delta event(s) (the gateway sent 6, 150 ms apart), first "
                 f"at {first} ms of {wall} ms; event types {kinds}")
-
-
-def gateway_entries(log):
-    entries = []
-    try:
-        with open(log, "r", errors="replace") as f:
-            for line in f:
-                try:
-                    entries.append(json.loads(line))
-                except ValueError:
-                    pass
-    except OSError:
-        pass
-    return entries
 
 
 def has_tools(entry):
@@ -147,7 +99,7 @@ def has_tools(entry):
 def model_selection(transcript):
     """How drover chose the model in a run, from its transcript: the method and value sent, and
     the agent's current model before that."""
-    msgs = transcript_messages(transcript)
+    msgs = json_lines(transcript)
     before = None
     for m in msgs:
         msg = m.get("msg")
@@ -168,7 +120,7 @@ def model_selection(transcript):
 
 def cmd_gateway_model(route, log, word, gateway_model, transcript=""):
     what = "model selection: the prompt's request reached the gateway"
-    entries = [e for e in gateway_entries(log) if word in (e.get("lastUserText") or "")]
+    entries = gateway_entries(log, word)
     main = [e for e in entries if has_tools(e)]
     models = sorted({str(e.get("model")) for e in main})
     others = sorted({str(e.get("model")) for e in entries if not has_tools(e)})
@@ -294,25 +246,9 @@ def cmd_cancel(route, directory, script, timeout, cmd):
          diag(out_path, err_path))
 
 
-def transcript_messages(path):
-    msgs = []
-    if not path:
-        return msgs
-    try:
-        with open(path, "r", errors="replace") as f:
-            for line in f:
-                try:
-                    msgs.append(json.loads(line))
-                except ValueError:
-                    pass
-    except OSError:
-        pass
-    return msgs
-
-
 def prompt_stop_reason(path):
     """The stopReason of the agent's answer to session/prompt in a transcript, or None."""
-    msgs = transcript_messages(path)
+    msgs = json_lines(path)
     ids = {json.dumps(m["msg"].get("id")) for m in msgs
            if m.get("dir") == "out" and isinstance(m.get("msg"), dict)
            and m["msg"].get("method") == "session/prompt"}
@@ -329,12 +265,8 @@ def prompt_stop_reason(path):
 
 def cmd_tool(route, policy, rc, out, err, marker, expected, must_ask):
     run = f"tool call with {policy}"
-    try:
-        res = load_json_result(out)
-        if not isinstance(res, dict):
-            raise ValueError("not an object")
-    except (ValueError, OSError) as e:
-        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+    res = json_result(route, run, out, err)
+    if res is None:
         return
     perms = res.get("permissions") or []
     made = os.path.exists(marker)
@@ -378,11 +310,9 @@ def cmd_tool(route, policy, rc, out, err, marker, expected, must_ask):
 
 def cmd_models(route, rc, out, err, model):
     run = "drover models --json"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    try:
-        rep = load_json_result(out)
-    except (ValueError, OSError) as e:
-        emit(False, route, f"{run}: stdout is JSON", str(e), diag(out, err))
+    check_exit0(route, run, rc, out, err)
+    rep = json_result(route, run, out, err, "stdout is JSON")
+    if rep is None:
         return
     ids = [m.get("id") for m in rep.get("models") or [] if isinstance(m, dict)]
     emit(rep.get("error") is None and bool(ids), route, f"{run}: lists the agent's models",
@@ -401,36 +331,21 @@ def cmd_models(route, rc, out, err, model):
 def cmd_resume(route, rc, out, err, expected, model, first_word, log, first_session, transcript,
                first_out=""):
     run = "--resume"
-    emit(rc == "0", route, f"{run}: exit 0", f"exit {rc}", diag(out, err))
-    try:
-        res = load_json_result(out)
-        if not isinstance(res, dict):
-            raise ValueError("not an object")
-    except (ValueError, OSError) as e:
-        emit(False, route, f"{run}: stdout is one JSON result", str(e), diag(out, err))
+    res = exit0_json_result(route, run, rc, out, err)
+    if res is None:
         return
     result_checks(route, run, res, expected, model, out, err, session=False)
     word = expected.split()[-1]
-    bodies = [json.dumps(e.get("request")) for e in gateway_entries(log)
-              if word in (e.get("lastUserText") or "") and has_tools(e)]
+    bodies = [json.dumps(e.get("request")) for e in gateway_entries(log, word) if has_tools(e)]
     emit(any(first_word in b for b in bodies), route,
          f"{run}: the resumed request carries the first turn",
          f"{len(bodies)} request(s) with tools for the new prompt, none containing {first_word!r}",
          [f"gateway log: {log}"])
     if res.get("sessionId") != first_session:
         note(route, f"{run}: sessionId changed from {first_session!r} to {res.get('sessionId')!r}")
-    # Both answers are 5 words, so the turns' usage should match.
-    try:
-        first_usage = load_json_result(first_out).get("usage") or {}
-    except (ValueError, OSError, AttributeError):
-        first_usage = {}
-    usage = res.get("usage") or {}
-    for key in ("outputTokens", "costUsd"):
-        a, b = first_usage.get(key), usage.get(key)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a * 1.5:
-            note(route, f"{run}: usage.{key} is {b} against {a} for the same-sized first turn: "
-                        f"the result carries the session's cumulative figure, not this turn's")
-    methods = [m["msg"].get("method") for m in transcript_messages(transcript)
+    note_usage_growth(route, run, first_out, res,
+                      "the result carries the session's cumulative figure, not this turn's")
+    methods = [m["msg"].get("method") for m in json_lines(transcript)
                if m.get("dir") == "out" and isinstance(m.get("msg"), dict)
                and m["msg"].get("method") in ("session/resume", "session/load", "session/new")]
     note(route, f"{run}: the session was opened with {', '.join(methods) or 'nothing seen'} "
@@ -505,31 +420,28 @@ def cmd_transcripts(route, secret, files):
                     f"or configuration): " + "; ".join(echoed)[:600])
 
 
-def main(argv):
-    cmd = argv[1]
-    a = argv[2:]
-    if cmd == "answer":
-        cmd_answer(*a[:7])
-    elif cmd == "stream":
-        cmd_stream(*a[:6])
-    elif cmd == "gateway-model":
-        cmd_gateway_model(*a[:5])
-    elif cmd == "cancel":
-        sep = a.index("--")
-        cmd_cancel(*a[:4], a[sep + 1:])
-    elif cmd == "tool":
-        cmd_tool(*a[:8])
-    elif cmd == "models":
-        cmd_models(*a[:5])
-    elif cmd == "resume":
-        cmd_resume(*a[:11])
-    elif cmd == "transcripts":
-        cmd_transcripts(a[0], a[1], a[2:])
-    else:
-        print(f"check_acp.py: unknown command {cmd}", file=sys.stderr)
-        return 2
-    return 0
+def cmd_gateway_notes(route, log, cancel_word):
+    """NOTEs: how the gateway's slow stream for the cancelled run ended (logged once the gateway
+    noticed), and its requests counted by endpoint and model."""
+    for e in gateway_entries(log, cancel_word):
+        if e.get("ruleName") == "a slow answer (cancel)":
+            how = [k for k in ("clientClosed", "dropped", "interrupted") if e.get(k)]
+            note(route, f"cancel: the gateway's slow stream ended after {e.get('chunks')} "
+                        f"event(s) ({', '.join(how) or 'completed'})")
+    note_gateway_requests(route, log, ("method", "path", "model", "status"))
 
+
+COMMANDS = {
+    "answer": lambda a: cmd_answer(*a[:7]),
+    "stream": lambda a: cmd_stream(*a[:6]),
+    "gateway-model": lambda a: cmd_gateway_model(*a[:5]),
+    "cancel": lambda a: cmd_cancel(*a[:4], a[a.index("--") + 1:]),
+    "tool": lambda a: cmd_tool(*a[:8]),
+    "models": lambda a: cmd_models(*a[:5]),
+    "resume": lambda a: cmd_resume(*a[:11]),
+    "transcripts": lambda a: cmd_transcripts(a[0], a[1], a[2:]),
+    "gateway-notes": lambda a: cmd_gateway_notes(*a[:3]),
+}
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_command("check_acp.py", COMMANDS, sys.argv))

@@ -47,14 +47,18 @@
 # change can be tried without rebuilding drover).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-# shellcheck source=scripts/harness-env.sh
-. "$repo/scripts/harness-env.sh"
+# The outer part (arguments, installation, a private drover copy, one network namespace per
+# route, the tally) and the inner part's setup and runner are in suite-common.sh.
+# shellcheck source=tests/harness_suite/suite-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/suite-common.sh"
 
 all_routes=(claude-cli codex-cli opencode-cli pi-cli pi-cli-text)
+hs_workdir="drover-harness-suite"
+hs_agent=harness
+hs_agents=harnesses
+hs_skipped="check(s)"
 
-# route -> harness (install-harnesses.sh name)
+# route -> harness (install-harnesses.sh name, also henv_configure's)
 route_harness() {
   case "$1" in
     claude-cli) echo claude ;;
@@ -77,60 +81,19 @@ route_model() {
 # ---------------------------------------------------------------------------------------------
 # Inner part: one route, possibly inside a fresh network namespace. stdout: the check lines.
 # ---------------------------------------------------------------------------------------------
-if [ "${1:-}" = "--inner" ]; then
-  route=$2
-  harness=$(route_harness "$route")
-  case "$HS_NETNS" in unshare*) ip link set lo up ;; esac
+# run_drover NAME ARGS...: drover run --route R [--model M] ARGS with the harness's environment in
+# $work (hs_run_cmd); sets rc.
+run_drover() {
+  local name=$1
+  shift
+  local args=(run --route "$route")
+  [ -z "$model" ] || args+=(--model "$model")
+  hs_run_cmd "$name" "${args[@]}" "$@"
+}
 
-  bin=$(printf '%s\n' "$HS_BINS" | sed -n "s/^$harness=//p")
-  bin_dir=$(dirname "$bin")
-  cache_dir="$HS_CACHE/harnesses/$harness"
+hs_inner() {
+  hs_inner_begin "$1" "$here/gateway-script.json" "$(route_harness "$1")"
   model=$(route_model "$route")
-  check=(python3 "$here/check.py")
-
-  root="$HS_ROOT/$route"
-  home="$root/home"
-  work="$root/work"
-  tmp="$root/tmp"
-  rm -rf "$root"
-  mkdir -p "$home" "$work" "$tmp"
-
-  trap henv_stop_gateway EXIT
-  if ! henv_start_gateway "$root" "$here/gateway-script.json" "$HS_DROVER" mock-gateway --verbose; then
-    echo "FAIL $route: the mock gateway starts: it did not print its address"
-    sed 's/^/  | /' "$root/gateway.err"
-    exit 0
-  fi
-  henv_configure "$harness" "$home" "$HENV_GATEWAY_URL" >/dev/null
-  if [ -n "${DROVER_HARNESS_PRESETS:-}" ]; then
-    # User presets (same name replaces the built-in) to try a preset change without a rebuild.
-    mkdir -p "$home/.config/drover/presets"
-    cp "$DROVER_HARNESS_PRESETS"/*.json "$home/.config/drover/presets/"
-    echo "NOTE $route: user presets from $DROVER_HARNESS_PRESETS: $(cd "$DROVER_HARNESS_PRESETS" && echo *.json)"
-  fi
-
-  # Lower-case letters only: nothing a script rule or the noise filter reacts to.
-  word() { printf 'w%s' "$(tr -dc 'a-z' </dev/urandom | head -c 10)"; }
-
-  leftovers="$root/leftovers.txt"
-  : >"$leftovers"
-  # run_drover NAME ARGS...: runs drover with the harness's environment in $work; sets rc.
-  run_drover() {
-    local name=$1
-    shift
-    local cmd=(env -i PATH="$bin_dir:$(henv_base_path)" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8
-               "${HENV_ENV[@]}" "$HS_DROVER" run --route "$route")
-    [ -z "$model" ] || cmd+=(--model "$model")
-    cmd+=("$@")
-    printf '%q ' "${cmd[@]}" >"$root/$name.cmd.txt"
-    rc=0
-    (cd "$work" && timeout -k 5 "$HS_TIMEOUT" "${cmd[@]}" </dev/null \
-       >"$root/$name.out" 2>"$root/$name.err") || rc=$?
-    [ "$rc" -ne 124 ] || echo "NOTE $route: the $name run timed out after $HS_TIMEOUT s (DROVER_HARNESS_TIMEOUT)"
-    # Anything of this run still alive right after drover exited is a leftover; kill it so the
-    # next run starts clean.
-    "${check[@]}" procs "$route" "$home" "$cache_dir" "$leftovers"
-  }
 
   w1=$(word); w2=$(word); w3=$(word); w4=$(word)
   # pi's plain-text output carries neither usage nor a session id.
@@ -180,131 +143,9 @@ if [ "${1:-}" = "--inner" ]; then
   rm -f "$work/AGENTS.md" "$work/CLAUDE.md"
 
   # Notes about the gateway traffic: which endpoints the harness used.
-  python3 - "$route" "$root/gateway.log" <<'PY'
-import json, sys, collections
-route, log = sys.argv[1], sys.argv[2]
-seen = collections.Counter()
-for line in open(log, errors="replace"):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    seen[f"{e.get('method')} {e.get('path')} {e.get('status')}"] += 1
-print(f"NOTE {route}: gateway requests: " + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items())))
-PY
+  "${check[@]}" gateway-notes "$route" "$root/gateway.log"
 
-  henv_stop_gateway
-  if [ -s "$leftovers" ]; then
-    echo "FAIL $route: no process of the run is left after drover exits: found these (then killed them)"
-    sed 's/^/  | /' "$leftovers"
-  else
-    echo "PASS $route: no process of the run is left after drover exits"
-  fi
-  exit 0
-fi
-
-# ---------------------------------------------------------------------------------------------
-# Outer part: arguments, installation, one network namespace per route, the tally.
-# ---------------------------------------------------------------------------------------------
-drover=${1:-}
-if [ -z "$drover" ] || [ ! -x "$drover" ]; then
-  echo "usage: $0 PATH/TO/drover [ROUTE...]  (routes: ${all_routes[*]})" >&2
-  exit 2
-fi
-shift
-routes=("$@")
-[ ${#routes[@]} -gt 0 ] || routes=("${all_routes[@]}")
-for r in "${routes[@]}"; do
-  route_harness "$r" >/dev/null || { echo "harness_suite: unknown route: $r" >&2; exit 2; }
-done
-command -v python3 >/dev/null || { echo "FAIL: python3 is not installed"; echo "0 passed, 1 failed"; exit 1; }
-
-start=$(date +%s)
-export HS_CACHE="${DROVER_CACHE_DIR:-$HOME/.cache/drover}"
-export HS_TIMEOUT="${DROVER_HARNESS_TIMEOUT:-60}"
-
-# Install (or find) each harness on its own, so that a registry outage skips only what is not
-# cached.
-harnesses=()
-for r in "${routes[@]}"; do
-  h=$(route_harness "$r")
-  case " ${harnesses[*]} " in *" $h "*) ;; *) harnesses+=("$h") ;; esac
-done
-bins=""
-unreachable=()
-failed_installs=()
-for h in "${harnesses[@]}"; do
-  set +e
-  line=$("$repo/scripts/install-harnesses.sh" --quiet "$h" 2>"${TMPDIR:-/tmp}/harness-suite-install.$$.err")
-  irc=$?
-  set -e
-  case "$irc" in
-    0) bins+="$line"$'\n' ;;
-    77) unreachable+=("$h") ;;
-    *) failed_installs+=("$h")
-       sed 's/^/  | /' "${TMPDIR:-/tmp}/harness-suite-install.$$.err" ;;
-  esac
-  rm -f "${TMPDIR:-/tmp}/harness-suite-install.$$.err"
-done
-if [ -z "$bins" ] && [ ${#failed_installs[@]} -eq 0 ]; then
-  echo "SKIP: the npm registry is unreachable and no harness is cached in $HS_CACHE/harnesses; nothing to run"
-  exit 77
-fi
-export HS_BINS="$bins"
-
-# drover may be rebuilt by others while the suite runs: use a private copy.
-work_root=$(mktemp -d "${TMPDIR:-/tmp}/drover-harness-suite.XXXXXX")
-cleanup() {
-  if [ "${DROVER_HARNESS_KEEP:-0}" = 1 ]; then echo "kept $work_root"; else rm -rf "$work_root"; fi
+  hs_inner_end
 }
-trap cleanup EXIT
-# (`drover mock-gateway` runs the drover-gateway program next to drover.)
-cp "$drover" "$work_root/drover"
-if [ -x "$(dirname "$drover")/drover-gateway" ]; then
-  cp "$(dirname "$drover")/drover-gateway" "$work_root/drover-gateway"
-fi
-export HS_DROVER="$work_root/drover" HS_ROOT="$work_root"
 
-if [ "${DROVER_HARNESS_NO_NETNS:-0}" != 1 ] && henv_netns_works; then
-  export HS_NETNS="unshare -n (a fresh network namespace per route, loopback only)"
-  launcher=(unshare -n "$BASH" "$0" --inner)
-else
-  export HS_NETNS="none (host network, gateway on loopback)"
-  launcher=("$BASH" "$0" --inner)
-  echo "NOTE: unshare -n does not work here (or DROVER_HARNESS_NO_NETNS=1): the gateway runs on the host's loopback"
-fi
-echo "network: $HS_NETNS; drover: $drover; harnesses from $HS_CACHE/harnesses"
-
-results="$work_root/results.txt"
-: >"$results"
-for r in "${routes[@]}"; do
-  h=$(route_harness "$r")
-  case " ${unreachable[*]} " in
-    *" $h "*) echo "SKIP $r: $h is not cached and the npm registry is unreachable" | tee -a "$results"
-              continue ;;
-  esac
-  case " ${failed_installs[*]} " in
-    *" $h "*) echo "FAIL $r: install $h (scripts/install-harnesses.sh $h failed)" | tee -a "$results"
-              continue ;;
-  esac
-  hbin=$(printf '%s\n' "$bins" | sed -n "s/^$h=//p")
-  echo "--- $r ($hbin)"
-  route_start=$(date +%s%N)
-  set +e
-  "${launcher[@]}" "$r" 2>"$work_root/$r.inner.err" | tee -a "$results"
-  irc=${PIPESTATUS[0]}
-  set -e
-  if [ "$irc" -ne 0 ]; then
-    echo "FAIL $r: the route's checks ran to the end: exit $irc" | tee -a "$results"
-    sed 's/^/  | /' "$work_root/$r.inner.err" | tail -40
-  fi
-  echo "--- $r: $(( ($(date +%s%N) - route_start) / 1000000 )) ms"
-done
-
-passed=$(grep -c '^PASS ' "$results" || true)
-failed=$(grep -c '^FAIL ' "$results" || true)
-skipped=$(grep -c '^SKIP ' "$results" || true)
-[ "$skipped" -eq 0 ] || echo "$skipped check(s) skipped"
-echo "runtime: $(( $(date +%s) - start )) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+hs_main "$@"
