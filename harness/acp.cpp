@@ -20,6 +20,7 @@
 #include "src/loop.h"
 #include "src/process.h"
 #include "src/rpc/jsonrpc.h"
+#include "staging/session_lock.h"
 
 #ifndef DROVER_VERSION
 #define DROVER_VERSION "0"
@@ -32,6 +33,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr int kProtocolVersion = 1;
+constexpr uintmax_t kMaxServedFileBytes = 64ull << 20;  // fs/read_text_file answers in memory
 
 std::string rpc_error_text(const rpc::RpcError& e) {
   std::string text = e.message.empty() ? "error " + std::to_string(e.code) : e.message;
@@ -167,7 +169,9 @@ class AcpAgent {
     command_name_ = fs::path(command).filename().string();
 
     if (request_.transcript_path) {
-      transcript_.open(*request_.transcript_path, std::ios::binary | std::ios::trunc);
+      // A Session's later agents add to the transcript its first one began.
+      transcript_.open(*request_.transcript_path,
+                       std::ios::binary | (one_shot_ ? std::ios::trunc : std::ios::app));
       if (!transcript_)
         return fail_before_spawn(Error::make(
             ErrorCode::validation_error, "cannot write the transcript " + *request_.transcript_path));
@@ -233,6 +237,7 @@ class AcpAgent {
           idle_timer_.stop();
           if (one_shot_) return shutdown(false);
           total_timer_.stop();
+          if (shutting_down_) return;  // closing: process_finished ends the turn
           // Some agents send their last updates after the result: read on a little.
           phase_timer_.start(turn_->cancel_sent ? 0 : spec_.late_updates_ms, [this] { end_turn(); });
         });
@@ -368,6 +373,7 @@ class AcpAgent {
                                   "); set the route's acp.authMethod"));
     connection_->request("authenticate", {{"methodId", *spec_.auth_method}},
                          [this](json, std::optional<rpc::RpcError> error) {
+                           if (error && error->code == rpc::code::connection_closed) return;
                            if (error)
                              return fail(Error::make(ErrorCode::auth_error,
                                                      command_name_ + " authentication with " +
@@ -406,6 +412,7 @@ class AcpAgent {
                            {{"sessionId", session_id_}, {"configId", string_at(*option, "id")},
                             {"value", model}},
                            [this, model](json, std::optional<rpc::RpcError> error) {
+                             if (error && error->code == rpc::code::connection_closed) return;
                              if (error)
                                return fail(Error::make(ErrorCode::unsupported_capability,
                                                        command_name_ + " refused model " + model +
@@ -418,6 +425,7 @@ class AcpAgent {
     if (member(session_result_, "models") || mode == AcpSpec::ModelSelection::set_model) {
       connection_->request("session/set_model", {{"sessionId", session_id_}, {"modelId", model}},
                            [this, model](json, std::optional<rpc::RpcError> error) {
+                             if (error && error->code == rpc::code::connection_closed) return;
                              if (error && error->code == rpc::code::method_not_found) {
                                warn(command_name_ + " does not support session/set_model: model " +
                                     model + " was not selected");
@@ -452,6 +460,7 @@ class AcpAgent {
 
   void session_ready() {
     start_timer_.stop();  // the start timeout covers the handshake only
+    if (!one_shot_) idle_timer_.stop();
     if (ready_) {
       auto ready = std::move(ready_);
       ready();
@@ -600,9 +609,29 @@ class AcpAgent {
     return resolved;
   }
 
+  // Only regular files: opening a FIFO or a device would block the loop.
+  bool regular_or_missing(const json& id, const fs::path& path, bool must_exist) {
+    std::error_code ec;
+    const auto status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found && !must_exist) return true;
+    if (status.type() == fs::file_type::not_found) {
+      connection_->respond_error(id, {rpc::code::resource_not_found, "file not found", nullptr});
+      return false;
+    }
+    if (status.type() != fs::file_type::regular) {
+      connection_->respond_error(id, {rpc::code::invalid_params, "not a regular file", nullptr});
+      return false;
+    }
+    if (must_exist && fs::file_size(path, ec) > kMaxServedFileBytes) {
+      connection_->respond_error(id, {rpc::code::invalid_params, "file too large", nullptr});
+      return false;
+    }
+    return true;
+  }
+
   void serve_read(const json& id, const json& params) {
     auto path = confined_path(id, params);
-    if (!path) return;
+    if (!path || !regular_or_missing(id, *path, true)) return;
     std::ifstream in(*path, std::ios::binary);
     if (!in) {
       connection_->respond_error(id, {rpc::code::resource_not_found, "file not found", nullptr});
@@ -632,7 +661,7 @@ class AcpAgent {
 
   void serve_write(const json& id, const json& params) {
     auto path = confined_path(id, params);
-    if (!path) return;
+    if (!path || !regular_or_missing(id, *path, false)) return;
     std::ofstream out(*path, std::ios::binary | std::ios::trunc);
     out << string_at(params, "content");
     if (!out) {
@@ -663,7 +692,7 @@ class AcpAgent {
   void emit_delta(std::string text) {
     if (text.empty()) return;
     if (!turn_->first_delta_ms)
-      turn_->first_delta_ms = static_cast<double>(uv_hrtime() - started_ns_) / 1e6;
+      turn_->first_delta_ms = static_cast<double>(uv_hrtime() - turn_->started_ns) / 1e6;
     turn_->text += text;
     emit(Event{Event::Kind::delta, std::move(text), {}});
   }
@@ -696,8 +725,10 @@ class AcpAgent {
   }
 
   void arm_idle() {
+    // A Session's agent may sit idle between prompts: its idle watchdog runs during turns only.
+    const bool in_turn = turn_ && !turn_->answered;
     if (watchdog_.idle_timeout_ms && stop_cause_ == StopCause::none && !shutting_down_ &&
-        !(turn_ && turn_->answered))
+        (one_shot_ ? !(turn_ && turn_->answered) : in_turn))
       idle_timer_.start(*watchdog_.idle_timeout_ms, [this] { interrupt(StopCause::idle_timeout); });
   }
 
@@ -746,6 +777,8 @@ class AcpAgent {
   }
 
   Turn* turn() { return turn_.get(); }
+  /// Keeps the session's lock until the agent is gone.
+  void hold(SessionLock lock) { session_lock_.emplace(std::move(lock)); }
   const std::string& session_id() const { return session_id_; }
   const std::string& model() const { return model_; }
   std::optional<Error>& error() { return error_; }
@@ -798,6 +831,7 @@ class AcpAgent {
   std::string command_name_;
   std::string workspace_, cwd_;
   std::optional<TempDir> temp_dir_;
+  std::optional<SessionLock> session_lock_;
   std::ofstream transcript_;
   std::unique_ptr<rpc::Connection> connection_;
   Process* process_ = nullptr;
@@ -1009,12 +1043,25 @@ json redact_secrets(json value) {
 
 void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
                ResultHandler on_done) {
-  auto* agent = new AcpAgent(loop, route, request);
-  agent->start(
-      [agent, request, on_event = std::move(on_event)]() mutable {
-        agent->prompt(request.prompt, request.files, std::move(on_event), nullptr);
-      },
-      std::move(on_done));
+  auto start = [&loop, route, request, on_event, on_done](std::optional<SessionLock> lock) {
+    auto* agent = new AcpAgent(loop, route, request);
+    if (lock) agent->hold(std::move(*lock));
+    agent->start(
+        [agent, request, on_event]() {
+          agent->prompt(request.prompt, request.files, on_event, nullptr);
+        },
+        on_done);
+  };
+  if (!request.session_id) return start(std::nullopt);
+  // Runs on the same agent session are serialized, never interleaved: a second one waits.
+  const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
+  acquire_session_lock(loop, scope, *request.session_id,
+                       [start, on_done](std::optional<SessionLock> lock, std::optional<Error> error) {
+                         if (!error) return start(std::move(lock));
+                         Result result;
+                         result.error = std::move(error);
+                         on_done(std::move(result));
+                       });
 }
 
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {
@@ -1060,6 +1107,8 @@ struct Session::Impl {
   std::deque<Pending> queue;
 
   Impl(const Config& c, SessionOptions o) : config(c), options(std::move(o)) {
+    // Every agent of the Session adds to one transcript.
+    if (options.transcript_path) std::ofstream(*options.transcript_path, std::ios::trunc);
     auto [resolved, error] = config.resolve(options.route);
     if (!resolved) {
       route_error = error;
@@ -1140,6 +1189,7 @@ struct Session::Impl {
     AcpAgent* current = agent;
     current->prompt(queue.front().text, queue.front().files, queue.front().on_event, [this, current] {
       Result result = current->take_turn_result();
+      if (queue.empty()) return;  // close() took the queue and answers it
       Pending pending = std::move(queue.front());
       queue.pop_front();
       busy = false;
@@ -1149,10 +1199,19 @@ struct Session::Impl {
   }
 
   void close() {
+    // Prompts not answered yet (the one running included) end as aborted once the agent is gone.
+    auto unanswered = std::move(queue);
     queue.clear();
-    if (agent == nullptr) return;
-    if (agent->alive()) agent->shutdown(false);
-    loop.run_until([this] { return agent == nullptr; });
+    if (agent != nullptr) {
+      if (agent->alive()) agent->shutdown(false);
+      loop.run_until([this] { return agent == nullptr; });
+    }
+    for (auto& pending : unanswered) {
+      Result r;
+      r.session_id = session_id.empty() ? std::nullopt : std::optional<std::string>(session_id);
+      r.error = Error::make(ErrorCode::aborted, "the session was closed before this prompt ended");
+      deliver(pending, std::move(r));
+    }
   }
 };
 

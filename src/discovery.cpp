@@ -38,7 +38,7 @@ std::string cache_file(const std::string& dir, const Route& route) {
   return dir + "/" + name + "-" + std::to_string(std::hash<std::string>{}(identity)) + ".json";
 }
 
-std::optional<ModelsReport> read_cache(const std::string& file, int64_t ttl_ms) {
+std::optional<ModelsReport> read_cache_or_throw(const std::string& file, int64_t ttl_ms) {
   std::ifstream in(file);
   if (!in) return std::nullopt;
   json j = json::parse(in, nullptr, false);
@@ -58,6 +58,14 @@ std::optional<ModelsReport> read_cache(const std::string& file, int64_t ttl_ms) 
   }
   r.cached = true;
   return r;
+}
+
+std::optional<ModelsReport> read_cache(const std::string& file, int64_t ttl_ms) {
+  try {
+    return read_cache_or_throw(file, ttl_ms);
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged cache file is a miss
+  }
 }
 
 void write_cache(const std::string& file, const ModelsReport& r) {

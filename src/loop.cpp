@@ -171,6 +171,9 @@ LoopTimer::~LoopTimer() {
 
 void LoopTimer::start(int64_t ms, std::function<void()> fire) {
   state_->fire = std::move(fire);
+  // Timers count from the loop's cached clock, which is stale when the loop has been idle
+  // (between the prompts of a Session): refresh it first.
+  uv_update_time(state_->handle.loop);
   uv_timer_start(&state_->handle, &LoopTimer::on_fire, static_cast<uint64_t>(std::max<int64_t>(ms, 0)), 0);
 }
 

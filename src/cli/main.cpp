@@ -375,7 +375,9 @@ int command_check(const std::string& config_path, bool as_json) {
     spawn.args = {row.command};
     spawn.args.insert(spawn.args.end(), row.args.begin(), row.args.end());
     spawn.env = env;
-    spawn.cwd = std::filesystem::current_path().string();
+    std::error_code cwd_error;
+    spawn.cwd = std::filesystem::current_path(cwd_error).string();
+    if (cwd_error) spawn.cwd = "/";
     spawn.watchdog.total_timeout_ms = row.acp ? 15000 : 5000;
     drover::ProcessCallbacks callbacks;
     Row* target = &row;
@@ -383,19 +385,27 @@ int command_check(const std::string& config_path, bool as_json) {
     if (row.acp) {
       spawn.interactive_stdin = true;
       // The first line back answers initialize: agentInfo has the name and version.
-      auto line = std::make_shared<std::string>();
-      callbacks.on_stdout = [target, line, process](std::string_view chunk) {
+      auto buffer = std::make_shared<std::string>();
+      callbacks.on_stdout = [target, buffer, process](std::string_view chunk) {
         if (!target->version.empty()) return;
-        line->append(chunk);
-        const auto nl = line->find('\n');
-        if (nl == std::string::npos) return;
-        auto reply = nlohmann::json::parse(line->substr(0, nl), nullptr, false);
-        const auto info = reply.is_object() ? reply.value("/result/agentInfo"_json_pointer,
-                                                          nlohmann::json::object())
-                                            : nlohmann::json::object();
-        target->version = info.value("name", std::string("ACP agent")) + " " +
-                          info.value("version", std::string("(no version)"));
-        if (*process) (*process)->stop(drover::StopCause::none);
+        buffer->append(chunk);
+        // The answer to initialize (id 0) names the agent; other lines (banners) are skipped.
+        for (auto nl = buffer->find('\n'); nl != std::string::npos; nl = buffer->find('\n')) {
+          auto reply = nlohmann::json::parse(buffer->substr(0, nl), nullptr, false);
+          buffer->erase(0, nl + 1);
+          if (!reply.is_object() || reply.value("id", nlohmann::json()) != 0) continue;
+          auto text = [](const nlohmann::json& j, const char* key, const char* fallback) {
+            auto it = j.is_object() ? j.find(key) : j.end();
+            return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+          };
+          const auto result = reply.value("result", nlohmann::json());
+          const auto info = result.is_object() ? result.value("agentInfo", nlohmann::json())
+                                               : nlohmann::json();
+          target->version =
+              text(info, "name", "ACP agent") + " " + text(info, "version", "(no version)");
+          if (*process) (*process)->stop(drover::StopCause::none);
+          return;
+        }
       };
     }
     callbacks.on_complete = [target](drover::ProcessOutcome&& o) {

@@ -248,7 +248,13 @@ void Connection::drain() {
   while (!incoming_.empty()) {
     Line line = std::move(incoming_.front());
     incoming_.pop_front();
-    dispatch(line);
+    try {
+      dispatch(line);
+    } catch (...) {
+      // Handlers must not throw; if one does anyway (bad_alloc), the next lines still dispatch.
+      draining_ = false;
+      throw;
+    }
   }
   draining_ = false;
 }

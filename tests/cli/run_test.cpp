@@ -712,7 +712,8 @@ namespace {
 
 TEST(CliAcp, CheckAsksAnAcpAgentForItsVersionWithInitialize) {
   ScratchDir dir;
-  auto config = fake_acp_config(dir, "--no-exit-on-eof");  // it must not wait for EOF to answer
+  // It must not wait for EOF to answer, and a banner line before the answer is skipped.
+  auto config = fake_acp_config(dir, "--no-exit-on-eof --banner");
   CliRun run = run_drover({"check", "-c", config, "--json"});
   bool found = false;
   for (const auto& row : run.json()) {

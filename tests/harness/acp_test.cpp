@@ -1,5 +1,7 @@
 // The ACP transport against the fake ACP agent (fixtures/fake_acp_agent): handshake, model
 // selection, streaming, permissions, fs, cancel and deadlines, hostile agents, resume.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include "harness/acp.h"
 #include "src/loop.h"
 #include "src/run.h"
+#include "staging/session_lock.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {
@@ -530,6 +533,87 @@ TEST(AcpErrors, RedactSecretsKeepsTheRest) {
   EXPECT_EQ(out["nested"]["keep"], "c");
   EXPECT_EQ(out["env"][0]["value"], "[redacted]");
   EXPECT_EQ(out["env"][1]["value"], "e");
+}
+
+}  // namespace
+}  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(AcpFs, ANamedPipeIsRefusedNotOpened) {
+  ScratchDir dir;
+  const std::string fifo = dir.path() + "/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  RunRequest request;
+  request.cwd = dir.path();
+  request.timeout_ms = 5000;
+  AcpRun run = run_acp("--fs-read " + fifo, request, {{"fs", {{"read", true}}}});
+  ASSERT_FALSE(run.result.error) << run.result.error->message;
+  EXPECT_NE(run.result.text.find("fs-read:error -32602"), std::string::npos) << run.result.text;
+}
+
+TEST(AcpHostile, AnAgentDyingDuringModelSelectionIsNotAModelRefusal) {
+  ScratchDir dir;
+  // Answers initialize and session/new, then exits when asked to select a model.
+  const std::string agent = dir.write("agent.py", R"(#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["method"] == "initialize":
+        r = {"protocolVersion": 1, "agentCapabilities": {}}
+    elif m["method"] == "session/new":
+        r = {"sessionId": "s", "configOptions": [{"id": "model", "category": "model", "type": "select",
+             "currentValue": "a", "options": [{"value": "a"}, {"value": "fake-large"}]}]}
+    else:
+        sys.stderr.write("agent: giving up\n")
+        sys.exit(7)
+    print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": r}), flush=True)
+)");
+  std::filesystem::permissions(agent, std::filesystem::perms::owner_all);
+  json config = {{"providers",
+                  {{"p",
+                    {{"accounts",
+                      {{{"id", "a"},
+                        {"transport", {{"kind", "acp"}, {"command", agent}}},
+                        {"models", {"fake-large"}}}}}}}}}};
+  auto [parsed, error] = parse_config(config.dump(), "t.json");
+  ASSERT_TRUE(parsed);
+  AcpRun run = run_acp(*parsed, RunRequest{});
+  ASSERT_TRUE(run.result.error);
+  EXPECT_EQ(run.result.error->code, ErrorCode::harness_error);
+  EXPECT_NE(run.result.error->message.find("exited with code 7 before answering"), std::string::npos)
+      << run.result.error->message;
+  EXPECT_NE(run.result.error->message.find("giving up"), std::string::npos);
+}
+
+TEST(AcpResume, RunsOnTheSameSessionWaitForEachOther) {
+  ScratchDir state;
+  Config config = acp_config({}, {"fake-large"}, "--resume-cap --state-dir " + state.path());
+  const Route route = *config.resolve("").first;
+  Loop loop;
+  // Someone else (another drover) is on session s1.
+  std::optional<SessionLock> held;
+  acquire_session_lock(loop, route.provider + ":" + route.transport + ":" + route.account, "s1",
+                       [&](std::optional<SessionLock> l, std::optional<Error>) {
+                         if (l) held.emplace(std::move(*l));
+                       });
+  loop.run();
+  ASSERT_TRUE(held);
+  RunRequest request;
+  request.prompt = "x";
+  request.session_id = "s1";
+  std::optional<Result> result;
+  start_acp(loop, route, request, nullptr, [&](Result&& r) { result = std::move(r); });
+  LoopTimer release(loop);
+  bool finished_while_held = false;
+  release.start(300, [&] {
+    finished_while_held = result.has_value();
+    held.reset();
+  });
+  loop.run();
+  EXPECT_FALSE(finished_while_held) << "the run did not wait for the session";
+  ASSERT_TRUE(result);  // it ran once the lock was free (and failed: s1 does not exist)
 }
 
 }  // namespace

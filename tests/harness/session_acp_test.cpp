@@ -1,5 +1,7 @@
 // drover::Session: one ACP agent kept alive across prompts, prompts queued in order, a restart
 // that resumes the session, per-prompt deadlines.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -139,6 +141,54 @@ TEST(AcpSession, OnlyAcpRoutes) {
   Result r = session.prompt("x");
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, ErrorCode::unsupported_capability);
+}
+
+}  // namespace
+}  // namespace drover::test
+
+namespace drover::test {
+namespace {
+
+TEST(AcpSession, ClosingWithAPromptInFlightAbortsItAndReturns) {
+  // An agent that does not leave on stdin EOF must still be stopped.
+  Config config = session_config("--no-exit-on-eof --chunks 40 --chunk-delay-ms 50");
+  Session session(config, {});
+  ASSERT_FALSE(session.prompt("warm").error);
+  std::vector<Result> results;
+  session.send("one two three four five six seven", nullptr, [&](Result r) { results.push_back(std::move(r)); });
+  session.send("queued", nullptr, [&](Result r) { results.push_back(std::move(r)); });
+  session.close();
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.error);
+    EXPECT_EQ(r.error->code, ErrorCode::aborted);
+  }
+}
+
+TEST(AcpSession, WatchdogsCountFromThePromptNotFromTheLastTurn) {
+  Config config = session_config("");
+  SessionOptions options;
+  options.timeout_ms = 300;
+  Session session(config, options);
+  ASSERT_FALSE(session.prompt("one").error);
+  ::usleep(600 * 1000);  // idle between prompts, longer than the deadline
+  Result second = session.prompt("two");
+  ASSERT_FALSE(second.error) << second.error->message;
+}
+
+TEST(AcpSession, ATranscriptKeepsEveryAgentOfTheSession) {
+  ScratchDir dir;
+  Config config = session_config("");
+  SessionOptions options;
+  options.transcript_path = dir.path() + "/t.ndjson";
+  {
+    Session session(config, options);
+    ASSERT_FALSE(session.prompt("one").error);
+    session.close();
+    ASSERT_FALSE(session.prompt("two").error);
+  }
+  EXPECT_EQ(count_in(*options.transcript_path, "initialize"), 2);
+  EXPECT_EQ(count_in(*options.transcript_path, "session/prompt"), 2);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "src/discovery.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -135,6 +136,12 @@ TEST(Discovery, ResultsAreCachedUntilTheTtlOrARefresh) {
   options.refresh = true;
   EXPECT_FALSE(discover_route_models(config, route, options).cached);
   EXPECT_EQ(read_file(counter), "x\nx\n");
+  // A damaged cache file is a miss, never a crash.
+  options.refresh = false;
+  for (const auto& f : std::filesystem::directory_iterator(cache.path()))
+    std::ofstream(f.path()) << R"({"at": 99999999999999, "models": [{"id": 5}, "x"], "source": []})";
+  EXPECT_FALSE(discover_route_models(config, route, options).cached);
+  EXPECT_EQ(read_file(counter), "x\nx\nx\n");
 }
 
 TEST(Discovery, ConfigErrorsNameThePath) {
