@@ -299,8 +299,6 @@ class AcpAgent {
                              agent_caps_ = *caps;
                            if (const json* methods = member(result, "authMethods"))
                              auth_methods_ = *methods;
-                           if (const json* info = member(result, "agentInfo"))
-                             agent_name_ = string_at(*info, "name");
                            open_session(false);
                          });
   }
@@ -776,16 +774,9 @@ class AcpAgent {
     });
   }
 
-  Turn* turn() { return turn_.get(); }
   /// Keeps the session's lock until the agent is gone.
   void hold(SessionLock lock) { session_lock_.emplace(std::move(lock)); }
   const std::string& session_id() const { return session_id_; }
-  const std::string& model() const { return model_; }
-  std::optional<Error>& error() { return error_; }
-  std::vector<std::string>& warnings() { return warnings_; }
-  StopCause stop_cause() const { return stop_cause_; }
-  const WatchdogSpec& watchdog() const { return watchdog_; }
-  const std::string& command_name() const { return command_name_; }
   const json& session_result() const { return session_result_; }
 
  private:
@@ -841,7 +832,6 @@ class AcpAgent {
 
   json agent_caps_ = json::object();
   json auth_methods_;
-  std::string agent_name_;
   std::string session_id_;
   json session_result_;
   std::string model_;
