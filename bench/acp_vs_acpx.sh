@@ -68,14 +68,11 @@ bench_name=acp_vs_acpx
 bench_noun=agent
 bench_workdir="drover-acp-vs-acpx"
 
-# agent -> install-harnesses.sh name ("" for the fake agent)
+# agent -> install-harnesses.sh name ("" for the fake agent); the table of scripts/harness-env.sh
 agent_install() {
   case "$1" in
     fake) echo "" ;;
-    claude-code-acp) echo claude-acp ;;
-    codex-acp) echo codex-acp ;;
-    opencode-acp) echo opencode ;;
-    pi-acp) echo pi-acp ;;
+    claude-code-acp|codex-acp|opencode-acp|pi-acp) henv_route_install "$1" ;;
     *) return 1 ;;
   esac
 }
@@ -91,21 +88,12 @@ agent_package() {
   esac
 }
 
-# agent -> henv_configure name
-agent_henv() {
-  case "$1" in
-    claude-code-acp) echo claude-acp ;;
-    *) echo "$1" ;;
-  esac
-}
-
-# agent -> the model all three clients select
+# agent -> henv_configure name, and the model all three clients select
+agent_henv() { henv_route_config "$1"; }
 agent_model() {
   case "$1" in
     fake) echo fake-large ;;
-    claude-code-acp) echo sonnet ;;
-    codex-acp) echo gpt-5.5 ;;
-    opencode-acp|pi-acp) echo mock/mock-model ;;
+    *) henv_route_model "$1" ;;
   esac
 }
 

@@ -60,26 +60,16 @@ bench_name=harness_overhead
 bench_noun=route
 bench_workdir="drover-harness-overhead"
 
-# route -> harness (install-harnesses.sh name, also the preset's command)
+# route -> harness (install-harnesses.sh name, also the preset's command) and the --model it
+# needs (none for claude): the tables of scripts/harness-env.sh.
 route_harness() {
   case "$1" in
-    claude-cli) echo claude ;;
-    codex-cli) echo codex ;;
-    opencode-cli) echo opencode ;;
-    pi-cli) echo pi ;;
+    claude-cli|codex-cli|opencode-cli|pi-cli) henv_route_install "$1" ;;
     *) return 1 ;;
   esac
 }
 bench_install_name() { route_harness "$1"; }
-
-# route -> the --model it needs (as tests/harness_suite/run.sh; none for claude)
-route_model() {
-  case "$1" in
-    codex-cli) echo gpt-5.5 ;;
-    opencode-cli|pi-cli) echo mock/mock-model ;;
-    *) echo "" ;;
-  esac
-}
+route_model() { henv_route_model "$1"; }
 
 # harness -> npm package (for the version in the report)
 harness_package() {

@@ -57,6 +57,40 @@ henv_stop_gateway() {
   HENV_GW_PID=""
 }
 
+# The preset routes these scripts drive, as one table:
+#   henv_route_install R   scripts/install-harnesses.sh name of what R runs (fails for unknown R)
+#   henv_route_config R    henv_configure name for R
+#   henv_route_model R     the model R runs with against the mock gateway ("" = the harness's own)
+henv_route_install() {
+  case "$1" in
+    claude-cli) echo claude ;;
+    codex-cli) echo codex ;;
+    opencode-cli|opencode-acp) echo opencode ;;
+    pi-cli|pi-cli-text) echo pi ;;
+    claude-code-acp) echo claude-acp ;;
+    codex-acp) echo codex-acp ;;
+    pi-acp) echo pi-acp ;;
+    *) return 1 ;;
+  esac
+}
+
+henv_route_config() {
+  case "$1" in
+    claude-code-acp) echo claude-acp ;;
+    *-acp) echo "$1" ;;
+    *) henv_route_install "$1" ;;
+  esac
+}
+
+henv_route_model() {
+  case "$1" in
+    claude-code-acp) echo sonnet ;;
+    codex-cli|codex-acp) echo gpt-5.5 ;;
+    opencode-cli|opencode-acp|pi-cli|pi-cli-text|pi-acp) echo mock/mock-model ;;
+    *) echo "" ;;
+  esac
+}
+
 henv_base_path() {
   local node_dir path="/usr/local/bin:/usr/bin:/bin"
   node_dir=$(dirname "$(command -v node)")

@@ -63,33 +63,10 @@ hs_agents=agents
 hs_skipped="route(s)"
 secret=sk-dummy  # the only key henv_configure hands out
 
-# route -> install-harnesses.sh name
-route_harness() {
-  case "$1" in
-    claude-code-acp) echo claude-acp ;;
-    codex-acp) echo codex-acp ;;
-    opencode-acp) echo opencode ;;
-    pi-acp) echo pi-acp ;;
-    *) return 1 ;;
-  esac
-}
-
-# route -> henv_configure name
-route_henv() {
-  case "$1" in
-    claude-code-acp) echo claude-acp ;;
-    *) echo "$1" ;;
-  esac
-}
-
-# route -> the --model it runs with
-route_model() {
-  case "$1" in
-    claude-code-acp) echo sonnet ;;
-    codex-acp) echo gpt-5.5 ;;
-    opencode-acp|pi-acp) echo mock/mock-model ;;
-  esac
-}
+# The route tables are scripts/harness-env.sh's.
+route_harness() { henv_route_install "$1"; }
+route_henv() { henv_route_config "$1"; }
+route_model() { henv_route_model "$1"; }
 
 # route -> the model the gateway must see ("" = any: claude's alias maps to an id of its own)
 route_gateway_model() {

@@ -58,25 +58,12 @@ hs_agent=harness
 hs_agents=harnesses
 hs_skipped="check(s)"
 
-# route -> harness (install-harnesses.sh name, also henv_configure's)
-route_harness() {
-  case "$1" in
-    claude-cli) echo claude ;;
-    codex-cli) echo codex ;;
-    opencode-cli) echo opencode ;;
-    pi-cli|pi-cli-text) echo pi ;;
-    *) return 1 ;;
-  esac
-}
+# The route tables are scripts/harness-env.sh's (for these routes the install name is also
+# henv_configure's).
+route_harness() { henv_route_install "$1"; }
 
 # route -> the --model it needs (none for claude: the preset has no default and claude picks one)
-route_model() {
-  case "$1" in
-    codex-cli) echo gpt-5.5 ;;
-    opencode-cli|pi-cli|pi-cli-text) echo mock/mock-model ;;
-    *) echo "" ;;
-  esac
-}
+route_model() { henv_route_model "$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # Inner part: one route, possibly inside a fresh network namespace. stdout: the check lines.
