@@ -78,6 +78,21 @@ json substitute_model(const json& meta, const std::string& model) {
   return out;
 }
 
+// The session's model selector: the select option of category "model" (the one with id "model"
+// first, as acpx does), or nullptr.
+const json* model_config_option(const json& session_result) {
+  const json* options = member(session_result, "configOptions");
+  if (!options || !options->is_array()) return nullptr;
+  const json* found = nullptr;
+  for (const auto& o : *options) {
+    if (string_at(o, "category") != "model" && string_at(o, "id") != "model") continue;
+    if (string_at(o, "type") != "select" && !string_at(o, "type").empty()) continue;
+    if (string_at(o, "id") == "model") return &o;
+    if (!found) found = &o;
+  }
+  return found;
+}
+
 bool within(const fs::path& path, const std::vector<fs::path>& roots) {
   for (const auto& root : roots) {
     auto rel = path.lexically_relative(root);
@@ -404,7 +419,7 @@ class AcpAgent {
       model_ = model;
       return session_ready();
     }
-    const json* option = model_option();
+    const json* option = model_config_option(session_result_);
     if (option && mode != AcpSpec::ModelSelection::set_model) {
       connection_->request("session/set_config_option",
                            {{"sessionId", session_id_}, {"configId", string_at(*option, "id")},
@@ -441,19 +456,6 @@ class AcpAgent {
     fail(Error::make(ErrorCode::unsupported_capability,
                      command_name_ + " offers no way to choose a model (no model config option, no "
                                      "session/set_model); cannot run model " + model));
-  }
-
-  const json* model_option() const {
-    const json* options = member(session_result_, "configOptions");
-    if (!options || !options->is_array()) return nullptr;
-    const json* found = nullptr;
-    for (const auto& o : *options) {
-      if (string_at(o, "category") != "model" && string_at(o, "id") != "model") continue;
-      if (string_at(o, "type") != "select" && !string_at(o, "type").empty()) continue;
-      if (string_at(o, "id") == "model") return &o;
-      if (!found) found = &o;
-    }
-    return found;
   }
 
   void session_ready() {
@@ -575,15 +577,13 @@ class AcpAgent {
 
   std::vector<fs::path> fs_roots() const {
     std::vector<fs::path> roots;
-    std::error_code ec;
-    for (const auto& dir : [&] {
-           std::vector<std::string> all{cwd_};
-           all.insert(all.end(), spec_.extra_dirs.begin(), spec_.extra_dirs.end());
-           return all;
-         }()) {
+    auto add = [&roots](const std::string& dir) {
+      std::error_code ec;
       fs::path canonical = fs::weakly_canonical(dir, ec);
-      if (!ec) roots.push_back(canonical);
-    }
+      if (!ec) roots.push_back(std::move(canonical));
+    };
+    add(cwd_);
+    for (const auto& dir : spec_.extra_dirs) add(dir);
     return roots;
   }
 
@@ -942,30 +942,22 @@ Result AcpAgent::take_turn_result() {
 
 AcpModelReport models_from_session(const json& session_result) {
   AcpModelReport report;
-  const json* options = member(session_result, "configOptions");
-  if (options && options->is_array()) {
-    const json* chosen = nullptr;
-    for (const auto& o : *options) {
-      if (string_at(o, "category") != "model" && string_at(o, "id") != "model") continue;
-      if (!chosen || string_at(o, "id") == "model") chosen = &o;
-    }
-    if (chosen) {
-      report.source = "configOptions";
-      if (auto current = string_at(*chosen, "currentValue"); !current.empty())
-        report.current = current;
-      std::function<void(const json&)> collect = [&](const json& list) {
-        if (!list.is_array()) return;
-        for (const auto& entry : list) {
-          if (const json* group = member(entry, "options")) {
-            collect(*group);
-          } else if (auto value = string_at(entry, "value"); !value.empty()) {
-            report.models.push_back({value, string_at(entry, "name")});
-          }
+  if (const json* chosen = model_config_option(session_result)) {
+    report.source = "configOptions";
+    if (auto current = string_at(*chosen, "currentValue"); !current.empty())
+      report.current = current;
+    std::function<void(const json&)> collect = [&](const json& list) {
+      if (!list.is_array()) return;
+      for (const auto& entry : list) {
+        if (const json* group = member(entry, "options")) {
+          collect(*group);
+        } else if (auto value = string_at(entry, "value"); !value.empty()) {
+          report.models.push_back({value, string_at(entry, "name")});
         }
-      };
-      if (const json* list = member(*chosen, "options")) collect(*list);
-      return report;
-    }
+      }
+    };
+    if (const json* list = member(*chosen, "options")) collect(*list);
+    return report;
   }
   if (const json* legacy = member(session_result, "models")) {
     report.source = "models";

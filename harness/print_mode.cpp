@@ -193,11 +193,6 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   done(std::move(result));
 }
 
-Result failed(Error error) {
-  Result result;
-  result.error = std::move(error);
-  return result;
-}
 
 }  // namespace
 
@@ -252,10 +247,8 @@ void spawn_print_mode(Loop& loop, std::unique_ptr<PrintModeRun> run, SpawnOption
     owned->complete(std::move(outcome));
   };
   Error spawn_error;
-  if (Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error) == nullptr) {
-    run->on_done(failed(std::move(spawn_error)));
-    return;
-  }
+  if (Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error) == nullptr)
+    return run->fail(std::move(spawn_error));
   run.release();  // owned by on_complete from here on
 }
 

@@ -7,12 +7,14 @@
 #include <sstream>
 
 #include "harness/acp.h"
+#include "src/api/api_transport.h"
 #include "harness/child_common.h"
 #include "harness/print_mode.h"
 #include "parsers/json_path.h"
 #include "parsers/utf8.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/router.h"
 
 namespace drover {
 namespace {
@@ -119,6 +121,29 @@ ModelsReport from_acp(const Route& acp_route) {
   r.current = listing.current;
   for (auto& m : listing.models) r.models.push_back({m.id, m.name, std::nullopt, ""});
   if (!r.error && r.models.empty()) r.error = Error::make(ErrorCode::unsupported_capability, "the agent advertises no models");
+  return r;
+}
+
+// What an API endpoint serves (GET …/models), with the first key of the route's pool.
+ModelsReport from_api(const Route& route) {
+  ModelsReport r;
+  r.source = "api";
+  std::optional<Error> key_error;
+  auto keys = load_api_keys(route.account_spec->transport.api.credentials, route.id, key_error);
+  if (key_error) {
+    r.error = std::move(key_error);
+    return r;
+  }
+  Loop loop;
+  ModelListing listing;
+  list_api_models(loop, route, keys.empty() ? std::string() : keys.front(),
+                  [&](ModelListing&& l) { listing = std::move(l); });
+  loop.run();
+  r.error = std::move(listing.error);
+  for (const auto& m : listing.models) {
+    DiscoveredModel d{m.id, "", m.context_window, m.context_window ? "discovered" : ""};
+    r.models.push_back(std::move(d));
+  }
   return r;
 }
 
@@ -242,6 +267,13 @@ std::string default_models_cache_dir() {
 ModelsReport discover_route_models(const Config& config, const Route& route,
                                    const DiscoveryOptions& options) {
   const TransportSpec& transport = route.account_spec->transport;
+  if (transport.kind == "api") {
+    // Always asked afresh: the endpoint answers in milliseconds; its errors are the report's.
+    ModelsReport report = from_api(route);
+    if (!report.error) merge_configured_windows(report, route);
+    report.route = route.id;
+    return report;
+  }
   DiscoverySpec spec;
   if (transport.kind == "acp") {
     spec.via = DiscoverySpec::Via::acp;

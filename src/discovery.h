@@ -35,9 +35,10 @@ struct DiscoveryOptions {
   std::string cache_dir;  ///< empty: no cache ($XDG_CACHE_HOME/drover/models by default)
 };
 
-/// The models of a print-mode or ACP route (API routes are listed by src/api). Blocking: runs
-/// its own loop. A failed acp or command discovery falls back to the route's configured models
-/// with a warning in the report.
+/// The models of a route: an API endpoint's listing, an ACP agent's, a print-mode route's sidecar
+/// or list command, or the configuration. Blocking: runs its own loop. A failed acp or command
+/// discovery falls back to the route's configured models with a warning in the report; an API
+/// listing's failure is the report's error.
 ModelsReport discover_route_models(const Config& config, const Route& route,
                                    const DiscoveryOptions& options);
 

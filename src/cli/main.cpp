@@ -21,14 +21,11 @@
 
 #include "drover/client.h"
 #include "drover/config.h"
-#include "harness/acp.h"
-#include "src/discovery.h"
 #include "harness/print_mode.h"
-#include "src/api/api_transport.h"
+#include "src/discovery.h"
+#include "src/loop.h"
 #include "src/presets.h"
 #include "src/process.h"
-#include "src/loop.h"
-#include "src/router.h"
 #include "src/run.h"
 
 namespace {
@@ -241,49 +238,12 @@ int command_models(const ModelsOptions& opts) {
                  resolved.second ? resolved.second->message.c_str() : "no route");
     return kExitUsage;
   }
-  nlohmann::json report{{"route", route->id}, {"models", nlohmann::json::array()},
-                        {"error", nullptr}, {"warnings", nlohmann::json::array()}};
-  const auto& transport = route->account_spec->transport;
-  if (transport.kind == "api") {
-    std::optional<Error> key_error;
-    auto keys = drover::load_api_keys(transport.api.credentials, route->id, key_error);
-    drover::Loop loop;
-    drover::ModelListing listing;
-    if (key_error) {
-      listing.error = key_error;
-    } else {
-      drover::list_api_models(loop, *route, keys.empty() ? std::string() : keys.front(),
-                              [&](drover::ModelListing&& l) { listing = std::move(l); });
-      loop.run();
-    }
-    if (listing.error) {
-      report["error"] = to_json(*listing.error);
-      exit_code = drover::exit_code_for(listing.error->code);
-    } else {
-      report["source"] = "api";
-      for (const auto& m : listing.models) {
-        nlohmann::json entry{{"id", m.id}};
-        const drover::ModelSpec* configured = nullptr;
-        for (const auto& c : route->account_spec->models)
-          if (c.id == m.id) configured = &c;
-        if (m.context_window) {
-          entry["contextWindow"] = *m.context_window;
-          entry["contextWindowSource"] = "discovered";
-        } else if (configured && configured->context_window) {
-          entry["contextWindow"] = *configured->context_window;
-          entry["contextWindowSource"] = "configured";
-        }
-        report["models"].push_back(entry);
-      }
-    }
-  } else {
-    drover::DiscoveryOptions discovery;
-    discovery.refresh = opts.refresh;
-    discovery.cache_dir = drover::default_models_cache_dir();
-    drover::ModelsReport listing = drover::discover_route_models(*config, *route, discovery);
-    report = to_json(listing);
-    if (listing.error) exit_code = drover::exit_code_for(listing.error->code);
-  }
+  drover::DiscoveryOptions discovery;
+  discovery.refresh = opts.refresh;
+  discovery.cache_dir = drover::default_models_cache_dir();
+  drover::ModelsReport listing = drover::discover_route_models(*config, *route, discovery);
+  const nlohmann::json report = to_json(listing);
+  if (listing.error) exit_code = drover::exit_code_for(listing.error->code);
   if (opts.json) {
     write_stdout(dump(report) + "\n");
   } else {
