@@ -26,6 +26,7 @@
 #include "parsers/noise_filter.h"
 #include "parsers/utf8.h"
 #include "src/presets.h"
+#include "src/trust.h"
 #include "src/api/wire.h"
 
 namespace drover {
@@ -1377,17 +1378,21 @@ std::optional<ojson> parse_document(Ctx& ctx, const std::string& text) {
 }
 
 // Parses and validates one source without checking defaultRoute (a workspace file may name a
-// route that only the global file defines; load_config checks after merging).
+// route that only the global file defines; load_config checks after merging). `admit`, when
+// set, sees the parsed document first and may leave the source out (nullopt, no error).
 std::optional<Config> parse_one(const std::string& text, const std::string& origin,
                                 std::vector<std::string>& errors,
-                                const std::vector<PresetSource>& presets = builtin_presets()) {
+                                const std::vector<PresetSource>& presets = builtin_presets(),
+                                const std::function<bool(const ojson&)>& admit = {}) {
   Ctx ctx;
   ctx.presets = &presets;
   ctx.origin = origin;
   ctx.base_dir = fs::path(origin).parent_path();
   auto doc = parse_document(ctx, text);
+  if (doc && admit && !admit(*doc)) return std::nullopt;  // its errors are moot too
   Config config;
   if (doc) parse_root(ctx, *doc, config);
+  for (auto& p : config.providers) p.source = origin;
   if (!ctx.errors.empty()) {
     errors.insert(errors.end(), ctx.errors.begin(), ctx.errors.end());
     return std::nullopt;
@@ -1486,6 +1491,7 @@ std::vector<Route> Config::routes() const {
 //    applies whether or not the account lists models; listed models still win in step 2.
 std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std::string& id) const {
   try {
+    if (auto dependency = untrusted_dependency(id)) return {std::nullopt, std::move(dependency)};
     const auto all = routes();
     if (id.empty()) {
       if (default_route && !default_route->empty()) return resolve(*default_route);
@@ -1562,12 +1568,17 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 // - the workspace defaultRoute wins when set;
 // - defaultRoute is checked against the merged result, so either file may name a route the
 //   other defines;
-// - errors from both files are reported together.
+// - errors from both files are reported together;
+// - the workspace file goes through trust (src/trust.h): left out when it can run commands and is
+//   not trusted; when it only picks among routes and is not trusted, the global file's
+//   defaultRoute, routing and providers win over its own; trusted or not, it may not name a
+//   provider like a preset.
 std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup) {
   try {
     const std::optional<std::string> single =
         lookup.explicit_path ? lookup.explicit_path : lookup.env_path;
     std::vector<fs::path> files;
+    std::optional<fs::path> workspace_file;
     if (single) {
       if (!file_exists(*single))
         return {std::nullopt, config_error("config file not found: " + *single)};
@@ -1583,10 +1594,11 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         fs::path global = (*config_home / "drover" / "config.json").lexically_normal();
         if (file_exists(global)) files.push_back(global);
       }
-      fs::path workspace =
-          (fs::path(lookup.workspace_dir.empty() ? "." : lookup.workspace_dir) / "drover.json")
-              .lexically_normal();
-      if (file_exists(workspace)) files.push_back(workspace);
+      fs::path workspace = workspace_config_path(lookup);
+      if (file_exists(workspace)) {
+        files.push_back(workspace);
+        workspace_file = workspace;
+      }
     }
 
     Config merged;
@@ -1596,6 +1608,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         lookup.config_dir().empty() ? std::string() : lookup.config_dir() + "/presets";
     const std::vector<PresetSource> presets =
         lookup.with_presets ? all_presets(presets_dir, errors) : builtin_presets();
+    std::vector<UntrustedSource> untrusted;
     for (const auto& file : files) {
       std::string problem;
       auto text = read_text(file, problem);
@@ -1603,21 +1616,59 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         errors.push_back(problem);
         continue;
       }
-      auto config = parse_one(*text, file.string(), errors, presets);
+      const bool is_workspace = file == workspace_file;
+      std::set<std::string> reserved;
+      WorkspaceVerdict verdict;
+      std::function<bool(const ojson&)> admit;
+      if (is_workspace) {
+        reserved = preset_provider_ids(presets);
+        admit = [&](const ojson& doc) {
+          verdict = judge_workspace_file(lookup, file.string(), *text, doc, reserved);
+          return verdict.trust != WorkspaceVerdict::Trust::untrusted;
+        };
+      }
+      auto config = parse_one(*text, file.string(), errors, presets, admit);
+      if (verdict.trust == WorkspaceVerdict::Trust::untrusted) {
+        untrusted.push_back(std::move(verdict.ignored));
+        merged.notices.push_back(std::move(verdict.notice));
+        continue;
+      }
       if (!config) continue;
+      // Without trust, the workspace file adds to the global file but overrides nothing of it.
+      const bool yields = verdict.trust == WorkspaceVerdict::Trust::data_only;
+      std::vector<std::string_view> yielded;
       for (auto& p : config->providers) {
+        if (is_workspace && reserved.count(p.id)) {
+          errors.push_back(file.string() + ": " + child("providers", p.id) +
+                           ": a workspace file may not redefine the preset " + quote(p.id) +
+                           " (give the provider another name; its accounts may start from the "
+                           "preset with \"preset\": " + quote(p.id) + ")");
+          continue;
+        }
         auto same = std::find_if(merged.providers.begin(), merged.providers.end(),
                                  [&](const ProviderSpec& q) { return q.id == p.id; });
-        if (same != merged.providers.end())
+        if (same != merged.providers.end() && yields)
+          yielded.push_back(same->id);
+        else if (same != merged.providers.end())
           *same = std::move(p);
         else
           merged.providers.push_back(std::move(p));
       }
-      if (config->default_route) {
+      if (config->default_route && yields && merged.default_route) {
+        yielded.push_back("defaultRoute");
+      } else if (config->default_route) {
         merged.default_route = config->default_route;
         default_origin = file.string();
       }
-      if (config->routing.configured) merged.routing = config->routing;  // workspace wins
+      if (config->routing.configured && yields && merged.routing.configured)
+        yielded.push_back("routing");
+      else if (config->routing.configured)
+        merged.routing = config->routing;  // workspace wins
+      if (!yielded.empty())
+        merged.notices.push_back(valid_utf8(
+            verdict.key + " is not trusted, so the global configuration's " + join(yielded, ", ") +
+            " win over its own (to let it override them: drover trust " + shell_word(verdict.key) +
+            ")"));
       merged.sources.push_back(file.string());
     }
     if (lookup.with_presets) {
@@ -1636,6 +1687,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
     if (!errors.empty()) return {std::nullopt, config_error(join_errors(errors))};
     if (auto problem = default_route_problem(merged, default_origin))
       return {std::nullopt, config_error(*problem)};
+    merged.untrusted = std::move(untrusted);  // after the check: it validates what was read
     return {std::move(merged), std::nullopt};
   } catch (const std::exception& e) {
     return {std::nullopt, config_error(std::string("cannot load configuration: ") + e.what())};

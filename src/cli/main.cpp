@@ -27,6 +27,7 @@
 #include "src/presets.h"
 #include "src/process.h"
 #include "src/run.h"
+#include "src/trust.h"
 
 namespace {
 
@@ -65,6 +66,7 @@ std::optional<drover::Config> load(const std::string& config_path, int& exit_cod
     exit_code = error ? drover::exit_code_for(error->code) : kExitUsage;
     return std::nullopt;
   }
+  for (const auto& notice : config->notices) std::fprintf(stderr, "drover: %s\n", notice.c_str());
   return std::move(config);
 }
 
@@ -107,7 +109,19 @@ int command_run(const RunOptions& opts) {
   request.route = opts.route;
   const bool has_own_routes = std::any_of(config->providers.begin(), config->providers.end(),
                                           [](const drover::ProviderSpec& p) { return p.preset.empty(); });
-  if (!has_own_routes && request.route.empty()) {
+  if (!has_own_routes && request.route.empty() && !config->default_route) {
+    if (auto dependency = config->untrusted_dependency("")) {
+      std::fprintf(stderr, "drover: %s\n", dependency->message.c_str());
+      return kExitUsage;
+    }
+    const bool chosen_file = !opts.config.empty() || drover::ConfigLookup::from_environment().env_path;
+    if (chosen_file && !config->sources.empty()) {
+      std::fprintf(stderr,
+                   "drover: %s defines no routes (add a provider to it, or pick a preset with "
+                   "--route; drover presets lists them)\n",
+                   config->sources.front().c_str());
+      return kExitUsage;
+    }
     // Zero-config start: the first harness installed, in a fixed order of preference.
     for (const char* preset : {"claude-cli", "codex-cli", "pi-cli", "opencode-cli"}) {
       auto [route, error] = config->resolve(preset);
@@ -445,6 +459,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"baseUrl", t.api.base_url},
                      {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
                      {"preset", r.provider_spec->preset},
+                     {"source", r.provider_spec->source},
                      {"default", def && def->id == r.id}});
     }
     write_stdout(dump(out) + "\n");
@@ -461,8 +476,45 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
         t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint" : t.api.base_url)
                         : t.command;
     write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
-                 ")\n");
+                 ")  [" + r.provider_spec->source + "]\n");
   }
+  return 0;
+}
+
+// `drover trust [FILE]`, `--remove [FILE]`, `--list`: which workspace files may define commands.
+int command_trust(const std::string& file_arg, bool remove, bool list) {
+  const auto lookup = drover::ConfigLookup::from_environment();
+  const std::string store = drover::trust_store_path(lookup);
+  if (store.empty())
+    return fail_usage("trust: neither XDG_CONFIG_HOME nor HOME is set: nowhere to record trust");
+  if (list) {
+    std::string problem;
+    auto trusted = drover::read_trust_store(store, problem);
+    if (!trusted) return fail_usage("trust: " + problem);
+    for (const auto& [path, digest] : *trusted)
+      write_stdout(drover::trusted_file_state(path, digest) + "  " + path + "\n");
+    return 0;
+  }
+  std::string file = file_arg;
+  if (file.empty()) {
+    file = drover::workspace_config_path(lookup);
+    std::error_code ec;
+    if (!remove && !std::filesystem::exists(file, ec))
+      return fail_usage("trust: no drover.json in the current directory (give the file: drover "
+                        "trust FILE)");
+  }
+  std::string key;
+  if (remove) {
+    bool removed = false;
+    if (auto problem = drover::untrust_file(store, file, key, removed))
+      return fail_usage("trust: " + *problem);
+    write_stdout((removed ? "no longer trusted: " : "was not trusted: ") + key + "\n");
+    return 0;
+  }
+  std::string digest;
+  if (auto problem = drover::trust_file(store, file, key, digest))
+    return fail_usage("trust: " + *problem);
+  write_stdout("trusted " + key + " (sha256 " + digest + "); any change makes it untrusted again\n");
   return 0;
 }
 
@@ -551,6 +603,17 @@ int main(int argc, char** argv) {
   models_cmd->add_flag("--json", models.json, "Print JSON");
   models_cmd->add_flag("--refresh", models.refresh, "Ask again instead of using the cached list");
 
+  std::string trust_file;
+  bool trust_remove = false;
+  bool trust_list = false;
+  auto* trust_cmd = app.add_subcommand(
+      "trust", "Let a workspace drover.json run the commands it defines (after reviewing it)");
+  trust_cmd->add_option("file", trust_file, "The file (default: ./drover.json)");
+  auto* trust_remove_flag =
+      trust_cmd->add_flag("--remove", trust_remove, "Forget the file instead (it is ignored again)");
+  trust_cmd->add_flag("--list", trust_list, "List the trusted files and whether they changed")
+      ->excludes(trust_remove_flag);
+
   // Listed for --help; `drover mock-gateway …` is handled before parsing (see exec_mock_gateway).
   app.add_subcommand("mock-gateway",
                      "Serve the OpenAI, Anthropic and Gemini APIs on loopback for tests and demos "
@@ -575,5 +638,6 @@ int main(int argc, char** argv) {
   if (presets_cmd->parsed()) return command_presets(presets_show, presets_json);
   if (check_cmd->parsed()) return command_check(check_config, check_json);
   if (models_cmd->parsed()) return command_models(models);
+  if (trust_cmd->parsed()) return command_trust(trust_file, trust_remove, trust_list);
   return kExitUsage;
 }

@@ -249,6 +249,7 @@ struct ProviderSpec {
   std::string id;
   std::vector<AccountSpec> accounts;
   std::string preset;  ///< the preset this provider came from; empty for the user's own
+  std::string source;  ///< the file that defined it (a preset's origin for presets)
 };
 
 /// One runnable route: provider:transport:account:model.
@@ -280,11 +281,23 @@ struct RoutingSpec {
   bool configured = false;      ///< set when a config file has a "routing" block
 };
 
+/// A workspace file left out because it can run commands and the user has not trusted it
+/// (README "Trusting a workspace file"). Resolving a route it would have defined is an error.
+struct UntrustedSource {
+  std::string path;                    ///< absolute, as `drover trust` records it
+  std::vector<std::string> providers;  ///< provider ids it defines (preset names excluded)
+  bool sets_default_route = false;
+};
+
 struct Config {
   std::optional<std::string> default_route;
   RoutingSpec routing;
   std::vector<ProviderSpec> providers;  ///< in file order
   std::vector<std::string> sources;     ///< files this config was read from, in load order
+  std::vector<UntrustedSource> untrusted;  ///< workspace files left out, untrusted
+  /// One line each about how the files were read (an untrusted workspace file ignored, or its
+  /// settings giving way to the global file's), for the user to see.
+  std::vector<std::string> notices;
 
   /// Every route, in file order (providers, then accounts, then models).
   std::vector<Route> routes() const;
@@ -292,7 +305,13 @@ struct Config {
   /// `acme:cli:main:m1`, or `provider::account:` style with empty parts as wildcards) to the
   /// first matching route. Empty `id` means the default route, else the first route.
   /// Errors: config_error when nothing matches (the message lists what exists).
+  /// Errors: config_error also when the route would have come from an untrusted workspace file
+  /// (see untrusted_dependency).
   std::pair<std::optional<Route>, std::optional<Error>> resolve(const std::string& id) const;
+  /// config_error naming the file and how to trust it when resolving `id` ("" for the default
+  /// route) depends on an untrusted workspace file: `id` names a provider only that file defines,
+  /// or the default route would have come from it. nullopt otherwise.
+  std::optional<Error> untrusted_dependency(const std::string& id) const;
 };
 
 /// Where configuration comes from (README "Configuration").
@@ -321,6 +340,11 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 /// read (missing is an error). Otherwise the global file and then the workspace file are read
 /// when present; a workspace provider replaces a global one with the same id, and the workspace
 /// defaultRoute wins. No file at all gives a Config with no user providers (not an error).
+/// The workspace file is subject to trust (src/trust.h): one that can run commands is left out
+/// (Config::untrusted, Config::notices) unless `drover trust` recorded its current content; one
+/// that only picks among existing routes is read, but without trust the global file's
+/// defaultRoute, routing and providers of the same id win over its own. A workspace file may not
+/// define a provider named like a preset.
 /// With `with_presets`, the providers of every preset (built-in, then the user's) that the user
 /// did not define themselves follow the user's own, marked with ProviderSpec::preset.
 std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup);

@@ -379,6 +379,7 @@ TEST(CliRun, WorkspaceConfigIsFoundWithoutFlags) {
   CliOptions options;
   options.cwd = dir.path();
   options.env = {{"XDG_CONFIG_HOME", dir.path() + "/no-global"}};
+  ASSERT_EQ(run_drover({"trust"}, options).exit_code, 0);  // it names a command to run
   CliRun run = run_drover({"run", "hello"}, options);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, "echo: hello [model=m]\n");
