@@ -1636,7 +1636,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
       if (!config) continue;
       // Without trust, the workspace file adds to the global file but overrides nothing of it.
       const bool yields = verdict.trust == WorkspaceVerdict::Trust::data_only;
-      std::vector<std::string_view> yielded;
+      std::vector<std::string> yielded;  // copies: merged.providers may still grow
       for (auto& p : config->providers) {
         if (is_workspace && reserved.count(p.id)) {
           errors.push_back(file.string() + ": " + child("providers", p.id) +
@@ -1666,7 +1666,8 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         merged.routing = config->routing;  // workspace wins
       if (!yielded.empty())
         merged.notices.push_back(valid_utf8(
-            verdict.key + " is not trusted, so the global configuration's " + join(yielded, ", ") +
+            verdict.key + " is not trusted, so the global configuration's " +
+            join(std::vector<std::string_view>(yielded.begin(), yielded.end()), ", ") +
             " win over its own (to let it override them: drover trust " + shell_word(verdict.key) +
             ")"));
       merged.sources.push_back(file.string());

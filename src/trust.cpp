@@ -106,14 +106,17 @@ std::optional<TrustStore> read_trust_store(const std::string& path, std::string&
   const auto doc = nlohmann::json::parse(text, nullptr, false);
   const auto files = doc.is_object() ? doc.find("files") : doc.end();
   if (files == doc.end() || !files->is_object()) {
-    problem = path + " is not a drover trust store (expected {\"files\": {PATH: {\"sha256\": …}}})";
+    problem = path +
+              " is not a drover trust store (expected {\"files\": {PATH: {\"sha256\": …}}})";
     return std::nullopt;
   }
   TrustStore store;
   for (const auto& [file, entry] : files->items()) {
     const auto digest = entry.is_object() ? entry.find("sha256") : entry.end();
-    if (digest == entry.end() || !digest->is_string() || !is_sha256_hex(digest->get<std::string>())) {
-      problem = path + ": files[" + nlohmann::json(file).dump() + "]: expected {\"sha256\": 64 hex digits}";
+    if (digest == entry.end() || !digest->is_string() ||
+        !is_sha256_hex(digest->get<std::string>())) {
+      problem = path + ": files[" + nlohmann::json(file).dump() +
+                "]: expected {\"sha256\": 64 hex digits}";
       return std::nullopt;
     }
     store[file] = digest->get<std::string>();
@@ -137,7 +140,8 @@ std::optional<std::string> write_trust_store(const std::string& path, const Trus
   const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // mode 0600
   if (fd < 0) return "cannot write " + path + ": " + std::strerror(errno);
   auto fail = [&](const char* what) {
-    const std::string message = std::string("cannot ") + what + " " + path + ": " + std::strerror(errno);
+    const std::string message =
+        std::string("cannot ") + what + " " + path + ": " + std::strerror(errno);
     ::close(fd);
     ::unlink(tmp.c_str());
     return message;
@@ -207,7 +211,8 @@ std::optional<std::string> executable_content(const ojson& doc) {
         if (comment_key(pkey)) continue;
         if (pkey != "accounts" || !accounts.is_array()) return ppath + "." + pkey;
         for (size_t i = 0; i < accounts.size(); ++i)
-          if (auto found = executable_account(accounts[i], ppath + ".accounts[" + std::to_string(i) + "]"))
+          if (auto found =
+                  executable_account(accounts[i], ppath + ".accounts[" + std::to_string(i) + "]"))
             return found;
       }
     }
@@ -222,8 +227,8 @@ WorkspaceVerdict judge_workspace_file(const ConfigLookup& lookup, const std::str
   verdict.key = trust_key(file);
   std::string problem;
   const std::string store_path = trust_store_path(lookup);
-  const auto store =
-      store_path.empty() ? std::optional<TrustStore>(TrustStore{}) : read_trust_store(store_path, problem);
+  const auto store = store_path.empty() ? std::optional<TrustStore>(TrustStore{})
+                                        : read_trust_store(store_path, problem);
   const auto entry = store ? store->find(verdict.key) : TrustStore::const_iterator{};
   const bool recorded = store && entry != store->end();
   if (recorded && entry->second == sha256_hex(text)) return verdict;  // trusted
@@ -271,7 +276,8 @@ std::optional<Error> Config::untrusted_dependency(const std::string& id) const {
         what = "the default route";
     } else if (std::find(file.providers.begin(), file.providers.end(), provider) !=
                file.providers.end()) {
-      what = "route " + nlohmann::json(id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      what = "route " +
+             nlohmann::json(id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     if (what.empty()) continue;
     return Error::make(ErrorCode::config_error,

@@ -114,7 +114,8 @@ int command_run(const RunOptions& opts) {
       std::fprintf(stderr, "drover: %s\n", dependency->message.c_str());
       return kExitUsage;
     }
-    const bool chosen_file = !opts.config.empty() || drover::ConfigLookup::from_environment().env_path;
+    const bool chosen_file =
+        !opts.config.empty() || drover::ConfigLookup::from_environment().env_path;
     if (chosen_file && !config->sources.empty()) {
       std::fprintf(stderr,
                    "drover: %s defines no routes (add a provider to it, or pick a preset with "
@@ -514,7 +515,8 @@ int command_trust(const std::string& file_arg, bool remove, bool list) {
   std::string digest;
   if (auto problem = drover::trust_file(store, file, key, digest))
     return fail_usage("trust: " + *problem);
-  write_stdout("trusted " + key + " (sha256 " + digest + "); any change makes it untrusted again\n");
+  write_stdout("trusted " + key + " (sha256 " + digest +
+               "); any change makes it untrusted again\n");
   return 0;
 }
 
@@ -610,7 +612,7 @@ int main(int argc, char** argv) {
       "trust", "Let a workspace drover.json run the commands it defines (after reviewing it)");
   trust_cmd->add_option("file", trust_file, "The file (default: ./drover.json)");
   auto* trust_remove_flag =
-      trust_cmd->add_flag("--remove", trust_remove, "Forget the file instead (it is ignored again)");
+      trust_cmd->add_flag("--remove", trust_remove, "Forget the file (it is ignored again)");
   trust_cmd->add_flag("--list", trust_list, "List the trusted files and whether they changed")
       ->excludes(trust_remove_flag);
 

@@ -1375,9 +1375,9 @@ TEST(ConfigTrust, DataOnlyWorkspaceFileNeedsNoTrustButGivesWayToTheGlobalFile) {
             R"({"defaultRoute": "g", "providers": {"g": )" + provider(cli_account("x")) + "}}");
   const std::string ws = dir.write("ws/drover.json", R"({"defaultRoute": "proj",
     "providers": {
+      "g": {"accounts": [{"id": "mine", "preset": "claude-cli"}]},
       "proj": {"accounts": [{"id": "a", "preset": "claude-cli", "models": ["m1"],
-               "transport": {"cli": {"watchdog": {"timeout": 5}}}}]},
-      "g": {"accounts": [{"id": "mine", "preset": "claude-cli"}]}}})");
+               "transport": {"cli": {"watchdog": {"timeout": 5}}}}]}}})");
   auto [config, error] = load_config(lookup_in(dir));
   ASSERT_TRUE(config) << error->message;
   EXPECT_THAT(route_ids(*config), ElementsAre("g:cli:x:", "proj:cli:a:m1"));
