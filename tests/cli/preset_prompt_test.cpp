@@ -41,6 +41,7 @@ const std::vector<std::vector<std::string>> kVariants = {
 };
 
 struct Recorded {
+  CliRun cli;
   std::vector<std::string> argv;  // without argv[0]
   std::string stdin_text;
   size_t calls = 0;
@@ -82,10 +83,8 @@ class PresetPrompt : public ::testing::TestWithParam<std::string> {
                    {"XDG_CONFIG_HOME", dir_.path() + "/xdg"},
                    {"TMPDIR", tmp_},
                    {"STUB_RECORD", record_}};
-    CliRun cli = run_drover(args, options);
-    EXPECT_NE(cli.err.find("stub harness: recorded"), std::string::npos)
-        << "the stub ran: " << cli.err;
     Recorded r;
+    r.cli = run_drover(args, options);
     const std::string argv = read_file(record_ + "/argv");
     for (size_t start = 0; start < argv.size();) {
       size_t end = argv.find('\0', start);
@@ -114,7 +113,7 @@ TEST_P(PresetPrompt, APromptIsNeverAnOptionOfTheHarness) {
     SCOPED_TRACE("drover run --route " + GetParam() + variant);
     // The argv with an inoffensive prompt shows where the prompt goes (if into argv at all).
     Recorded base = run(flags, plain);
-    ASSERT_EQ(base.calls, 1u);
+    ASSERT_EQ(base.calls, 1u) << base.cli.err;
     auto at = std::find(base.argv.begin(), base.argv.end(), plain);
     const bool in_argv = at != base.argv.end();
     if (in_argv) {
@@ -130,7 +129,7 @@ TEST_P(PresetPrompt, APromptIsNeverAnOptionOfTheHarness) {
     for (const auto& prompt : kHostilePrompts) {
       SCOPED_TRACE("prompt " + prompt);
       Recorded r = run(flags, prompt);
-      ASSERT_EQ(r.calls, 1u);
+      ASSERT_EQ(r.calls, 1u) << r.cli.err;
       // The same argv, the prompt in the same place (or on stdin): nothing shifted or added.
       std::vector<std::string> expected = base.argv;
       if (in_argv) expected[static_cast<size_t>(at - base.argv.begin())] = prompt;
@@ -138,6 +137,15 @@ TEST_P(PresetPrompt, APromptIsNeverAnOptionOfTheHarness) {
       EXPECT_EQ(r.stdin_text, in_argv ? "" : prompt);
     }
   }
+}
+
+TEST_P(PresetPrompt, ASessionIdIsNeverAnOptionOfTheHarness) {
+  // claude's --resume takes an optional value: `--resume --version` printed claude's version.
+  Recorded r = run({"-o", "json", "--resume=--version"}, "hello");
+  EXPECT_EQ(r.calls, 0u) << "the harness is not started";
+  EXPECT_EQ(r.cli.exit_code, 2) << r.cli.err;
+  EXPECT_NE(r.cli.err.find("the session id to resume must not start with '-'"), std::string::npos)
+      << r.cli.err;
 }
 
 // Every built-in print-mode preset, by name (CoversEveryBuiltinPrintModePreset keeps it whole).
