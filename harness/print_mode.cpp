@@ -305,6 +305,14 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
         "route " + route.id + " cannot resume a session: its argsTemplate has no {session_id}"));
     return;
   }
+  // A session id is an argument of its own (claude's --resume even takes an optional value):
+  // one starting with '-' would be read as one of the harness's options.
+  if (request.session_id && !request.session_id->empty() && request.session_id->front() == '-') {
+    run->fail(Error::make(ErrorCode::validation_error,
+                          "the session id to resume must not start with '-' (" +
+                              transport.command + " would read it as an option)"));
+    return;
+  }
 
   // Attachments named relative to the workspace still resolve from a clean directory.
   std::vector<std::string> files = request.files;
