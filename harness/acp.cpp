@@ -16,6 +16,7 @@
 #include "harness/print_mode.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
+#include "src/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
@@ -151,6 +152,10 @@ class AcpAgent {
     ready_ = std::move(ready);
     finished_ = std::move(finished);
     started_ns_ = uv_hrtime();
+    // A route that cannot enforce the policy is refused before anything is made or spawned
+    // (model discovery sends no prompt, so nothing can run a tool there).
+    policy_ = gate_permission_policy(route_, request_);
+    if (policy_.refusal && !discovery_only_) return fail_before_spawn(std::move(*policy_.refusal));
     const ContextMode mode = request_.context_mode.value_or(spec_.context_mode);
     auto [directory, directory_error] = prepare_child_directory(request_.cwd, spec_.cwd, mode);
     if (!directory) return fail_before_spawn(std::move(*directory_error));
@@ -161,8 +166,17 @@ class AcpAgent {
     std::map<std::string, std::string> env = spec_.env;
     if (mode == ContextMode::clean)
       for (const auto& [name, value] : spec_.clean_env) env[name] = value;
+    RunFacts facts;
+    facts.context = mode;
+    facts.resuming = request_.session_id.has_value();
+    facts.policy = policy_.policy;
     SpawnOptions spawn;
     spawn.env = build_child_environment(env, spec_.clear_env);
+    facts.env_has = env_lookup(spawn.env);
+    if (!spec_.env_when.empty()) {
+      apply_env_when(env, spec_.env_when, facts);
+      spawn.env = build_child_environment(env, spec_.clear_env);
+    }
     const std::string& command = route_.account_spec->transport.command;
     spawn.file = resolve_command(command, spawn.env, workspace_);
     if (spawn.file.empty())
@@ -170,7 +184,11 @@ class AcpAgent {
           ErrorCode::not_found, "command '" + command + "' for route " + route_.id +
                                     " was not found or is not executable (PATH searched)"));
     spawn.args = {command};
-    spawn.args.insert(spawn.args.end(), spec_.args.begin(), spec_.args.end());
+    for (size_t i = 0; i < spec_.args.size(); ++i)
+      if (i >= spec_.args_when.size() ||
+          std::all_of(spec_.args_when[i].begin(), spec_.args_when[i].end(),
+                      [&](const std::string& c) { return condition_holds(c, facts); }))
+        spawn.args.push_back(spec_.args[i]);
     spawn.cwd = cwd_;
     spawn.interactive_stdin = true;
     spawn.owner_stops = true;  // Ctrl-C goes through session/cancel first (stop hook below)
@@ -750,6 +768,7 @@ class AcpAgent {
     temp_dir_.reset();
     Result result;
     result.error = std::move(error);
+    result.policy = policy_.report;
     auto finished = std::move(finished_);
     delete this;
     finished(std::move(result));
@@ -810,10 +829,15 @@ class AcpAgent {
   /// ready for the next prompt. Also used for the last turn when the process is gone.
   Result take_turn_result();
   bool alive() const { return process_ != nullptr && !shutting_down_; }
+  /// Model discovery: no prompt follows, so a policy the route cannot enforce is no reason to
+  /// refuse the handshake.
+  void for_discovery() { discovery_only_ = true; }
 
  private:
 
   const bool one_shot_;
+  bool discovery_only_ = false;
+  PolicyGate policy_;
   Loop& loop_;
   Route route_;
   const AcpSpec& spec_;
@@ -864,6 +888,8 @@ Result AcpAgent::take_turn_result() {
   Result result;
   result.warnings = std::move(warnings_);
   warnings_.clear();
+  if (policy_.warning) result.warnings.push_back(*policy_.warning);
+  result.policy = policy_.report;
   result.session_id = session_id_.empty() ? std::nullopt : std::optional<std::string>(session_id_);
   if (!model_.empty()) result.model = model_;
   std::unique_ptr<Turn> owned = std::move(turn_);
@@ -1050,6 +1076,7 @@ void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpM
   RunRequest request;
   request.model = "";  // report what the agent offers; select nothing
   auto* agent = new AcpAgent(loop, route, request);
+  agent->for_discovery();
   auto report = std::make_shared<AcpModelReport>();
   auto ready = std::make_shared<bool>(false);
   agent->start(

@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "parsers/utf8.h"
+#include "src/args_template.h"
 #include "src/process.h"
 
 namespace drover {
@@ -69,6 +71,79 @@ std::pair<std::optional<ChildDirectory>, std::optional<Error>> prepare_child_dir
                                             ": " + std::strerror(errno))};
   }
   return {std::move(dir), std::nullopt};
+}
+
+PolicyGate gate_permission_policy(const Route& route, const RunRequest& request) {
+  const TransportSpec& transport = route.account_spec->transport;
+  const bool acp = transport.kind == "acp";
+  PolicyGate gate;
+  gate.policy = request.permissions.value_or(acp ? transport.acp.permissions
+                                                 : PermissionPolicy::approve_reads);
+  const std::string policy(to_string(gate.policy));
+  gate.report.requested = policy;
+  // Undeclared: an ACP route keeps answering the requests its agent sends; a print-mode route
+  // runs as it always did, and says that nothing enforced the policy.
+  const PermissionDeclaration declared =
+      transport.permissions.value_or(PermissionDeclaration{
+          acp ? PermissionEnforcement::agent_asks : PermissionEnforcement::none, {}, {}});
+  const bool cannot =
+      declared.enforcement == PermissionEnforcement::none ||
+      std::find(declared.cannot_enforce.begin(), declared.cannot_enforce.end(), gate.policy) !=
+          declared.cannot_enforce.end();
+  gate.report.enforcement = std::string(to_string(declared.enforcement));
+  gate.report.mechanism = declared.mechanism;
+  if (gate.report.mechanism.empty()) {
+    switch (declared.enforcement) {
+      case PermissionEnforcement::agent_asks:
+        gate.report.mechanism = "session/request_permission, answered by the policy";
+        break;
+      case PermissionEnforcement::mapped:
+        gate.report.mechanism = "the route's policy conditions (argsTemplate, args, envWhen)";
+        break;
+      case PermissionEnforcement::none:
+        gate.report.mechanism = "none: the harness runs with its own defaults";
+        break;
+    }
+  }
+  if (!cannot || gate.policy == PermissionPolicy::approve_all) {
+    if (cannot) gate.report.enforcement = "none";  // nothing to restrict
+    return gate;
+  }
+  gate.report.enforcement = "none";
+  if (!transport.permissions) {
+    gate.report.mechanism = "none: the route does not declare how it enforces permissions "
+                            "(transport.permissions), so " + policy + " was not enforced";
+    if (request.permissions)
+      gate.warning = "route " + route.id + " does not declare how it enforces permissions; the " +
+                     policy + " policy was not enforced";
+    return gate;
+  }
+  gate.refusal = Error::make(
+      ErrorCode::unsupported_capability,
+      "route " + route.id + " cannot enforce the " + policy + " permission policy (" +
+          (declared.enforcement == PermissionEnforcement::none
+               ? std::string("transport.permissions is none")
+               : "transport.permissions.cannotEnforce lists " + policy) +
+          ": its harness offers no way to restrict its tools), so it was not started; use "
+          "--approve-all to run it unrestricted, or a route that enforces " + policy);
+  return gate;
+}
+
+std::function<bool(const std::string&)> env_lookup(const std::vector<std::string>& env) {
+  return [&env](const std::string& name) {
+    const std::string prefix = name + "=";
+    return std::any_of(env.begin(), env.end(), [&](const std::string& entry) {
+      return entry.size() > prefix.size() && entry.compare(0, prefix.size(), prefix) == 0;
+    });
+  };
+}
+
+void apply_env_when(std::map<std::string, std::string>& env,
+                    const std::vector<ConditionalEnv>& env_when, const RunFacts& facts) {
+  for (const auto& entry : env_when)
+    if (std::all_of(entry.when.begin(), entry.when.end(),
+                    [&](const std::string& c) { return condition_holds(c, facts); }))
+      for (const auto& [name, value] : entry.env) env[name] = value;
 }
 
 }  // namespace drover

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,5 +37,26 @@ struct ChildDirectory {
 std::pair<std::optional<ChildDirectory>, std::optional<Error>> prepare_child_directory(
     const std::optional<std::string>& request_cwd, const std::optional<std::string>& route_cwd,
     ContextMode mode);
+
+/// The permission policy of one harness run and how its route enforces it (README
+/// "Permissions"). The policy: the request's, else the ACP route's `permissions`, else
+/// approve-reads. `refusal` (unsupported_capability, naming the route and the policy) is set when
+/// the route cannot enforce it: the run must not start. `warning` is set when the caller asked for
+/// a policy explicitly that an undeclared print-mode route does not enforce.
+struct PolicyGate {
+  PermissionPolicy policy = PermissionPolicy::approve_reads;
+  PolicyReport report;
+  std::optional<Error> refusal;
+  std::optional<std::string> warning;
+};
+PolicyGate gate_permission_policy(const Route& route, const RunRequest& request);
+
+/// For `env:NAME` conditions: whether NAME is set and non-empty in a child environment
+/// ("NAME=value" entries). The environment must outlive the function.
+std::function<bool(const std::string&)> env_lookup(const std::vector<std::string>& env);
+
+/// `env` with the variables of every `envWhen` entry whose conditions hold, in order.
+void apply_env_when(std::map<std::string, std::string>& env,
+                    const std::vector<ConditionalEnv>& env_when, const RunFacts& facts);
 
 }  // namespace drover

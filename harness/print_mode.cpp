@@ -46,6 +46,7 @@ struct PrintModeRun {
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
   std::string filtered_text;                  // the answer as the filter let it through
   bool ephemeral = false;  // the harness was told to keep no session: no id to resume with
+  PolicyGate policy;       // the permission policy and how the route enforces it
 
   void emit(std::vector<Event>& events) {
     for (auto& event : events) {
@@ -71,6 +72,7 @@ struct PrintModeRun {
     temp_dir.reset();
     Result result;
     result.error = std::move(error);
+    result.policy = policy.report;
     on_done(std::move(result));
   }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
@@ -157,6 +159,8 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
                                   " line(s) of harness noise");
     }
   }
+  if (policy.warning) result.warnings.push_back(*policy.warning);
+  result.policy = policy.report;
   for (auto& w : outcome.warnings) result.warnings.push_back(std::move(w));
   for (auto& w : parsed.warnings) result.warnings.push_back(std::move(w));
   if (output_file) {
@@ -268,7 +272,11 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->on_done = std::move(on_done);
   run->command_name = std::filesystem::path(transport.command).filename().string();
 
+  // A route that cannot enforce the policy is refused before anything is made or spawned.
+  run->policy = gate_permission_policy(route, request);
+  if (run->policy.refusal) return run->fail(std::move(*run->policy.refusal));
   RunFacts facts;
+  facts.policy = run->policy.policy;
   facts.context = request.context_mode.value_or(cli.context_mode);
   auto [directory, directory_error] =
       prepare_child_directory(request.cwd, cli.cwd, facts.context);
@@ -289,12 +297,11 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   spawn.env = build_child_environment(env, cli.clear_env);
   // The command is found from the workspace (a relative command path is the route's).
   spawn.file = resolve_command(transport.command, spawn.env, cwd);
-  facts.env_has = [&env = spawn.env](const std::string& name) {
-    const std::string prefix = name + "=";
-    return std::any_of(env.begin(), env.end(), [&](const std::string& entry) {
-      return entry.size() > prefix.size() && entry.compare(0, prefix.size(), prefix) == 0;
-    });
-  };
+  facts.env_has = env_lookup(spawn.env);
+  if (!cli.env_when.empty()) {
+    apply_env_when(env, cli.env_when, facts);
+    spawn.env = build_child_environment(env, cli.clear_env);
+  }
   const auto args_template =
       streaming ? active_groups(cli.streaming->args_template, cli.streaming->args_when, facts)
                 : active_groups(cli.args_template, cli.args_when, facts);

@@ -309,6 +309,23 @@ std::optional<PermissionPolicy> permission_policy_from_string(std::string_view n
   return std::nullopt;
 }
 
+std::optional<PermissionEnforcement> permission_enforcement_from_string(
+    std::string_view name) noexcept {
+  if (name == "agent-asks") return PermissionEnforcement::agent_asks;
+  if (name == "mapped") return PermissionEnforcement::mapped;
+  if (name == "none") return PermissionEnforcement::none;
+  return std::nullopt;
+}
+
+std::string_view to_string(PermissionEnforcement enforcement) noexcept {
+  switch (enforcement) {
+    case PermissionEnforcement::agent_asks: return "agent-asks";
+    case PermissionEnforcement::mapped: return "mapped";
+    case PermissionEnforcement::none: return "none";
+  }
+  return "none";
+}
+
 std::string_view to_string(PermissionPolicy policy) noexcept {
   switch (policy) {
     case PermissionPolicy::approve_all: return "approve-all";
@@ -453,8 +470,9 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
 // `when` conditions of a conditional argv group (CliSpec::args_when).
 bool valid_condition(std::string_view c) {
   if (!c.empty() && c[0] == '!') c.remove_prefix(1);
-  static constexpr std::array<std::string_view, 6> kFlags{"clean", "workspace", "resume",
-                                                         "fresh", "ephemeral", "persistent"};
+  static constexpr std::array<std::string_view, 9> kFlags{
+      "clean",      "workspace",   "resume",        "fresh",   "ephemeral",
+      "persistent", "approve-all", "approve-reads", "deny-all"};
   if (std::find(kFlags.begin(), kFlags.end(), c) != kFlags.end()) return true;
   return c.size() > 4 && c.substr(0, 4) == "env:" && c.find('=') == std::string_view::npos;
 }
@@ -473,11 +491,30 @@ std::vector<std::string> parse_when(Ctx& ctx, const ojson& v, const std::string&
       when.push_back(c.get<std::string>());
     else
       ctx.expected(cpath,
-                   "a condition: clean, workspace, resume, fresh, ephemeral, persistent or "
-                   "env:NAME (optionally negated with a leading !)",
+                   "a condition: clean, workspace, resume, fresh, ephemeral, persistent, "
+                   "approve-all, approve-reads, deny-all or env:NAME (optionally negated with a "
+                   "leading !)",
                    c);
   }
   return when;
+}
+
+// {"when": conditions, "args": token or group}: used only when every condition holds. Returns
+// its "args" (and sets `path` to theirs) or nullptr when they are missing.
+const ojson* conditional_args(Ctx& ctx, const ojson& element, std::string& path,
+                              std::vector<std::string>& when) {
+  ctx.check_keys(element, path, {"when", "args"});
+  if (auto w = element.find("when"); w != element.end())
+    when = parse_when(ctx, *w, child(path, "when"));
+  else
+    ctx.missing(path, "when", "the conditions under which the args are used");
+  auto a = element.find("args");
+  if (a == element.end()) {
+    ctx.missing(path, "args", "the token or group of tokens to add");
+    return nullptr;
+  }
+  path = child(path, "args");
+  return &*a;
 }
 
 void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
@@ -497,20 +534,11 @@ void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
     std::string gpath = child(path, i);
     std::vector<std::string> when;
     if (element->is_object()) {
-      // {"when": conditions, "args": token or group}: used only when every condition holds.
-      ctx.check_keys(*element, gpath, {"when", "args"});
-      if (auto w = element->find("when"); w != element->end())
-        when = parse_when(ctx, *w, child(gpath, "when"));
-      else
-        ctx.missing(gpath, "when", "the conditions under which the args are used");
-      auto a = element->find("args");
-      if (a == element->end()) {
-        ctx.missing(gpath, "args", "the token or group of tokens to add");
+      element = conditional_args(ctx, *element, gpath, when);
+      if (element == nullptr) {
         all_parsed = false;
         continue;
       }
-      element = &*a;
-      gpath = child(gpath, "args");
       any_when = true;
     }
     const ojson& el = *element;
@@ -665,21 +693,27 @@ struct ChildSettings {
   NoiseSpec& noise;
 };
 
+// An object of environment variables (env, cleanEnv, envWhen[i].env).
+void parse_env_map(Ctx& ctx, const ojson& obj, const std::string& epath,
+                   std::map<std::string, std::string>& target) {
+  for (const auto& [name, value] : obj.items()) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
+    } else if (!value.is_string()) {
+      ctx.expected(child(epath, name), "a string", value);
+    } else {
+      target[name] = value.get<std::string>();
+    }
+  }
+}
+
 void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, ChildSettings out) {
   for (auto [key, target] : {std::pair{"env", &out.env}, std::pair{"cleanEnv", &out.clean_env}}) {
     auto it = v.find(key);
     if (it == v.end()) continue;
     const std::string epath = child(path, key);
     if (!ctx.object(*it, epath)) continue;
-    for (const auto& [name, value] : it->items()) {
-      if (name.empty() || name.find('=') != std::string::npos) {
-        ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
-      } else if (!value.is_string()) {
-        ctx.expected(child(epath, name), "a string", value);
-      } else {
-        (*target)[name] = value.get<std::string>();
-      }
-    }
+    parse_env_map(ctx, *it, epath, *target);
   }
   if (auto mode = ctx.string_member(v, path, "contextMode", false, false)) {
     if (auto parsed = context_mode_from_string(*mode))
@@ -755,13 +789,44 @@ void parse_discovery(Ctx& ctx, const ojson& v, const std::string& path, Discover
   if (auto ms = ctx.seconds_member(v, path, "ttl", true)) d.ttl_ms = *ms;
 }
 
+// envWhen: [{"when": conditions, "env": {NAME: value}}], variables set only when every
+// condition holds (the conditions of conditional argv groups).
+void parse_env_when(Ctx& ctx, const ojson& v, const std::string& path,
+                    std::vector<ConditionalEnv>& out) {
+  auto it = v.find("envWhen");
+  if (it == v.end()) return;
+  const std::string wpath = child(path, "envWhen");
+  if (!it->is_array()) {
+    ctx.expected(wpath, "an array of {\"when\": conditions, \"env\": {…}} objects", *it);
+    return;
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const ojson& entry = (*it)[i];
+    const std::string epath = child(wpath, i);
+    if (!ctx.object(entry, epath)) continue;
+    ctx.check_keys(entry, epath, {"when", "env"});
+    ConditionalEnv conditional;
+    if (auto w = entry.find("when"); w != entry.end())
+      conditional.when = parse_when(ctx, *w, child(epath, "when"));
+    else
+      ctx.missing(epath, "when", "the conditions under which the variables are set");
+    if (auto e = entry.find("env"); e != entry.end()) {
+      if (ctx.object(*e, child(epath, "env")))
+        parse_env_map(ctx, *e, child(epath, "env"), conditional.env);
+    } else {
+      ctx.missing(epath, "env", "the variables to set");
+    }
+    out.push_back(std::move(conditional));
+  }
+}
+
 void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(
       v, path,
       {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
        "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming",
-       "contextMode", "cleanEnv", "ephemeral", "discovery"});
+       "contextMode", "cleanEnv", "ephemeral", "discovery", "envWhen"});
   // nullopt when input itself is invalid: the {prompt} rules depend on it, so they are skipped.
   std::optional<CliSpec::Input> input = CliSpec::Input::arg;
   if (auto s = ctx.string_member(v, path, "input", false, false)) {
@@ -807,6 +872,7 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
                        ChildSettings{cli.env, cli.clean_env, cli.clear_env, cli.cwd,
                                      cli.context_mode, cli.watchdog, cli.max_output_bytes,
                                      cli.noise});
+  parse_env_when(ctx, v, path, cli.env_when);
   if (auto b = ctx.bool_member(v, path, "ephemeral")) cli.ephemeral = *b;
   if (auto it = v.find("discovery"); it != v.end())
     parse_discovery(ctx, *it, child(path, "discovery"), cli.discovery);
@@ -913,22 +979,47 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                   "maxOutputBytes", "suppressHarnessNoise", "failOnHarnessOnlyTurn",
                   "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
                   "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
-                  "modelSelection", "strictModels"});
+                  "modelSelection", "strictModels", "envWhen"});
   parse_child_settings(ctx, v, path,
                        ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
                                      acp.context_mode, acp.watchdog, acp.max_output_bytes,
                                      acp.noise});
+  parse_env_when(ctx, v, path, acp.env_when);
   if (auto it = v.find("args"); it != v.end()) {
     const std::string apath = child(path, "args");
     if (!it->is_array()) {
       ctx.expected(apath, "an array of strings", *it);
     } else {
+      bool any_when = false;
+      std::vector<std::vector<std::string>> whens;
       for (size_t i = 0; i < it->size(); ++i) {
-        if ((*it)[i].is_string())
-          acp.args.push_back((*it)[i].get<std::string>());
-        else
-          ctx.expected(child(apath, i), "a string", (*it)[i]);
+        const ojson* element = &(*it)[i];
+        std::string epath = child(apath, i);
+        std::vector<std::string> when;
+        if (element->is_object()) {
+          // {"when": conditions, "args": token or tokens}, as in print-mode argv templates.
+          element = conditional_args(ctx, *element, epath, when);
+          if (element == nullptr) continue;
+          any_when = true;
+        }
+        const bool list = element != &(*it)[i] && element->is_array();
+        if (!list && !element->is_string()) {
+          ctx.expected(epath, element == &(*it)[i] ? "a string or {\"when\", \"args\"}"
+                                                   : "a string or an array of strings",
+                       *element);
+          continue;
+        }
+        for (size_t j = 0; j < (list ? element->size() : 1); ++j) {
+          const ojson& token = list ? (*element)[j] : *element;
+          if (!token.is_string()) {
+            ctx.expected(child(epath, j), "a string", token);
+            continue;
+          }
+          acp.args.push_back(token.get<std::string>());
+          whens.push_back(when);
+        }
       }
+      if (any_when) acp.args_when = std::move(whens);
     }
   }
   if (auto ms = ctx.seconds_member(v, path, "exitGrace", true)) acp.exit_grace_ms = *ms;
@@ -1003,9 +1094,60 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
 
 // ---- transport, account, provider, root ---------------------------------------------------------
 
+// transport.permissions: "agent-asks" | "mapped" | "none", or {"enforcement", "mechanism",
+// "cannotEnforce": [policies]} (README "Permissions").
+std::optional<PermissionDeclaration> parse_permission_declaration(Ctx& ctx, const ojson& v,
+                                                                  const std::string& path,
+                                                                  const std::string& kind) {
+  if (kind == "api") {
+    ctx.error(path, "only valid for harness routes (kind cli or acp): an API route runs no tools");
+    return std::nullopt;
+  }
+  const ojson* enforcement = &v;
+  std::string epath = path;
+  PermissionDeclaration d;
+  if (v.is_object()) {
+    ctx.check_keys(v, path, {"enforcement", "mechanism", "cannotEnforce"});
+    auto e = v.find("enforcement");
+    if (e == v.end()) {
+      ctx.missing(path, "enforcement", "agent-asks, mapped or none");
+      return std::nullopt;
+    }
+    enforcement = &*e;
+    epath = child(path, "enforcement");
+    if (auto m = ctx.string_member(v, path, "mechanism", false, true)) d.mechanism = *m;
+    for (size_t i = 0; auto& name : string_list(ctx, v, path, "cannotEnforce")) {
+      const std::string cpath = child(child(path, "cannotEnforce"), i++);
+      auto policy = permission_policy_from_string(name);
+      if (!policy || *policy == PermissionPolicy::approve_all)
+        ctx.error(cpath, "expected approve-reads or deny-all (approve-all is never refused), found " +
+                             quote(name));
+      else
+        d.cannot_enforce.push_back(*policy);
+    }
+  }
+  auto parsed = enforcement->is_string()
+                    ? permission_enforcement_from_string(enforcement->get<std::string>())
+                    : std::nullopt;
+  if (!parsed) {
+    ctx.expected(epath, v.is_object() ? "one of agent-asks, mapped, none"
+                                      : "one of agent-asks, mapped, none, or an object "
+                                        "{enforcement, mechanism, cannotEnforce}",
+                 *enforcement);
+    return std::nullopt;
+  }
+  if (*parsed == PermissionEnforcement::agent_asks && kind != "acp") {
+    ctx.error(epath, "agent-asks is only possible over ACP (kind acp): a print-mode harness has "
+                     "no way to ask");
+    return std::nullopt;
+  }
+  d.enforcement = *parsed;
+  return d;
+}
+
 void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, TransportSpec& t) {
   if (!ctx.object(v, path)) return;
-  ctx.check_keys(v, path, {"kind", "id", "command", "cli", "acp", "api"});
+  ctx.check_keys(v, path, {"kind", "id", "command", "permissions", "cli", "acp", "api"});
   bool kind_ok = true;
   if (auto kind = ctx.string_member(v, path, "kind", false, false)) {
     if (*kind == "cli" || *kind == "acp" || *kind == "api") {
@@ -1032,6 +1174,8 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
       if (!ec) t.command = abs.lexically_normal().string();
     }
   }
+  if (auto it = v.find("permissions"); it != v.end())
+    t.permissions = parse_permission_declaration(ctx, *it, child(path, "permissions"), t.kind);
   // Each kind has its own block.
   for (const char* block : {"cli", "acp", "api"}) {
     auto it = v.find(block);

@@ -180,6 +180,10 @@ nlohmann::json to_json(const Result& r) {
                       {"decision", p.decision}, {"optionId", p.option_id}, {"rule", p.rule}});
     j["permissions"] = std::move(list);
   }
+  if (r.policy)
+    j["policy"] = {{"requested", r.policy->requested},
+                   {"enforcement", r.policy->enforcement},
+                   {"mechanism", r.policy->mechanism}};
   j["error"] = r.error ? to_json(*r.error) : nlohmann::json(nullptr);
   return j;
 }

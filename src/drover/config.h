@@ -77,11 +77,24 @@ struct NoiseSpec {
 /// "workspace" / "clean" (README "Context mode"); nullopt for anything else.
 std::optional<ContextMode> context_mode_from_string(std::string_view name) noexcept;
 
+/// How a headless ACP client answers `session/request_permission` (README "Permissions"), and
+/// the policy a print-mode harness is put into where its route maps it.
+enum class PermissionPolicy {
+  approve_all,    ///< allow every request
+  approve_reads,  ///< allow tool kinds read and search, deny the rest (the default)
+  deny_all,       ///< deny every request
+};
+/// "approve-all" / "approve-reads" / "deny-all"; nullopt for anything else.
+std::optional<PermissionPolicy> permission_policy_from_string(std::string_view name) noexcept;
+std::string_view to_string(PermissionPolicy policy) noexcept;
+
 /// Facts about one run that argv groups can be conditioned on (`{"when": …, "args": …}`).
 struct RunFacts {
   ContextMode context = ContextMode::workspace;
   bool resuming = false;
   bool ephemeral = false;  ///< the run should leave no session files behind
+  /// The permission policy of the run (conditions approve-all, approve-reads, deny-all).
+  PermissionPolicy policy = PermissionPolicy::approve_reads;
   /// Looks a variable up in the child's environment (for `env:NAME` conditions).
   std::function<bool(const std::string&)> env_has;
 };
@@ -101,6 +114,13 @@ struct DiscoverySpec {
   int64_t ttl_ms = 3600000;  ///< how long a discovered list is reused
 };
 
+/// `envWhen` entry: variables set only when every condition holds (the conditions of
+/// conditional argv groups; `env:NAME` looks at the environment before this entry).
+struct ConditionalEnv {
+  std::vector<std::string> when;
+  std::map<std::string, std::string> env;
+};
+
 /// Print mode: run an argv template once per prompt and parse what it printed.
 struct CliSpec {
   /// argv[1..] template. Each element is a group of tokens (a plain string in the config is a
@@ -112,13 +132,14 @@ struct CliSpec {
   std::vector<std::vector<std::string>> args_template;
   /// Per group of args_template (same length, or empty for "all unconditional"): the conditions
   /// that must all hold for the group to be used. Conditions: clean, workspace, resume, fresh,
-  /// ephemeral, persistent, env:NAME (set and non-empty in the child's environment); a leading
-  /// `!` negates one.
+  /// ephemeral, persistent, approve-all, approve-reads, deny-all (the run's permission policy),
+  /// env:NAME (set and non-empty in the child's environment); a leading `!` negates one.
   std::vector<std::vector<std::string>> args_when;
   enum class Input { arg, stdin_ } input = Input::arg;
   ParserSpec parser;
   std::map<std::string, std::string> env;  ///< set in the child's environment
   std::vector<std::string> clear_env;      ///< removed from the inherited environment
+  std::vector<ConditionalEnv> env_when;    ///< envWhen: set on top of env and cleanEnv
   std::optional<std::string> cwd;
   ContextMode context_mode = ContextMode::workspace;  ///< contextMode
   std::map<std::string, std::string> clean_env;  ///< cleanEnv: set on top of env in clean mode
@@ -139,22 +160,16 @@ struct CliSpec {
   DiscoverySpec discovery;
 };
 
-/// How a headless ACP client answers `session/request_permission` (README "Permissions").
-enum class PermissionPolicy {
-  approve_all,    ///< allow every request
-  approve_reads,  ///< allow tool kinds read and search, deny the rest (the default)
-  deny_all,       ///< deny every request
-};
-/// "approve-all" / "approve-reads" / "deny-all"; nullopt for anything else.
-std::optional<PermissionPolicy> permission_policy_from_string(std::string_view name) noexcept;
-std::string_view to_string(PermissionPolicy policy) noexcept;
-
 /// ACP: a long-lived agent speaking JSON-RPC on its stdio (README "ACP routes").
 struct AcpSpec {
   std::vector<std::string> args;           ///< argv after the command, taken literally
+  /// Per element of args: the conditions under which it is passed (`{"when": …, "args": …}`
+  /// groups are flattened, each token carrying its group's conditions); empty: all literal.
+  std::vector<std::vector<std::string>> args_when;
   std::map<std::string, std::string> env;  ///< set in the agent's environment
   std::map<std::string, std::string> clean_env;
   std::vector<std::string> clear_env;
+  std::vector<ConditionalEnv> env_when;  ///< envWhen: set on top of env and cleanEnv
   std::optional<std::string> cwd;
   ContextMode context_mode = ContextMode::workspace;
   /// startTimeout covers the handshake (initialize to session/new and model selection), idle
@@ -223,10 +238,33 @@ struct ApiSpec {
   std::optional<int64_t> idle_timeout_ms = 120000;  ///< no byte of the response for this long
 };
 
+/// How a route enforces the permission policy (transport `permissions`, README "Permissions").
+enum class PermissionEnforcement {
+  agent_asks,  ///< ACP: the agent asks before each tool and drover answers by the policy
+  mapped,      ///< the route's argv/env put the harness into the policy's mode itself
+  none,        ///< the harness cannot be restricted: refused unless the policy is approve-all
+};
+/// "agent-asks" / "mapped" / "none"; nullopt for anything else.
+std::optional<PermissionEnforcement> permission_enforcement_from_string(
+    std::string_view name) noexcept;
+std::string_view to_string(PermissionEnforcement enforcement) noexcept;
+
+struct PermissionDeclaration {
+  PermissionEnforcement enforcement = PermissionEnforcement::none;
+  std::string mechanism;  ///< the harness's own switch, for the result (`policy.mechanism`)
+  /// Policies this route cannot enforce although it enforces the others: refused (approve-all
+  /// is never refused).
+  std::vector<PermissionPolicy> cannot_enforce;
+};
+
 struct TransportSpec {
   std::string kind = "cli";  ///< "cli" (print mode), "acp" (Agent Client Protocol), "api" (HTTP)
   std::string id;            ///< the transport part of the route id; defaults to `kind`
   std::string command;       ///< executable name (PATH lookup) or path
+  /// `permissions`: how the route enforces the permission policy. nullopt (undeclared): ACP
+  /// routes count as agent-asks; print-mode routes run as before, with the policy reported as
+  /// not enforced (README "Permissions").
+  std::optional<PermissionDeclaration> permissions;
   CliSpec cli;
   AcpSpec acp;
   ApiSpec api;

@@ -117,6 +117,13 @@ struct PermissionDecision {
   std::string rule;        ///< what decided: the policy name or "rule:<kind>", or "cancel"
 };
 
+/// How the run's permission policy was enforced (print mode and ACP).
+struct PolicyReport {
+  std::string requested;    ///< approve-all, approve-reads, deny-all
+  std::string enforcement;  ///< agent-asks, mapped, none
+  std::string mechanism;    ///< the harness's own mechanism, or why nothing enforced it
+};
+
 /// The outcome of one request, whichever transport answered it.
 struct Result {
   std::string text;
@@ -131,6 +138,7 @@ struct Result {
   Timings timings;
   std::optional<ProcessInfo> process;  ///< the last attempt's process, when one ran
   std::vector<PermissionDecision> permissions;  ///< ACP: every permission request answered
+  std::optional<PolicyReport> policy;  ///< harness routes: how the permission policy was enforced
   std::optional<Error> error;
 
   bool ok() const noexcept { return !error.has_value(); }

@@ -164,5 +164,17 @@ TEST(ArgsTemplate, InvalidTokensPassThroughLiterallyWhenExpandingStrings) {
               ElementsAre("{nope}", "p"));
 }
 
+TEST(ArgsTemplate, PolicyConditionsFollowTheRunsPermissionPolicy) {
+  RunFacts facts;
+  facts.policy = PermissionPolicy::deny_all;
+  EXPECT_TRUE(condition_holds("deny-all", facts));
+  EXPECT_FALSE(condition_holds("approve-reads", facts));
+  EXPECT_FALSE(condition_holds("approve-all", facts));
+  EXPECT_TRUE(condition_holds("!approve-all", facts));
+  facts.policy = PermissionPolicy::approve_all;
+  EXPECT_THAT(active_groups(Groups{{"a"}, {"--safe"}, {"--yolo"}}, {{}, {"!approve-all"}, {"approve-all"}}, facts),
+              ElementsAre(ElementsAre("a"), ElementsAre("--yolo")));
+}
+
 }  // namespace
 }  // namespace drover

@@ -649,13 +649,68 @@ TEST(ConfigErrors, ConditionalArgGroups) {
       R"({"argsTemplate": ["x", {"when": "sometimes", "args": "--a"}, {"args": "--b"}, {"when": "clean"}, {"when": ["env:"], "args": [1]}, {"when": "clean", "args": "{prompt}"}, {"when": "clean", "args": "--c", "extra": 1}]})"));
   const std::string t = std::string(kCli) + ".argsTemplate";
   EXPECT_THAT(msg, HasSubstr(t + "[1].when: expected a condition: clean, workspace, resume, fresh, "
-                                 "ephemeral, persistent or env:NAME"));
+                                 "ephemeral, persistent, approve-all, approve-reads, deny-all or "
+                                 "env:NAME"));
   EXPECT_THAT(msg, HasSubstr(t + "[2]: missing required key \"when\""));
   EXPECT_THAT(msg, HasSubstr(t + "[3]: missing required key \"args\""));
   EXPECT_THAT(msg, HasSubstr(t + "[4].when[0]: expected a condition"));
   EXPECT_THAT(msg, HasSubstr(t + "[4].args[0]: expected a string, got 1"));
   EXPECT_THAT(msg, HasSubstr(t + "[5].args: {prompt} must not be in a conditional group"));
   EXPECT_THAT(msg, HasSubstr(t + "[6].extra: unknown key"));
+}
+
+TEST(ConfigParse, PermissionDeclarationsAndPolicyConditions) {
+  Config config = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}", {"when": "deny-all", "args": "--no-tools"}, {"when": "!approve-all", "args": "--safe"}], "envWhen": [{"when": "approve-reads", "env": {"MODE": "reads"}}]})",
+      R"("permissions": {"enforcement": "mapped", "mechanism": "agent --no-tools", "cannotEnforce": ["approve-reads"]}, )"));
+  const TransportSpec& t = config.providers[0].accounts[0].transport;
+  ASSERT_TRUE(t.permissions);
+  EXPECT_EQ(t.permissions->enforcement, PermissionEnforcement::mapped);
+  EXPECT_EQ(t.permissions->mechanism, "agent --no-tools");
+  EXPECT_THAT(t.permissions->cannot_enforce, ElementsAre(PermissionPolicy::approve_reads));
+  EXPECT_THAT(t.cli.args_when[1], ElementsAre("deny-all"));
+  ASSERT_EQ(t.cli.env_when.size(), 1u);
+  EXPECT_THAT(t.cli.env_when[0].when, ElementsAre("approve-reads"));
+  EXPECT_EQ(t.cli.env_when[0].env.at("MODE"), "reads");
+  // The shorthand, and nothing declared (the default).
+  EXPECT_EQ(parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})", R"("permissions": "none", )"))
+                .providers[0].accounts[0].transport.permissions->enforcement,
+            PermissionEnforcement::none);
+  EXPECT_FALSE(parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})"))
+                   .providers[0].accounts[0].transport.permissions);
+  // ACP args take conditional groups; each token carries its group's conditions.
+  Config acp = parse_ok(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "permissions": "agent-asks", "acp": {"args": ["-x", {"when": "deny-all", "args": ["-c", "sandbox=ro"]}]}}}]}}})");
+  const AcpSpec& spec = acp.providers[0].accounts[0].transport.acp;
+  EXPECT_THAT(spec.args, ElementsAre("-x", "-c", "sandbox=ro"));
+  ASSERT_EQ(spec.args_when.size(), 3u);
+  EXPECT_TRUE(spec.args_when[0].empty());
+  EXPECT_THAT(spec.args_when[2], ElementsAre("deny-all"));
+}
+
+TEST(ConfigErrors, PermissionDeclarations) {
+  const std::string t = "drover.json: providers.acme.accounts[0].transport.permissions";
+  auto cli = [](const std::string& permissions) {
+    return with_cli(R"({"argsTemplate": ["{prompt}"]})", R"("permissions": )" + permissions + ", ");
+  };
+  EXPECT_THAT(parse_error(cli(R"("approve-reads")")),
+              HasSubstr(t + ": expected one of agent-asks, mapped, none"));
+  EXPECT_THAT(parse_error(cli(R"("agent-asks")")),
+              HasSubstr(t + ": agent-asks is only possible over ACP"));
+  EXPECT_THAT(parse_error(cli(R"({"mechanism": "x"})")),
+              HasSubstr(t + ": missing required key \"enforcement\""));
+  EXPECT_THAT(parse_error(cli(R"({"enforcement": "mapped", "cannotEnforce": ["approve-all"]})")),
+              HasSubstr(t + ".cannotEnforce[0]: expected approve-reads or deny-all"));
+  EXPECT_THAT(parse_error(cli(R"({"enforcement": "mapped", "extra": 1})")),
+              HasSubstr(t + ".extra: unknown key"));
+  EXPECT_THAT(parse_error(R"({"providers": {"acme": {"accounts": [{"id": "main", "transport": {"kind": "api", "permissions": "none", "api": {"baseUrl": "http://x"}}}]}}})"),
+              HasSubstr(t + ": only valid for harness routes"));
+  const std::string env = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "envWhen": [{"when": "deny-al", "env": {"A": "1"}}, {"env": {"=": "1"}}, 3]})"));
+  EXPECT_THAT(env, HasSubstr(std::string(kCli) + ".envWhen[0].when: expected a condition"));
+  EXPECT_THAT(env, HasSubstr(std::string(kCli) + ".envWhen[1]: missing required key \"when\""));
+  EXPECT_THAT(env, HasSubstr(std::string(kCli) + ".envWhen[1].env[\"=\"]: invalid environment variable name"));
+  EXPECT_THAT(env, HasSubstr(std::string(kCli) + ".envWhen[2]: expected an object"));
 }
 
 TEST(ConfigErrors, LongFoundValuesAreShortenedOnCharacterBoundaries) {
