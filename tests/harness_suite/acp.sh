@@ -21,13 +21,15 @@
 #   run --output jsonl "Stream the word: W2"  the same; delta events join to the result's text
 #   models --json                             lists the agent's models, M among them, `current`
 #                                             one of them
-#   run --approve-all / --approve-reads / --deny-all --output json "Create the marker file: Wn"
-#                                             the gateway makes the model run `touch marker.txt`:
-#                                             approve-all: the marker exists, the answer comes
-#                                             and (agents that ask: claude) permissions has an
-#                                             allowed decision; approve-reads and deny-all (an
-#                                             execute call): no marker, exit 5, permission_denied.
-#                                             Agents that never ask get a NOTE instead
+#   run --deny-all / --approve-reads / --approve-all --output json "Create the marker file: Wn"
+#                                             the gateway makes the model run `touch marker.txt`
+#                                             (suite-common.sh hs_policy_runs): deny-all and
+#                                             approve-reads never create the marker (the route
+#                                             is refused, or the agent was held back or asked and
+#                                             was denied), approve-all does; the result's policy
+#                                             says how it was enforced. The other runs of routes
+#                                             that can enforce no policy (codex-acp, pi-acp) pass
+#                                             --approve-all
 #   run --output jsonl "Answer slowly, please: W3"
 #                                             the gateway streams 60 deltas 250 ms apart; SIGINT
 #                                             1.5 s after the start (and at least 0.5 s after the
@@ -77,11 +79,12 @@ route_gateway_model() {
   esac
 }
 
-# route -> 1 when the agent asks for permission before a shell command (with its default mode)
-route_asks() {
+# route -> the policy flag of its runs other than the policy runs: routes whose preset enforces
+# no policy are refused under the default (approve-reads)
+route_run_policy() {
   case "$1" in
-    claude-code-acp) echo 1 ;;
-    *) echo 0 ;;
+    codex-acp|pi-acp) echo --approve-all ;;
+    *) echo "" ;;
   esac
 }
 
@@ -94,7 +97,10 @@ run_drover() {
   local name=$1
   shift
   transcripts+=("$root/$name.transcript.ndjson")
-  hs_run_cmd "$name" run --route "$route" --model "$model" \
+  local policy
+  policy=$(route_run_policy "$route")
+  case " $* " in *" --approve-all "*|*" --approve-reads "*|*" --deny-all "*) policy="" ;; esac
+  hs_run_cmd "$name" run --route "$route" --model "$model" ${policy:+"$policy"} \
     --transcript "$root/$name.transcript.ndjson" "$@"
 }
 
@@ -125,21 +131,20 @@ hs_inner() {
   "${acheck[@]}" models "$route" "$rc" "$root/models.out" "$root/models.err" "$model"
 
   # 5: a shell tool call (touch marker.txt in the cwd) under each permission policy.
-  for policy in --approve-all --approve-reads --deny-all; do
-    wt=$(word)
-    name="tool${policy#-}"
-    rm -f "$work/marker.txt"
-    run_drover "$name" "$policy" --output json "Create the marker file: $wt"
-    "${acheck[@]}" tool "$route" "$policy" "$rc" "$root/$name.out" "$root/$name.err" \
-      "$work/marker.txt" "MOCK: Create the marker file: $wt" "$(route_asks "$route")"
+  hs_policy_runs run_drover "${acheck[@]}"
+  # A refused run (the route cannot enforce the policy) starts no agent: it writes no transcript.
+  local kept=() t
+  for t in "${transcripts[@]}"; do
+    case "$t" in */policy-*) [ -e "$t" ] || continue ;; esac
+    kept+=("$t")
   done
-  rm -f "$work/marker.txt"
+  transcripts=("${kept[@]}")
 
   # 4: Ctrl-C mid-answer (the gateway streams this one over ~15 s).
   w3=$(word)
   transcripts+=("$root/cancel.transcript.ndjson")
   (cd "$work" && "${acheck[@]}" cancel "$route" "$root" "$script" "$HS_TIMEOUT" -- \
-     "${hs_env[@]}" "$HS_DROVER" run --route "$route" --model "$model" \
+     "${hs_env[@]}" "$HS_DROVER" run --route "$route" --model "$model" $(route_run_policy "$route") \
      --transcript "$root/cancel.transcript.ndjson" --output jsonl "Answer slowly, please: $w3")
   hs_after_run
 

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
     emit, skip, note, diag, load_result, json_lines, gateway_entries, note_gateway_requests,
     exit0_json_result, jsonl_result, check_text_and_error, check_deltas, note_usage_growth,
-    check_option_prompt, run_command)
+    check_option_prompt, check_policy, run_command)
 
 
 def cmd_json(route, rc, out, err, expected, caps=""):
@@ -255,6 +255,7 @@ COMMANDS = {
     "session": lambda a: print_session(a[0]),
     "procs": lambda a: procs(*a[:4]),
     "gateway-notes": lambda a: note_gateway_requests(*a[:2]),
+    "policy": lambda a: check_policy(*a[:7]),
 }
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
     emit, note, diag, json_lines, load_jsonl, gateway_entries, note_gateway_requests, check_exit0,
     json_result, exit0_json_result, jsonl_result, check_text_and_error, check_deltas,
-    note_usage_growth, run_command)
+    note_usage_growth, check_policy, run_command)
 
 
 def model_warnings(res):
@@ -263,51 +263,6 @@ def prompt_stop_reason(path):
     return None
 
 
-def cmd_tool(route, policy, rc, out, err, marker, expected, must_ask):
-    run = f"tool call with {policy}"
-    res = json_result(route, run, out, err)
-    if res is None:
-        return
-    perms = res.get("permissions") or []
-    made = os.path.exists(marker)
-    asked = bool(perms)
-    decisions = [p.get("decision") for p in perms]
-    if asked:
-        note(route, f"{run}: permission requests {json.dumps(perms)[:400]}")
-    if not asked and must_ask != "1":
-        note(route, f"{run}: the agent ran the shell call without asking for permission (it "
-                    f"never asks), so the policy has nothing to decide: marker "
-                    f"{'created' if made else 'NOT created'}, exit {rc}, error "
-                    f"{json.dumps(res.get('error'))}")
-        if policy == "--approve-all":
-            emit(rc == "0" and made and expected in (res.get("text") or ""), route,
-                 f"{run}: the tool ran and the answer came",
-                 f"exit {rc}, marker {'exists' if made else 'missing'}, text "
-                 f"{json.dumps(res.get('text'))}", diag(out, err))
-        return
-    if not emit(asked, route, f"{run}: the agent asked for permission",
-                "the result has no permissions", diag(out, err)):
-        return
-    if policy == "--approve-all":
-        emit("allowed" in decisions, route, f"{run}: permissions has an allowed decision",
-             f"decisions {decisions}", diag(out, err))
-        emit(made, route, f"{run}: the marker file was created", f"{marker} is missing",
-             diag(out, err))
-        emit(rc == "0" and res.get("error") is None and expected in (res.get("text") or ""), route,
-             f"{run}: exit 0 and the answer after the tool",
-             f"exit {rc}, error {json.dumps(res.get('error'))}, text {json.dumps(res.get('text'))}",
-             diag(out, err))
-    else:
-        emit(decisions and all(d == "denied" for d in decisions), route,
-             f"{run}: every permission decision is denied", f"decisions {decisions}", diag(out, err))
-        emit(not made, route, f"{run}: the marker file was not created", f"{marker} exists",
-             diag(out, err))
-        code = (res.get("error") or {}).get("code")
-        emit(rc == "5" and code == "permission_denied", route,
-             f"{run}: exit 5 with permission_denied",
-             f"exit {rc}, error {json.dumps(res.get('error'))}", diag(out, err))
-
-
 def cmd_models(route, rc, out, err, model):
     run = "drover models --json"
     check_exit0(route, run, rc, out, err)
@@ -436,11 +391,11 @@ COMMANDS = {
     "stream": lambda a: cmd_stream(*a[:6]),
     "gateway-model": lambda a: cmd_gateway_model(*a[:5]),
     "cancel": lambda a: cmd_cancel(*a[:4], a[a.index("--") + 1:]),
-    "tool": lambda a: cmd_tool(*a[:8]),
     "models": lambda a: cmd_models(*a[:5]),
     "resume": lambda a: cmd_resume(*a[:11]),
     "transcripts": lambda a: cmd_transcripts(a[0], a[1], a[2:]),
     "gateway-notes": lambda a: cmd_gateway_notes(*a[:3]),
+    "policy": lambda a: check_policy(*a[:7]),
 }
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ dispatch.
 """
 import collections
 import json
+import os
 import sys
 
 
@@ -187,6 +188,49 @@ def note_usage_growth(route, run, first_out, res, meaning):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a * 1.5:
             note(route, f"{run}: usage.{key} is {b} against {a} for the same-sized first turn: "
                         f"{meaning}")
+
+
+def check_policy(route, policy, rc, out, err, marker, expected):
+    """A shell tool call that creates `marker` under `policy` (deny-all, approve-reads,
+    approve-all). deny-all and approve-reads: the marker never appears, whether the route was
+    refused before it started (unsupported_capability, the result's policy says enforcement
+    none) or the harness was held back. approve-all: the marker appears and the answer comes.
+    The result's `policy` names the requested policy and how it was enforced."""
+    run = f"tool call with --{policy}"
+    made = os.path.exists(marker)
+    res = json_result(route, run, out, err)
+    if res is None:
+        return
+    pol = res.get("policy") or {}
+    emit(pol.get("requested") == policy and pol.get("enforcement") in ("agent-asks", "mapped", "none"),
+         route, f"{run}: the result says how the policy was enforced",
+         f"policy {json.dumps(pol)}", diag(out, err))
+    code = (res.get("error") or {}).get("code")
+    note(route, f"{run}: enforcement {pol.get('enforcement')} ({pol.get('mechanism')}), exit {rc}, "
+                f"error {code}, marker {'created' if made else 'not created'}")
+    decisions = [p.get("decision") for p in res.get("permissions") or []]
+    if decisions:
+        note(route, f"{run}: the agent asked, decisions {decisions}")
+    if policy == "approve-all":
+        if pol.get("enforcement") == "agent-asks":
+            emit("allowed" in decisions, route, f"{run}: the agent asked and was allowed",
+                 f"decisions {decisions}", diag(out, err))
+        emit(made, route, f"{run}: the marker file was created", f"{marker} is missing (exit {rc}, "
+             f"error {json.dumps(res.get('error'))})", diag(out, err))
+        emit(rc == "0" and expected in (res.get("text") or ""), route,
+             f"{run}: exit 0 and the answer after the tool",
+             f"exit {rc}, text {json.dumps(res.get('text'))}", diag(out, err))
+        return
+    emit(not made, route, f"{run}: the marker file was not created", f"{marker} exists",
+         diag(out, err))
+    if decisions:
+        emit(all(d == "denied" for d in decisions) and rc == "5" and code == "permission_denied",
+             route, f"{run}: every request denied, exit 5 with permission_denied",
+             f"decisions {decisions}, exit {rc}, error {code}", diag(out, err))
+    if code == "unsupported_capability":
+        emit(pol.get("enforcement") == "none" and res.get("process") is None, route,
+             f"{run}: refused before the harness started",
+             f"policy {json.dumps(pol)}, process {json.dumps(res.get('process'))}", diag(out, err))
 
 
 def run_command(prog, commands, argv):

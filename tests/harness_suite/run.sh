@@ -37,6 +37,12 @@
 #                                                   the run; sessionId null; no file under HOME
 #                                                   has W6 (opencode: a NOTE, it cannot); no
 #                                                   drover-* directory left in TMPDIR
+#   drover run --route R --deny-all / --approve-reads / --approve-all --output json
+#     "Create the marker file: Wn"                  the gateway makes the model run `touch
+#                                                   marker.txt` (suite-common.sh hs_policy_runs):
+#                                                   deny-all and approve-reads never create the
+#                                                   marker, approve-all does; the result's policy
+#                                                   says how the preset enforced it
 #   after each run no process of it is left         (any process whose environment has the
 #                                                   run's HOME; processes from the harness's cache
 #                                                   dir that are not the run's only get a NOTE)
@@ -138,6 +144,9 @@ hs_inner() {
   "${check[@]}" context "$route" "$root/gateway.log" "$marker" "$w5" "$w6" \
     "$root/clean-context.out" "$root/clean-context.err" "$home" "$tmp"
   rm -f "$work/AGENTS.md" "$work/CLAUDE.md"
+
+  # A shell tool call (touch marker.txt in the cwd) under each permission policy.
+  hs_policy_runs run_drover "${check[@]}"
 
   # Notes about the gateway traffic: which endpoints the harness used.
   "${check[@]}" gateway-notes "$route" "$root/gateway.log"

@@ -34,6 +34,13 @@
 #                        which ends in hs_run_cmd); then one through --output jsonl (a preset's
 #                        streaming variant) and, given SESSION, one with --resume SESSION; each
 #                        checked with check.py option-prompt
+#   hs_policy_runs RUN CHECK...
+#                        a shell tool call (the gateway makes the model run `touch marker.txt`
+#                        in the cwd) under each permission policy, through `RUN policy-P --P
+#                        --output json "Create the marker file: W"`, each checked with
+#                        `CHECK... policy` (checks_common.check_policy): deny-all and
+#                        approve-reads never create the marker (refused or held back),
+#                        approve-all does, and the result's policy says how it was enforced
 #   hs_inner_end         stops the gateway; the check that no run left a process
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -134,6 +141,19 @@ hs_option_prompt() {
   "$run" "$name" --output "$output" "$@" -- "$prompt"
   "${check[@]}" option-prompt "$route" "$rc" "$root/$name.out" "$root/$name.err" "$prompt" \
     "$root/gateway.log" "$output" "$*"
+}
+
+hs_policy_runs() {
+  local run=$1 policy w
+  shift
+  for policy in deny-all approve-reads approve-all; do
+    w=$(word)
+    rm -f "$work/marker.txt"
+    "$run" "policy-$policy" "--$policy" --output json "Create the marker file: $w"
+    "$@" policy "$route" "$policy" "$rc" "$root/policy-$policy.out" "$root/policy-$policy.err" \
+      "$work/marker.txt" "MOCK: Create the marker file: $w"
+  done
+  rm -f "$work/marker.txt"
 }
 
 hs_inner_end() {
