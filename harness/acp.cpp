@@ -477,6 +477,25 @@ class AcpAgent {
   }
 
   void session_ready() {
+    // The policy's session mode (policyModes), once per agent, before the session counts as
+    // ready: a mode the agent refuses fails the run rather than leaving it unrestricted.
+    if (auto mode = spec_.policy_modes.find(policy_.policy);
+        mode != spec_.policy_modes.end() && !policy_mode_set_ && !discovery_only_) {
+      policy_mode_set_ = true;
+      connection_->request(
+          "session/set_mode", {{"sessionId", session_id_}, {"modeId", mode->second}},
+          [this, mode_id = mode->second](json, std::optional<rpc::RpcError> error) {
+            if (error && error->code == rpc::code::connection_closed) return;
+            if (error)
+              return fail(Error::make(
+                  ErrorCode::unsupported_capability,
+                  command_name_ + " refused session mode " + mode_id + " for the " +
+                      std::string(to_string(policy_.policy)) + " permission policy: " +
+                      rpc_error_text(*error)));
+            session_ready();
+          });
+      return;
+    }
     start_timer_.stop();  // the start timeout covers the handshake only
     if (!one_shot_) idle_timer_.stop();
     if (ready_) {
@@ -838,6 +857,7 @@ class AcpAgent {
   const bool one_shot_;
   bool discovery_only_ = false;
   PolicyGate policy_;
+  bool policy_mode_set_ = false;  // policyModes: session/set_mode was sent
   Loop& loop_;
   Route route_;
   const AcpSpec& spec_;

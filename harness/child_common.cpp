@@ -118,6 +118,8 @@ PolicyGate gate_permission_policy(const Route& route, const RunRequest& request)
                      policy + " policy was not enforced";
     return gate;
   }
+  gate.report.mechanism = "none: " + policy + " cannot be enforced" +
+                          (declared.mechanism.empty() ? "" : " (" + declared.mechanism + ")");
   gate.refusal = Error::make(
       ErrorCode::unsupported_capability,
       "route " + route.id + " cannot enforce the " + policy + " permission policy (" +

@@ -979,7 +979,7 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                   "maxOutputBytes", "suppressHarnessNoise", "failOnHarnessOnlyTurn",
                   "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
                   "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
-                  "modelSelection", "strictModels", "envWhen"});
+                  "modelSelection", "strictModels", "envWhen", "policyModes"});
   parse_child_settings(ctx, v, path,
                        ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
                                      acp.context_mode, acp.watchdog, acp.max_output_bytes,
@@ -1047,6 +1047,21 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
           acp.permission_rules[kind] = rule == "allow";
         else
           ctx.expected(child(rpath, kind), "\"allow\" or \"deny\"", rule);
+      }
+    }
+  }
+  if (auto it = v.find("policyModes"); it != v.end()) {
+    const std::string mpath = child(path, "policyModes");
+    if (ctx.object(*it, mpath)) {
+      for (const auto& [name, mode] : it->items()) {
+        auto policy = permission_policy_from_string(name);
+        if (!policy)
+          ctx.error(child(mpath, name), "unknown policy " + quote(name) +
+                                            " (known: approve-all, approve-reads, deny-all)");
+        else if (!mode.is_string() || mode.get<std::string>().empty())
+          ctx.expected(child(mpath, name), "a session mode id", mode);
+        else
+          acp.policy_modes[*policy] = mode.get<std::string>();
       }
     }
   }

@@ -180,6 +180,9 @@ struct AcpSpec {
   int64_t late_updates_ms = 100;   ///< keep reading after the prompt result
   PermissionPolicy permissions = PermissionPolicy::approve_reads;
   std::map<std::string, bool> permission_rules;  ///< per tool kind: true allow, false deny
+  /// policyModes: the session mode (session/set_mode) the agent is put into per policy, once
+  /// its session is ready; a policy without one leaves the agent's mode alone.
+  std::map<PermissionPolicy, std::string> policy_modes;
   bool fs_read = false;   ///< serve fs/read_text_file inside the session's directories
   bool fs_write = false;  ///< serve fs/write_text_file inside the session's directories
   std::vector<std::string> extra_dirs;  ///< more directories fs/* may reach (absolute)

@@ -114,6 +114,28 @@ TEST(AcpPermissionPolicy, MappedArgsAndEnvPutTheAgentInThePolicysMode) {
   EXPECT_EQ(run_policy(by_args, dir, std::nullopt).policy->mechanism, "fake --sandbox");
 }
 
+TEST(AcpPermissionPolicy, PolicyModesSwitchTheSessionMode) {
+  ScratchDir dir;
+  Config config = policy_config("mapped", {"--unasked-tool", "unasked.txt"},
+                                {{"policyModes", {{"deny-all", "plan"}}}});
+  Result deny = run_policy(config, dir, PermissionPolicy::deny_all);
+  ASSERT_FALSE(deny.error) << deny.error->message;
+  EXPECT_NE(deny.text.find("unasked:refused"), std::string::npos) << deny.text;
+  EXPECT_FALSE(wrote(dir));
+  Result all = run_policy(config, dir, PermissionPolicy::approve_all);
+  ASSERT_FALSE(all.error) << all.error->message;
+  EXPECT_TRUE(wrote(dir)) << "no mode for approve-all: the agent's own";
+  // A mode the agent does not have fails the run instead of leaving it unrestricted.
+  fs::remove(dir.path() + "/unasked.txt");
+  Config unknown = policy_config("mapped", {"--unasked-tool", "unasked.txt"},
+                                 {{"policyModes", {{"deny-all", "locked"}}}});
+  Result refused = run_policy(unknown, dir, PermissionPolicy::deny_all);
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->code, ErrorCode::unsupported_capability);
+  EXPECT_NE(refused.error->message.find("session mode locked"), std::string::npos) << refused.error->message;
+  EXPECT_FALSE(wrote(dir));
+}
+
 TEST(AcpPermissionPolicy, UndeclaredAcpRouteCountsAsAgentAsks) {
   ScratchDir dir;
   Config config = policy_config(nullptr, {"--tool", "execute"});

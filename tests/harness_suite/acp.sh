@@ -27,8 +27,8 @@
 #                                             approve-reads never create the marker (the route
 #                                             is refused, or the agent was held back or asked and
 #                                             was denied), approve-all does; the result's policy
-#                                             says how it was enforced. The other runs of routes
-#                                             that can enforce no policy (codex-acp, pi-acp) pass
+#                                             says how it was enforced. The other runs of a
+#                                             route that can enforce no policy (pi-acp) pass
 #                                             --approve-all
 #   run --output jsonl "Answer slowly, please: W3"
 #                                             the gateway streams 60 deltas 250 ms apart; SIGINT
@@ -83,7 +83,7 @@ route_gateway_model() {
 # no policy are refused under the default (approve-reads)
 route_run_policy() {
   case "$1" in
-    codex-acp|pi-acp) echo --approve-all ;;
+    pi-acp) echo --approve-all ;;
     *) echo "" ;;
   esac
 }

@@ -705,6 +705,9 @@ TEST(ConfigErrors, PermissionDeclarations) {
               HasSubstr(t + ".extra: unknown key"));
   EXPECT_THAT(parse_error(R"({"providers": {"acme": {"accounts": [{"id": "main", "transport": {"kind": "api", "permissions": "none", "api": {"baseUrl": "http://x"}}}]}}})"),
               HasSubstr(t + ": only valid for harness routes"));
+  EXPECT_THAT(parse_error(R"({"providers": {"acme": {"accounts": [{"id": "main", "transport": {"kind": "acp", "command": "a", "acp": {"policyModes": {"deny-al": "x", "deny-all": 1}}}}]}}})"),
+              AllOf(HasSubstr("transport.acp.policyModes.deny-al: unknown policy"),
+                    HasSubstr("transport.acp.policyModes.deny-all: expected a session mode id")));
   const std::string env = parse_error(with_cli(
       R"({"argsTemplate": ["{prompt}"], "envWhen": [{"when": "deny-al", "env": {"A": "1"}}, {"env": {"=": "1"}}, 3]})"));
   EXPECT_THAT(env, HasSubstr(std::string(kCli) + ".envWhen[0].when: expected a condition"));
