@@ -139,5 +139,26 @@ TEST(CliPermissions, UndeclaredRouteRunsAsBeforeAndSaysThePolicyWasNotEnforced) 
   EXPECT_EQ(deny.json()["policy"]["enforcement"], "none");
 }
 
+TEST(CliPermissions, PresetsThatCannotEnforceAPolicyAreRefusedBeforeLookingForTheirCommand) {
+  ScratchDir dir;
+  CliOptions options;
+  options.env = {{"XDG_CONFIG_HOME", dir.path() + "/xdg"}, {"HOME", dir.path()},
+                 {"PATH", dir.path() + "/no-bin"}};
+  options.cwd = dir.path();
+  // pi-acp enforces nothing: the default approve-reads is refused (not "command not found").
+  CliRun pi = run_drover({"run", "--route", "pi-acp", "-o", "json", "hi"}, options);
+  EXPECT_EQ(pi.exit_code, 1) << pi.err;
+  EXPECT_EQ(pi.json()["error"]["code"], "unsupported_capability");
+  EXPECT_NE(pi.json()["error"]["message"].get<std::string>().find("approve-reads"), std::string::npos);
+  // claude-code-acp asks before commands and edits, but its reads never ask: deny-all is refused.
+  CliRun claude = run_drover({"run", "--route", "claude-code-acp", "--deny-all", "-o", "json", "hi"}, options);
+  EXPECT_EQ(claude.json()["error"]["code"], "unsupported_capability");
+  EXPECT_EQ(claude.json()["policy"]["requested"], "deny-all");
+  // Policies they can enforce get as far as looking for the command.
+  CliRun reads = run_drover({"run", "--route", "claude-code-acp", "-o", "json", "hi"}, options);
+  EXPECT_EQ(reads.json()["error"]["code"], "not_found");
+  EXPECT_EQ(reads.json()["policy"]["enforcement"], "agent-asks");
+}
+
 }  // namespace
 }  // namespace drover::test

@@ -1310,6 +1310,9 @@ TEST(ConfigPresets, EveryBuiltinPresetIsValid) {
     ASSERT_EQ(config->providers.size(), 1u) << preset.name;
     EXPECT_EQ(config->providers[0].id, preset.name) << "a preset's provider is named after it";
     EXPECT_FALSE(preset_description(preset).empty()) << preset.name;
+    const auto& permissions = config->providers[0].accounts[0].transport.permissions;
+    ASSERT_TRUE(permissions) << preset.name << " declares how it enforces permission policies";
+    EXPECT_FALSE(permissions->mechanism.empty()) << preset.name << " names the mechanism";
   }
 }
 
