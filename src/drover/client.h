@@ -28,7 +28,9 @@ struct RunRequest {
   /// Overrides the route's `ephemeral`: true leaves no session files (no session id in the
   /// result), false keeps the session resumable even in clean mode.
   std::optional<bool> ephemeral;
-  std::optional<PermissionPolicy> permissions;  ///< ACP routes: overrides the route's policy
+  /// The permission policy of a harness run (print mode and ACP): overrides the ACP route's
+  /// own; unset: that, else approve-reads. A route that cannot enforce it refuses the run.
+  std::optional<PermissionPolicy> permissions;
   /// ACP routes: every JSON-RPC message both ways, as NDJSON, to this file (secrets redacted).
   std::optional<std::string> transcript_path;
   /// The caller consumes deltas as they come: print-mode routes with a streaming variant use it.
