@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "args_template.h"
+#include "parsers/json_limits.h"
 #include "parsers/noise_filter.h"
 #include "parsers/utf8.h"
 #include "src/presets.h"
@@ -1116,7 +1117,7 @@ std::optional<ojson> preset_account(Ctx& ctx, const std::string& name, const std
     for (const auto& p : *ctx.presets) {
       known.push_back(p.name);
       if (p.name != name) continue;
-      ojson doc = ojson::parse(p.text, nullptr, false, true);
+      ojson doc = parsers::parse_untrusted<ojson>(p.text, nullptr, /*ignore_comments=*/true);
       if (!doc.is_discarded() && doc.contains("providers") && doc["providers"].is_object()) {
         for (auto& [id, provider] : doc["providers"].items()) {
           if (provider.contains("accounts") && provider["accounts"].is_array() &&
@@ -1356,6 +1357,10 @@ std::optional<ojson> parse_document(Ctx& ctx, const std::string& text) {
     }
     return true;
   };
+  if (parsers::json_too_deep(text, parsers::kMaxJsonDepth, /*comments=*/true)) {
+    ctx.errors.push_back(ctx.origin + ": the document is " + parsers::json_depth_problem());
+    return std::nullopt;
+  }
   try {
     ojson doc = ojson::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
     for (const auto& d : duplicates)

@@ -22,6 +22,7 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "harness/print_mode.h"
+#include "parsers/json_limits.h"
 #include "src/discovery.h"
 #include "src/loop.h"
 #include "src/presets.h"
@@ -351,7 +352,7 @@ int command_check(const std::string& config_path, bool as_json) {
         buffer->append(chunk);
         // The answer to initialize (id 0) names the agent; other lines (banners) are skipped.
         for (auto nl = buffer->find('\n'); nl != std::string::npos; nl = buffer->find('\n')) {
-          auto reply = nlohmann::json::parse(buffer->substr(0, nl), nullptr, false);
+          auto reply = drover::parsers::parse_untrusted(buffer->substr(0, nl));
           buffer->erase(0, nl + 1);
           if (!reply.is_object() || reply.value("id", nlohmann::json()) != 0) continue;
           auto text = [](const nlohmann::json& j, const char* key, const char* fallback) {
