@@ -14,6 +14,7 @@
 #include "harness/acp_updates.h"
 #include "harness/child_common.h"
 #include "harness/print_mode.h"
+#include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
 #include "src/errors.h"
@@ -196,7 +197,7 @@ class AcpAgent {
         [this](std::string_view line) {
           return process_ != nullptr && process_->write_stdin(std::string(line));
         },
-        handlers());
+        handlers(), static_cast<std::size_t>(std::max<uint64_t>(spec_.max_output_bytes, 1)));
 
     ProcessCallbacks callbacks;
     callbacks.on_stdout = [this](std::string_view chunk) {
@@ -713,7 +714,7 @@ class AcpAgent {
   void record(bool outgoing, std::string_view line) {
     json entry = {{"dir", outgoing ? "out" : "in"},
                   {"tMs", static_cast<double>((uv_hrtime() - started_ns_) / 1000) / 1000.0}};
-    json parsed = json::parse(line, nullptr, false);
+    json parsed = parsers::parse_untrusted(line);
     if (parsed.is_discarded())
       entry["raw"] = parsers::valid_utf8(std::string(line));
     else

@@ -52,7 +52,7 @@ struct PrintModeRun {
       if (noise && event.kind == Event::Kind::delta) {
         // Deltas go through the noise filter; what it holds back comes out later (or never).
         event.text = noise->feed(event.text);
-        filtered_text += event.text;
+        parsers::append_keeping_tail(filtered_text, event.text, max_text_bytes());
         if (event.text.empty()) continue;
       }
       if (!on_event) continue;
@@ -65,6 +65,11 @@ struct PrintModeRun {
     events.clear();
   }
 
+  /// maxOutputBytes: the filtered answer keeps its tail, as the parser's does.
+  std::size_t max_text_bytes() const {
+    return static_cast<std::size_t>(
+        std::max<uint64_t>(route.account_spec->transport.cli.max_output_bytes, 1));
+  }
   void complete(ProcessOutcome&& outcome);
   /// Ends the run before anything was spawned; temporary files go first.
   void fail(Error error) {
@@ -127,11 +132,21 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
 
   if (output_file) {
     // The harness writes its final answer to the file; stdout only carries progress.
-    std::ifstream in(*output_file, std::ios::binary);
+    std::ifstream in(*output_file, std::ios::binary | std::ios::ate);
     if (in) {
-      std::ostringstream content;
-      content << in.rdbuf();
-      std::string text = content.str();
+      // Like the parsers, only the last maxOutputBytes of an oversized answer are kept.
+      const std::streamoff size = in.tellg();
+      const auto cap = static_cast<std::streamoff>(max_text_bytes());
+      in.seekg(size > cap ? size - cap : 0);
+      std::string text(static_cast<std::size_t>(std::min(size, cap)), '\0');
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(in.gcount()));
+      if (size > cap) {
+        while (!text.empty() && (static_cast<unsigned char>(text[0]) & 0xC0) == 0x80) text.erase(0, 1);
+        result.warnings.push_back("the answer file exceeded " + std::to_string(cap) +
+                                  " bytes (maxOutputBytes); only its last " +
+                                  std::to_string(text.size()) + " bytes were kept");
+      }
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       parsed.text = std::move(text);
     } else if (outcome.info.exit_code == 0 && !parsed.error) {
@@ -148,7 +163,8 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
       std::vector<Event> tail(1);
       tail[0].kind = Event::Kind::delta;
       tail[0].text = noise->finish();
-      filtered_text += tail[0].text;
+      parsers::append_keeping_tail(filtered_text, tail[0].text, max_text_bytes());
+      parsers::keep_utf8_tail(filtered_text, max_text_bytes());
       if (!tail[0].text.empty() && on_event) on_event(tail[0]);
       noise_only = noise->only_noise();
       parsed.text = filtered_text;
@@ -187,6 +203,10 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
                                command_name + " exited successfully but gave no answer");
   }
   result.process = std::move(outcome.info);
+  // The captured tails served classify(); up to maxOutputBytes each, they go before the result
+  // is handed on (and serialized).
+  std::string().swap(outcome.stdout_tail);
+  std::string().swap(outcome.stderr_tail);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
   session_lock.reset();
   auto done = std::move(on_done);
@@ -346,7 +366,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   spawn.max_output_bytes = cli.max_output_bytes;
   run->watchdog = spawn.watchdog;
 
-  run->parser = parsers::make_parser(parser_spec);
+  run->parser = parsers::make_parser(parser_spec, cli.max_output_bytes);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
   if (!request.session_id) return spawn_print_mode(loop, std::move(run), std::move(spawn));

@@ -238,6 +238,9 @@ void Process::handle_output(Pipe& pipe, std::string_view chunk) {
   (pipe.is_stdout ? info_.stdout_bytes : info_.stderr_bytes) += chunk.size();
 
   const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
+  // Its final capacity at once, not by reallocations that leave freed buffers resident.
+  if (pipe.capture.empty() && cap <= (256u << 20))
+    pipe.capture.reserve(cap + cap / 16 + sizeof pipe.buffer);
   pipe.capture.append(chunk);
   if (pipe.capture.size() > cap && !pipe.truncated) {
     pipe.truncated = true;
@@ -246,7 +249,7 @@ void Process::handle_output(Pipe& pipe, std::string_view chunk) {
                         " were kept");
   }
   // Trim in batches so a long stream costs amortized O(1) per byte.
-  if (pipe.capture.size() > 2 * cap) pipe.capture.erase(0, pipe.capture.size() - cap);
+  if (pipe.capture.size() > cap + cap / 16) pipe.capture.erase(0, pipe.capture.size() - cap);
   evidence_.append(chunk);
   if (evidence_.size() > 2 * kEvidenceBytes) evidence_.erase(0, evidence_.size() - kEvidenceBytes);
 

@@ -174,19 +174,22 @@ int command_run(const RunOptions& opts) {
                                                                        ? "SIGTERM"
                                                                        : "SIGHUP");
 
-  if (opts.output == "json") {
-    write_stdout(dump(to_json(result)) + "\n");
-  } else if (jsonl) {
+  if (opts.output == "json" || jsonl) {
+    // The answer may be maxOutputBytes long: moved into the JSON rather than copied, and the
+    // newline written on its own, so that the output costs one more copy of it, not three.
+    std::string text = std::move(result.text);
+    result.text.clear();
     auto line = to_json(result);
-    line["type"] = "result";
-    write_stdout(dump(line) + "\n");
+    line["text"] = std::move(text);
+    if (jsonl) line["type"] = "result";
+    write_stdout(dump(line));
+    write_stdout("\n");
   } else {
     for (const auto& warning : result.warnings)
       std::fprintf(stderr, "drover: warning: %s\n", warning.c_str());
     if (result.ok()) {
-      std::string text = result.text;
-      if (text.empty() || text.back() != '\n') text += '\n';
-      write_stdout(text);
+      write_stdout(result.text);
+      if (result.text.empty() || result.text.back() != '\n') write_stdout("\n");
     }
   }
   if (result.error && opts.output == "text")

@@ -134,6 +134,26 @@ TEST(CliRun, OutputFileIsTheAnswerAndIsRemovedAfterwards) {
   EXPECT_TRUE(tmp.empty()) << "the {output_file} directory must be gone";
 }
 
+TEST(CliRun, AnAnswerFileKeepsOnlyMaxOutputBytes) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "output-file", "--output-file", "{output_file}",
+                                "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}},
+              {"maxOutputBytes", 8}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "write it"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();
+  const std::string text = r["text"];
+  const std::string whole = "echo: write it";
+  EXPECT_LE(text.size(), 8u);
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(whole.substr(whole.size() - text.size()), text);
+  EXPECT_NE(r["warnings"].dump().find("the answer file exceeded 8 bytes (maxOutputBytes)"),
+            std::string::npos)
+      << r["warnings"].dump();
+}
+
 TEST(CliRun, HarnessErrorPayloadIsUnwrappedAndClassified) {
   ScratchDir dir;
   auto config = dir.write("drover.json",
@@ -147,6 +167,45 @@ TEST(CliRun, HarnessErrorPayloadIsUnwrappedAndClassified) {
   std::string message = r["error"]["message"];
   EXPECT_NE(message.find("Rate limit reached for requests"), std::string::npos) << message;
   EXPECT_EQ(message.find("{\"type\""), std::string::npos) << "envelope not unwrapped: " << message;
+}
+
+TEST(CliRun, AnErrorNestedTooDeeplyIsAnErrorNamingTheLimitNotACrash) {
+  // {"type":"error","message":[[[...]]]} 10^5 / 10^6 levels deep once killed drover (SIGSEGV).
+  for (const char* depth : {"100000", "1000000"}) {
+    ScratchDir dir;
+    json cli = {{"argsTemplate", {"--mode", "deep-json", "--bytes", depth, "--prompt", "{prompt}"}},
+                {"parser",
+                 {{"kind", "jsonl"},
+                  {"textPath", "text"},
+                  {"error", {{"path", "message"}, {"wherePath", "type"}, {"whereEquals", "error"}}}}}};
+    auto config = dir.write("drover.json", fake_agent_config(cli));
+    CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+    EXPECT_FALSE(run.term_signal) << depth;
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    json r = run.json();
+    const std::string message = r["error"]["message"];
+    EXPECT_NE(message.find("stdout line 1 is JSON nested deeper than 512 levels"), std::string::npos)
+        << message;
+  }
+}
+
+TEST(CliRun, MaxOutputBytesBoundsTheAnswerAndItsWarningIsTrue) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "big-text", "--bytes", "8388608", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}},
+              {"maxOutputBytes", 1048576}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();
+  const std::string text = r["text"];
+  EXPECT_LE(text.size(), 1048576u);
+  EXPECT_GT(text.size(), 1000000u);
+  bool said = false;
+  for (const auto& w : r["warnings"])
+    said = said || w.get<std::string>().find("only its last " + std::to_string(text.size()) +
+                                             " bytes were kept") != std::string::npos;
+  EXPECT_TRUE(said) << r["warnings"].dump();
 }
 
 TEST(CliRun, NonZeroExitBecomesAnErrorWithStderr) {
