@@ -167,7 +167,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
       parsers::keep_utf8_tail(filtered_text, max_text_bytes());
       if (!tail[0].text.empty() && on_event) on_event(tail[0]);
       noise_only = noise->only_noise();
-      parsed.text = filtered_text;
+      parsed.text = std::move(filtered_text);
       if (noise->removed_anything())
         result.warnings.push_back("removed " + std::to_string(noise->removed_count()) +
                                   " line(s) of harness noise");
