@@ -1025,7 +1025,7 @@ json redact_secrets(json value) {
 
 void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
                ResultHandler on_done) {
-  auto start = [&loop, route, request, on_event, on_done](std::optional<SessionLock> lock) {
+  auto start = [&loop, route, on_event, on_done](RunRequest request, std::optional<SessionLock> lock) {
     auto* agent = new AcpAgent(loop, route, request);
     if (lock) agent->hold(std::move(*lock));
     agent->start(
@@ -1034,16 +1034,31 @@ void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
         },
         on_done);
   };
-  if (!request.session_id) return start(std::nullopt);
-  // Runs on the same agent session are serialized, never interleaved: a second one waits.
+  if (!request.session_id) return start(request, std::nullopt);
+  // Runs on the same agent session are serialized, never interleaved: a second one waits, and
+  // the wait counts against the total timeout (the agent gets what is left of it).
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
-  acquire_session_lock(loop, scope, *request.session_id,
-                       [start, on_done](std::optional<SessionLock> lock, std::optional<Error> error) {
-                         if (!error) return start(std::move(lock));
-                         Result result;
-                         result.error = std::move(error);
-                         on_done(std::move(result));
-                       });
+  const std::optional<int64_t> total =
+      request.timeout_ms ? request.timeout_ms
+                         : route.account_spec->transport.acp.watchdog.for_run(true).total_timeout_ms;
+  const uint64_t waiting_since = uv_hrtime();
+  acquire_session_lock(
+      loop, scope, *request.session_id,
+      [start, request, total, waiting_since, on_done](std::optional<SessionLock> lock,
+                                                      std::optional<Error> error) {
+        if (!error) {
+          RunRequest waited = request;
+          if (total) {
+            const auto ms = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+            waited.timeout_ms = std::max<int64_t>(*total - ms, 1);
+          }
+          return start(std::move(waited), std::move(lock));
+        }
+        Result result;
+        result.error = std::move(error);
+        on_done(std::move(result));
+      },
+      total);
 }
 
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {

@@ -14,6 +14,7 @@
 #include <boost/process/environment.hpp>
 #include <boost/process/search_path.hpp>
 #include <spdlog/spdlog.h>
+#include <uv.h>
 
 #include "harness/child_common.h"
 #include "parsers/noise_filter.h"
@@ -354,14 +355,23 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
   auto shared_run = std::make_shared<std::unique_ptr<PrintModeRun>>(std::move(run));
   auto shared_spawn = std::make_shared<SpawnOptions>(std::move(spawn));
-  acquire_session_lock(loop, scope, *request.session_id,
-                       [&loop, shared_run, shared_spawn](std::optional<SessionLock> lock,
-                                                         std::optional<Error> error) {
-                         std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
-                         if (error) return r->fail(std::move(*error));
-                         r->session_lock.emplace(std::move(*lock));
-                         spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
-                       });
+  // The wait counts against the total timeout: the harness gets what is left of it.
+  const std::optional<int64_t> total = spawn.watchdog.total_timeout_ms;
+  const uint64_t waiting_since = uv_hrtime();
+  acquire_session_lock(
+      loop, scope, *request.session_id,
+      [&loop, shared_run, shared_spawn, total, waiting_since](std::optional<SessionLock> lock,
+                                                              std::optional<Error> error) {
+        std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
+        if (error) return r->fail(std::move(*error));
+        r->session_lock.emplace(std::move(*lock));
+        if (total) {
+          const auto waited = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+          shared_spawn->watchdog.total_timeout_ms = std::max<int64_t>(*total - waited, 1);
+        }
+        spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
+      },
+      total);
 }
 
 }  // namespace drover
