@@ -24,6 +24,7 @@
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
@@ -46,6 +47,7 @@ struct PrintModeRun {
   std::optional<SessionLock> session_lock;    // held while resuming a session: one run at a time
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
   std::string filtered_text;                  // the answer as the filter let it through
+  Secrets secrets;                            // the route's: kept out of errors and evidence
   bool ephemeral = false;  // the harness was told to keep no session: no id to resume with
 
   void emit(std::vector<Event>& events) {
@@ -57,6 +59,7 @@ struct PrintModeRun {
         if (event.text.empty()) continue;
       }
       if (!on_event) continue;
+      secrets.redact(event);
       try {
         on_event(event);
       } catch (const std::exception& e) {
@@ -72,6 +75,7 @@ struct PrintModeRun {
     temp_dir.reset();
     Result result;
     result.error = std::move(error);
+    secrets.redact(result);
     on_done(std::move(result));
   }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
@@ -190,6 +194,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   result.process = std::move(outcome.info);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
   session_lock.reset();
+  secrets.redact(result);
   auto done = std::move(on_done);
   done(std::move(result));
 }
@@ -268,6 +273,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->on_event = std::move(on_event);
   run->on_done = std::move(on_done);
   run->command_name = std::filesystem::path(transport.command).filename().string();
+  run->secrets = route_secrets(route);
 
   RunFacts facts;
   facts.context = request.context_mode.value_or(cli.context_mode);

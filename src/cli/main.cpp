@@ -26,6 +26,7 @@
 #include "src/loop.h"
 #include "src/presets.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/run.h"
 
 namespace {
@@ -442,7 +443,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"command", t.command},
                      {"env", env_names},
                      {"apiFormat", t.api.format},
-                     {"baseUrl", t.api.base_url},
+                     {"baseUrl", drover::redact_url(t.api.base_url)},
                      {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
                      {"preset", r.provider_spec->preset},
                      {"default", def && def->id == r.id}});
@@ -458,7 +459,8 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
     const std::string target =
-        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint" : t.api.base_url)
+        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
+                                                                      : drover::redact_url(t.api.base_url))
                         : t.command;
     write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
                  ")\n");
