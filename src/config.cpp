@@ -833,10 +833,15 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
                    v.at("format"));
   }
   if (auto u = ctx.string_member(v, path, "baseUrl", false, true)) {
-    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
-      ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
-    else
+    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+      if (u->find('@') != std::string::npos)  // credentials: never echoed
+        ctx.error(child(path, "baseUrl"), "expected an http:// or https:// URL (the value is not "
+                                          "shown: it holds credentials)");
+      else
+        ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
+    } else {
       api.base_url = *u;
+    }
   }
   // A literal key is allowed (and never printed), but an environment variable is preferred.
   api.credentials.api_key = ctx.string_member(v, path, "apiKey", false, true);

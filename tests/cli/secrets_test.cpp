@@ -119,6 +119,16 @@ TEST(CliSecrets, AnApiKeyPastedAsApiKeyEnvIsAConfigErrorThatDoesNotEchoIt) {
   expect_no_canary(routes, "routes");
 }
 
+TEST(CliSecrets, ABaseUrlWithCredentialsButNoSchemeIsRejectedWithoutEchoingIt) {
+  ScratchDir dir;
+  json api = {{"format", "openai-chat"}, {"baseUrl", std::string("user:") + kCanary + "@host/v1"}};
+  auto config = dir.write("drover.json", one_route({{"kind", "api"}, {"api", api}}).dump());
+  CliRun run = run_drover({"routes", "-c", config});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("baseUrl"), std::string::npos) << run.err;
+  expect_no_canary(run, "routes");
+}
+
 TEST(CliSecrets, KeysFromApiKeyEnvAreRedactedFromWhatTheServerEchoes) {
   ScratchDir dir;
   // Nothing listens on port 1: the error names the endpoint, which carries the key as userinfo
