@@ -19,6 +19,7 @@
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/rpc/jsonrpc.h"
 #include "staging/session_lock.h"
 
@@ -131,6 +132,7 @@ class AcpAgent {
         route_(route),
         spec_(route.account_spec->transport.acp),
         request_(std::move(request)),
+        secrets_(route_secrets(route)),
         start_timer_(loop),
         idle_timer_(loop),
         total_timer_(loop),
@@ -695,8 +697,9 @@ class AcpAgent {
     emit(Event{Event::Kind::delta, std::move(text), {}});
   }
 
-  void emit(const Event& event) {
+  void emit(Event event) {
     if (!turn_ || !turn_->on_event) return;
+    secrets_.redact(event);
     try {
       turn_->on_event(event);
     } catch (const std::exception& e) {
@@ -705,6 +708,7 @@ class AcpAgent {
   }
 
   void warn(std::string message) {
+    message = secrets_.redact(std::move(message));
     spdlog::debug("{}", message);
     if (turn_ && turn_->on_event) emit(Event{Event::Kind::warning, message, {}});
     warnings_.push_back(std::move(message));
@@ -718,6 +722,7 @@ class AcpAgent {
       entry["raw"] = parsers::valid_utf8(std::string(line));
     else
       entry["msg"] = redact_secrets(std::move(parsed));
+    secrets_.redact(entry);  // the route's secret values, wherever they turn up
     transcript_ << entry.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
     transcript_.flush();
   }
@@ -750,6 +755,7 @@ class AcpAgent {
     temp_dir_.reset();
     Result result;
     result.error = std::move(error);
+    secrets_.redact(result);
     auto finished = std::move(finished_);
     delete this;
     finished(std::move(result));
@@ -818,6 +824,7 @@ class AcpAgent {
   Route route_;
   const AcpSpec& spec_;
   RunRequest request_;
+  Secrets secrets_;  // the route's: kept out of results, warnings, logs and the transcript
   WatchdogSpec watchdog_;
   std::string command_name_;
   std::string workspace_, cwd_;
@@ -857,6 +864,7 @@ Result AcpAgent::build_result() {
     result.error = Error::make(ErrorCode::harness_error, command_name_ + " ended before the prompt");
   // Stopping the agent after its answer is the normal end, not evidence of a failure.
   if (!result.error && result.process) result.process->evidence.clear();
+  secrets_.redact(result);
   return result;
 }
 
@@ -935,6 +943,7 @@ Result AcpAgent::take_turn_result() {
     }
     if (reason == "max_tokens") result.warnings.push_back("the answer was cut at the token limit");
   }
+  secrets_.redact(result);
   return result;
 }
 
@@ -1025,7 +1034,7 @@ json redact_secrets(json value) {
 
 void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
                ResultHandler on_done) {
-  auto start = [&loop, route, request, on_event, on_done](std::optional<SessionLock> lock) {
+  auto start = [&loop, route, on_event, on_done](RunRequest request, std::optional<SessionLock> lock) {
     auto* agent = new AcpAgent(loop, route, request);
     if (lock) agent->hold(std::move(*lock));
     agent->start(
@@ -1034,16 +1043,31 @@ void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
         },
         on_done);
   };
-  if (!request.session_id) return start(std::nullopt);
-  // Runs on the same agent session are serialized, never interleaved: a second one waits.
+  if (!request.session_id) return start(request, std::nullopt);
+  // Runs on the same agent session are serialized, never interleaved: a second one waits, and
+  // the wait counts against the total timeout (the agent gets what is left of it).
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
-  acquire_session_lock(loop, scope, *request.session_id,
-                       [start, on_done](std::optional<SessionLock> lock, std::optional<Error> error) {
-                         if (!error) return start(std::move(lock));
-                         Result result;
-                         result.error = std::move(error);
-                         on_done(std::move(result));
-                       });
+  const std::optional<int64_t> total =
+      request.timeout_ms ? request.timeout_ms
+                         : route.account_spec->transport.acp.watchdog.for_run(true).total_timeout_ms;
+  const uint64_t waiting_since = uv_hrtime();
+  acquire_session_lock(
+      loop, scope, *request.session_id,
+      [start, request, total, waiting_since, on_done](std::optional<SessionLock> lock,
+                                                      std::optional<Error> error) {
+        if (!error) {
+          RunRequest waited = request;
+          if (total) {
+            const auto ms = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+            waited.timeout_ms = std::max<int64_t>(*total - ms, 1);
+          }
+          return start(std::move(waited), std::move(lock));
+        }
+        Result result;
+        result.error = std::move(error);
+        on_done(std::move(result));
+      },
+      total);
 }
 
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {

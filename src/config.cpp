@@ -814,6 +814,13 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
 
 // ---- api -----------------------------------------------------------------------------------------
 
+// A POSIX shell variable name: what apiKeyEnv must be (a pasted key is not one).
+bool valid_env_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
 void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path,
@@ -827,14 +834,26 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
                    v.at("format"));
   }
   if (auto u = ctx.string_member(v, path, "baseUrl", false, true)) {
-    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
-      ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
-    else
+    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+      if (u->find('@') != std::string::npos)  // credentials: never echoed
+        ctx.error(child(path, "baseUrl"), "expected an http:// or https:// URL (the value is not "
+                                          "shown: it holds credentials)");
+      else
+        ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
+    } else {
       api.base_url = *u;
+    }
   }
   // A literal key is allowed (and never printed), but an environment variable is preferred.
   api.credentials.api_key = ctx.string_member(v, path, "apiKey", false, true);
   api.credentials.api_key_env = ctx.string_member(v, path, "apiKeyEnv", false, true);
+  if (api.credentials.api_key_env && !valid_env_name(*api.credentials.api_key_env)) {
+    // Most likely the key itself pasted here: say so without echoing it.
+    ctx.error(child(path, "apiKeyEnv"),
+              "must name an environment variable (letters, digits and _, not starting with a "
+              "digit); it looks like a key was pasted instead, which is not shown");
+    api.credentials.api_key_env.reset();
+  }
   api.credentials.api_key_delimiter = ctx.string_member(v, path, "apiKeyDelimiter", false, true);
   if (api.credentials.api_key && api.credentials.api_key_env)
     ctx.error(child(path, "apiKey"), "give either apiKey or apiKeyEnv, not both");

@@ -26,6 +26,7 @@
 #include "src/loop.h"
 #include "src/presets.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/run.h"
 #include "src/trust.h"
 
@@ -457,7 +458,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"command", t.command},
                      {"env", env_names},
                      {"apiFormat", t.api.format},
-                     {"baseUrl", t.api.base_url},
+                     {"baseUrl", drover::redact_url(t.api.base_url)},
                      {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
                      {"preset", r.provider_spec->preset},
                      {"source", r.provider_spec->source},
@@ -474,7 +475,8 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
     const std::string target =
-        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint" : t.api.base_url)
+        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
+                                                                      : drover::redact_url(t.api.base_url))
                         : t.command;
     write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
                  ")  [" + r.provider_spec->source + "]\n");
