@@ -33,6 +33,17 @@ void close_and_delete_signal(uv_handle_t* handle) {
 
 }  // namespace
 
+std::vector<int> termination_signals() {
+  // Every signal whose default action ends the process and that arrives asynchronously. Not
+  // SIGPIPE (ignored: a failed write is an error to handle), not the fault signals (SEGV, BUS,
+  // ILL, FPE, TRAP, SYS: handling them later on the loop would re-run the faulting code), not
+  // SIGKILL/SIGSTOP (cannot be caught).
+  std::vector<int> signals{SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,   SIGUSR2, SIGALRM,
+                           SIGVTALRM, SIGPROF, SIGIO, SIGPWR,  SIGXCPU, SIGXFSZ, SIGSTKFLT};
+  for (int signum = SIGRTMIN; signum <= SIGRTMAX; ++signum) signals.push_back(signum);
+  return signals;
+}
+
 Loop::Loop() {
   if (int rc = uv_loop_init(&loop_); rc != 0) {
     spdlog::critical("uv_loop_init failed: {}", uv_strerror(rc));
@@ -80,7 +91,7 @@ void Loop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 void Loop::watch_termination_signals(std::function<void(int)> handler) {
   termination_handler_ = std::move(handler);
   if (!termination_watchers_.empty()) return;
-  for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
+  for (int signum : termination_signals()) {
     auto* watcher = new uv_signal_t;
     uv_signal_init(&loop_, watcher);
     watcher->data = this;

@@ -18,6 +18,11 @@ namespace drover {
 
 class Process;
 
+/// The signals that end a process by default and can be caught and handled later on the loop:
+/// HUP, INT, QUIT, TERM, USR1, USR2, ALRM, VTALRM, PROF, IO, PWR, XCPU, XFSZ, STKFLT and the
+/// real-time signals. SIGPIPE is not among them (drover ignores it and sees EPIPE instead).
+std::vector<int> termination_signals();
+
 /// Something long-lived that lives on a Loop (the HTTP client): created on first use, stopped
 /// with the children by stop_all(), destroyed before the loop closes.
 class LoopService {
@@ -44,8 +49,8 @@ class Loop {
   /// Runs until `done()` holds (checked after each loop iteration) or nothing is left to run.
   void run_until(const std::function<bool()>& done);
 
-  /// Watches SIGINT and SIGTERM (and SIGHUP) for the CLI: `handler(signum)` runs on the loop.
-  /// The watchers do not keep the loop alive.
+  /// Watches every termination_signals() signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, …)
+  /// for the CLI: `handler(signum)` runs on the loop. The watchers do not keep the loop alive.
   void watch_termination_signals(std::function<void(int)> handler);
 
   /// Stops every live child group (SIGTERM, grace, SIGKILL), recording `cause`. Idempotent.
