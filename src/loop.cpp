@@ -1,5 +1,7 @@
 #include "src/loop.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +71,9 @@ Loop::~Loop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_), nullptr);
   for (auto* watcher : termination_watchers_)
     uv_close(reinterpret_cast<uv_handle_t*>(watcher), close_and_delete_signal);
+  if (stdout_watcher_ != nullptr)
+    uv_close(reinterpret_cast<uv_handle_t*>(stdout_watcher_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
   termination_watchers_.clear();
   // Bounded: close callbacks need at most a few iterations.
   int rc = uv_loop_close(&loop_);
@@ -98,6 +103,40 @@ void Loop::watch_termination_signals(std::function<void(int)> handler) {
     uv_signal_start(watcher, &Loop::on_termination, signum);
     uv_unref(reinterpret_cast<uv_handle_t*>(watcher));
     termination_watchers_.push_back(watcher);
+  }
+}
+
+bool Loop::watch_stdout_reader(std::function<void()> handler) {
+  struct stat st;
+  if (stdout_watcher_ != nullptr || ::fstat(STDOUT_FILENO, &st) != 0 || !S_ISFIFO(st.st_mode))
+    return false;
+  const int flags = ::fcntl(STDOUT_FILENO, F_GETFL);
+  auto* watcher = new uv_poll_t;
+  if (flags == -1 || uv_poll_init(&loop_, watcher, STDOUT_FILENO) != 0) {
+    delete watcher;
+    return false;
+  }
+  // uv_poll_init made the pipe non-blocking, for whoever shares it too; writes to stdout stay
+  // blocking, and epoll watches the descriptor either way.
+  ::fcntl(STDOUT_FILENO, F_SETFL, flags);
+  watcher->data = this;
+  stdout_watcher_ = watcher;
+  stdout_handler_ = std::move(handler);
+  // A pipe's write end reports an error (EPOLLERR, whatever was asked for) once no reader is
+  // left; nothing else about it is watched.
+  uv_poll_start(watcher, UV_DISCONNECT, &Loop::on_stdout_event);
+  uv_unref(reinterpret_cast<uv_handle_t*>(watcher));
+  return true;
+}
+
+void Loop::on_stdout_event(uv_poll_t* handle, int status, int events) noexcept {
+  auto* self = static_cast<Loop*>(handle->data);
+  if (status >= 0 && (events & UV_DISCONNECT) == 0) return;
+  uv_poll_stop(handle);
+  try {
+    if (self->stdout_handler_) self->stdout_handler_();
+  } catch (const std::exception& e) {
+    spdlog::error("stdout watcher failed: {}", e.what());
   }
 }
 

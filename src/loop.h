@@ -53,6 +53,11 @@ class Loop {
   /// for the CLI: `handler(signum)` runs on the loop. The watchers do not keep the loop alive.
   void watch_termination_signals(std::function<void(int)> handler);
 
+  /// When stdout is a pipe: calls `handler` on the loop once its reader is gone (the pipe
+  /// reports an error), so a run can stop before it has anything more to write. Does not keep
+  /// the loop alive. False (and nothing watched) when stdout is not a pipe.
+  bool watch_stdout_reader(std::function<void()> handler);
+
   /// Stops every live child group (SIGTERM, grace, SIGKILL), recording `cause`. Idempotent.
   void stop_all(StopCause cause);
   /// Sends SIGKILL to every live child group at once (a second Ctrl-C).
@@ -76,6 +81,7 @@ class Loop {
  private:
   static void on_sigchld(uv_signal_t* handle, int signum) noexcept;
   static void on_termination(uv_signal_t* handle, int signum) noexcept;
+  static void on_stdout_event(uv_poll_t* handle, int status, int events) noexcept;
 
   // Declared before loop_ on purpose: libuv delivers one signal to its watchers in address
   // order, and its own SIGCHLD watcher (which reaps children) lives inside uv_loop_t. Sitting
@@ -85,6 +91,8 @@ class Loop {
   uv_loop_t loop_;
   std::vector<uv_signal_t*> termination_watchers_;
   std::function<void(int)> termination_handler_;
+  uv_poll_t* stdout_watcher_ = nullptr;
+  std::function<void()> stdout_handler_;
   std::vector<Process*> processes_;
   std::vector<std::pair<std::string, std::unique_ptr<LoopService>>> services_;
   std::vector<std::pair<uint64_t, std::function<void(StopCause)>>> stop_hooks_;

@@ -189,6 +189,12 @@ int command_run(const RunOptions& opts) {
     }
   });
 
+  // The reader of a stdout pipe went away: nothing more can be delivered.
+  loop.watch_stdout_reader([&loop] {
+    if (stdout_error == 0) stdout_error = EPIPE;
+    loop.stop_all(drover::StopCause::cancelled);
+  });
+
   drover::EventHandler on_event;
   if (jsonl) {
     on_event = [&loop](const drover::Event& event) {

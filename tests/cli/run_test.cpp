@@ -784,6 +784,19 @@ TEST(CliStdout, AReaderThatGoesAwayStopsTheRunWithExit141) {
   EXPECT_TRUE(tmp.empty());
 }
 
+TEST(CliStdout, AReaderThatGoesAwayStopsAHarnessThatSaysNothingMore) {
+  ScratchDir dir;
+  // No watchdog but the default hour: only the lost reader can end this run within the test's
+  // own limit (run_drover stops drover after a minute: exit 143).
+  json cli = {{"argsTemplate", {"--mode", "hang", "--prompt", "{prompt}"}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliOptions options;
+  options.shell_script = "\"$@\" | true; exit \"${PIPESTATUS[0]}\"";
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "hi"}, options);
+  EXPECT_EQ(run.exit_code, 141) << run.err;
+  EXPECT_EQ(run.err, "drover: cannot write to stdout: " + std::string(std::strerror(EPIPE)) + "\n");
+}
+
 TEST(CliTimeouts, FlagsAreValidatedLikeTheConfig) {
   ScratchDir dir;
   auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
