@@ -331,7 +331,7 @@ TEST_P(CliSignal, StopsTheGroupCleansUpAndExits128PlusSignal) {
 
 INSTANTIATE_TEST_SUITE_P(Signals, CliSignal,
                          ::testing::Values(SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-                                           SIGALRM));
+                                           SIGALRM, SIGXCPU, SIGRTMIN));
 
 TEST(CliRun, EnvironmentPassesThroughExceptClearEnvAndSetsEnv) {
   ScratchDir dir;
