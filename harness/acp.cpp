@@ -179,10 +179,8 @@ class AcpAgent {
     spawn.watchdog.grace_ms = spec_.watchdog.grace_ms;
     spawn.watchdog.drain_ms = spec_.watchdog.drain_ms;
     spawn.max_output_bytes = spec_.max_output_bytes;
-    watchdog_ = spec_.watchdog.for_run(request_.session_id.has_value());
-    if (request_.timeout_ms) watchdog_.total_timeout_ms = request_.timeout_ms;
-    if (request_.idle_timeout_ms) watchdog_.idle_timeout_ms = request_.idle_timeout_ms;
-    if (request_.start_timeout_ms) watchdog_.start_timeout_ms = request_.start_timeout_ms;
+    watchdog_ = apply_request_timeouts(spec_.watchdog.for_run(request_.session_id.has_value()),
+                                       request_);
     command_name_ = fs::path(command).filename().string();
 
     if (request_.transcript_path) {

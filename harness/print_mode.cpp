@@ -352,12 +352,20 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   }
   spawn.args = expand_args(args_template, values);
   spawn.args.insert(spawn.args.begin(), transport.command);
+  if (std::any_of(spawn.args.begin(), spawn.args.end(),
+                  [](const std::string& arg) { return arg.find('\0') != std::string::npos; })) {
+    // execve() would cut the argument at the NUL and the harness would answer half a prompt.
+    const bool prompt = request.prompt.find('\0') != std::string::npos;
+    run->fail(Error::make(
+        ErrorCode::validation_error,
+        std::string(prompt ? "the prompt" : "an argument for route " + route.id) +
+            " contains a NUL byte, which cannot be passed on a command line" +
+            (prompt ? "; use a route with input: \"stdin\" (cli.input) for such prompts" : "")));
+    return;
+  }
   if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
 
-  spawn.watchdog = cli.watchdog.for_run(facts.resuming);
-  if (request.timeout_ms) spawn.watchdog.total_timeout_ms = request.timeout_ms;
-  if (request.idle_timeout_ms) spawn.watchdog.idle_timeout_ms = request.idle_timeout_ms;
-  if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;
+  spawn.watchdog = apply_request_timeouts(cli.watchdog.for_run(facts.resuming), request);
   spawn.max_output_bytes = cli.max_output_bytes;
   run->watchdog = spawn.watchdog;
 

@@ -276,9 +276,26 @@ struct Ctx {
       expected(child(path, key), std::string(what) + (s > 1e9 ? " and at most 1e9" : ""), *it);
       return std::nullopt;
     }
+    if (!allow_zero) return timeout_seconds_to_ms(s);
     int64_t ms = std::llround(s * 1000.0);
     if (s > 0 && ms == 0) ms = 1;  // a tiny positive timeout must not turn into "no wait"
     return ms;
+  }
+
+  // A timeout key of a watchdog: seconds > 0, or "none" for no limit (which also switches off
+  // a default). Absent or invalid: `target` is left as it was.
+  void timeout_member(const ojson& obj, const std::string& path, const char* key,
+                      std::optional<int64_t>& target) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return;
+    if (it->is_string()) {
+      if (it->get<std::string>() == "none")
+        target = std::nullopt;
+      else
+        expected(child(path, key), "a number of seconds > 0 or \"none\"", *it);
+      return;
+    }
+    if (auto ms = seconds_member(obj, path, key, false)) target = ms;
   }
 
   std::optional<std::string> id_member(const ojson& obj, const std::string& path, const char* key,
@@ -316,6 +333,12 @@ std::string_view to_string(PermissionPolicy policy) noexcept {
     case PermissionPolicy::deny_all: return "deny-all";
   }
   return "approve-reads";
+}
+
+std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept {
+  // The upper bound keeps the millisecond value far from int64 overflow.
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e9) return std::nullopt;
+  return std::max<int64_t>(1, std::llround(seconds * 1000.0));
 }
 
 WatchdogSpec WatchdogSpec::for_run(bool resuming) const {
@@ -448,6 +471,11 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
 
 // ---- cli ---------------------------------------------------------------------------------------
 
+// argv entries and environment values reach execve() as C strings: a NUL would cut them short.
+constexpr const char* kNulInArgv =
+    "contains a NUL byte (\\u0000), which cannot be passed to a process (it would cut the "
+    "string short)";
+
 // Reads argsTemplate and checks every token with its exact path (`argsTemplate[2]` for a
 // plain string, `argsTemplate[2][1]` inside a group).
 // `when` conditions of a conditional argv group (CliSpec::args_when).
@@ -542,6 +570,11 @@ void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
     bool group_prompt = false;
     std::vector<std::string_view> group_optional;  // optional placeholders used in this group
     for (size_t j = 0; j < group.size(); ++j) {
+      if (group[j].find('\0') != std::string::npos) {
+        ctx.error(paths[j], kNulInArgv);
+        all_parsed = false;
+        continue;
+      }
       auto [token, problem] = parse_template_token(group[j]);
       if (!token) {
         ctx.error(paths[j], *problem);
@@ -589,9 +622,9 @@ void parse_watchdog(Ctx& ctx, const ojson& v, const std::string& path, WatchdogS
   ctx.check_keys(v, path,
                  {"startTimeout", "idleTimeout", "timeout", "killGrace", "drainAfterExit",
                   "resume"});
-  w.start_timeout_ms = ctx.seconds_member(v, path, "startTimeout", false);
-  w.idle_timeout_ms = ctx.seconds_member(v, path, "idleTimeout", false);
-  w.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
+  ctx.timeout_member(v, path, "startTimeout", w.start_timeout_ms);
+  ctx.timeout_member(v, path, "idleTimeout", w.idle_timeout_ms);
+  ctx.timeout_member(v, path, "timeout", w.total_timeout_ms);
   if (auto ms = ctx.seconds_member(v, path, "killGrace", true)) w.grace_ms = *ms;
   if (auto ms = ctx.seconds_member(v, path, "drainAfterExit", true)) w.drain_ms = *ms;
   if (auto it = v.find("resume"); it != v.end()) {
@@ -672,10 +705,13 @@ void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, Chi
     const std::string epath = child(path, key);
     if (!ctx.object(*it, epath)) continue;
     for (const auto& [name, value] : it->items()) {
-      if (name.empty() || name.find('=') != std::string::npos) {
+      if (name.empty() || name.find('=') != std::string::npos ||
+          name.find('\0') != std::string::npos) {
         ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
       } else if (!value.is_string()) {
         ctx.expected(child(epath, name), "a string", value);
+      } else if (value.get<std::string>().find('\0') != std::string::npos) {
+        ctx.error(child(epath, name), kNulInArgv);
       } else {
         (*target)[name] = value.get<std::string>();
       }
@@ -943,7 +979,9 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
       ctx.expected(apath, "an array of strings", *it);
     } else {
       for (size_t i = 0; i < it->size(); ++i) {
-        if ((*it)[i].is_string())
+        if ((*it)[i].is_string() && (*it)[i].get<std::string>().find('\0') != std::string::npos)
+          ctx.error(child(apath, i), kNulInArgv);
+        else if ((*it)[i].is_string())
           acp.args.push_back((*it)[i].get<std::string>());
         else
           ctx.expected(child(apath, i), "a string", (*it)[i]);

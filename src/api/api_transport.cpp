@@ -70,8 +70,12 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     api::HttpRequestSpec spec = api::build_request(call);
     const ApiSpec& api_spec = route.account_spec->transport.api;
     api::HttpRequest req = http_request(std::move(spec), call.format, api_key, api_spec);
-    req.total_timeout_ms = request.timeout_ms ? request.timeout_ms : api_spec.total_timeout_ms;
-    req.idle_timeout_ms = request.idle_timeout_ms ? request.idle_timeout_ms : api_spec.idle_timeout_ms;
+    // A request's 0 means no limit (RunRequest::timeout_ms).
+    auto pick = [](const std::optional<int64_t>& asked, const std::optional<int64_t>& route) {
+      return !asked ? route : *asked > 0 ? asked : std::nullopt;
+    };
+    req.total_timeout_ms = pick(request.timeout_ms, api_spec.total_timeout_ms);
+    req.idle_timeout_ms = pick(request.idle_timeout_ms, api_spec.idle_timeout_ms);
 
     status = 0;
     error_body.clear();
