@@ -26,9 +26,9 @@
 # (codex's `-o <tmp>/answer.txt`, a clean-context cwd) get a fresh directory per direct run, made
 # and removed inside the timed window like drover does. Like drover, the direct side runs the
 # harness in a new session, reads stdout and stderr until EOF, writes the prompt and closes stdin
-# for stdin-input presets (opencode) and gives /dev/null otherwise, and kills whatever the harness
-# left in its process group afterwards (outside the timed window). One difference is kept on
-# purpose: under drover the harness's stdio are Unix socket pairs (libuv's UV_CREATE_PIPE), run
+# for stdin-input presets (codex, opencode, pi) and gives /dev/null otherwise, and kills whatever
+# the harness left in its process group afterwards (outside the timed window). One difference is
+# kept on purpose: under drover the harness's stdio are Unix socket pairs (libuv's UV_CREATE_PIPE), run
 # directly they are pipes, as from a shell; DROVER_BENCH_DIRECT_STDIO=socket gives the direct side
 # socket pairs too, to tell that effect apart from drover's own cost.
 #

@@ -21,6 +21,10 @@ std::string seconds_text(int64_t ms);
 /// The last non-empty lines of a failing process's stderr (or stdout), for an error message.
 std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail);
 
+/// `watchdog` with the request's timeouts in place of the route's (RunRequest::timeout_ms and
+/// friends; 0 there means no limit at all).
+WatchdogSpec apply_request_timeouts(WatchdogSpec watchdog, const RunRequest& request);
+
 /// The built-in noise markers (unless switched off) plus the route's own.
 parsers::NoiseMarkers markers_for(const NoiseSpec& spec);
 

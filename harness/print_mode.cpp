@@ -14,6 +14,7 @@
 #include <boost/process/environment.hpp>
 #include <boost/process/search_path.hpp>
 #include <spdlog/spdlog.h>
+#include <uv.h>
 
 #include "harness/child_common.h"
 #include "parsers/noise_filter.h"
@@ -23,6 +24,7 @@
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
@@ -45,6 +47,7 @@ struct PrintModeRun {
   std::optional<SessionLock> session_lock;    // held while resuming a session: one run at a time
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
   std::string filtered_text;                  // the answer as the filter let it through
+  Secrets secrets;                            // the route's: kept out of errors and evidence
   bool ephemeral = false;  // the harness was told to keep no session: no id to resume with
 
   void emit(std::vector<Event>& events) {
@@ -56,6 +59,7 @@ struct PrintModeRun {
         if (event.text.empty()) continue;
       }
       if (!on_event) continue;
+      secrets.redact(event);
       try {
         on_event(event);
       } catch (const std::exception& e) {
@@ -76,6 +80,7 @@ struct PrintModeRun {
     temp_dir.reset();
     Result result;
     result.error = std::move(error);
+    secrets.redact(result);
     on_done(std::move(result));
   }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
@@ -209,6 +214,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   std::string().swap(outcome.stderr_tail);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
   session_lock.reset();
+  secrets.redact(result);
   auto done = std::move(on_done);
   done(std::move(result));
 }
@@ -287,6 +293,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->on_event = std::move(on_event);
   run->on_done = std::move(on_done);
   run->command_name = std::filesystem::path(transport.command).filename().string();
+  run->secrets = route_secrets(route);
 
   RunFacts facts;
   facts.context = request.context_mode.value_or(cli.context_mode);
@@ -325,6 +332,14 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
         "route " + route.id + " cannot resume a session: its argsTemplate has no {session_id}"));
     return;
   }
+  // A session id is an argument of its own (claude's --resume even takes an optional value):
+  // one starting with '-' would be read as one of the harness's options.
+  if (request.session_id && !request.session_id->empty() && request.session_id->front() == '-') {
+    run->fail(Error::make(ErrorCode::validation_error,
+                          "the session id to resume must not start with '-' (" +
+                              transport.command + " would read it as an option)"));
+    return;
+  }
 
   // Attachments named relative to the workspace still resolve from a clean directory.
   std::vector<std::string> files = request.files;
@@ -357,12 +372,20 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   }
   spawn.args = expand_args(args_template, values);
   spawn.args.insert(spawn.args.begin(), transport.command);
+  if (std::any_of(spawn.args.begin(), spawn.args.end(),
+                  [](const std::string& arg) { return arg.find('\0') != std::string::npos; })) {
+    // execve() would cut the argument at the NUL and the harness would answer half a prompt.
+    const bool prompt = request.prompt.find('\0') != std::string::npos;
+    run->fail(Error::make(
+        ErrorCode::validation_error,
+        std::string(prompt ? "the prompt" : "an argument for route " + route.id) +
+            " contains a NUL byte, which cannot be passed on a command line" +
+            (prompt ? "; use a route with input: \"stdin\" (cli.input) for such prompts" : "")));
+    return;
+  }
   if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
 
-  spawn.watchdog = cli.watchdog.for_run(facts.resuming);
-  if (request.timeout_ms) spawn.watchdog.total_timeout_ms = request.timeout_ms;
-  if (request.idle_timeout_ms) spawn.watchdog.idle_timeout_ms = request.idle_timeout_ms;
-  if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;
+  spawn.watchdog = apply_request_timeouts(cli.watchdog.for_run(facts.resuming), request);
   spawn.max_output_bytes = cli.max_output_bytes;
   run->watchdog = spawn.watchdog;
 
@@ -374,14 +397,23 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
   auto shared_run = std::make_shared<std::unique_ptr<PrintModeRun>>(std::move(run));
   auto shared_spawn = std::make_shared<SpawnOptions>(std::move(spawn));
-  acquire_session_lock(loop, scope, *request.session_id,
-                       [&loop, shared_run, shared_spawn](std::optional<SessionLock> lock,
-                                                         std::optional<Error> error) {
-                         std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
-                         if (error) return r->fail(std::move(*error));
-                         r->session_lock.emplace(std::move(*lock));
-                         spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
-                       });
+  // The wait counts against the total timeout: the harness gets what is left of it.
+  const std::optional<int64_t> total = spawn.watchdog.total_timeout_ms;
+  const uint64_t waiting_since = uv_hrtime();
+  acquire_session_lock(
+      loop, scope, *request.session_id,
+      [&loop, shared_run, shared_spawn, total, waiting_since](std::optional<SessionLock> lock,
+                                                              std::optional<Error> error) {
+        std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
+        if (error) return r->fail(std::move(*error));
+        r->session_lock.emplace(std::move(*lock));
+        if (total) {
+          const auto waited = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+          shared_spawn->watchdog.total_timeout_ms = std::max<int64_t>(*total - waited, 1);
+        }
+        spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
+      },
+      total);
 }
 
 }  // namespace drover

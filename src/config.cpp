@@ -27,6 +27,7 @@
 #include "parsers/noise_filter.h"
 #include "parsers/utf8.h"
 #include "src/presets.h"
+#include "src/trust.h"
 #include "src/api/wire.h"
 
 namespace drover {
@@ -276,9 +277,26 @@ struct Ctx {
       expected(child(path, key), std::string(what) + (s > 1e9 ? " and at most 1e9" : ""), *it);
       return std::nullopt;
     }
+    if (!allow_zero) return timeout_seconds_to_ms(s);
     int64_t ms = std::llround(s * 1000.0);
     if (s > 0 && ms == 0) ms = 1;  // a tiny positive timeout must not turn into "no wait"
     return ms;
+  }
+
+  // A timeout key of a watchdog: seconds > 0, or "none" for no limit (which also switches off
+  // a default). Absent or invalid: `target` is left as it was.
+  void timeout_member(const ojson& obj, const std::string& path, const char* key,
+                      std::optional<int64_t>& target) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return;
+    if (it->is_string()) {
+      if (it->get<std::string>() == "none")
+        target = std::nullopt;
+      else
+        expected(child(path, key), "a number of seconds > 0 or \"none\"", *it);
+      return;
+    }
+    if (auto ms = seconds_member(obj, path, key, false)) target = ms;
   }
 
   std::optional<std::string> id_member(const ojson& obj, const std::string& path, const char* key,
@@ -316,6 +334,12 @@ std::string_view to_string(PermissionPolicy policy) noexcept {
     case PermissionPolicy::deny_all: return "deny-all";
   }
   return "approve-reads";
+}
+
+std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept {
+  // The upper bound keeps the millisecond value far from int64 overflow.
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e9) return std::nullopt;
+  return std::max<int64_t>(1, std::llround(seconds * 1000.0));
 }
 
 WatchdogSpec WatchdogSpec::for_run(bool resuming) const {
@@ -448,6 +472,11 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
 
 // ---- cli ---------------------------------------------------------------------------------------
 
+// argv entries and environment values reach execve() as C strings: a NUL would cut them short.
+constexpr const char* kNulInArgv =
+    "contains a NUL byte (\\u0000), which cannot be passed to a process (it would cut the "
+    "string short)";
+
 // Reads argsTemplate and checks every token with its exact path (`argsTemplate[2]` for a
 // plain string, `argsTemplate[2][1]` inside a group).
 // `when` conditions of a conditional argv group (CliSpec::args_when).
@@ -542,6 +571,11 @@ void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
     bool group_prompt = false;
     std::vector<std::string_view> group_optional;  // optional placeholders used in this group
     for (size_t j = 0; j < group.size(); ++j) {
+      if (group[j].find('\0') != std::string::npos) {
+        ctx.error(paths[j], kNulInArgv);
+        all_parsed = false;
+        continue;
+      }
       auto [token, problem] = parse_template_token(group[j]);
       if (!token) {
         ctx.error(paths[j], *problem);
@@ -589,9 +623,9 @@ void parse_watchdog(Ctx& ctx, const ojson& v, const std::string& path, WatchdogS
   ctx.check_keys(v, path,
                  {"startTimeout", "idleTimeout", "timeout", "killGrace", "drainAfterExit",
                   "resume"});
-  w.start_timeout_ms = ctx.seconds_member(v, path, "startTimeout", false);
-  w.idle_timeout_ms = ctx.seconds_member(v, path, "idleTimeout", false);
-  w.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
+  ctx.timeout_member(v, path, "startTimeout", w.start_timeout_ms);
+  ctx.timeout_member(v, path, "idleTimeout", w.idle_timeout_ms);
+  ctx.timeout_member(v, path, "timeout", w.total_timeout_ms);
   if (auto ms = ctx.seconds_member(v, path, "killGrace", true)) w.grace_ms = *ms;
   if (auto ms = ctx.seconds_member(v, path, "drainAfterExit", true)) w.drain_ms = *ms;
   if (auto it = v.find("resume"); it != v.end()) {
@@ -672,10 +706,13 @@ void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, Chi
     const std::string epath = child(path, key);
     if (!ctx.object(*it, epath)) continue;
     for (const auto& [name, value] : it->items()) {
-      if (name.empty() || name.find('=') != std::string::npos) {
+      if (name.empty() || name.find('=') != std::string::npos ||
+          name.find('\0') != std::string::npos) {
         ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
       } else if (!value.is_string()) {
         ctx.expected(child(epath, name), "a string", value);
+      } else if (value.get<std::string>().find('\0') != std::string::npos) {
+        ctx.error(child(epath, name), kNulInArgv);
       } else {
         (*target)[name] = value.get<std::string>();
       }
@@ -814,6 +851,13 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
 
 // ---- api -----------------------------------------------------------------------------------------
 
+// A POSIX shell variable name: what apiKeyEnv must be (a pasted key is not one).
+bool valid_env_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
 void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path,
@@ -827,14 +871,26 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
                    v.at("format"));
   }
   if (auto u = ctx.string_member(v, path, "baseUrl", false, true)) {
-    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
-      ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
-    else
+    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+      if (u->find('@') != std::string::npos)  // credentials: never echoed
+        ctx.error(child(path, "baseUrl"), "expected an http:// or https:// URL (the value is not "
+                                          "shown: it holds credentials)");
+      else
+        ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
+    } else {
       api.base_url = *u;
+    }
   }
   // A literal key is allowed (and never printed), but an environment variable is preferred.
   api.credentials.api_key = ctx.string_member(v, path, "apiKey", false, true);
   api.credentials.api_key_env = ctx.string_member(v, path, "apiKeyEnv", false, true);
+  if (api.credentials.api_key_env && !valid_env_name(*api.credentials.api_key_env)) {
+    // Most likely the key itself pasted here: say so without echoing it.
+    ctx.error(child(path, "apiKeyEnv"),
+              "must name an environment variable (letters, digits and _, not starting with a "
+              "digit); it looks like a key was pasted instead, which is not shown");
+    api.credentials.api_key_env.reset();
+  }
   api.credentials.api_key_delimiter = ctx.string_member(v, path, "apiKeyDelimiter", false, true);
   if (api.credentials.api_key && api.credentials.api_key_env)
     ctx.error(child(path, "apiKey"), "give either apiKey or apiKeyEnv, not both");
@@ -924,7 +980,9 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
       ctx.expected(apath, "an array of strings", *it);
     } else {
       for (size_t i = 0; i < it->size(); ++i) {
-        if ((*it)[i].is_string())
+        if ((*it)[i].is_string() && (*it)[i].get<std::string>().find('\0') != std::string::npos)
+          ctx.error(child(apath, i), kNulInArgv);
+        else if ((*it)[i].is_string())
           acp.args.push_back((*it)[i].get<std::string>());
         else
           ctx.expected(child(apath, i), "a string", (*it)[i]);
@@ -1382,17 +1440,21 @@ std::optional<ojson> parse_document(Ctx& ctx, const std::string& text) {
 }
 
 // Parses and validates one source without checking defaultRoute (a workspace file may name a
-// route that only the global file defines; load_config checks after merging).
+// route that only the global file defines; load_config checks after merging). `admit`, when
+// set, sees the parsed document first and may leave the source out (nullopt, no error).
 std::optional<Config> parse_one(const std::string& text, const std::string& origin,
                                 std::vector<std::string>& errors,
-                                const std::vector<PresetSource>& presets = builtin_presets()) {
+                                const std::vector<PresetSource>& presets = builtin_presets(),
+                                const std::function<bool(const ojson&)>& admit = {}) {
   Ctx ctx;
   ctx.presets = &presets;
   ctx.origin = origin;
   ctx.base_dir = fs::path(origin).parent_path();
   auto doc = parse_document(ctx, text);
+  if (doc && admit && !admit(*doc)) return std::nullopt;  // its errors are moot too
   Config config;
   if (doc) parse_root(ctx, *doc, config);
+  for (auto& p : config.providers) p.source = origin;
   if (!ctx.errors.empty()) {
     errors.insert(errors.end(), ctx.errors.begin(), ctx.errors.end());
     return std::nullopt;
@@ -1491,6 +1553,7 @@ std::vector<Route> Config::routes() const {
 //    applies whether or not the account lists models; listed models still win in step 2.
 std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std::string& id) const {
   try {
+    if (auto dependency = untrusted_dependency(id)) return {std::nullopt, std::move(dependency)};
     const auto all = routes();
     if (id.empty()) {
       if (default_route && !default_route->empty()) return resolve(*default_route);
@@ -1567,12 +1630,17 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 // - the workspace defaultRoute wins when set;
 // - defaultRoute is checked against the merged result, so either file may name a route the
 //   other defines;
-// - errors from both files are reported together.
+// - errors from both files are reported together;
+// - the workspace file goes through trust (src/trust.h): left out when it can run commands and is
+//   not trusted; when it only picks among routes and is not trusted, the global file's
+//   defaultRoute, routing and providers win over its own; trusted or not, it may not name a
+//   provider like a preset.
 std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup) {
   try {
     const std::optional<std::string> single =
         lookup.explicit_path ? lookup.explicit_path : lookup.env_path;
     std::vector<fs::path> files;
+    std::optional<fs::path> workspace_file;
     if (single) {
       if (!file_exists(*single))
         return {std::nullopt, config_error("config file not found: " + *single)};
@@ -1588,10 +1656,11 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         fs::path global = (*config_home / "drover" / "config.json").lexically_normal();
         if (file_exists(global)) files.push_back(global);
       }
-      fs::path workspace =
-          (fs::path(lookup.workspace_dir.empty() ? "." : lookup.workspace_dir) / "drover.json")
-              .lexically_normal();
-      if (file_exists(workspace)) files.push_back(workspace);
+      fs::path workspace = workspace_config_path(lookup);
+      if (file_exists(workspace)) {
+        files.push_back(workspace);
+        workspace_file = workspace;
+      }
     }
 
     Config merged;
@@ -1601,6 +1670,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         lookup.config_dir().empty() ? std::string() : lookup.config_dir() + "/presets";
     const std::vector<PresetSource> presets =
         lookup.with_presets ? all_presets(presets_dir, errors) : builtin_presets();
+    std::vector<UntrustedSource> untrusted;
     for (const auto& file : files) {
       std::string problem;
       auto text = read_text(file, problem);
@@ -1608,21 +1678,60 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         errors.push_back(problem);
         continue;
       }
-      auto config = parse_one(*text, file.string(), errors, presets);
+      const bool is_workspace = file == workspace_file;
+      std::set<std::string> reserved;
+      WorkspaceVerdict verdict;
+      std::function<bool(const ojson&)> admit;
+      if (is_workspace) {
+        reserved = preset_provider_ids(presets);
+        admit = [&](const ojson& doc) {
+          verdict = judge_workspace_file(lookup, file.string(), *text, doc, reserved);
+          return verdict.trust != WorkspaceVerdict::Trust::untrusted;
+        };
+      }
+      auto config = parse_one(*text, file.string(), errors, presets, admit);
+      if (verdict.trust == WorkspaceVerdict::Trust::untrusted) {
+        untrusted.push_back(std::move(verdict.ignored));
+        merged.notices.push_back(std::move(verdict.notice));
+        continue;
+      }
       if (!config) continue;
+      // Without trust, the workspace file adds to the global file but overrides nothing of it.
+      const bool yields = verdict.trust == WorkspaceVerdict::Trust::data_only;
+      std::vector<std::string> yielded;  // copies: merged.providers may still grow
       for (auto& p : config->providers) {
+        if (is_workspace && reserved.count(p.id)) {
+          errors.push_back(file.string() + ": " + child("providers", p.id) +
+                           ": a workspace file may not redefine the preset " + quote(p.id) +
+                           " (give the provider another name; its accounts may start from the "
+                           "preset with \"preset\": " + quote(p.id) + ")");
+          continue;
+        }
         auto same = std::find_if(merged.providers.begin(), merged.providers.end(),
                                  [&](const ProviderSpec& q) { return q.id == p.id; });
-        if (same != merged.providers.end())
+        if (same != merged.providers.end() && yields)
+          yielded.push_back(same->id);
+        else if (same != merged.providers.end())
           *same = std::move(p);
         else
           merged.providers.push_back(std::move(p));
       }
-      if (config->default_route) {
+      if (config->default_route && yields && merged.default_route) {
+        yielded.push_back("defaultRoute");
+      } else if (config->default_route) {
         merged.default_route = config->default_route;
         default_origin = file.string();
       }
-      if (config->routing.configured) merged.routing = config->routing;  // workspace wins
+      if (config->routing.configured && yields && merged.routing.configured)
+        yielded.push_back("routing");
+      else if (config->routing.configured)
+        merged.routing = config->routing;  // workspace wins
+      if (!yielded.empty())
+        merged.notices.push_back(valid_utf8(
+            verdict.key + " is not trusted, so the global configuration's " +
+            join(std::vector<std::string_view>(yielded.begin(), yielded.end()), ", ") +
+            " win over its own (to let it override them: drover trust " + shell_word(verdict.key) +
+            ")"));
       merged.sources.push_back(file.string());
     }
     if (lookup.with_presets) {
@@ -1641,6 +1750,7 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
     if (!errors.empty()) return {std::nullopt, config_error(join_errors(errors))};
     if (auto problem = default_route_problem(merged, default_origin))
       return {std::nullopt, config_error(*problem)};
+    merged.untrusted = std::move(untrusted);  // after the check: it validates what was read
     return {std::move(merged), std::nullopt};
   } catch (const std::exception& e) {
     return {std::nullopt, config_error(std::string("cannot load configuration: ") + e.what())};

@@ -15,6 +15,7 @@
 #include "parsers/utf8.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/router.h"
 
 namespace drover {
@@ -324,6 +325,9 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
     merge_configured_windows(report, route);
     if (!file.empty()) write_cache(file, report);
   }
+  // A failing listing command may print the route's secrets; the endpoint may carry credentials.
+  const Secrets secrets = route_secrets(route);
+  for (auto& w : report.warnings) w = redact_url(secrets.redact(std::move(w)));
   report.route = route.id;
   return report;
 }

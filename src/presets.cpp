@@ -45,6 +45,19 @@ std::vector<PresetSource> all_presets(const std::string& user_dir, std::vector<s
   return out;
 }
 
+std::set<std::string> preset_provider_ids(const std::vector<PresetSource>& presets) {
+  std::set<std::string> ids;
+  for (const auto& preset : presets) {
+    ids.insert(preset.name);
+    auto doc = nlohmann::json::parse(preset.text, nullptr, false, true);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("providers") ||
+        !doc["providers"].is_object())
+      continue;
+    for (const auto& [id, provider] : doc["providers"].items()) ids.insert(id);
+  }
+  return ids;
+}
+
 std::string preset_description(const PresetSource& preset) {
   auto doc = parsers::parse_untrusted(preset.text, nullptr, /*ignore_comments=*/true);
   if (doc.is_discarded() || !doc.is_object()) return {};

@@ -4,6 +4,7 @@
 // from one (`"preset": "codex-cli"`) and override any field.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ std::vector<PresetSource> user_presets(const std::string& dir, std::vector<std::
 
 /// Built-in presets overlaid by the user's (a user preset replaces a built-in of the same name).
 std::vector<PresetSource> all_presets(const std::string& user_dir, std::vector<std::string>& errors);
+
+/// The names of `presets` and the provider ids they define: names a workspace file may not give
+/// its own providers (README "Trusting a workspace file").
+std::set<std::string> preset_provider_ids(const std::vector<PresetSource>& presets);
 
 /// The "description" of a preset, or "".
 std::string preset_description(const PresetSource& preset);

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -42,6 +44,34 @@ void mark_descriptors_cloexec() {
     }
     ::closedir(dir);
   }
+}
+
+// The harness must not outlive drover, even when drover is killed with SIGKILL and has no
+// chance to stop it: the kernel sends it SIGKILL when the thread that spawned it ends
+// (PR_SET_PDEATHSIG, kept across execve). The flag has to be set in the child between fork and
+// exec, and uv_spawn offers no hook there; but libuv forks with the C library's fork(), which
+// runs pthread_atfork child handlers in the new process. The handler acts only for forks made
+// by Process::start (the flag below, per thread: the child is a copy of the forking thread) and
+// uses async-signal-safe system calls only. If drover died before prctl() took effect, the
+// parent is already someone else: the child then ends at once. The harness's own descendants
+// are not covered (only the harness has drover as its parent); catchable signals stop the
+// whole group instead (Loop::watch_termination_signals).
+thread_local pid_t spawning_parent = 0;
+
+void set_parent_death_signal_in_child() noexcept {
+  if (spawning_parent == 0) return;
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != spawning_parent) ::_exit(127);
+}
+
+void install_parent_death_hook() {
+  static const int installed = ::pthread_atfork(nullptr, nullptr, &set_parent_death_signal_in_child);
+  (void)installed;
+}
+
+// A NUL byte would silently cut an argument or an environment entry short at execve().
+bool has_nul(const std::vector<std::string>& strings) {
+  return std::any_of(strings.begin(), strings.end(),
+                     [](const std::string& s) { return s.find('\0') != std::string::npos; });
 }
 
 double timeval_ms(const timeval& tv) {
@@ -99,6 +129,13 @@ Process::~Process() = default;
 
 Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks,
                         Error& error) {
+  if (has_nul(options.args) || has_nul(options.env)) {
+    error = Error::make(ErrorCode::validation_error,
+                        std::string("cannot run ") + options.file + ": " +
+                            (has_nul(options.args) ? "an argument" : "an environment value") +
+                            " contains a NUL byte");
+    return nullptr;
+  }
   auto* self = new Process(loop, std::move(options), std::move(callbacks));
   const SpawnOptions& opts = self->options_;
 
@@ -134,8 +171,11 @@ Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callb
   uv_opts.stdio = stdio;
 
   mark_descriptors_cloexec();
+  install_parent_death_hook();
   self->spawned_at_ = uv_hrtime();
+  spawning_parent = ::getpid();
   int rc = uv_spawn(loop.uv(), &self->process_, &uv_opts);
+  spawning_parent = 0;
   ++self->open_handles_;  // the process handle must be closed whether or not spawn worked
   if (rc != 0) {
     std::string what = uv_strerror(rc);

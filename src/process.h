@@ -62,7 +62,9 @@ struct ProcessCallbacks {
 class Process {
  public:
   /// Spawns `options`. On failure returns nullptr and sets `error` (not_found for a missing or
-  /// non-executable file); no callback runs and nothing is left open.
+  /// non-executable file, validation_error for an argument or environment entry with a NUL
+  /// byte); no callback runs and nothing is left open. The child gets SIGKILL from the kernel
+  /// when the calling thread ends (PR_SET_PDEATHSIG), so it never outlives a killed drover.
   static Process* start(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks,
                         Error& error);
 

@@ -113,7 +113,9 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     auto self = shared_from_this();
     EventHandler events = [self](const Event& event) {
       if (event.kind == Event::Kind::delta && !event.text.empty()) {
-        self->emitted_ = true;
+        // Only deltas a consumer received make a retry unsafe: without one (text and json
+        // output, Client::run) nobody has seen any part of the answer yet.
+        if (self->on_event_) self->emitted_ = true;
         if (!self->first_delta_ms_) self->first_delta_ms_ = self->elapsed_ms();
       }
       self->emit(event);
@@ -371,7 +373,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   std::vector<std::string> warnings_;
   std::optional<Usage> usage_;
   int calls_ = 0;
-  bool emitted_ = false;
+  bool emitted_ = false;  // this try delivered a delta to on_event_
   bool cancelled_ = false;
   uint64_t started_at_ = 0;
   uint64_t attempt_started_ = 0;

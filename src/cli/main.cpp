@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -24,10 +26,14 @@
 #include "harness/print_mode.h"
 #include "parsers/json_limits.h"
 #include "src/discovery.h"
+#include "src/errors.h"
 #include "src/loop.h"
 #include "src/presets.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/run.h"
+#include "src/trust.h"
+#include "staging/temp_dir.h"
 
 namespace {
 
@@ -41,9 +47,26 @@ std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void write_stdout(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+// The first failed write to stdout (its errno), 0 while every write went through. After a
+// failure nothing more is written: the reader is gone or the disk is full.
+int stdout_error = 0;
+
+bool write_stdout(const std::string& text) {
+  if (stdout_error != 0) return false;
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+      std::fflush(stdout) != 0) {
+    stdout_error = errno != 0 ? errno : EIO;
+    return false;
+  }
+  return true;
+}
+
+// One line on stderr for a failed stdout; the exit status a shell expects (141 is what SIGPIPE
+// would have given).
+int fail_stdout() {
+  std::fprintf(stderr, "drover: cannot write to stdout: %s\n", std::strerror(stdout_error));
+  return stdout_error == EPIPE ? 128 + SIGPIPE : 1;
 }
 
 int fail_usage(const std::string& message) {
@@ -51,9 +74,21 @@ int fail_usage(const std::string& message) {
   return kExitUsage;
 }
 
-std::optional<int64_t> seconds_to_ms(const std::optional<double>& seconds) {
-  if (!seconds) return std::nullopt;
-  return static_cast<int64_t>(*seconds * 1000.0);
+// A timeout flag: seconds by the config's rules (drover::timeout_seconds_to_ms), or "none" for
+// no limit, which RunRequest spells 0. nullopt with `problem` set when the text is neither.
+std::optional<int64_t> timeout_flag_ms(const std::string& text, std::string& problem) {
+  if (text == "none") return 0;
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const double seconds = std::strtod(begin, &end);
+  std::optional<int64_t> ms;
+  if (!text.empty() && end == begin + text.size() && errno == 0)
+    ms = drover::timeout_seconds_to_ms(seconds);
+  if (!ms)
+    problem = "expected a number of seconds > 0 and at most 1e9 (decimals allowed), or none for "
+              "no limit; got '" + text + "'";
+  return ms;
 }
 
 // Loads configuration by the README's lookup rules, with --config first.
@@ -66,6 +101,7 @@ std::optional<drover::Config> load(const std::string& config_path, int& exit_cod
     exit_code = error ? drover::exit_code_for(error->code) : kExitUsage;
     return std::nullopt;
   }
+  for (const auto& notice : config->notices) std::fprintf(stderr, "drover: %s\n", notice.c_str());
   return std::move(config);
 }
 
@@ -80,7 +116,7 @@ struct RunOptions {
   bool ephemeral = false, keep_session = false;
   bool approve_all = false, approve_reads = false, deny_all = false;
   std::string transcript;
-  std::optional<double> timeout, idle_timeout, start_timeout;
+  std::optional<std::string> timeout, idle_timeout, start_timeout;
   std::string output = "text";
   std::vector<std::string> prompt_words;
 };
@@ -95,11 +131,14 @@ int command_run(const RunOptions& opts) {
   }
   if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     return fail_usage("run: the prompt is empty (give it as an argument, or '-' to read stdin)");
-  for (const auto& [name, value] : {std::pair{"--timeout", opts.timeout},
-                                    {"--idle-timeout", opts.idle_timeout},
-                                    {"--start-timeout", opts.start_timeout}}) {
-    if (value && !(*value > 0))
-      return fail_usage(std::string("run: ") + name + " must be a positive number of seconds");
+  for (const auto& [name, value, target] :
+       {std::tuple{"--timeout", &opts.timeout, &request.timeout_ms},
+        {"--idle-timeout", &opts.idle_timeout, &request.idle_timeout_ms},
+        {"--start-timeout", &opts.start_timeout, &request.start_timeout_ms}}) {
+    if (!*value) continue;
+    std::string problem;
+    *target = timeout_flag_ms(**value, problem);
+    if (!*target) return fail_usage(std::string("run: ") + name + ": " + problem);
   }
 
   int exit_code = 0;
@@ -108,7 +147,20 @@ int command_run(const RunOptions& opts) {
   request.route = opts.route;
   const bool has_own_routes = std::any_of(config->providers.begin(), config->providers.end(),
                                           [](const drover::ProviderSpec& p) { return p.preset.empty(); });
-  if (!has_own_routes && request.route.empty()) {
+  if (!has_own_routes && request.route.empty() && !config->default_route) {
+    if (auto dependency = config->untrusted_dependency("")) {
+      std::fprintf(stderr, "drover: %s\n", dependency->message.c_str());
+      return kExitUsage;
+    }
+    const bool chosen_file =
+        !opts.config.empty() || drover::ConfigLookup::from_environment().env_path;
+    if (chosen_file && !config->sources.empty()) {
+      std::fprintf(stderr,
+                   "drover: %s defines no routes (add a provider to it, or pick a preset with "
+                   "--route; drover presets lists them)\n",
+                   config->sources.front().c_str());
+      return kExitUsage;
+    }
     // Zero-config start: the first harness installed, in a fixed order of preference.
     for (const char* preset : {"claude-cli", "codex-cli", "pi-cli", "opencode-cli"}) {
       auto [route, error] = config->resolve(preset);
@@ -141,9 +193,6 @@ int command_run(const RunOptions& opts) {
   if (opts.deny_all) request.permissions = drover::PermissionPolicy::deny_all;
   if (!opts.transcript.empty()) request.transcript_path = opts.transcript;
   request.stream = opts.output == "jsonl";
-  request.timeout_ms = seconds_to_ms(opts.timeout);
-  request.idle_timeout_ms = seconds_to_ms(opts.idle_timeout);
-  request.start_timeout_ms = seconds_to_ms(opts.start_timeout);
 
   const bool jsonl = opts.output == "jsonl";
   drover::Loop loop;
@@ -157,9 +206,19 @@ int command_run(const RunOptions& opts) {
     }
   });
 
+  // The reader of a stdout pipe went away: nothing more can be delivered.
+  loop.watch_stdout_reader([&loop] {
+    if (stdout_error == 0) stdout_error = EPIPE;
+    loop.stop_all(drover::StopCause::cancelled);
+  });
+
   drover::EventHandler on_event;
   if (jsonl) {
-    on_event = [](const drover::Event& event) { write_stdout(dump(to_json(event)) + "\n"); };
+    on_event = [&loop](const drover::Event& event) {
+      // The reader went away (EPIPE) or the disk is full: stop the run as Ctrl-C would.
+      if (stdout_error == 0 && !write_stdout(dump(to_json(event)) + "\n"))
+        loop.stop_all(drover::StopCause::cancelled);
+    };
   }
   drover::Result result;
   drover::start_run(loop, *config, request, on_event,
@@ -169,10 +228,8 @@ int command_run(const RunOptions& opts) {
   if (interrupted_by != 0 && !result.error)
     result.error = Error::make(ErrorCode::aborted, "interrupted");
   if (interrupted_by != 0 && result.error && result.error->code == ErrorCode::aborted)
-    result.error->message = std::string("interrupted by ") +
-                            (interrupted_by == SIGINT ? "SIGINT" : interrupted_by == SIGTERM
-                                                                       ? "SIGTERM"
-                                                                       : "SIGHUP");
+    result.error->message = "interrupted by " + drover::signal_name(interrupted_by);
+  if (stdout_error != 0) return fail_stdout();
 
   if (opts.output == "json" || jsonl) {
     // The answer may be maxOutputBytes long: moved into the JSON rather than copied, and the
@@ -192,13 +249,13 @@ int command_run(const RunOptions& opts) {
       if (result.text.empty() || result.text.back() != '\n') write_stdout("\n");
     }
   }
+  if (stdout_error != 0) return fail_stdout();
   if (result.error && opts.output == "text")
     std::fprintf(stderr, "drover: %s: %s\n", std::string(to_string(result.error->code)).c_str(),
                  result.error->message.c_str());
   else if (result.error)
     std::fprintf(stderr, "drover: %s\n", result.error->message.c_str());
 
-  if (interrupted_by == SIGTERM) return 143;
   if (interrupted_by != 0) return 128 + interrupted_by;
   return result.exit_code();
 }
@@ -446,9 +503,10 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"command", t.command},
                      {"env", env_names},
                      {"apiFormat", t.api.format},
-                     {"baseUrl", t.api.base_url},
+                     {"baseUrl", drover::redact_url(t.api.base_url)},
                      {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
                      {"preset", r.provider_spec->preset},
+                     {"source", r.provider_spec->source},
                      {"default", def && def->id == r.id}});
     }
     write_stdout(dump(out) + "\n");
@@ -462,20 +520,72 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
     const std::string target =
-        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint" : t.api.base_url)
+        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
+                                                                      : drover::redact_url(t.api.base_url))
                         : t.command;
     write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
-                 ")\n");
+                 ")  [" + r.provider_spec->source + "]\n");
   }
+  return 0;
+}
+
+// `drover trust [FILE]`, `--remove [FILE]`, `--list`: which workspace files may define commands.
+int command_trust(const std::string& file_arg, bool remove, bool list) {
+  const auto lookup = drover::ConfigLookup::from_environment();
+  const std::string store = drover::trust_store_path(lookup);
+  if (store.empty())
+    return fail_usage("trust: neither XDG_CONFIG_HOME nor HOME is set: nowhere to record trust");
+  if (list) {
+    std::string problem;
+    auto trusted = drover::read_trust_store(store, problem);
+    if (!trusted) return fail_usage("trust: " + problem);
+    for (const auto& [path, digest] : *trusted)
+      write_stdout(drover::trusted_file_state(path, digest) + "  " + path + "\n");
+    return 0;
+  }
+  std::string file = file_arg;
+  if (file.empty()) {
+    file = drover::workspace_config_path(lookup);
+    std::error_code ec;
+    if (!remove && !std::filesystem::exists(file, ec))
+      return fail_usage("trust: no drover.json in the current directory (give the file: drover "
+                        "trust FILE)");
+  }
+  std::string key;
+  if (remove) {
+    bool removed = false;
+    if (auto problem = drover::untrust_file(store, file, key, removed))
+      return fail_usage("trust: " + *problem);
+    write_stdout((removed ? "no longer trusted: " : "was not trusted: ") + key + "\n");
+    return 0;
+  }
+  std::string digest;
+  if (auto problem = drover::trust_file(store, file, key, digest))
+    return fail_usage("trust: " + *problem);
+  write_stdout("trusted " + key + " (sha256 " + digest +
+               "); any change makes it untrusted again\n");
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A write to a dead harness's stdin must come back as EPIPE, not kill drover.
+  // Started with stdin, stdout or stderr closed (cron, daemons): put /dev/null there, or the
+  // next descriptor opened (a pipe to a harness) would take the number and be mistaken for it.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int null_fd = ::open("/dev/null", O_RDWR);
+    if (null_fd >= 0 && null_fd != fd) {
+      ::dup2(null_fd, fd);
+      ::close(null_fd);
+    }
+  }
+  // A write to a dead harness's stdin, or to a closed stdout, must come back as EPIPE, not
+  // kill drover.
   std::signal(SIGPIPE, SIG_IGN);
   uv_disable_stdio_inheritance();
+  // Temporary directories of drover processes that were killed before they could clean up.
+  drover::TempDir::remove_stale("drover-");
 
   auto logger = spdlog::stderr_color_mt("drover");
   spdlog::set_default_logger(logger);
@@ -518,9 +628,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--transcript", run.transcript,
                       "ACP: write every JSON-RPC message both ways to this file (NDJSON, secrets "
                       "redacted)");
-  run_cmd->add_option("--timeout", run.timeout, "Total deadline in seconds");
-  run_cmd->add_option("--idle-timeout", run.idle_timeout, "Seconds without output before stopping");
-  run_cmd->add_option("--start-timeout", run.start_timeout, "Seconds to the first output byte");
+  run_cmd->add_option("--timeout", run.timeout,
+                      "Total deadline in seconds, or none (default: the route's; 3600 for "
+                      "harness routes that set none)");
+  run_cmd->add_option("--idle-timeout", run.idle_timeout,
+                      "Seconds without output before stopping, or none");
+  run_cmd->add_option("--start-timeout", run.start_timeout,
+                      "Seconds to the first output byte, or none");
   run_cmd->add_option("--output,-o", run.output, "text (answer), json (result object), jsonl (events, then result)")
       ->check(CLI::IsMember({"text", "json", "jsonl"}));
   run_cmd->add_option("prompt", run.prompt_words, "The prompt, or - to read it from stdin")
@@ -555,6 +669,17 @@ int main(int argc, char** argv) {
   models_cmd->add_flag("--json", models.json, "Print JSON");
   models_cmd->add_flag("--refresh", models.refresh, "Ask again instead of using the cached list");
 
+  std::string trust_file;
+  bool trust_remove = false;
+  bool trust_list = false;
+  auto* trust_cmd = app.add_subcommand(
+      "trust", "Let a workspace drover.json run the commands it defines (after reviewing it)");
+  trust_cmd->add_option("file", trust_file, "The file (default: ./drover.json)");
+  auto* trust_remove_flag =
+      trust_cmd->add_flag("--remove", trust_remove, "Forget the file (it is ignored again)");
+  trust_cmd->add_flag("--list", trust_list, "List the trusted files and whether they changed")
+      ->excludes(trust_remove_flag);
+
   // Listed for --help; `drover mock-gateway …` is handled before parsing (see exec_mock_gateway).
   app.add_subcommand("mock-gateway",
                      "Serve the OpenAI, Anthropic and Gemini APIs on loopback for tests and demos "
@@ -579,5 +704,6 @@ int main(int argc, char** argv) {
   if (presets_cmd->parsed()) return command_presets(presets_show, presets_json);
   if (check_cmd->parsed()) return command_check(check_config, check_json);
   if (models_cmd->parsed()) return command_models(models);
+  if (trust_cmd->parsed()) return command_trust(trust_file, trust_remove, trust_list);
   return kExitUsage;
 }

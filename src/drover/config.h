@@ -41,6 +41,14 @@ struct ParserSpec {
   std::optional<Selector> model;
 };
 
+/// Seconds of a timeout (config and command line) to milliseconds: finite, > 0 and at most 1e9
+/// (about 31 years); a tiny positive value becomes 1 ms, never "no wait". nullopt otherwise.
+std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept;
+
+/// The total timeout of a print-mode or ACP route whose watchdog sets none: a harness that
+/// hangs is stopped after an hour. `"timeout": "none"` (or `--timeout none`) switches it off.
+inline constexpr int64_t kDefaultHarnessTimeoutMs = 60 * 60 * 1000;
+
 /// Watchdog and stop policy for one harness process. Absent timeouts are off.
 struct WatchdogSpec {
   std::optional<int64_t> start_timeout_ms;  ///< no byte at all since spawn
@@ -56,6 +64,12 @@ struct WatchdogSpec {
   std::optional<Resume> resume;
   /// This watchdog with `resume`'s values applied when `resuming`.
   WatchdogSpec for_run(bool resuming) const;
+  /// A route's watchdog before its config is read: kDefaultHarnessTimeoutMs in total.
+  static WatchdogSpec harness_default() {
+    WatchdogSpec w;
+    w.total_timeout_ms = kDefaultHarnessTimeoutMs;
+    return w;
+  }
 };
 
 /// Where a harness runs and what ambient context it may load (README "Context mode").
@@ -125,7 +139,7 @@ struct CliSpec {
   /// Whether fresh runs leave no session files (the `ephemeral` groups are used and the result
   /// carries no session id, as there is nothing to resume). nullopt: ephemeral in clean mode only.
   std::optional<bool> ephemeral;
-  WatchdogSpec watchdog;
+  WatchdogSpec watchdog = WatchdogSpec::harness_default();
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
   NoiseSpec noise;
   /// Used instead of argsTemplate/parser when the caller streams (`--output jsonl`,
@@ -159,7 +173,7 @@ struct AcpSpec {
   ContextMode context_mode = ContextMode::workspace;
   /// startTimeout covers the handshake (initialize to session/new and model selection), idle
   /// restarts on every message from the agent, timeout bounds the whole run.
-  WatchdogSpec watchdog;
+  WatchdogSpec watchdog = WatchdogSpec::harness_default();
   int64_t exit_grace_ms = 200;     ///< after closing stdin, before SIGTERM to the group
   int64_t cancel_grace_ms = 2000;  ///< after session/cancel, for the `cancelled` answer
   int64_t late_updates_ms = 100;   ///< keep reading after the prompt result
@@ -249,6 +263,7 @@ struct ProviderSpec {
   std::string id;
   std::vector<AccountSpec> accounts;
   std::string preset;  ///< the preset this provider came from; empty for the user's own
+  std::string source;  ///< the file that defined it (a preset's origin for presets)
 };
 
 /// One runnable route: provider:transport:account:model.
@@ -280,11 +295,23 @@ struct RoutingSpec {
   bool configured = false;      ///< set when a config file has a "routing" block
 };
 
+/// A workspace file left out because it can run commands and the user has not trusted it
+/// (README "Trusting a workspace file"). Resolving a route it would have defined is an error.
+struct UntrustedSource {
+  std::string path;                    ///< absolute, as `drover trust` records it
+  std::vector<std::string> providers;  ///< provider ids it defines (preset names excluded)
+  bool sets_default_route = false;
+};
+
 struct Config {
   std::optional<std::string> default_route;
   RoutingSpec routing;
   std::vector<ProviderSpec> providers;  ///< in file order
   std::vector<std::string> sources;     ///< files this config was read from, in load order
+  std::vector<UntrustedSource> untrusted;  ///< workspace files left out, untrusted
+  /// One line each about how the files were read (an untrusted workspace file ignored, or its
+  /// settings giving way to the global file's), for the user to see.
+  std::vector<std::string> notices;
 
   /// Every route, in file order (providers, then accounts, then models).
   std::vector<Route> routes() const;
@@ -292,7 +319,13 @@ struct Config {
   /// `acme:cli:main:m1`, or `provider::account:` style with empty parts as wildcards) to the
   /// first matching route. Empty `id` means the default route, else the first route.
   /// Errors: config_error when nothing matches (the message lists what exists).
+  /// Errors: config_error also when the route would have come from an untrusted workspace file
+  /// (see untrusted_dependency).
   std::pair<std::optional<Route>, std::optional<Error>> resolve(const std::string& id) const;
+  /// config_error naming the file and how to trust it when resolving `id` ("" for the default
+  /// route) depends on an untrusted workspace file: `id` names a provider only that file defines,
+  /// or the default route would have come from it. nullopt otherwise.
+  std::optional<Error> untrusted_dependency(const std::string& id) const;
 };
 
 /// Where configuration comes from (README "Configuration").
@@ -321,6 +354,11 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 /// read (missing is an error). Otherwise the global file and then the workspace file are read
 /// when present; a workspace provider replaces a global one with the same id, and the workspace
 /// defaultRoute wins. No file at all gives a Config with no user providers (not an error).
+/// The workspace file is subject to trust (src/trust.h): one that can run commands is left out
+/// (Config::untrusted, Config::notices) unless `drover trust` recorded its current content; one
+/// that only picks among existing routes is read, but without trust the global file's
+/// defaultRoute, routing and providers of the same id win over its own. A workspace file may not
+/// define a provider named like a preset.
 /// With `with_presets`, the providers of every preset (built-in, then the user's) that the user
 /// did not define themselves follow the user's own, marked with ProviderSpec::preset.
 std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigLookup& lookup);

@@ -15,6 +15,11 @@ check_acp.py and the command dispatch are in checks_common.py.
     check.py resume  ROUTE RC OUT ERR EXPECTED_TEXT FIRST_WORD GATEWAY_LOG FIRST_SESSION FIRST_OUT
     check.py resume-unknown ROUTE RC OUT ERR EXPECTED_TEXT
     check.py context ROUTE GATEWAY_LOG MARKER WORKSPACE_WORD CLEAN_WORD CLEAN_OUT CLEAN_ERR HOME TMP
+    check.py option-prompt ROUTE RC OUT ERR PROMPT GATEWAY_LOG [OUTPUT [FLAGS]]
+                                                 a prompt that looks like an option is answered
+                                                 like any other and reaches the model as is
+                                                 (OUTPUT json or jsonl; FLAGS: the run's other
+                                                 drover flags, for the check's name)
     check.py session OUT                         prints the result's sessionId (or nothing)
     check.py procs   ROUTE HOME CACHE_DIR LEFTOVER_FILE
                                                  processes left over by the run (see procs())
@@ -32,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
     emit, skip, note, diag, load_result, json_lines, gateway_entries, note_gateway_requests,
     exit0_json_result, jsonl_result, check_text_and_error, check_deltas, note_usage_growth,
-    run_command)
+    check_option_prompt, run_command)
 
 
 def cmd_json(route, rc, out, err, expected, caps=""):
@@ -246,6 +251,7 @@ COMMANDS = {
     "resume": lambda a: cmd_resume(*a[:9]),
     "resume-unknown": lambda a: cmd_resume_unknown(*a[:5]),
     "context": lambda a: cmd_context(*a[:9]),
+    "option-prompt": lambda a: check_option_prompt(*a[:8]),
     "session": lambda a: print_session(a[0]),
     "procs": lambda a: procs(*a[:4]),
     "gateway-notes": lambda a: note_gateway_requests(*a[:2]),

@@ -154,6 +154,26 @@ def check_deltas(route, run, events, res, out, err):
     return deltas
 
 
+def check_option_prompt(route, rc, out, err, prompt, gateway_log, output="json", flags=""):
+    """A prompt that looks like one of the harness's options (`--version`, `-p`, a Markdown
+    list): the run (`--output OUTPUT FLAGS`) answers it like any prompt (exit 0,
+    `MOCK: <prompt>`, error null), and the model got exactly that text (a request in the
+    gateway's log whose last user text it is)."""
+    run = " ".join(filter(None, [f"--output {output}", flags, f"prompt {json.dumps(prompt)}"]))
+    if output == "jsonl":
+        got = jsonl_result(route, run, rc, out, err,
+                           lambda events: f"{len(events)} event(s), none a result")
+        res = got[1] if got else None
+    else:
+        res = exit0_json_result(route, run, rc, out, err)
+    if res is not None:
+        check_text_and_error(route, run, res, f"MOCK: {prompt}", out, err)
+    seen = [e.get("lastUserText") for e in json_lines(gateway_log)]
+    emit(prompt in seen, route, f"{run}: the model receives the prompt text",
+         "no gateway request has it as its last user text",
+         [f"last user texts seen: {json.dumps(seen[-6:])}"] + diag(out, err))
+
+
 def note_usage_growth(route, run, first_out, res, meaning):
     """Both turns' answers are 5 words ("MOCK: Say the word: w…"), so per-turn usage must match:
     a NOTE, ending in `meaning`, for each figure far above the first turn's."""

@@ -22,6 +22,13 @@
 #                                                   the resumed request (the history came along)
 #   drover run --route R --output json --resume UNKNOWN "Say the word: W4"
 #                                                   fails (a dropped {session_id} would answer)
+#   drover run --route R --output json -- PROMPT    for PROMPT --version, -p,
+#                                                   --dangerously-skip-permissions and a Markdown
+#                                                   list: exit 0, text "MOCK: PROMPT", error null,
+#                                                   and a gateway request with PROMPT as its last
+#                                                   user text (no prompt is a harness option);
+#                                                   also --output jsonl -- --version (the streaming
+#                                                   variant) and --resume SESSION -- -p
 #   with AGENTS.md and CLAUDE.md naming a marker in the workspace:
 #   drover run --route R --output json "Say the word: W5"                  (the control: a NOTE
 #                                                   says whether the marker reached the model)
@@ -115,6 +122,9 @@ hs_inner() {
   run_drover resume-unknown --output json --resume "$unknown" "Say the word: $w4"
   "${check[@]}" resume-unknown "$route" "$rc" "$root/resume-unknown.out" "$root/resume-unknown.err" \
     "MOCK: Say the word: $w4"
+
+  # Prompts that look like the harness's own options are answered like any other prompt.
+  hs_option_prompts run_drover "$session"
 
   # Context: a project file in the workspace names a marker. A workspace run may send it to the
   # model (the control); a clean run must not, must keep no session and must leave no directory.

@@ -27,6 +27,13 @@
 #                        $root/NAME.cmd.txt) within DROVER_HARNESS_TIMEOUT; sets rc; then
 #                        hs_after_run
 #   hs_after_run         kills what is left of the run, listing it in $leftovers (check.py procs)
+#   hs_option_prompts RUN [SESSION]
+#                        each prompt a harness could take for options of its own (--version, -p,
+#                        --dangerously-skip-permissions, a Markdown list) through
+#                        `RUN option-promptN --output json -- PROMPT` (RUN: the suite's runner,
+#                        which ends in hs_run_cmd); then one through --output jsonl (a preset's
+#                        streaming variant) and, given SESSION, one with --resume SESSION; each
+#                        checked with check.py option-prompt
 #   hs_inner_end         stops the gateway; the check that no run left a process
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,6 +111,29 @@ hs_run_cmd() {
      >"$root/$name.out" 2>"$root/$name.err") || rc=$?
   [ "$rc" -ne 124 ] || echo "NOTE $route: the $name run timed out after $HS_TIMEOUT s (DROVER_HARNESS_TIMEOUT)"
   hs_after_run
+}
+
+# Prompts that look like options: a preset that put them among the harness's own options would
+# print a version, switch on a flag or fail with "unknown option" instead of answering them.
+hs_option_prompt_list=(--version -p --dangerously-skip-permissions $'- first item\n- second item')
+
+hs_option_prompts() {
+  local run=$1 session=${2:-} n=0 prompt
+  for prompt in "${hs_option_prompt_list[@]}"; do
+    n=$((n + 1))
+    hs_option_prompt "$run" "option-prompt$n" json "$prompt"
+  done
+  hs_option_prompt "$run" option-prompt-jsonl jsonl --version
+  [ -z "$session" ] || hs_option_prompt "$run" option-prompt-resume json -p --resume "$session"
+}
+
+# hs_option_prompt RUN NAME OUTPUT PROMPT [DROVER_ARGS...]: one run and its checks.
+hs_option_prompt() {
+  local run=$1 name=$2 output=$3 prompt=$4
+  shift 4
+  "$run" "$name" --output "$output" "$@" -- "$prompt"
+  "${check[@]}" option-prompt "$route" "$rc" "$root/$name.out" "$root/$name.err" "$prompt" \
+    "$root/gateway.log" "$output" "$*"
 }
 
 hs_inner_end() {

@@ -1,6 +1,7 @@
 // Configuration parsing, validation, route resolution and file lookup (src/config.cpp).
 #include "drover/config.h"
 #include "src/presets.h"
+#include "src/trust.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -200,7 +201,7 @@ TEST(ConfigParse, DefaultsForOmittedKeys) {
   EXPECT_EQ(cli.max_output_bytes, 16ull << 20);
   EXPECT_FALSE(cli.watchdog.start_timeout_ms.has_value());
   EXPECT_FALSE(cli.watchdog.idle_timeout_ms.has_value());
-  EXPECT_FALSE(cli.watchdog.total_timeout_ms.has_value());
+  EXPECT_EQ(cli.watchdog.total_timeout_ms, kDefaultHarnessTimeoutMs);
   EXPECT_EQ(cli.watchdog.grace_ms, 2000);
   EXPECT_EQ(cli.watchdog.drain_ms, 500);
   EXPECT_FALSE(c.default_route.has_value());
@@ -587,11 +588,41 @@ TEST(ConfigErrors, WatchdogValues) {
   const std::string w = std::string(kCli) + ".watchdog";
   EXPECT_THAT(msg, HasSubstr(w + ".startTimeout: expected a number of seconds > 0, got 0"));
   EXPECT_THAT(msg, HasSubstr(w + ".idleTimeout: expected a number of seconds > 0, got -1"));
-  EXPECT_THAT(msg, HasSubstr(w + ".timeout: expected a number of seconds > 0, got \"10\""));
+  EXPECT_THAT(msg, HasSubstr(w + ".timeout: expected a number of seconds > 0 or \"none\", got \"10\""));
   EXPECT_THAT(msg, HasSubstr(w + ".killGrace: expected a number of seconds >= 0, got -0.5"));
   EXPECT_THAT(msg, HasSubstr(w + ".drainAfterExit: expected a number of seconds >= 0 and at most "
                                  "1e9, got 1000000000000.0"));
   EXPECT_THAT(msg, HasSubstr(w + ".idle: unknown key (did you mean \"idleTimeout\"?)"));
+}
+
+TEST(ConfigParse, HarnessRoutesHaveADefaultTotalTimeoutThatNoneSwitchesOff) {
+  const Config d = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "watchdog": {"idleTimeout": 5}})"));
+  EXPECT_EQ(d.providers[0].accounts[0].transport.cli.watchdog.total_timeout_ms, 3600000);
+  const Config n = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "watchdog": {"timeout": "none", "idleTimeout": "none", "startTimeout": 2}})"));
+  const WatchdogSpec& w = n.providers[0].accounts[0].transport.cli.watchdog;
+  EXPECT_FALSE(w.total_timeout_ms.has_value());
+  EXPECT_FALSE(w.idle_timeout_ms.has_value());
+  EXPECT_EQ(w.start_timeout_ms, 2000);
+  const Config acp = parse_ok(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {}}}]}}})");
+  EXPECT_EQ(acp.providers[0].accounts[0].transport.acp.watchdog.total_timeout_ms,
+            kDefaultHarnessTimeoutMs);
+  EXPECT_THAT(parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "watchdog": {"timeout": "never"}})")),
+              HasSubstr(std::string(kCli) +
+                        ".watchdog.timeout: expected a number of seconds > 0 or \"none\""));
+}
+
+TEST(ConfigErrors, NulBytesInEnvValuesAndTemplateLiteralsNameThePath) {
+  const std::string msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}", "--flag\u0000lost", ["--x", "a\u0000b"]], "env": {"FOO": "keep\u0000lost"}, "cleanEnv": {"BAR": "\u0000"}})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[1]: contains a NUL byte"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[2][1]: contains a NUL byte"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".env.FOO: contains a NUL byte"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".cleanEnv.BAR: contains a NUL byte"));
+  const std::string acp = parse_error(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {"args": ["ok", "x\u0000y"]}}}]}}})");
+  EXPECT_THAT(acp, HasSubstr("providers.p.accounts[0].transport.acp.args[1]: contains a NUL byte"));
 }
 
 TEST(ConfigParse, WatchdogResumeOverridesApplyOnlyWhenResuming) {
@@ -902,6 +933,13 @@ ConfigLookup lookup_in(const TempDir& dir) {
   return l;
 }
 
+// `drover trust FILE` in the store of `lookup`.
+void trust(const ConfigLookup& lookup, const std::string& file) {
+  std::string key, digest;
+  auto problem = trust_file(trust_store_path(lookup), file, key, digest);
+  ASSERT_FALSE(problem) << *problem;
+}
+
 TEST(ConfigLoad, NoFileAtAllIsAnEmptyConfig) {
   TempDir dir;
   auto [config, error] = load_config(lookup_in(dir));
@@ -925,6 +963,7 @@ TEST(ConfigLoad, GlobalFromHomeDotConfigThenWorkspaceMerged) {
   const std::string workspace = dir.write("ws/drover.json", R"({"defaultRoute": "d", "providers": {
       "d": )" + provider(cli_account("ws-d")) + R"(,
       "b": )" + provider(cli_account("ws-b")) + "}}");
+  trust(lookup_in(dir), workspace);
   auto [config, error] = load_config(lookup_in(dir));
   ASSERT_FALSE(error.has_value()) << error->message;
   ASSERT_TRUE(config.has_value());
@@ -940,7 +979,7 @@ TEST(ConfigLoad, GlobalDefaultRouteKeptWhenWorkspaceHasNone) {
   TempDir dir;
   dir.write("home/.config/drover/config.json",
             one_provider_file("a", "x", R"("defaultRoute": "w",)"));
-  dir.write("ws/drover.json", one_provider_file("w", "y"));
+  trust(lookup_in(dir), dir.write("ws/drover.json", one_provider_file("w", "y")));
   auto [config, error] = load_config(lookup_in(dir));
   ASSERT_FALSE(error.has_value()) << error->message;
   EXPECT_EQ(config->default_route, "w");  // names a workspace provider: checked after merging
@@ -1042,7 +1081,8 @@ TEST(ConfigLoad, DirectoryInsteadOfFileIsAnError) {
 
 TEST(ConfigLoad, RelativeCwdInAWorkspaceFileIsAbsolute) {
   TempDir dir;
-  dir.write("ws/drover.json", with_cli(R"({"argsTemplate": ["{prompt}"], "cwd": "../work"})"));
+  trust(lookup_in(dir),
+        dir.write("ws/drover.json", with_cli(R"({"argsTemplate": ["{prompt}"], "cwd": "../work"})")));
   auto [config, error] = load_config(lookup_in(dir));
   ASSERT_FALSE(error.has_value()) << error->message;
   EXPECT_EQ(config->providers[0].accounts[0].transport.cli.cwd, (dir.path() / "work").string());
@@ -1202,9 +1242,7 @@ TEST(ConfigPresets, PresetProvidersFollowTheUsersOwnAndUserPresetsOverride) {
   std::ofstream(config_dir / "presets" / "my-agent.json")
       << R"({"description": "mine", "providers": {"my-agent": {"accounts": [{"id": "default",
          "transport": {"command": "my-agent", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})";
-  std::ofstream(dir.path() / "ws" / "drover.json").flush();
-  fs::create_directories(dir.path() / "ws");
-  std::ofstream(dir.path() / "ws" / "drover.json")
+  std::ofstream(config_dir / "config.json")
       << R"({"providers": {"codex-cli": {"accounts": [{"id": "mine", "preset": "codex-cli",
          "transport": {"cli": {"env": {"EXTRA": "1"}}}, "models": ["gpt-5.5"]}]}}})";
   ConfigLookup l;
@@ -1252,6 +1290,225 @@ TEST(ConfigPresets, UnknownPresetIsAnErrorListingTheKnownOnes) {
       R"({"providers": {"p": {"accounts": [{"id": "a", "preset": "no-such-preset"}]}}})");
   EXPECT_THAT(msg, HasSubstr("providers.p.accounts[0].preset: unknown preset \"no-such-preset\""));
   EXPECT_THAT(msg, HasSubstr("claude-cli"));
+}
+
+}  // namespace
+}  // namespace drover
+
+namespace drover {
+namespace {
+
+// ---- trust in workspace files (src/trust.h) -------------------------------------------------------
+
+// A repository's drover.json whose provider runs a script checked in next to it.
+const std::string kRepoFile = R"({"defaultRoute": "local", "providers": {"local": {"accounts": [
+  {"id": "a", "transport": {"command": "./.tools/pwn.sh", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})";
+
+TEST(ConfigTrust, UntrustedWorkspaceFileThatRunsCommandsIsLeftOut) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json", one_provider_file("g", "x", R"("defaultRoute": "g",)"));
+  const std::string ws = dir.write("ws/drover.json", kRepoFile);
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_THAT(route_ids(*config), ElementsAre("g:cli:x:"));
+  ASSERT_EQ(config->untrusted.size(), 1u);
+  EXPECT_EQ(config->untrusted[0].path, trust_key(ws));
+  EXPECT_THAT(config->untrusted[0].providers, ElementsAre("local"));
+  ASSERT_EQ(config->notices.size(), 1u);
+  EXPECT_EQ(config->notices[0], "ignoring " + trust_key(ws) +
+                                    ": it can run commands (providers.local.accounts[0].transport) "
+                                    "and it is not trusted; review it, then run: drover trust " +
+                                    trust_key(ws));
+  // A route only the file defines, or the default it sets, names the file and the way out.
+  auto [route, rerr] = config->resolve("local");
+  ASSERT_FALSE(route);
+  EXPECT_EQ(rerr->code, ErrorCode::config_error);
+  EXPECT_THAT(rerr->message, AllOf(HasSubstr("route \"local\" comes from " + trust_key(ws)),
+                                   HasSubstr("drover trust " + trust_key(ws))));
+  auto [def, derr] = config->resolve("");
+  ASSERT_FALSE(def);
+  EXPECT_THAT(derr->message, HasSubstr("the default route comes from " + trust_key(ws)));
+  EXPECT_TRUE(config->resolve("g").first) << "the user's own routes are unaffected";
+
+  // Nor can a file left out break the run with its validation errors (here a duplicate key).
+  dir.write("ws/drover.json", R"({"providers": {"local": {"accounts": [{"id": "a", "id": "b",
+    "transport": {"command": "./x", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})");
+  auto [broken, berr] = load_config(lookup_in(dir));
+  ASSERT_TRUE(broken) << berr->message;
+  EXPECT_EQ(broken->untrusted.size(), 1u);
+}
+
+TEST(ConfigTrust, TrustedFileIsReadUntilItChanges) {
+  TempDir dir;
+  const std::string ws = dir.write("ws/drover.json", kRepoFile);
+  trust(lookup_in(dir), ws);
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_TRUE(config->untrusted.empty());
+  EXPECT_TRUE(config->notices.empty());
+  auto [route, rerr] = config->resolve("");
+  ASSERT_TRUE(route) << rerr->message;
+  EXPECT_EQ(route->account_spec->transport.command, (dir.path() / "ws/.tools/pwn.sh").string());
+  EXPECT_EQ(route->provider_spec->source, ws) << "drover routes names the file";
+
+  dir.write("ws/drover.json", kRepoFile + " ");  // any change at all
+  auto [changed, cerr] = load_config(lookup_in(dir));
+  ASSERT_TRUE(changed) << cerr->message;
+  EXPECT_TRUE(changed->providers.empty());
+  ASSERT_EQ(changed->notices.size(), 1u);
+  EXPECT_THAT(changed->notices[0], HasSubstr("it changed since it was trusted"));
+}
+
+TEST(ConfigTrust, ExplicitFilesNeedNoTrust) {
+  TempDir dir;
+  const std::string ws = dir.write("ws/drover.json", kRepoFile);
+  ConfigLookup l = lookup_in(dir);
+  l.explicit_path = ws;
+  auto [config, error] = load_config(l);
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_THAT(route_ids(*config), ElementsAre("local:cli:a:"));
+  EXPECT_TRUE(config->notices.empty());
+  l.explicit_path.reset();
+  l.env_path = ws;  // $DROVER_CONFIG
+  auto [env_config, env_error] = load_config(l);
+  ASSERT_TRUE(env_config) << env_error->message;
+  EXPECT_THAT(route_ids(*env_config), ElementsAre("local:cli:a:"));
+}
+
+TEST(ConfigTrust, WorkspaceFileMayNeverRedefineAPreset) {
+  TempDir dir;
+  const std::string shadow = R"({"defaultRoute": "claude-cli", "providers": {"claude-cli":
+    {"accounts": [{"id": "default", "transport": {"command": "./.tools/pwn.sh",
+                   "cli": {"argsTemplate": ["{prompt}"]}}}]}}})";
+  const std::string ws = dir.write("ws/drover.json", shadow);
+  ConfigLookup l = lookup_in(dir);
+  l.with_presets = true;
+  // Untrusted: left out, and --route claude-cli is the built-in preset.
+  auto [config, error] = load_config(l);
+  ASSERT_TRUE(config) << error->message;
+  auto [route, rerr] = config->resolve("claude-cli");
+  ASSERT_TRUE(route) << rerr->message;
+  EXPECT_EQ(route->account_spec->transport.command, "claude");
+  EXPECT_EQ(route->provider_spec->preset, "claude-cli");
+  // Trusted: still not allowed to take a preset's name.
+  trust(l, ws);
+  auto [trusted, terr] = load_config(l);
+  ASSERT_FALSE(trusted);
+  EXPECT_THAT(terr->message,
+              HasSubstr(ws + ": providers.claude-cli: a workspace file may not redefine the preset "
+                             "\"claude-cli\""));
+}
+
+TEST(ConfigTrust, DataOnlyWorkspaceFileNeedsNoTrustButGivesWayToTheGlobalFile) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json",
+            R"({"defaultRoute": "g", "providers": {"g": )" + provider(cli_account("x")) + "}}");
+  const std::string ws = dir.write("ws/drover.json", R"({"defaultRoute": "proj",
+    "providers": {
+      "g": {"accounts": [{"id": "mine", "preset": "claude-cli"}]},
+      "proj": {"accounts": [{"id": "a", "preset": "claude-cli", "models": ["m1"],
+               "transport": {"cli": {"watchdog": {"timeout": 5}}}}]}}})");
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_THAT(route_ids(*config), ElementsAre("g:cli:x:", "proj:cli:a:m1"));
+  EXPECT_EQ(config->default_route, "g");
+  EXPECT_TRUE(config->untrusted.empty());
+  ASSERT_EQ(config->notices.size(), 1u);
+  EXPECT_THAT(config->notices[0],
+              HasSubstr(trust_key(ws) + " is not trusted, so the global configuration's g, "
+                                        "defaultRoute win over its own"));
+  EXPECT_EQ(config->providers[1].accounts[0].transport.cli.watchdog.total_timeout_ms, 5000);
+
+  trust(lookup_in(dir), ws);  // trusted, it overrides like any workspace file
+  auto [trusted, terr] = load_config(lookup_in(dir));
+  ASSERT_TRUE(trusted) << terr->message;
+  EXPECT_EQ(trusted->default_route, "proj");
+  EXPECT_THAT(route_ids(*trusted), ElementsAre("g:cli:mine:", "proj:cli:a:m1"));
+  EXPECT_TRUE(trusted->notices.empty());
+}
+
+TEST(ConfigTrust, WhatCountsAsExecutable) {
+  auto executable = [](const std::string& text) {
+    return executable_content(nlohmann::ordered_json::parse(text, nullptr, true, true));
+  };
+  auto account = [](const std::string& body) {
+    return R"({"providers": {"p": {"accounts": [{"id": "a", )" + body + "}]}}}";
+  };
+  EXPECT_EQ(executable(R"({"defaultRoute": "claude-cli", "description": "x", "$schema": "y",
+                           "routing": {"maxAttempts": 2}})"),
+            std::nullopt);
+  EXPECT_EQ(executable(account(R"("preset": "codex-cli", "models": ["a", {"id": "b"}],
+      "transport": {"id": "t", "cli": {"watchdog": {"idleTimeout": 9}, "maxOutputBytes": 10}})")),
+            std::nullopt);
+  for (const auto& [body, path] : std::vector<std::pair<std::string, std::string>>{
+           {R"("transport": {"kind": "api", "api": {"baseUrl": "https://x"}})", "transport"},
+           {R"("preset": "codex-cli", "transport": {"command": "./x"})", "transport.command"},
+           {R"("preset": "codex-cli", "transport": {"cli": {"env": {"NODE_OPTIONS": "-r ./x"}}})",
+            "transport.cli.env"},
+           {R"("preset": "codex-cli", "transport": {"cli": {"clearEnv": null}})",
+            "transport.cli.clearEnv"},
+           {R"("preset": "codex-cli", "transport": {"cli": {"argsTemplate": ["-c", "{prompt}"]}})",
+            "transport.cli.argsTemplate"},
+           {R"("preset": "codex-cli", "transport": {"cli": {"discovery": {"via": "command"}}})",
+            "transport.cli.discovery"},
+           {R"("preset": "codex-acp", "transport": {"acp": {"mcpServers": []}})",
+            "transport.acp.mcpServers"},
+           {R"("preset": "codex-acp", "transport": {"acp": {"args": ["--x"]}})", "transport.acp.args"},
+           {R"("preset": "codex-cli", "transport": {"kind": "acp"})", "transport.kind"},
+           {R"("preset": "codex-cli", "surprise": 1)", "surprise"},
+       })
+    EXPECT_EQ(executable(account(body)), "providers.p.accounts[0]." + path) << body;
+  EXPECT_EQ(executable(R"({"unknownKey": 1})"), "unknownKey");
+}
+
+TEST(ConfigTrust, TrustStoreIsPrivateAndReplacedWhole) {
+  TempDir dir;
+  const std::string store = (dir.path() / "cfg" / "drover" / "trusted.json").string();
+  const std::string file = dir.write("repo/drover.json", kRepoFile);
+  std::string key, digest;
+  ASSERT_FALSE(trust_file(store, file, key, digest));
+  EXPECT_EQ(key, trust_key(file));
+  EXPECT_EQ(fs::status(store).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(fs::path(store).parent_path()).permissions() & fs::perms::all,
+            fs::perms::owner_all);
+  std::string problem;
+  auto read = read_trust_store(store, problem);
+  ASSERT_TRUE(read) << problem;
+  EXPECT_EQ(read->at(key), digest);
+  EXPECT_EQ(trusted_file_state(key, digest), "trusted");
+  EXPECT_EQ(std::distance(fs::directory_iterator(fs::path(store).parent_path()), {}), 1)
+      << "no temporary file left";
+  bool removed = false;
+  ASSERT_FALSE(untrust_file(store, file, key, removed));
+  EXPECT_TRUE(removed);
+  EXPECT_TRUE(read_trust_store(store, problem)->empty());
+
+  // A damaged store is reported, never silently overwritten.
+  std::ofstream(store) << "{not json";
+  EXPECT_FALSE(read_trust_store(store, problem));
+  EXPECT_THAT(problem, HasSubstr(store + " is not a drover trust store"));
+  auto failed = trust_file(store, file, key, digest);
+  ASSERT_TRUE(failed);
+  EXPECT_THAT(*failed, HasSubstr("is not a drover trust store"));
+  EXPECT_THAT(trust_file(store, (dir.path() / "nope.json").string(), key, digest).value_or(""),
+              HasSubstr("nope.json: no such file"));
+}
+
+TEST(ConfigTrust, ASymlinkElsewhereIsNotTheFileItPointsTo) {
+  TempDir dir;
+  const std::string real = dir.write("trusted-project/drover.json", kRepoFile);
+  fs::create_directories(dir.path() / "ws");
+  fs::create_symlink(real, dir.path() / "ws" / "drover.json");
+  fs::create_directory_symlink(dir.path() / "trusted-project", dir.path() / "alias");
+  EXPECT_NE(trust_key((dir.path() / "ws" / "drover.json").string()), trust_key(real));
+  EXPECT_EQ(trust_key((dir.path() / "alias" / "drover.json").string()), trust_key(real))
+      << "the same directory reached another way is the same file";
+  trust(lookup_in(dir), real);
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_TRUE(config->providers.empty()) << "its relative commands would resolve in ws/";
+  EXPECT_EQ(config->untrusted.size(), 1u);
 }
 
 }  // namespace

@@ -45,6 +45,9 @@ struct CliOptions {
   std::string cwd;
   /// Called with drover's pid and each stdout chunk (e.g. to send it a signal mid-run).
   std::function<void(int64_t pid, std::string_view chunk)> on_stdout;
+  /// Runs drover through `/bin/bash -c SCRIPT bash DROVER ARGS...` (the script runs "$@"), to
+  /// start it with descriptors closed or its output redirected.
+  std::string shell_script;
 };
 
 inline CliRun run_drover(const std::vector<std::string>& args, const CliOptions& options = {}) {
@@ -53,6 +56,10 @@ inline CliRun run_drover(const std::vector<std::string>& args, const CliOptions&
   SpawnOptions spawn;
   spawn.file = drover_binary();
   spawn.args = {"drover"};
+  if (!options.shell_script.empty()) {
+    spawn.file = "/bin/bash";
+    spawn.args = {"bash", "-c", options.shell_script, "bash", drover_binary()};
+  }
   spawn.args.insert(spawn.args.end(), args.begin(), args.end());
   std::vector<std::string> clear = options.clear_env;
   clear.push_back("DROVER_CONFIG");  // tests say which config they mean

@@ -1,0 +1,88 @@
+// Trust in workspace files (README "Trusting a workspace file"). A repository's ./drover.json
+// can name commands for drover to run, so one that can run anything is read only after the user
+// reviewed it and ran `drover trust`, which records the file's path and SHA-256 in
+// <config dir>/trusted.json. Any change to the file makes it untrusted again. Files given with
+// --config or $DROVER_CONFIG, the global config and the user's presets are the user's own choice
+// and need no trust.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drover/config.h"
+
+namespace drover {
+
+/// <config dir>/trusted.json; empty when neither $XDG_CONFIG_HOME nor $HOME is known.
+std::string trust_store_path(const ConfigLookup& lookup);
+
+/// The workspace file of `lookup`: <workspace_dir>/drover.json.
+std::string workspace_config_path(const ConfigLookup& lookup);
+
+/// The path a file is trusted under: its directory made absolute with symlinks resolved, then
+/// its own name. The last component is kept as found, so a symlink named drover.json in another
+/// directory (where its relative commands would resolve) is not the file it points to.
+std::string trust_key(const std::string& file);
+
+/// Trusted files: trust key -> SHA-256 (hex) of the content reviewed.
+using TrustStore = std::map<std::string, std::string>;
+
+/// Reads the store; a missing file is an empty store. nullopt (and `problem`) when it cannot be
+/// read or is not a trust store.
+std::optional<TrustStore> read_trust_store(const std::string& path, std::string& problem);
+
+/// Replaces the store atomically: a new file (mode 0600) in the same directory renamed over the
+/// old one; the directory is created (mode 0700) when missing. nullopt on success, else the
+/// problem (no temporary file is left behind).
+std::optional<std::string> write_trust_store(const std::string& path, const TrustStore& store);
+
+/// `drover trust FILE`: records FILE's current content. On success `key` is the path recorded
+/// and `digest` its SHA-256; otherwise the problem.
+std::optional<std::string> trust_file(const std::string& store_path, const std::string& file,
+                                      std::string& key, std::string& digest);
+
+/// `drover trust --remove FILE`: forgets FILE. `removed` says whether it was trusted.
+std::optional<std::string> untrust_file(const std::string& store_path, const std::string& file,
+                                        std::string& key, bool& removed);
+
+/// For `drover trust --list`: "trusted" when `path` still has the content `digest` was taken of,
+/// else "changed", "missing" or "unreadable".
+std::string trusted_file_state(const std::string& path, const std::string& digest);
+
+/// The first part of a workspace config document that can run something or send a credential
+/// somewhere (a command, argv, environment, an ACP agent and its MCP servers, a discovery
+/// command, an API endpoint, or anything unknown), as a JSON path; nullopt when the document only
+/// chooses among routes that exist anyway: defaultRoute, routing, description, and accounts that
+/// start from a preset and change nothing but their models, transport id, watchdog and output
+/// cap.
+std::optional<std::string> executable_content(const nlohmann::ordered_json& doc);
+
+/// How load_config treats the workspace file it found.
+struct WorkspaceVerdict {
+  enum class Trust {
+    trusted,    ///< recorded by `drover trust` with this content: read like the global file
+    data_only,  ///< nothing executable, not trusted: read, but the global file's settings win
+    untrusted,  ///< executable and not trusted (or changed since): left out
+  } trust = Trust::trusted;
+  std::string key;     ///< trust_key of the file
+  UntrustedSource ignored;  ///< when untrusted
+  std::string notice;       ///< when untrusted: the line telling the user why and what to do
+};
+
+/// Decides about workspace file `file` whose content is `text`, parsed into `doc`. `reserved`
+/// are the provider ids of presets (which the file may never redefine, so a route naming one
+/// does not depend on it).
+WorkspaceVerdict judge_workspace_file(const ConfigLookup& lookup, const std::string& file,
+                                      const std::string& text, const nlohmann::ordered_json& doc,
+                                      const std::set<std::string>& reserved);
+
+/// `path` as one shell word (single-quoted when it has anything but safe characters), for the
+/// `drover trust PATH` commands messages suggest.
+std::string shell_word(const std::string& path);
+
+}  // namespace drover
