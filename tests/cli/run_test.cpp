@@ -457,20 +457,6 @@ TEST(CliRun, WorkspaceConfigIsFoundWithoutFlags) {
 namespace drover::test {
 namespace {
 
-// A stand-in `claude` on PATH: answers `claude -p … -- PROMPT` like the real one (through the
-// fake agent's json mode, whose one result line the preset's stream-json parser reads).
-std::string fake_claude_dir(const ScratchDir& dir) {
-  std::string bin = dir.path() + "/bin";
-  std::filesystem::create_directories(bin);
-  std::string script = bin + "/claude";
-  std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = -p ] || exit 64\n"
-                        << "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do shift; done\n"
-                        << "[ $# -eq 2 ] || exit 64\nexec " << fake_agent()
-                        << " --mode json --prompt \"$2\"\n";
-  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  return bin;
-}
-
 TEST(CliZeroConfig, UsesTheFirstHarnessOnPathAndSaysWhich) {
   ScratchDir dir;
   CliOptions options;

@@ -128,4 +128,18 @@ inline std::string fake_agent_config(const nlohmann::json& cli_json,
   return config.dump(2);
 }
 
+// A stand-in `claude` on PATH: answers `claude -p … -- PROMPT` like the real one (through the
+// fake agent's json mode, whose one result line the preset's stream-json parser reads).
+inline std::string fake_claude_dir(const ScratchDir& dir) {
+  std::string bin = dir.path() + "/bin";
+  std::filesystem::create_directories(bin);
+  std::string script = bin + "/claude";
+  std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = -p ] || exit 64\n"
+                        << "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do shift; done\n"
+                        << "[ $# -eq 2 ] || exit 64\nexec " << fake_agent()
+                        << " --mode json --prompt \"$2\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return bin;
+}
+
 }  // namespace drover::test
