@@ -180,6 +180,7 @@ class AcpAgent {
     spawn.watchdog.grace_ms = spec_.watchdog.grace_ms;
     spawn.watchdog.drain_ms = spec_.watchdog.drain_ms;
     spawn.max_output_bytes = spec_.max_output_bytes;
+    spawn.stdout_kept_bytes = kParsedStdoutKeptBytes;
     watchdog_ = apply_request_timeouts(spec_.watchdog.for_run(request_.session_id.has_value()),
                                        request_);
     command_name_ = fs::path(command).filename().string();

@@ -387,6 +387,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
 
   spawn.watchdog = apply_request_timeouts(cli.watchdog.for_run(facts.resuming), request);
   spawn.max_output_bytes = cli.max_output_bytes;
+  spawn.stdout_kept_bytes = kParsedStdoutKeptBytes;
   run->watchdog = spawn.watchdog;
 
   run->parser = parsers::make_parser(parser_spec, cli.max_output_bytes);

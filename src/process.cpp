@@ -267,6 +267,12 @@ void Process::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) n
   // nread == 0 is EAGAIN, not EOF.
 }
 
+uint64_t Process::kept_bytes(const Pipe& pipe) const {
+  const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
+  if (!pipe.is_stdout || !options_.stdout_kept_bytes) return cap;
+  return std::clamp<uint64_t>(*options_.stdout_kept_bytes, 1, cap);
+}
+
 void Process::handle_output(Pipe& pipe, std::string_view chunk) {
   if (!info_.first_byte_ms) {
     info_.first_byte_ms = elapsed_ms();
@@ -278,18 +284,19 @@ void Process::handle_output(Pipe& pipe, std::string_view chunk) {
   (pipe.is_stdout ? info_.stdout_bytes : info_.stderr_bytes) += chunk.size();
 
   const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
+  const uint64_t kept = kept_bytes(pipe);
   // Its final capacity at once, not by reallocations that leave freed buffers resident.
-  if (pipe.capture.empty() && cap <= (256u << 20))
-    pipe.capture.reserve(cap + cap / 16 + sizeof pipe.buffer);
+  if (pipe.capture.empty() && kept <= (256u << 20))
+    pipe.capture.reserve(kept + kept / 16 + sizeof pipe.buffer);
   pipe.capture.append(chunk);
-  if (pipe.capture.size() > cap && !pipe.truncated) {
+  if ((pipe.is_stdout ? info_.stdout_bytes : info_.stderr_bytes) > cap && !pipe.truncated) {
     pipe.truncated = true;
     warnings_.push_back(std::string(pipe.is_stdout ? "stdout" : "stderr") + " exceeded " +
                         human_bytes(cap) + "; only the last " + human_bytes(cap) +
                         " were kept");
   }
   // Trim in batches so a long stream costs amortized O(1) per byte.
-  if (pipe.capture.size() > cap + cap / 16) pipe.capture.erase(0, pipe.capture.size() - cap);
+  if (pipe.capture.size() > kept + kept / 16) pipe.capture.erase(0, pipe.capture.size() - kept);
   evidence_.append(chunk);
   if (evidence_.size() > 2 * kEvidenceBytes) evidence_.erase(0, evidence_.size() - kEvidenceBytes);
 
@@ -489,9 +496,9 @@ void Process::finished_closing() {
   bool failed = info_.stopped_by != StopCause::none || info_.term_signal ||
                 (info_.exit_code && *info_.exit_code != 0);
   if (failed) outcome.info.evidence = tail_lines(evidence_, kEvidenceLines, kEvidenceBytes);
-  const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
   for (Pipe* pipe : {&out_, &err_}) {
-    if (pipe->capture.size() > cap) pipe->capture.erase(0, pipe->capture.size() - cap);
+    const uint64_t kept = kept_bytes(*pipe);
+    if (pipe->capture.size() > kept) pipe->capture.erase(0, pipe->capture.size() - kept);
   }
   outcome.stdout_tail = std::move(out_.capture);
   outcome.stderr_tail = std::move(err_.capture);
