@@ -14,12 +14,14 @@
 #include "harness/acp_updates.h"
 #include "harness/child_common.h"
 #include "harness/print_mode.h"
+#include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
 #include "src/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/rpc/jsonrpc.h"
 #include "staging/session_lock.h"
 
@@ -132,6 +134,7 @@ class AcpAgent {
         route_(route),
         spec_(route.account_spec->transport.acp),
         request_(std::move(request)),
+        secrets_(route_secrets(route)),
         start_timer_(loop),
         idle_timer_(loop),
         total_timer_(loop),
@@ -195,10 +198,9 @@ class AcpAgent {
     spawn.watchdog.grace_ms = spec_.watchdog.grace_ms;
     spawn.watchdog.drain_ms = spec_.watchdog.drain_ms;
     spawn.max_output_bytes = spec_.max_output_bytes;
-    watchdog_ = spec_.watchdog.for_run(request_.session_id.has_value());
-    if (request_.timeout_ms) watchdog_.total_timeout_ms = request_.timeout_ms;
-    if (request_.idle_timeout_ms) watchdog_.idle_timeout_ms = request_.idle_timeout_ms;
-    if (request_.start_timeout_ms) watchdog_.start_timeout_ms = request_.start_timeout_ms;
+    spawn.stdout_kept_bytes = kParsedStdoutKeptBytes;
+    watchdog_ = apply_request_timeouts(spec_.watchdog.for_run(request_.session_id.has_value()),
+                                       request_);
     command_name_ = fs::path(command).filename().string();
 
     if (request_.transcript_path) {
@@ -214,7 +216,7 @@ class AcpAgent {
         [this](std::string_view line) {
           return process_ != nullptr && process_->write_stdin(std::string(line));
         },
-        handlers());
+        handlers(), static_cast<std::size_t>(std::max<uint64_t>(spec_.max_output_bytes, 1)));
 
     ProcessCallbacks callbacks;
     callbacks.on_stdout = [this](std::string_view chunk) {
@@ -732,8 +734,9 @@ class AcpAgent {
     emit(Event{Event::Kind::delta, std::move(text), {}});
   }
 
-  void emit(const Event& event) {
+  void emit(Event event) {
     if (!turn_ || !turn_->on_event) return;
+    secrets_.redact(event);
     try {
       turn_->on_event(event);
     } catch (const std::exception& e) {
@@ -742,6 +745,7 @@ class AcpAgent {
   }
 
   void warn(std::string message) {
+    message = secrets_.redact(std::move(message));
     spdlog::debug("{}", message);
     if (turn_ && turn_->on_event) emit(Event{Event::Kind::warning, message, {}});
     warnings_.push_back(std::move(message));
@@ -750,11 +754,12 @@ class AcpAgent {
   void record(bool outgoing, std::string_view line) {
     json entry = {{"dir", outgoing ? "out" : "in"},
                   {"tMs", static_cast<double>((uv_hrtime() - started_ns_) / 1000) / 1000.0}};
-    json parsed = json::parse(line, nullptr, false);
+    json parsed = parsers::parse_untrusted(line);
     if (parsed.is_discarded())
       entry["raw"] = parsers::valid_utf8(std::string(line));
     else
       entry["msg"] = redact_secrets(std::move(parsed));
+    secrets_.redact(entry);  // the route's secret values, wherever they turn up
     transcript_ << entry.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
     transcript_.flush();
   }
@@ -788,6 +793,7 @@ class AcpAgent {
     Result result;
     result.error = std::move(error);
     result.policy = policy_.report;
+    secrets_.redact(result);
     auto finished = std::move(finished_);
     delete this;
     finished(std::move(result));
@@ -862,6 +868,7 @@ class AcpAgent {
   Route route_;
   const AcpSpec& spec_;
   RunRequest request_;
+  Secrets secrets_;  // the route's: kept out of results, warnings, logs and the transcript
   WatchdogSpec watchdog_;
   std::string command_name_;
   std::string workspace_, cwd_;
@@ -901,6 +908,7 @@ Result AcpAgent::build_result() {
     result.error = Error::make(ErrorCode::harness_error, command_name_ + " ended before the prompt");
   // Stopping the agent after its answer is the normal end, not evidence of a failure.
   if (!result.error && result.process) result.process->evidence.clear();
+  secrets_.redact(result);
   return result;
 }
 
@@ -981,6 +989,7 @@ Result AcpAgent::take_turn_result() {
     }
     if (reason == "max_tokens") result.warnings.push_back("the answer was cut at the token limit");
   }
+  secrets_.redact(result);
   return result;
 }
 
@@ -1071,7 +1080,7 @@ json redact_secrets(json value) {
 
 void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
                ResultHandler on_done) {
-  auto start = [&loop, route, request, on_event, on_done](std::optional<SessionLock> lock) {
+  auto start = [&loop, route, on_event, on_done](RunRequest request, std::optional<SessionLock> lock) {
     auto* agent = new AcpAgent(loop, route, request);
     if (lock) agent->hold(std::move(*lock));
     agent->start(
@@ -1080,16 +1089,31 @@ void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
         },
         on_done);
   };
-  if (!request.session_id) return start(std::nullopt);
-  // Runs on the same agent session are serialized, never interleaved: a second one waits.
+  if (!request.session_id) return start(request, std::nullopt);
+  // Runs on the same agent session are serialized, never interleaved: a second one waits, and
+  // the wait counts against the total timeout (the agent gets what is left of it).
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
-  acquire_session_lock(loop, scope, *request.session_id,
-                       [start, on_done](std::optional<SessionLock> lock, std::optional<Error> error) {
-                         if (!error) return start(std::move(lock));
-                         Result result;
-                         result.error = std::move(error);
-                         on_done(std::move(result));
-                       });
+  const std::optional<int64_t> total =
+      request.timeout_ms ? request.timeout_ms
+                         : route.account_spec->transport.acp.watchdog.for_run(true).total_timeout_ms;
+  const uint64_t waiting_since = uv_hrtime();
+  acquire_session_lock(
+      loop, scope, *request.session_id,
+      [start, request, total, waiting_since, on_done](std::optional<SessionLock> lock,
+                                                      std::optional<Error> error) {
+        if (!error) {
+          RunRequest waited = request;
+          if (total) {
+            const auto ms = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+            waited.timeout_ms = std::max<int64_t>(*total - ms, 1);
+          }
+          return start(std::move(waited), std::move(lock));
+        }
+        Result result;
+        result.error = std::move(error);
+        on_done(std::move(result));
+      },
+      total);
 }
 
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {

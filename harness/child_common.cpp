@@ -33,6 +33,15 @@ std::string failure_excerpt(const std::string& stderr_tail, const std::string& s
   return start == std::string::npos ? std::string() : parsers::valid_utf8(excerpt.substr(start));
 }
 
+WatchdogSpec apply_request_timeouts(WatchdogSpec watchdog, const RunRequest& request) {
+  for (auto [from, to] : {std::pair{&request.timeout_ms, &watchdog.total_timeout_ms},
+                          {&request.idle_timeout_ms, &watchdog.idle_timeout_ms},
+                          {&request.start_timeout_ms, &watchdog.start_timeout_ms}}) {
+    if (*from) *to = **from > 0 ? *from : std::nullopt;
+  }
+  return watchdog;
+}
+
 // The built-in markers (unless switched off) plus the route's own.
 parsers::NoiseMarkers markers_for(const NoiseSpec& spec) {
   parsers::NoiseMarkers m = spec.builtin_markers ? parsers::default_noise_markers()

@@ -21,6 +21,13 @@ std::string seconds_text(int64_t ms);
 
 /// The last non-empty lines of a failing process's stderr (or stdout), for an error message.
 std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail);
+/// What a run whose stdout a parser consumes keeps of stdout's tail: enough for
+/// failure_excerpt(), so the answer is not held twice (SpawnOptions::stdout_kept_bytes).
+inline constexpr uint64_t kParsedStdoutKeptBytes = 64u << 10;
+
+/// `watchdog` with the request's timeouts in place of the route's (RunRequest::timeout_ms and
+/// friends; 0 there means no limit at all).
+WatchdogSpec apply_request_timeouts(WatchdogSpec watchdog, const RunRequest& request);
 
 /// The built-in noise markers (unless switched off) plus the route's own.
 parsers::NoiseMarkers markers_for(const NoiseSpec& spec);

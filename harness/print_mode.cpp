@@ -14,6 +14,7 @@
 #include <boost/process/environment.hpp>
 #include <boost/process/search_path.hpp>
 #include <spdlog/spdlog.h>
+#include <uv.h>
 
 #include "harness/child_common.h"
 #include "parsers/noise_filter.h"
@@ -23,6 +24,7 @@
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
@@ -45,6 +47,7 @@ struct PrintModeRun {
   std::optional<SessionLock> session_lock;    // held while resuming a session: one run at a time
   std::optional<parsers::NoiseFilter> noise;  // set when the route suppresses harness noise
   std::string filtered_text;                  // the answer as the filter let it through
+  Secrets secrets;                            // the route's: kept out of errors and evidence
   bool ephemeral = false;  // the harness was told to keep no session: no id to resume with
   PolicyGate policy;       // the permission policy and how the route enforces it
 
@@ -53,10 +56,11 @@ struct PrintModeRun {
       if (noise && event.kind == Event::Kind::delta) {
         // Deltas go through the noise filter; what it holds back comes out later (or never).
         event.text = noise->feed(event.text);
-        filtered_text += event.text;
+        parsers::append_keeping_tail(filtered_text, event.text, max_text_bytes());
         if (event.text.empty()) continue;
       }
       if (!on_event) continue;
+      secrets.redact(event);
       try {
         on_event(event);
       } catch (const std::exception& e) {
@@ -66,6 +70,11 @@ struct PrintModeRun {
     events.clear();
   }
 
+  /// maxOutputBytes: the filtered answer keeps its tail, as the parser's does.
+  std::size_t max_text_bytes() const {
+    return static_cast<std::size_t>(
+        std::max<uint64_t>(route.account_spec->transport.cli.max_output_bytes, 1));
+  }
   void complete(ProcessOutcome&& outcome);
   /// Ends the run before anything was spawned; temporary files go first.
   void fail(Error error) {
@@ -73,6 +82,7 @@ struct PrintModeRun {
     Result result;
     result.error = std::move(error);
     result.policy = policy.report;
+    secrets.redact(result);
     on_done(std::move(result));
   }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
@@ -129,11 +139,21 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
 
   if (output_file) {
     // The harness writes its final answer to the file; stdout only carries progress.
-    std::ifstream in(*output_file, std::ios::binary);
+    std::ifstream in(*output_file, std::ios::binary | std::ios::ate);
     if (in) {
-      std::ostringstream content;
-      content << in.rdbuf();
-      std::string text = content.str();
+      // Like the parsers, only the last maxOutputBytes of an oversized answer are kept.
+      const std::streamoff size = in.tellg();
+      const auto cap = static_cast<std::streamoff>(max_text_bytes());
+      in.seekg(size > cap ? size - cap : 0);
+      std::string text(static_cast<std::size_t>(std::min(size, cap)), '\0');
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(in.gcount()));
+      if (size > cap) {
+        while (!text.empty() && (static_cast<unsigned char>(text[0]) & 0xC0) == 0x80) text.erase(0, 1);
+        result.warnings.push_back("the answer file exceeded " + std::to_string(cap) +
+                                  " bytes (maxOutputBytes); only its last " +
+                                  std::to_string(text.size()) + " bytes were kept");
+      }
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       parsed.text = std::move(text);
     } else if (outcome.info.exit_code == 0 && !parsed.error) {
@@ -150,10 +170,11 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
       std::vector<Event> tail(1);
       tail[0].kind = Event::Kind::delta;
       tail[0].text = noise->finish();
-      filtered_text += tail[0].text;
+      parsers::append_keeping_tail(filtered_text, tail[0].text, max_text_bytes());
+      parsers::keep_utf8_tail(filtered_text, max_text_bytes());
       if (!tail[0].text.empty() && on_event) on_event(tail[0]);
       noise_only = noise->only_noise();
-      parsed.text = filtered_text;
+      parsed.text = std::move(filtered_text);
       if (noise->removed_anything())
         result.warnings.push_back("removed " + std::to_string(noise->removed_count()) +
                                   " line(s) of harness noise");
@@ -191,8 +212,13 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
                                command_name + " exited successfully but gave no answer");
   }
   result.process = std::move(outcome.info);
+  // The captured tails served classify(); up to maxOutputBytes each, they go before the result
+  // is handed on (and serialized).
+  std::string().swap(outcome.stdout_tail);
+  std::string().swap(outcome.stderr_tail);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
   session_lock.reset();
+  secrets.redact(result);
   auto done = std::move(on_done);
   done(std::move(result));
 }
@@ -271,6 +297,7 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->on_event = std::move(on_event);
   run->on_done = std::move(on_done);
   run->command_name = std::filesystem::path(transport.command).filename().string();
+  run->secrets = route_secrets(route);
 
   // A route that cannot enforce the policy is refused before anything is made or spawned.
   run->policy = gate_permission_policy(route, request);
@@ -352,16 +379,25 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   }
   spawn.args = expand_args(args_template, values);
   spawn.args.insert(spawn.args.begin(), transport.command);
+  if (std::any_of(spawn.args.begin(), spawn.args.end(),
+                  [](const std::string& arg) { return arg.find('\0') != std::string::npos; })) {
+    // execve() would cut the argument at the NUL and the harness would answer half a prompt.
+    const bool prompt = request.prompt.find('\0') != std::string::npos;
+    run->fail(Error::make(
+        ErrorCode::validation_error,
+        std::string(prompt ? "the prompt" : "an argument for route " + route.id) +
+            " contains a NUL byte, which cannot be passed on a command line" +
+            (prompt ? "; use a route with input: \"stdin\" (cli.input) for such prompts" : "")));
+    return;
+  }
   if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
 
-  spawn.watchdog = cli.watchdog.for_run(facts.resuming);
-  if (request.timeout_ms) spawn.watchdog.total_timeout_ms = request.timeout_ms;
-  if (request.idle_timeout_ms) spawn.watchdog.idle_timeout_ms = request.idle_timeout_ms;
-  if (request.start_timeout_ms) spawn.watchdog.start_timeout_ms = request.start_timeout_ms;
+  spawn.watchdog = apply_request_timeouts(cli.watchdog.for_run(facts.resuming), request);
   spawn.max_output_bytes = cli.max_output_bytes;
+  spawn.stdout_kept_bytes = kParsedStdoutKeptBytes;
   run->watchdog = spawn.watchdog;
 
-  run->parser = parsers::make_parser(parser_spec);
+  run->parser = parsers::make_parser(parser_spec, cli.max_output_bytes);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
   if (!request.session_id) return spawn_print_mode(loop, std::move(run), std::move(spawn));
@@ -369,14 +405,23 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
   auto shared_run = std::make_shared<std::unique_ptr<PrintModeRun>>(std::move(run));
   auto shared_spawn = std::make_shared<SpawnOptions>(std::move(spawn));
-  acquire_session_lock(loop, scope, *request.session_id,
-                       [&loop, shared_run, shared_spawn](std::optional<SessionLock> lock,
-                                                         std::optional<Error> error) {
-                         std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
-                         if (error) return r->fail(std::move(*error));
-                         r->session_lock.emplace(std::move(*lock));
-                         spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
-                       });
+  // The wait counts against the total timeout: the harness gets what is left of it.
+  const std::optional<int64_t> total = spawn.watchdog.total_timeout_ms;
+  const uint64_t waiting_since = uv_hrtime();
+  acquire_session_lock(
+      loop, scope, *request.session_id,
+      [&loop, shared_run, shared_spawn, total, waiting_since](std::optional<SessionLock> lock,
+                                                              std::optional<Error> error) {
+        std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
+        if (error) return r->fail(std::move(*error));
+        r->session_lock.emplace(std::move(*lock));
+        if (total) {
+          const auto waited = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+          shared_spawn->watchdog.total_timeout_ms = std::max<int64_t>(*total - waited, 1);
+        }
+        spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
+      },
+      total);
 }
 
 }  // namespace drover

@@ -28,11 +28,32 @@ void AnsiCleaner::feed(std::string_view chunk, std::string& out) {
       }
       line_.append(p + i, j - i);
       i = j;
+      // Checked before the next special byte: the pieces never depend on the chunking.
+      while (line_.size() > options_.max_line_bytes) pass_on_long_line(out);
       if (i == n) break;
     }
     step(static_cast<unsigned char>(p[i]), out);
+    while (line_.size() > options_.max_line_bytes) pass_on_long_line(out);
     ++i;
   }
+}
+
+void AnsiCleaner::pass_on_long_line(std::string& out) {
+  // The first max_line_bytes, less a character that straddles the cut (it goes with the rest).
+  std::size_t cut = options_.max_line_bytes;
+  std::size_t back = 0;
+  while (back < 3 && cut > back &&
+         (static_cast<unsigned char>(line_[cut - back]) & 0xC0) == 0x80)
+    ++back;
+  if (back > 0 && back < cut && static_cast<unsigned char>(line_[cut - back]) >= 0xC0)
+    cut -= back;
+  if (cut == 0) cut = options_.max_line_bytes;
+  const std::string_view piece(line_.data(), cut);
+  if (options_.make_valid_utf8)
+    invalid_utf8_replaced_ += append_valid_utf8(out, piece);
+  else
+    out += piece;
+  line_.erase(0, cut);
 }
 
 void AnsiCleaner::finish(std::string& out) {

@@ -2,6 +2,7 @@
 // may be split across chunks; the output never depends on where the chunks were cut.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ class AnsiCleaner {
     bool resolve_line_resets = true;
     /// Replace ill-formed UTF-8 in finished lines with U+FFFD.
     bool make_valid_utf8 = false;
+    /// A line growing past this many bytes is passed on in pieces, without a '\n', so that one
+    /// endless line never sits in memory whole; a later line reset only discards what follows
+    /// the last piece.
+    std::size_t max_line_bytes = SIZE_MAX;
   };
 
   explicit AnsiCleaner(Options options) : options_(options) {}
@@ -44,6 +49,7 @@ class AnsiCleaner {
   void step(unsigned char byte, std::string& out);
   void end_csi(unsigned char final_byte);
   void complete_line(std::string& out);
+  void pass_on_long_line(std::string& out);
 
   Options options_;
   State state_ = State::text;

@@ -1,5 +1,6 @@
 // unwrap_error_message: providers wrap their message in objects, in strings holding JSON, and
 // harnesses prefix those strings ("API Error: 529 {...}"). Dig, but only so deep.
+#include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
 
@@ -28,7 +29,7 @@ std::optional<std::string> message_in_string(std::string_view raw, int depth) {
   if (s.empty()) return std::nullopt;
   if (depth < kMaxDepth) {
     if (s.front() == '{' || s.front() == '[' || s.front() == '"') {
-      json inner = json::parse(s.begin(), s.end(), nullptr, /*allow_exceptions=*/false);
+      json inner = parse_untrusted(s);
       if (!inner.is_discarded()) {
         if (auto m = message_in(inner, depth + 1)) return m;
         return std::string(s);  // JSON without a recognizable message: the string says most
@@ -38,7 +39,7 @@ std::optional<std::string> message_in_string(std::string_view raw, int depth) {
     const std::size_t brace = s.find('{');
     if (brace != std::string_view::npos && brace > 0) {
       const std::string_view tail = s.substr(brace);
-      json inner = json::parse(tail.begin(), tail.end(), nullptr, /*allow_exceptions=*/false);
+      json inner = parse_untrusted(tail);
       if (!inner.is_discarded() && inner.is_object()) {
         if (auto m = message_in(inner, depth + 1)) {
           const std::string_view prefix = trim(s.substr(0, brace));

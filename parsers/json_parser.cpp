@@ -1,3 +1,6 @@
+#include <algorithm>
+
+#include "parsers/json_limits.h"
 #include "parsers/parser_kinds.h"
 #include "parsers/selector.h"
 #include "parsers/utf8.h"
@@ -20,8 +23,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-json parse_document(std::string_view s) {
-  json doc = json::parse(s.begin(), s.end(), nullptr, /*allow_exceptions=*/false);
+json parse_document(std::string_view s, bool& too_deep) {
+  JsonLimit limit = JsonLimit::none;
+  json doc = parse_untrusted(s, &limit);
+  if (limit == JsonLimit::too_deep) too_deep = true;
   // A bare string or number is a plain-text answer that happens to parse, not a result object.
   if (!doc.is_discarded() && !doc.is_object() && !doc.is_array())
     return json(json::value_t::discarded);
@@ -30,17 +35,32 @@ json parse_document(std::string_view s) {
 
 class JsonParser final : public OutputParser {
  public:
-  explicit JsonParser(const ParserSpec& spec) : selectors_(spec) {}
+  JsonParser(const ParserSpec& spec, std::size_t max_bytes)
+      : selectors_(spec), max_bytes_(std::max<std::size_t>(max_bytes, 1)) {}
 
-  void feed(std::string_view chunk, std::vector<Event>&) override { output_.append(chunk); }
+  void feed(std::string_view chunk, std::vector<Event>&) override {
+    if (too_large_) return;
+    if (output_.size() + chunk.size() > max_bytes_) {
+      too_large_ = true;
+      std::string().swap(output_);  // the document cannot be parsed: hold nothing more
+      return;
+    }
+    output_.append(chunk);
+  }
 
   ParsedOutput finish(std::vector<Event>& deltas) override {
     ParsedOutput out;
     out.warnings = selectors_.problems();
+    if (too_large_) {
+      out.error = "stdout is longer than " + std::to_string(max_bytes_) +
+                  " bytes (maxOutputBytes); the JSON document was not parsed";
+      return out;
+    }
+    bool too_deep = false;
     const std::string_view all = output_;
     const std::string_view trimmed = trim(all);
 
-    json doc = parse_document(trimmed);
+    json doc = parse_document(trimmed, too_deep);
     if (doc.is_discarded()) {
       // Harnesses sometimes print a warning line first: take the last line that starts with
       // '{' and parses through to the end.
@@ -54,13 +74,17 @@ class JsonParser final : public OutputParser {
         const std::size_t start = nl + 1;
         if (start >= all.size() || all[start] != '{' || start == first_tried) continue;
         ++attempts;
-        doc = parse_document(trim(all.substr(start)));
+        doc = parse_document(trim(all.substr(start)), too_deep);
         if (!doc.is_discarded()) {
           out.warnings.push_back("stdout had non-JSON text before the JSON object; skipped: " +
                                  excerpt(all.substr(0, start), kNoiseExcerptChars));
           break;
         }
       }
+    }
+    if (doc.is_discarded() && too_deep) {
+      out.error = "stdout is JSON " + json_depth_problem() + "; not parsed";
+      return out;
     }
     if (doc.is_discarded()) {
       out.error = "stdout is not JSON: " + excerpt(all, kNotJsonExcerptChars);
@@ -69,6 +93,8 @@ class JsonParser final : public OutputParser {
 
     out.structured = true;
     Extraction found = selectors_.extract(doc);
+    if (found.text_not_string)
+      out.warnings.push_back("the selected text is not a string; ignored");
     if (found.text) {
       out.text = std::move(*found.text);
       Event event;
@@ -86,13 +112,15 @@ class JsonParser final : public OutputParser {
 
  private:
   SelectorSet selectors_;
+  std::size_t max_bytes_;
+  bool too_large_ = false;
   std::string output_;
 };
 
 }  // namespace
 
-std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec) {
-  return std::make_unique<JsonParser>(spec);
+std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec, std::size_t max_bytes) {
+  return std::make_unique<JsonParser>(spec, max_bytes);
 }
 
 }  // namespace drover::parsers

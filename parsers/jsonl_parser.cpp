@@ -1,6 +1,8 @@
-#include <cstring>
+#include <algorithm>
 #include <limits>
 
+#include "parsers/json_limits.h"
+#include "parsers/line_splitter.h"
 #include "parsers/parser_kinds.h"
 #include "parsers/selector.h"
 #include "parsers/utf8.h"
@@ -37,50 +39,56 @@ bool add_checked(Usage& into, const Usage& from) {
 
 class JsonlParser final : public OutputParser {
  public:
-  explicit JsonlParser(const ParserSpec& spec) : selectors_(spec) {
+  JsonlParser(const ParserSpec& spec, std::size_t max_bytes)
+      : selectors_(spec), max_bytes_(std::max<std::size_t>(max_bytes, 1)), splitter_(max_bytes_) {
     out_.warnings = selectors_.problems();
   }
 
   void feed(std::string_view chunk, std::vector<Event>& deltas) override {
     if (finished_) return;
-    while (!chunk.empty()) {
-      const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
-      if (nl == nullptr) {
-        partial_.append(chunk);
-        return;
-      }
-      const std::size_t len = static_cast<std::size_t>(static_cast<const char*>(nl) - chunk.data());
-      if (partial_.empty()) {
-        process_line(chunk.substr(0, len), deltas);
-      } else {
-        partial_.append(chunk.substr(0, len));
-        process_line(partial_, deltas);
-        partial_.clear();
-      }
-      chunk.remove_prefix(len + 1);
-    }
+    splitter_.feed(chunk, [&](std::string_view line, bool too_long) {
+      process_line(line, too_long, deltas);
+    });
   }
 
   ParsedOutput finish(std::vector<Event>& deltas) override {
     if (!finished_) {
       finished_ = true;
-      if (!partial_.empty()) {
-        process_line(partial_, deltas);
-        partial_.clear();
-      }
+      splitter_.finish([&](std::string_view line, bool too_long) {
+        process_line(line, too_long, deltas);
+      });
+      // A line refused for its size or depth may have been the answer or the harness's error:
+      // the output cannot be trusted to be complete.
+      if (limit_error_) out_.error = std::move(limit_error_);
+      if (keep_utf8_tail(out_.text, max_bytes_) > 0) text_dropped_ = true;
+      if (text_dropped_)
+        out_.warnings.push_back("the answer exceeded " + std::to_string(max_bytes_) +
+                                " bytes (maxOutputBytes); only its last " +
+                                std::to_string(out_.text.size()) + " bytes were kept");
       if (bad_lines_ > kMaxLineWarnings)
         out_.warnings.push_back("skipped " + std::to_string(bad_lines_ - kMaxLineWarnings) +
                                 " more non-JSON stdout lines (" + std::to_string(bad_lines_) +
                                 " in all)");
     }
-    return out_;
+    return std::move(out_);  // finish() runs once: the answer is not kept twice
   }
 
  private:
-  void process_line(std::string_view line, std::vector<Event>& deltas) {
+  void process_line(std::string_view line, bool too_long, std::vector<Event>& deltas) {
     ++line_number_;
+    if (too_long) {
+      refuse("stdout line " + std::to_string(line_number_) + " is longer than " +
+             std::to_string(max_bytes_) + " bytes (maxOutputBytes); skipped");
+      return;
+    }
     if (is_blank(line)) return;
-    json doc = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+    JsonLimit limit = JsonLimit::none;
+    json doc = parse_untrusted(line, &limit);
+    if (limit == JsonLimit::too_deep) {
+      refuse("stdout line " + std::to_string(line_number_) + " is JSON " + json_depth_problem() +
+             "; skipped");
+      return;
+    }
     // A bare scalar ("42", "true") is a plain-text line that happens to parse, not an event.
     if (doc.is_discarded() || !(doc.is_object() || doc.is_array())) {
       if (++bad_lines_ <= kMaxLineWarnings)
@@ -91,8 +99,11 @@ class JsonlParser final : public OutputParser {
     out_.structured = true;
 
     Extraction found = selectors_.extract(doc);
+    if (found.text_not_string && ++text_not_string_lines_ <= kMaxLineWarnings)
+      out_.warnings.push_back("stdout line " + std::to_string(line_number_) +
+                              ": the selected text is not a string; ignored");
     if (found.text) {
-      out_.text += *found.text;
+      if (append_keeping_tail(out_.text, *found.text, max_bytes_)) text_dropped_ = true;
       Event event;
       event.kind = Event::Kind::delta;
       event.text = std::move(*found.text);
@@ -113,9 +124,18 @@ class JsonlParser final : public OutputParser {
     if (found.model) out_.model = std::move(found.model);
   }
 
+  void refuse(std::string problem) {
+    out_.warnings.push_back(problem);
+    if (!limit_error_) limit_error_ = std::move(problem);
+  }
+
   SelectorSet selectors_;
+  std::size_t max_bytes_;
+  LineSplitter splitter_;
   ParsedOutput out_;
-  std::string partial_;  // the line still being received
+  std::optional<std::string> limit_error_;  // the first line refused for its size or depth
+  bool text_dropped_ = false;
+  std::size_t text_not_string_lines_ = 0;
   std::size_t line_number_ = 0;
   std::size_t bad_lines_ = 0;
   bool finished_ = false;
@@ -123,8 +143,8 @@ class JsonlParser final : public OutputParser {
 
 }  // namespace
 
-std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec) {
-  return std::make_unique<JsonlParser>(spec);
+std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec, std::size_t max_bytes) {
+  return std::make_unique<JsonlParser>(spec, max_bytes);
 }
 
 }  // namespace drover::parsers

@@ -3,16 +3,16 @@
 
 namespace drover::parsers {
 
-std::unique_ptr<OutputParser> make_parser(const ParserSpec& spec) {
+std::unique_ptr<OutputParser> make_parser(const ParserSpec& spec, std::size_t max_bytes) {
   switch (spec.kind) {
     case ParserSpec::Kind::json:
-      return make_json_parser(spec);
+      return make_json_parser(spec, max_bytes);
     case ParserSpec::Kind::jsonl:
-      return make_jsonl_parser(spec);
+      return make_jsonl_parser(spec, max_bytes);
     case ParserSpec::Kind::text:
       break;
   }
-  return make_text_parser(spec);
+  return make_text_parser(spec, max_bytes);
 }
 
 }  // namespace drover::parsers

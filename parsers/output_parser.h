@@ -2,6 +2,7 @@
 // and a final ParsedOutput out; no I/O, no clock, no libuv.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +39,15 @@ class OutputParser {
   virtual ParsedOutput finish(std::vector<Event>& deltas) = 0;
 };
 
-/// Builds the parser a ParserSpec describes.
-std::unique_ptr<OutputParser> make_parser(const ParserSpec& spec);
+/// Default for make_parser's bound: CliSpec::max_output_bytes's default.
+inline constexpr std::size_t kDefaultMaxOutputBytes = std::size_t{16} << 20;
+
+/// Builds the parser a ParserSpec describes. `max_bytes` (the route's maxOutputBytes) bounds what
+/// it holds: text keeps the last `max_bytes` of the answer (with a warning saying so); a json
+/// document or a jsonl line longer than that is an error naming the limit, and so is JSON nested
+/// deeper than kMaxJsonDepth.
+std::unique_ptr<OutputParser> make_parser(const ParserSpec& spec,
+                                          std::size_t max_bytes = kDefaultMaxOutputBytes);
 
 /// Evaluates a dotted path with array indices (`a.b[0].c`, `items[-1]`) against `doc`.
 /// Returns nullptr when any step is missing. Keys containing dots can be quoted: `a["x.y"]`.

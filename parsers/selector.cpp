@@ -73,6 +73,10 @@ Extraction SelectorSet::extract(const json& doc) const {
   if (const json* v = pick(text_)) {
     out.text = text_value(*v);
     if (out.text && out.text->empty()) out.text.reset();
+    if (!out.text && v->is_object()) {
+      const auto t = v->find("text");
+      out.text_not_string = t != v->end() && !t->is_string() && !t->is_null();
+    }
   }
   if (const json* v = pick(usage_)) {
     out.usage = normalize_usage(*v);

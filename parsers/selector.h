@@ -40,6 +40,9 @@ struct Extraction {
   std::optional<std::string> session_id;
   std::optional<std::string> stop_reason;
   std::optional<std::string> model;
+  /// The text selector found an object whose `text` is not a string (a number, an object...):
+  /// nothing was taken from it, and the caller warns.
+  bool text_not_string = false;
 };
 
 class SelectorSet {

@@ -1,5 +1,8 @@
+#include <algorithm>
+
 #include "parsers/ansi_cleaner.h"
 #include "parsers/parser_kinds.h"
+#include "parsers/utf8.h"
 
 namespace drover::parsers {
 namespace {
@@ -8,14 +11,20 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+// Longest line held whole for spinner resolution: spinner frames are short, and an endless line
+// must not sit in memory twice (cleaner and answer).
+constexpr std::size_t kMaxHeldLine = std::size_t{1} << 20;
+
 class TextParser final : public OutputParser {
  public:
-  explicit TextParser(const ParserSpec& spec)
+  TextParser(const ParserSpec& spec, std::size_t max_bytes)
       : cleaner_({.strip_escapes = spec.strip_ansi,
                   .resolve_line_resets = spec.strip_ansi,
                   // The answer ends up in JSON, which cannot carry ill-formed UTF-8.
-                  .make_valid_utf8 = true}),
-        trim_(spec.trim) {}
+                  .make_valid_utf8 = true,
+                  .max_line_bytes = std::min(max_bytes, kMaxHeldLine)}),
+        trim_(spec.trim),
+        max_bytes_(std::max<std::size_t>(max_bytes, 1)) {}
 
   void feed(std::string_view chunk, std::vector<Event>& deltas) override {
     if (finished_) return;
@@ -36,7 +45,12 @@ class TextParser final : public OutputParser {
       }
     }
     ParsedOutput out;
-    out.text = text_;
+    if (keep_utf8_tail(text_, max_bytes_) > 0) dropped_ = true;
+    out.text = std::move(text_);  // finish() runs once: the answer is not kept twice
+    if (dropped_)
+      out.warnings.push_back("the answer exceeded " + std::to_string(max_bytes_) +
+                             " bytes (maxOutputBytes); only its last " +
+                             std::to_string(out.text.size()) + " bytes were kept");
     if (cleaner_.invalid_utf8_replaced() > 0)
       out.warnings.push_back("stdout contained " + std::to_string(cleaner_.invalid_utf8_replaced()) +
                              " invalid UTF-8 sequence(s); replaced with U+FFFD");
@@ -68,7 +82,7 @@ class TextParser final : public OutputParser {
   }
 
   void emit(std::string delta, std::vector<Event>& deltas) {
-    text_ += delta;
+    if (append_keeping_tail(text_, delta, max_bytes_)) dropped_ = true;
     Event event;
     event.kind = Event::Kind::delta;
     event.text = std::move(delta);
@@ -77,6 +91,8 @@ class TextParser final : public OutputParser {
 
   AnsiCleaner cleaner_;
   bool trim_;
+  std::size_t max_bytes_;
+  bool dropped_ = false;   // text_ lost its front to the bound
   bool started_ = false;   // trim: the first non-space byte of the answer has been seen
   bool finished_ = false;
   std::string finished_lines_;  // scratch: what the cleaner completed during one call
@@ -86,8 +102,8 @@ class TextParser final : public OutputParser {
 
 }  // namespace
 
-std::unique_ptr<OutputParser> make_text_parser(const ParserSpec& spec) {
-  return std::make_unique<TextParser>(spec);
+std::unique_ptr<OutputParser> make_text_parser(const ParserSpec& spec, std::size_t max_bytes) {
+  return std::make_unique<TextParser>(spec, max_bytes);
 }
 
 }  // namespace drover::parsers

@@ -114,4 +114,38 @@ std::string excerpt(std::string_view bytes, std::size_t max_chars) {
   return out;
 }
 
+std::size_t keep_utf8_tail(std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return 0;
+  std::size_t cut = text.size() - max_bytes;
+  while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;
+  text.erase(0, cut);
+  return cut;
+}
+
+bool append_keeping_tail(std::string& text, std::string_view piece, std::size_t max_bytes) {
+  const std::size_t limit = max_bytes + max_bytes / 16;
+  const std::size_t needed = text.size() + piece.size();
+  // A large text gets its final capacity at once: growing by reallocation would leave the freed
+  // buffers in the heap, resident.
+  // (Beyond 256 MiB, ordinary growth: a reservation that large might not be granted.)
+  if (needed > text.capacity() && needed > (std::size_t{1} << 20))
+    text.reserve(limit <= (std::size_t{256} << 20) ? limit : 2 * needed);
+  if (needed <= limit) {
+    text.append(piece);
+    return false;
+  }
+  // Room is made first: the text never grows past `limit`. It stays a suffix of everything
+  // appended, so where the cuts fall never changes what keep_utf8_tail() finally keeps.
+  if (piece.size() >= max_bytes) {
+    text.assign(piece.substr(piece.size() - max_bytes));
+  } else {
+    text.erase(0, needed - max_bytes);
+    text.append(piece);
+  }
+  std::size_t split = 0;
+  while (split < text.size() && (static_cast<unsigned char>(text[split]) & 0xC0) == 0x80) ++split;
+  text.erase(0, split);
+  return true;
+}
+
 }  // namespace drover::parsers

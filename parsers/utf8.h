@@ -15,6 +15,14 @@ std::size_t append_valid_utf8(std::string& out, std::string_view bytes);
 /// `bytes` as valid UTF-8 (see append_valid_utf8).
 std::string valid_utf8(std::string_view bytes);
 
+/// Drops the front of `text` so that at most `max_bytes` remain, cutting before a character (never
+/// inside a UTF-8 sequence). Returns how many bytes were dropped.
+std::size_t keep_utf8_tail(std::string& text, std::size_t max_bytes);
+
+/// Appends `piece` to `text`, keeping only the last `max_bytes` (keep_utf8_tail) once the text
+/// has grown a sixteenth past them: amortized O(1) per byte. True when this call dropped anything.
+bool append_keeping_tail(std::string& text, std::string_view piece, std::size_t max_bytes);
+
 /// A short printable excerpt of untrusted output for warnings and error messages: escape
 /// sequences removed, control characters shown as spaces, ill-formed UTF-8 replaced, at most
 /// `max_chars` code points, "…" appended when cut. "(empty)" when nothing printable remains.

@@ -6,6 +6,7 @@ packages=(
   libuv1-dev nlohmann-json3-dev libspdlog-dev libboost-dev libboost-filesystem-dev
   libcurl4-openssl-dev libcli11-dev libcpp-httplib-dev libmagic-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  time  # /usr/bin/time -v: peak RSS in bench/output_memory.sh
 )
 # Node.js and npm run the official SDKs of the real-client test (any Node >= 18 will do).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "args_template.h"
+#include "parsers/json_limits.h"
 #include "parsers/noise_filter.h"
 #include "parsers/utf8.h"
 #include "src/presets.h"
@@ -276,9 +277,26 @@ struct Ctx {
       expected(child(path, key), std::string(what) + (s > 1e9 ? " and at most 1e9" : ""), *it);
       return std::nullopt;
     }
+    if (!allow_zero) return timeout_seconds_to_ms(s);
     int64_t ms = std::llround(s * 1000.0);
     if (s > 0 && ms == 0) ms = 1;  // a tiny positive timeout must not turn into "no wait"
     return ms;
+  }
+
+  // A timeout key of a watchdog: seconds > 0, or "none" for no limit (which also switches off
+  // a default). Absent or invalid: `target` is left as it was.
+  void timeout_member(const ojson& obj, const std::string& path, const char* key,
+                      std::optional<int64_t>& target) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return;
+    if (it->is_string()) {
+      if (it->get<std::string>() == "none")
+        target = std::nullopt;
+      else
+        expected(child(path, key), "a number of seconds > 0 or \"none\"", *it);
+      return;
+    }
+    if (auto ms = seconds_member(obj, path, key, false)) target = ms;
   }
 
   std::optional<std::string> id_member(const ojson& obj, const std::string& path, const char* key,
@@ -333,6 +351,12 @@ std::string_view to_string(PermissionPolicy policy) noexcept {
     case PermissionPolicy::deny_all: return "deny-all";
   }
   return "approve-reads";
+}
+
+std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept {
+  // The upper bound keeps the millisecond value far from int64 overflow.
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e9) return std::nullopt;
+  return std::max<int64_t>(1, std::llround(seconds * 1000.0));
 }
 
 WatchdogSpec WatchdogSpec::for_run(bool resuming) const {
@@ -465,6 +489,11 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
 
 // ---- cli ---------------------------------------------------------------------------------------
 
+// argv entries and environment values reach execve() as C strings: a NUL would cut them short.
+constexpr const char* kNulInArgv =
+    "contains a NUL byte (\\u0000), which cannot be passed to a process (it would cut the "
+    "string short)";
+
 // Reads argsTemplate and checks every token with its exact path (`argsTemplate[2]` for a
 // plain string, `argsTemplate[2][1]` inside a group).
 // `when` conditions of a conditional argv group (CliSpec::args_when).
@@ -570,6 +599,11 @@ void parse_args_template_json(Ctx& ctx, const ojson& v, const std::string& path,
     bool group_prompt = false;
     std::vector<std::string_view> group_optional;  // optional placeholders used in this group
     for (size_t j = 0; j < group.size(); ++j) {
+      if (group[j].find('\0') != std::string::npos) {
+        ctx.error(paths[j], kNulInArgv);
+        all_parsed = false;
+        continue;
+      }
       auto [token, problem] = parse_template_token(group[j]);
       if (!token) {
         ctx.error(paths[j], *problem);
@@ -617,9 +651,9 @@ void parse_watchdog(Ctx& ctx, const ojson& v, const std::string& path, WatchdogS
   ctx.check_keys(v, path,
                  {"startTimeout", "idleTimeout", "timeout", "killGrace", "drainAfterExit",
                   "resume"});
-  w.start_timeout_ms = ctx.seconds_member(v, path, "startTimeout", false);
-  w.idle_timeout_ms = ctx.seconds_member(v, path, "idleTimeout", false);
-  w.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
+  ctx.timeout_member(v, path, "startTimeout", w.start_timeout_ms);
+  ctx.timeout_member(v, path, "idleTimeout", w.idle_timeout_ms);
+  ctx.timeout_member(v, path, "timeout", w.total_timeout_ms);
   if (auto ms = ctx.seconds_member(v, path, "killGrace", true)) w.grace_ms = *ms;
   if (auto ms = ctx.seconds_member(v, path, "drainAfterExit", true)) w.drain_ms = *ms;
   if (auto it = v.find("resume"); it != v.end()) {
@@ -697,10 +731,13 @@ struct ChildSettings {
 void parse_env_map(Ctx& ctx, const ojson& obj, const std::string& epath,
                    std::map<std::string, std::string>& target) {
   for (const auto& [name, value] : obj.items()) {
-    if (name.empty() || name.find('=') != std::string::npos) {
+    if (name.empty() || name.find('=') != std::string::npos ||
+        name.find('\0') != std::string::npos) {
       ctx.error(child(epath, name), "invalid environment variable name " + quote(name));
     } else if (!value.is_string()) {
       ctx.expected(child(epath, name), "a string", value);
+    } else if (value.get<std::string>().find('\0') != std::string::npos) {
+      ctx.error(child(epath, name), kNulInArgv);
     } else {
       target[name] = value.get<std::string>();
     }
@@ -880,6 +917,13 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
 
 // ---- api -----------------------------------------------------------------------------------------
 
+// A POSIX shell variable name: what apiKeyEnv must be (a pasted key is not one).
+bool valid_env_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
 void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path,
@@ -893,14 +937,26 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
                    v.at("format"));
   }
   if (auto u = ctx.string_member(v, path, "baseUrl", false, true)) {
-    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
-      ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
-    else
+    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+      if (u->find('@') != std::string::npos)  // credentials: never echoed
+        ctx.error(child(path, "baseUrl"), "expected an http:// or https:// URL (the value is not "
+                                          "shown: it holds credentials)");
+      else
+        ctx.expected(child(path, "baseUrl"), "an http:// or https:// URL", v.at("baseUrl"));
+    } else {
       api.base_url = *u;
+    }
   }
   // A literal key is allowed (and never printed), but an environment variable is preferred.
   api.credentials.api_key = ctx.string_member(v, path, "apiKey", false, true);
   api.credentials.api_key_env = ctx.string_member(v, path, "apiKeyEnv", false, true);
+  if (api.credentials.api_key_env && !valid_env_name(*api.credentials.api_key_env)) {
+    // Most likely the key itself pasted here: say so without echoing it.
+    ctx.error(child(path, "apiKeyEnv"),
+              "must name an environment variable (letters, digits and _, not starting with a "
+              "digit); it looks like a key was pasted instead, which is not shown");
+    api.credentials.api_key_env.reset();
+  }
   api.credentials.api_key_delimiter = ctx.string_member(v, path, "apiKeyDelimiter", false, true);
   if (api.credentials.api_key && api.credentials.api_key_env)
     ctx.error(child(path, "apiKey"), "give either apiKey or apiKeyEnv, not both");
@@ -1013,6 +1069,10 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
           const ojson& token = list ? (*element)[j] : *element;
           if (!token.is_string()) {
             ctx.expected(child(epath, j), "a string", token);
+            continue;
+          }
+          if (token.get<std::string>().find('\0') != std::string::npos) {
+            ctx.error(list ? child(epath, j) : epath, kNulInArgv);
             continue;
           }
           acp.args.push_back(token.get<std::string>());
@@ -1276,7 +1336,7 @@ std::optional<ojson> preset_account(Ctx& ctx, const std::string& name, const std
     for (const auto& p : *ctx.presets) {
       known.push_back(p.name);
       if (p.name != name) continue;
-      ojson doc = ojson::parse(p.text, nullptr, false, true);
+      ojson doc = parsers::parse_untrusted<ojson>(p.text, nullptr, /*ignore_comments=*/true);
       if (!doc.is_discarded() && doc.contains("providers") && doc["providers"].is_object()) {
         for (auto& [id, provider] : doc["providers"].items()) {
           if (provider.contains("accounts") && provider["accounts"].is_array() &&
@@ -1516,6 +1576,10 @@ std::optional<ojson> parse_document(Ctx& ctx, const std::string& text) {
     }
     return true;
   };
+  if (parsers::json_too_deep(text, parsers::kMaxJsonDepth, /*comments=*/true)) {
+    ctx.errors.push_back(ctx.origin + ": the document is " + parsers::json_depth_problem());
+    return std::nullopt;
+  }
   try {
     ojson doc = ojson::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
     for (const auto& d : duplicates)

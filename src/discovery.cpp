@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "harness/acp.h"
+#include "parsers/json_limits.h"
 #include "src/api/api_transport.h"
 #include "harness/child_common.h"
 #include "harness/print_mode.h"
@@ -14,6 +15,7 @@
 #include "parsers/utf8.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/router.h"
 
 namespace drover {
@@ -43,7 +45,8 @@ std::string cache_file(const std::string& dir, const Route& route) {
 std::optional<ModelsReport> read_cache_or_throw(const std::string& file, int64_t ttl_ms) {
   std::ifstream in(file);
   if (!in) return std::nullopt;
-  json j = json::parse(in, nullptr, false);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json j = parsers::parse_untrusted(text);
   if (!j.is_object() || !j.contains("at") || !j["at"].is_number_integer()) return std::nullopt;
   if (now_ms() - j["at"].get<int64_t>() > ttl_ms) return std::nullopt;
   ModelsReport r;
@@ -227,7 +230,7 @@ std::vector<DiscoveredModel> parse_model_listing(const DiscoverySpec& spec, cons
     case ParserSpec::Kind::jsonl:
       for (std::string line; std::getline(lines, line);) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        json j = json::parse(line, nullptr, false);
+        json j = parsers::parse_untrusted(line);
         if (j.is_discarded()) {
           problem = "a line is not JSON";
           continue;
@@ -238,7 +241,7 @@ std::vector<DiscoveredModel> parse_model_listing(const DiscoverySpec& spec, cons
       }
       break;
     case ParserSpec::Kind::json: {
-      json j = json::parse(output, nullptr, false);
+      json j = parsers::parse_untrusted(output);
       if (j.is_discarded()) {
         problem = "the output is not JSON";
         break;
@@ -322,6 +325,9 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
     merge_configured_windows(report, route);
     if (!file.empty()) write_cache(file, report);
   }
+  // A failing listing command may print the route's secrets; the endpoint may carry credentials.
+  const Secrets secrets = route_secrets(route);
+  for (auto& w : report.warnings) w = redact_url(secrets.redact(std::move(w)));
   report.route = route.id;
   return report;
 }

@@ -57,10 +57,13 @@ ErrorCode classify_failure_message(std::string_view message) noexcept {
 }
 
 std::string signal_name(int signum) {
-  static constexpr std::array<std::pair<int, const char*>, 12> kNames{{
+  static constexpr std::array<std::pair<int, const char*>, 21> kNames{{
       {SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"}, {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
       {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"}, {SIGFPE, "SIGFPE"}, {SIGKILL, "SIGKILL"},
       {SIGSEGV, "SIGSEGV"}, {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+      {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+      {SIGIO, "SIGIO"}, {SIGPWR, "SIGPWR"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+      {SIGSTKFLT, "SIGSTKFLT"},
   }};
   for (const auto& [num, name] : kNames)
     if (num == signum) return name;

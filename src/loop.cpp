@@ -1,5 +1,7 @@
 #include "src/loop.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +35,17 @@ void close_and_delete_signal(uv_handle_t* handle) {
 
 }  // namespace
 
+std::vector<int> termination_signals() {
+  // Every signal whose default action ends the process and that arrives asynchronously. Not
+  // SIGPIPE (ignored: a failed write is an error to handle), not the fault signals (SEGV, BUS,
+  // ILL, FPE, TRAP, SYS: handling them later on the loop would re-run the faulting code), not
+  // SIGKILL/SIGSTOP (cannot be caught).
+  std::vector<int> signals{SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,   SIGUSR2, SIGALRM,
+                           SIGVTALRM, SIGPROF, SIGIO, SIGPWR,  SIGXCPU, SIGXFSZ, SIGSTKFLT};
+  for (int signum = SIGRTMIN; signum <= SIGRTMAX; ++signum) signals.push_back(signum);
+  return signals;
+}
+
 Loop::Loop() {
   if (int rc = uv_loop_init(&loop_); rc != 0) {
     spdlog::critical("uv_loop_init failed: {}", uv_strerror(rc));
@@ -58,6 +71,9 @@ Loop::~Loop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_), nullptr);
   for (auto* watcher : termination_watchers_)
     uv_close(reinterpret_cast<uv_handle_t*>(watcher), close_and_delete_signal);
+  if (stdout_watcher_ != nullptr)
+    uv_close(reinterpret_cast<uv_handle_t*>(stdout_watcher_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
   termination_watchers_.clear();
   // Bounded: close callbacks need at most a few iterations.
   int rc = uv_loop_close(&loop_);
@@ -80,13 +96,47 @@ void Loop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 void Loop::watch_termination_signals(std::function<void(int)> handler) {
   termination_handler_ = std::move(handler);
   if (!termination_watchers_.empty()) return;
-  for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
+  for (int signum : termination_signals()) {
     auto* watcher = new uv_signal_t;
     uv_signal_init(&loop_, watcher);
     watcher->data = this;
     uv_signal_start(watcher, &Loop::on_termination, signum);
     uv_unref(reinterpret_cast<uv_handle_t*>(watcher));
     termination_watchers_.push_back(watcher);
+  }
+}
+
+bool Loop::watch_stdout_reader(std::function<void()> handler) {
+  struct stat st;
+  if (stdout_watcher_ != nullptr || ::fstat(STDOUT_FILENO, &st) != 0 || !S_ISFIFO(st.st_mode))
+    return false;
+  const int flags = ::fcntl(STDOUT_FILENO, F_GETFL);
+  auto* watcher = new uv_poll_t;
+  if (flags == -1 || uv_poll_init(&loop_, watcher, STDOUT_FILENO) != 0) {
+    delete watcher;
+    return false;
+  }
+  // uv_poll_init made the pipe non-blocking, for whoever shares it too; writes to stdout stay
+  // blocking, and epoll watches the descriptor either way.
+  ::fcntl(STDOUT_FILENO, F_SETFL, flags);
+  watcher->data = this;
+  stdout_watcher_ = watcher;
+  stdout_handler_ = std::move(handler);
+  // A pipe's write end reports an error (EPOLLERR, whatever was asked for) once no reader is
+  // left; nothing else about it is watched.
+  uv_poll_start(watcher, UV_DISCONNECT, &Loop::on_stdout_event);
+  uv_unref(reinterpret_cast<uv_handle_t*>(watcher));
+  return true;
+}
+
+void Loop::on_stdout_event(uv_poll_t* handle, int status, int events) noexcept {
+  auto* self = static_cast<Loop*>(handle->data);
+  if (status >= 0 && (events & UV_DISCONNECT) == 0) return;
+  uv_poll_stop(handle);
+  try {
+    if (self->stdout_handler_) self->stdout_handler_();
+  } catch (const std::exception& e) {
+    spdlog::error("stdout watcher failed: {}", e.what());
   }
 }
 

@@ -18,6 +18,11 @@ namespace drover {
 
 class Process;
 
+/// The signals that end a process by default and can be caught and handled later on the loop:
+/// HUP, INT, QUIT, TERM, USR1, USR2, ALRM, VTALRM, PROF, IO, PWR, XCPU, XFSZ, STKFLT and the
+/// real-time signals. SIGPIPE is not among them (drover ignores it and sees EPIPE instead).
+std::vector<int> termination_signals();
+
 /// Something long-lived that lives on a Loop (the HTTP client): created on first use, stopped
 /// with the children by stop_all(), destroyed before the loop closes.
 class LoopService {
@@ -44,9 +49,14 @@ class Loop {
   /// Runs until `done()` holds (checked after each loop iteration) or nothing is left to run.
   void run_until(const std::function<bool()>& done);
 
-  /// Watches SIGINT and SIGTERM (and SIGHUP) for the CLI: `handler(signum)` runs on the loop.
-  /// The watchers do not keep the loop alive.
+  /// Watches every termination_signals() signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, …)
+  /// for the CLI: `handler(signum)` runs on the loop. The watchers do not keep the loop alive.
   void watch_termination_signals(std::function<void(int)> handler);
+
+  /// When stdout is a pipe: calls `handler` on the loop once its reader is gone (the pipe
+  /// reports an error), so a run can stop before it has anything more to write. Does not keep
+  /// the loop alive. False (and nothing watched) when stdout is not a pipe.
+  bool watch_stdout_reader(std::function<void()> handler);
 
   /// Stops every live child group (SIGTERM, grace, SIGKILL), recording `cause`. Idempotent.
   void stop_all(StopCause cause);
@@ -71,6 +81,7 @@ class Loop {
  private:
   static void on_sigchld(uv_signal_t* handle, int signum) noexcept;
   static void on_termination(uv_signal_t* handle, int signum) noexcept;
+  static void on_stdout_event(uv_poll_t* handle, int status, int events) noexcept;
 
   // Declared before loop_ on purpose: libuv delivers one signal to its watchers in address
   // order, and its own SIGCHLD watcher (which reaps children) lives inside uv_loop_t. Sitting
@@ -80,6 +91,8 @@ class Loop {
   uv_loop_t loop_;
   std::vector<uv_signal_t*> termination_watchers_;
   std::function<void(int)> termination_handler_;
+  uv_poll_t* stdout_watcher_ = nullptr;
+  std::function<void()> stdout_handler_;
   std::vector<Process*> processes_;
   std::vector<std::pair<std::string, std::unique_ptr<LoopService>>> services_;
   std::vector<std::pair<uint64_t, std::function<void(StopCause)>>> stop_hooks_;

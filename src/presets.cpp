@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parsers/json_limits.h"
+
 namespace drover {
 
 std::vector<PresetSource> user_presets(const std::string& dir, std::vector<std::string>& errors) {
@@ -57,7 +59,7 @@ std::set<std::string> preset_provider_ids(const std::vector<PresetSource>& prese
 }
 
 std::string preset_description(const PresetSource& preset) {
-  auto doc = nlohmann::json::parse(preset.text, nullptr, false, true);
+  auto doc = parsers::parse_untrusted(preset.text, nullptr, /*ignore_comments=*/true);
   if (doc.is_discarded() || !doc.is_object()) return {};
   auto it = doc.find("description");
   return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -42,6 +44,34 @@ void mark_descriptors_cloexec() {
     }
     ::closedir(dir);
   }
+}
+
+// The harness must not outlive drover, even when drover is killed with SIGKILL and has no
+// chance to stop it: the kernel sends it SIGKILL when the thread that spawned it ends
+// (PR_SET_PDEATHSIG, kept across execve). The flag has to be set in the child between fork and
+// exec, and uv_spawn offers no hook there; but libuv forks with the C library's fork(), which
+// runs pthread_atfork child handlers in the new process. The handler acts only for forks made
+// by Process::start (the flag below, per thread: the child is a copy of the forking thread) and
+// uses async-signal-safe system calls only. If drover died before prctl() took effect, the
+// parent is already someone else: the child then ends at once. The harness's own descendants
+// are not covered (only the harness has drover as its parent); catchable signals stop the
+// whole group instead (Loop::watch_termination_signals).
+thread_local pid_t spawning_parent = 0;
+
+void set_parent_death_signal_in_child() noexcept {
+  if (spawning_parent == 0) return;
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != spawning_parent) ::_exit(127);
+}
+
+void install_parent_death_hook() {
+  static const int installed = ::pthread_atfork(nullptr, nullptr, &set_parent_death_signal_in_child);
+  (void)installed;
+}
+
+// A NUL byte would silently cut an argument or an environment entry short at execve().
+bool has_nul(const std::vector<std::string>& strings) {
+  return std::any_of(strings.begin(), strings.end(),
+                     [](const std::string& s) { return s.find('\0') != std::string::npos; });
 }
 
 double timeval_ms(const timeval& tv) {
@@ -99,6 +129,13 @@ Process::~Process() = default;
 
 Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks,
                         Error& error) {
+  if (has_nul(options.args) || has_nul(options.env)) {
+    error = Error::make(ErrorCode::validation_error,
+                        std::string("cannot run ") + options.file + ": " +
+                            (has_nul(options.args) ? "an argument" : "an environment value") +
+                            " contains a NUL byte");
+    return nullptr;
+  }
   auto* self = new Process(loop, std::move(options), std::move(callbacks));
   const SpawnOptions& opts = self->options_;
 
@@ -134,8 +171,11 @@ Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callb
   uv_opts.stdio = stdio;
 
   mark_descriptors_cloexec();
+  install_parent_death_hook();
   self->spawned_at_ = uv_hrtime();
+  spawning_parent = ::getpid();
   int rc = uv_spawn(loop.uv(), &self->process_, &uv_opts);
+  spawning_parent = 0;
   ++self->open_handles_;  // the process handle must be closed whether or not spawn worked
   if (rc != 0) {
     std::string what = uv_strerror(rc);
@@ -227,6 +267,12 @@ void Process::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) n
   // nread == 0 is EAGAIN, not EOF.
 }
 
+uint64_t Process::kept_bytes(const Pipe& pipe) const {
+  const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
+  if (!pipe.is_stdout || !options_.stdout_kept_bytes) return cap;
+  return std::clamp<uint64_t>(*options_.stdout_kept_bytes, 1, cap);
+}
+
 void Process::handle_output(Pipe& pipe, std::string_view chunk) {
   if (!info_.first_byte_ms) {
     info_.first_byte_ms = elapsed_ms();
@@ -238,15 +284,19 @@ void Process::handle_output(Pipe& pipe, std::string_view chunk) {
   (pipe.is_stdout ? info_.stdout_bytes : info_.stderr_bytes) += chunk.size();
 
   const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
+  const uint64_t kept = kept_bytes(pipe);
+  // Its final capacity at once, not by reallocations that leave freed buffers resident.
+  if (pipe.capture.empty() && kept <= (256u << 20))
+    pipe.capture.reserve(kept + kept / 16 + sizeof pipe.buffer);
   pipe.capture.append(chunk);
-  if (pipe.capture.size() > cap && !pipe.truncated) {
+  if ((pipe.is_stdout ? info_.stdout_bytes : info_.stderr_bytes) > cap && !pipe.truncated) {
     pipe.truncated = true;
     warnings_.push_back(std::string(pipe.is_stdout ? "stdout" : "stderr") + " exceeded " +
                         human_bytes(cap) + "; only the last " + human_bytes(cap) +
                         " were kept");
   }
   // Trim in batches so a long stream costs amortized O(1) per byte.
-  if (pipe.capture.size() > 2 * cap) pipe.capture.erase(0, pipe.capture.size() - cap);
+  if (pipe.capture.size() > kept + kept / 16) pipe.capture.erase(0, pipe.capture.size() - kept);
   evidence_.append(chunk);
   if (evidence_.size() > 2 * kEvidenceBytes) evidence_.erase(0, evidence_.size() - kEvidenceBytes);
 
@@ -446,9 +496,9 @@ void Process::finished_closing() {
   bool failed = info_.stopped_by != StopCause::none || info_.term_signal ||
                 (info_.exit_code && *info_.exit_code != 0);
   if (failed) outcome.info.evidence = tail_lines(evidence_, kEvidenceLines, kEvidenceBytes);
-  const uint64_t cap = std::max<uint64_t>(options_.max_output_bytes, 1);
   for (Pipe* pipe : {&out_, &err_}) {
-    if (pipe->capture.size() > cap) pipe->capture.erase(0, pipe->capture.size() - cap);
+    const uint64_t kept = kept_bytes(*pipe);
+    if (pipe->capture.size() > kept) pipe->capture.erase(0, pipe->capture.size() - kept);
   }
   outcome.stdout_tail = std::move(out_.capture);
   outcome.stderr_tail = std::move(err_.capture);

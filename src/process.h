@@ -36,6 +36,10 @@ struct SpawnOptions {
   bool owner_stops = false;
   WatchdogSpec watchdog;
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory (the tail beyond it)
+  /// Set when a parser consumes stdout as it arrives (print mode, ACP): the outcome then keeps
+  /// only this much of stdout's tail, for error messages, instead of a second copy of up to
+  /// max_output_bytes. Truncation is still reported against max_output_bytes.
+  std::optional<uint64_t> stdout_kept_bytes;
   /// After the run, SIGKILL whatever is left in the child's process group (daemons and
   /// grandchildren the harness left behind).
   bool kill_leftovers = true;
@@ -62,7 +66,9 @@ struct ProcessCallbacks {
 class Process {
  public:
   /// Spawns `options`. On failure returns nullptr and sets `error` (not_found for a missing or
-  /// non-executable file); no callback runs and nothing is left open.
+  /// non-executable file, validation_error for an argument or environment entry with a NUL
+  /// byte); no callback runs and nothing is left open. The child gets SIGKILL from the kernel
+  /// when the calling thread ends (PR_SET_PDEATHSIG), so it never outlives a killed drover.
   static Process* start(Loop& loop, SpawnOptions options, ProcessCallbacks callbacks,
                         Error& error);
 
@@ -118,6 +124,7 @@ class Process {
     return {&start_timer_, &idle_timer_, &total_timer_, &kill_timer_, &drain_timer_};
   }
   void handle_output(Pipe& pipe, std::string_view chunk);
+  uint64_t kept_bytes(const Pipe& pipe) const;
   void pipe_done(Pipe& pipe);
   void signal_group(int signum);
   void arm(uv_timer_t& timer, int64_t ms);

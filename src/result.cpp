@@ -59,6 +59,16 @@ std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept 
 }
 
 bool default_retryable(ErrorCode code) noexcept { return info(code).retryable; }
+
+std::string bounded_error_message(std::string message) {
+  if (message.size() <= kMaxErrorMessageBytes) return message;
+  std::size_t keep = kMaxErrorMessageBytes;
+  while (keep > 0 && (static_cast<unsigned char>(message[keep]) & 0xC0) == 0x80) --keep;
+  const std::size_t cut = message.size() - keep;
+  message.resize(keep);
+  message += " \u2026 [" + std::to_string(cut) + " more bytes cut]";
+  return message;
+}
 int exit_code_for(ErrorCode code) noexcept { return info(code).exit_code; }
 
 int Result::exit_code() const noexcept { return error ? exit_code_for(error->code) : 0; }

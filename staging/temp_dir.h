@@ -10,9 +10,17 @@ namespace drover {
 
 class TempDir {
  public:
-  /// Creates `$TMPDIR/<prefix>XXXXXX` (TMPDIR defaulting to /tmp). On failure returns nullopt
+  /// Creates `$TMPDIR/<prefix><pid>-XXXXXX` (TMPDIR defaulting to /tmp; pid: this process's,
+  /// so that remove_stale() can tell a leftover from a live one). On failure returns nullopt
   /// and sets `error`.
   static std::optional<TempDir> create(const std::string& prefix, Error& error);
+
+  /// Removes what processes killed before they could clean up left behind: the directories
+  /// `$TMPDIR/<prefix><pid>-XXXXXX` (exactly that pattern, six letters or digits last) that are
+  /// real directories (not symlinks) owned by the current user and whose pid is not running.
+  /// A reused pid keeps a leftover until that process ends, which errs on the side of keeping.
+  /// Returns how many were removed; never fails (what cannot be read or removed is skipped).
+  static size_t remove_stale(const std::string& prefix) noexcept;
 
   TempDir(TempDir&& other) noexcept;
   TempDir& operator=(TempDir&& other) noexcept;

@@ -8,17 +8,18 @@
 #include "parsers/utf8.h"
 #include "src/api/http_client.h"
 #include "src/api/wire.h"
+#include "src/redact.h"
 
 namespace drover {
 namespace {
 
 constexpr size_t kMaxErrorBody = 1 << 20;  // an error body is kept for its message, not streamed
 
-std::string redact(std::string text, const std::string& secret) {
-  if (secret.size() < 6) return text;  // too short to be a real key; redacting would mangle text
-  for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
-    text.replace(pos, secret.size(), "[redacted]");
-  return text;
+// The route's secrets plus the key in use (an echo of either never reaches the Result).
+Secrets call_secrets(const Route& route, const std::string& api_key) {
+  Secrets secrets = route_secrets(route);
+  secrets.add(api_key);
+  return secrets;
 }
 
 // The HTTP request for a built wire request: the key's auth header, the route's extra headers and
@@ -48,6 +49,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   Route route;
   RunRequest request;
   std::string api_key;
+  Secrets secrets;  // the route's and the key in use
   EventHandler on_event;
   OutcomeHandler on_done;
   api::ApiCall call;
@@ -68,8 +70,12 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     api::HttpRequestSpec spec = api::build_request(call);
     const ApiSpec& api_spec = route.account_spec->transport.api;
     api::HttpRequest req = http_request(std::move(spec), call.format, api_key, api_spec);
-    req.total_timeout_ms = request.timeout_ms ? request.timeout_ms : api_spec.total_timeout_ms;
-    req.idle_timeout_ms = request.idle_timeout_ms ? request.idle_timeout_ms : api_spec.idle_timeout_ms;
+    // A request's 0 means no limit (RunRequest::timeout_ms).
+    auto pick = [](const std::optional<int64_t>& asked, const std::optional<int64_t>& route) {
+      return !asked ? route : *asked > 0 ? asked : std::nullopt;
+    };
+    req.total_timeout_ms = pick(request.timeout_ms, api_spec.total_timeout_ms);
+    req.idle_timeout_ms = pick(request.idle_timeout_ms, api_spec.idle_timeout_ms);
 
     status = 0;
     error_body.clear();
@@ -106,8 +112,9 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   void emit(const std::vector<parsers::SseEvent>& events) {
     std::vector<Event> out;
     for (const auto& e : events) decoder->on_event(e, out);
-    for (const auto& event : out) {
+    for (auto& event : out) {
       if (!on_event) continue;
+      secrets.redact(event);
       try {
         on_event(event);
       } catch (const std::exception& ex) {
@@ -158,6 +165,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
         Event delta;
         delta.kind = Event::Kind::delta;
         delta.text = decoded.text;
+        secrets.redact(delta);
         on_event(delta);
       }
     }
@@ -182,8 +190,8 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
 
   void finish() {
     Result& result = outcome.result;
-    if (result.error) result.error->message = redact(result.error->message, api_key);
-    for (auto& w : result.warnings) w = redact(std::move(w), api_key);
+    secrets.redact(result);
+    if (result.error) result.error->message = redact_url(std::move(result.error->message));
     auto done = std::move(on_done);
     if (done) done(std::move(outcome));
   }
@@ -198,6 +206,7 @@ void start_api_call(Loop& loop, const Route& route, const RunRequest& request,
   run->route = route;
   run->request = request;
   run->api_key = api_key;
+  run->secrets = call_secrets(route, api_key);
   run->on_event = std::move(on_event);
   run->on_done = std::move(on_done);
   const ApiSpec& spec = route.account_spec->transport.api;
@@ -246,7 +255,8 @@ void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
   callbacks.on_body = [body](std::string_view chunk) {
     if (body->size() < (8u << 20)) body->append(chunk);
   };
-  callbacks.on_done = [body, format = *format, base, api_key, on_done](api::HttpOutcome&& out) {
+  callbacks.on_done = [body, format = *format, base, secrets = call_secrets(route, api_key),
+                       on_done](api::HttpOutcome&& out) {
     ModelListing result;
     if (out.cancelled) {
       result.error = Error::make(ErrorCode::aborted, "cancelled");
@@ -255,13 +265,13 @@ void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
                                  "cannot reach " + base + ": " + out.transport_error.value_or("no response"));
     } else if (out.status < 200 || out.status >= 300) {
       result.error = api::map_http_error(format, out.status, *body, out.header("retry-after"));
-      result.error->message = redact(result.error->message, api_key);
     } else if (auto models = api::parse_models_response(format, *body)) {
       for (auto& m : *models) result.models.push_back(ModelSpec{m.id, m.context_window, {}, {}});
     } else {
       result.error = Error::make(ErrorCode::harness_error,
                                  "the models listing from " + base + " is not in the expected shape");
     }
+    if (result.error) result.error->message = redact_url(secrets.redact(std::move(result.error->message)));
     on_done(std::move(result));
   };
   if (http->start(std::move(req), std::move(callbacks), error) == 0) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
 #include "src/text.h"
@@ -106,6 +107,7 @@ std::string_view reason_phrase(int status) {
 /// (nothing for an HTML page: the status line says more than markup).
 std::string error_message(const json& payload, std::string_view raw) {
   if (!payload.is_discarded() && !payload.is_null()) return parsers::unwrap_error_message(payload);
+  if (parsers::json_too_deep(raw)) return "the error body is JSON " + parsers::json_depth_problem();
   const std::string_view text = trim(raw);
   if (text.empty() || text.front() == '<') return {};
   return parsers::excerpt(text, 500);
@@ -114,11 +116,13 @@ std::string error_message(const json& payload, std::string_view raw) {
 }  // namespace
 
 std::optional<json> parse_json(std::string_view text) {
-  json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  parsers::JsonLimit limit = parsers::JsonLimit::none;
+  json value = parsers::parse_untrusted(text, &limit);
   if (!value.is_discarded()) return value;
+  if (limit != parsers::JsonLimit::none) return std::nullopt;
   std::string repaired;
   if (parsers::append_valid_utf8(repaired, text) == 0) return std::nullopt;
-  value = json::parse(repaired, nullptr, /*allow_exceptions=*/false);
+  value = parsers::parse_untrusted(repaired);
   if (value.is_discarded()) return std::nullopt;
   return value;
 }
@@ -196,7 +200,7 @@ std::optional<std::string> format_instruction(const ResponseFormat& format) {
 
 json tool_arguments(std::string_view text) {
   if (trim(text).empty()) return json::object();
-  json parsed = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  json parsed = parsers::parse_untrusted(text);
   if (!parsed.is_discarded()) return parsed;
   return parsers::valid_utf8(text);
 }
@@ -410,7 +414,11 @@ std::optional<json> DecoderBase::parse_event(const parsers::SseEvent& event,
   if (trim(event.data).empty()) return std::nullopt;
   auto value = parse_json(event.data);
   if (!value) {
-    if (event.event == "error") {
+    if (parsers::json_too_deep(event.data)) {
+      // Refused unread: it may have been the answer or the error, so the response is broken.
+      set_error(Error::make(ErrorCode::harness_error,
+                            "stream event data is JSON " + parsers::json_depth_problem()));
+    } else if (event.event == "error") {
       set_error(classify_error(0, json(nullptr), event.data));
     } else {
       warn_not_json(event.data, out);
@@ -564,8 +572,11 @@ DecodedResponse decode_response_body(WireFormat format, std::string_view body) {
   auto doc = parse_json(body);
   if (!doc) {
     DecodedResponse r;
-    Error e = Error::make(ErrorCode::temporary_unavailable,
-                          "response body is not JSON: " + parsers::excerpt(body, 200));
+    Error e = parsers::json_too_deep(body)
+                  ? Error::make(ErrorCode::harness_error,
+                                "response body is JSON " + parsers::json_depth_problem())
+                  : Error::make(ErrorCode::temporary_unavailable,
+                                "response body is not JSON: " + parsers::excerpt(body, 200));
     r.error = std::move(e);
     return r;
   }

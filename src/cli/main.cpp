@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -22,12 +24,16 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "harness/print_mode.h"
+#include "parsers/json_limits.h"
 #include "src/discovery.h"
+#include "src/errors.h"
 #include "src/loop.h"
 #include "src/presets.h"
 #include "src/process.h"
+#include "src/redact.h"
 #include "src/run.h"
 #include "src/trust.h"
+#include "staging/temp_dir.h"
 
 namespace {
 
@@ -41,9 +47,26 @@ std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void write_stdout(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+// The first failed write to stdout (its errno), 0 while every write went through. After a
+// failure nothing more is written: the reader is gone or the disk is full.
+int stdout_error = 0;
+
+bool write_stdout(const std::string& text) {
+  if (stdout_error != 0) return false;
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+      std::fflush(stdout) != 0) {
+    stdout_error = errno != 0 ? errno : EIO;
+    return false;
+  }
+  return true;
+}
+
+// One line on stderr for a failed stdout; the exit status a shell expects (141 is what SIGPIPE
+// would have given).
+int fail_stdout() {
+  std::fprintf(stderr, "drover: cannot write to stdout: %s\n", std::strerror(stdout_error));
+  return stdout_error == EPIPE ? 128 + SIGPIPE : 1;
 }
 
 int fail_usage(const std::string& message) {
@@ -51,9 +74,21 @@ int fail_usage(const std::string& message) {
   return kExitUsage;
 }
 
-std::optional<int64_t> seconds_to_ms(const std::optional<double>& seconds) {
-  if (!seconds) return std::nullopt;
-  return static_cast<int64_t>(*seconds * 1000.0);
+// A timeout flag: seconds by the config's rules (drover::timeout_seconds_to_ms), or "none" for
+// no limit, which RunRequest spells 0. nullopt with `problem` set when the text is neither.
+std::optional<int64_t> timeout_flag_ms(const std::string& text, std::string& problem) {
+  if (text == "none") return 0;
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const double seconds = std::strtod(begin, &end);
+  std::optional<int64_t> ms;
+  if (!text.empty() && end == begin + text.size() && errno == 0)
+    ms = drover::timeout_seconds_to_ms(seconds);
+  if (!ms)
+    problem = "expected a number of seconds > 0 and at most 1e9 (decimals allowed), or none for "
+              "no limit; got '" + text + "'";
+  return ms;
 }
 
 // Loads configuration by the README's lookup rules, with --config first.
@@ -81,7 +116,7 @@ struct RunOptions {
   bool ephemeral = false, keep_session = false;
   bool approve_all = false, approve_reads = false, deny_all = false;
   std::string transcript;
-  std::optional<double> timeout, idle_timeout, start_timeout;
+  std::optional<std::string> timeout, idle_timeout, start_timeout;
   std::string output = "text";
   std::vector<std::string> prompt_words;
 };
@@ -96,11 +131,14 @@ int command_run(const RunOptions& opts) {
   }
   if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     return fail_usage("run: the prompt is empty (give it as an argument, or '-' to read stdin)");
-  for (const auto& [name, value] : {std::pair{"--timeout", opts.timeout},
-                                    {"--idle-timeout", opts.idle_timeout},
-                                    {"--start-timeout", opts.start_timeout}}) {
-    if (value && !(*value > 0))
-      return fail_usage(std::string("run: ") + name + " must be a positive number of seconds");
+  for (const auto& [name, value, target] :
+       {std::tuple{"--timeout", &opts.timeout, &request.timeout_ms},
+        {"--idle-timeout", &opts.idle_timeout, &request.idle_timeout_ms},
+        {"--start-timeout", &opts.start_timeout, &request.start_timeout_ms}}) {
+    if (!*value) continue;
+    std::string problem;
+    *target = timeout_flag_ms(**value, problem);
+    if (!*target) return fail_usage(std::string("run: ") + name + ": " + problem);
   }
 
   int exit_code = 0;
@@ -155,9 +193,6 @@ int command_run(const RunOptions& opts) {
   if (opts.deny_all) request.permissions = drover::PermissionPolicy::deny_all;
   if (!opts.transcript.empty()) request.transcript_path = opts.transcript;
   request.stream = opts.output == "jsonl";
-  request.timeout_ms = seconds_to_ms(opts.timeout);
-  request.idle_timeout_ms = seconds_to_ms(opts.idle_timeout);
-  request.start_timeout_ms = seconds_to_ms(opts.start_timeout);
 
   const bool jsonl = opts.output == "jsonl";
   drover::Loop loop;
@@ -171,9 +206,19 @@ int command_run(const RunOptions& opts) {
     }
   });
 
+  // The reader of a stdout pipe went away: nothing more can be delivered.
+  loop.watch_stdout_reader([&loop] {
+    if (stdout_error == 0) stdout_error = EPIPE;
+    loop.stop_all(drover::StopCause::cancelled);
+  });
+
   drover::EventHandler on_event;
   if (jsonl) {
-    on_event = [](const drover::Event& event) { write_stdout(dump(to_json(event)) + "\n"); };
+    on_event = [&loop](const drover::Event& event) {
+      // The reader went away (EPIPE) or the disk is full: stop the run as Ctrl-C would.
+      if (stdout_error == 0 && !write_stdout(dump(to_json(event)) + "\n"))
+        loop.stop_all(drover::StopCause::cancelled);
+    };
   }
   drover::Result result;
   drover::start_run(loop, *config, request, on_event,
@@ -183,33 +228,34 @@ int command_run(const RunOptions& opts) {
   if (interrupted_by != 0 && !result.error)
     result.error = Error::make(ErrorCode::aborted, "interrupted");
   if (interrupted_by != 0 && result.error && result.error->code == ErrorCode::aborted)
-    result.error->message = std::string("interrupted by ") +
-                            (interrupted_by == SIGINT ? "SIGINT" : interrupted_by == SIGTERM
-                                                                       ? "SIGTERM"
-                                                                       : "SIGHUP");
+    result.error->message = "interrupted by " + drover::signal_name(interrupted_by);
+  if (stdout_error != 0) return fail_stdout();
 
-  if (opts.output == "json") {
-    write_stdout(dump(to_json(result)) + "\n");
-  } else if (jsonl) {
+  if (opts.output == "json" || jsonl) {
+    // The answer may be maxOutputBytes long: moved into the JSON rather than copied, and the
+    // newline written on its own, so that the output costs one more copy of it, not three.
+    std::string text = std::move(result.text);
+    result.text.clear();
     auto line = to_json(result);
-    line["type"] = "result";
-    write_stdout(dump(line) + "\n");
+    line["text"] = std::move(text);
+    if (jsonl) line["type"] = "result";
+    write_stdout(dump(line));
+    write_stdout("\n");
   } else {
     for (const auto& warning : result.warnings)
       std::fprintf(stderr, "drover: warning: %s\n", warning.c_str());
     if (result.ok()) {
-      std::string text = result.text;
-      if (text.empty() || text.back() != '\n') text += '\n';
-      write_stdout(text);
+      write_stdout(result.text);
+      if (result.text.empty() || result.text.back() != '\n') write_stdout("\n");
     }
   }
+  if (stdout_error != 0) return fail_stdout();
   if (result.error && opts.output == "text")
     std::fprintf(stderr, "drover: %s: %s\n", std::string(to_string(result.error->code)).c_str(),
                  result.error->message.c_str());
   else if (result.error)
     std::fprintf(stderr, "drover: %s\n", result.error->message.c_str());
 
-  if (interrupted_by == SIGTERM) return 143;
   if (interrupted_by != 0) return 128 + interrupted_by;
   return result.exit_code();
 }
@@ -366,7 +412,7 @@ int command_check(const std::string& config_path, bool as_json) {
         buffer->append(chunk);
         // The answer to initialize (id 0) names the agent; other lines (banners) are skipped.
         for (auto nl = buffer->find('\n'); nl != std::string::npos; nl = buffer->find('\n')) {
-          auto reply = nlohmann::json::parse(buffer->substr(0, nl), nullptr, false);
+          auto reply = drover::parsers::parse_untrusted(buffer->substr(0, nl));
           buffer->erase(0, nl + 1);
           if (!reply.is_object() || reply.value("id", nlohmann::json()) != 0) continue;
           auto text = [](const nlohmann::json& j, const char* key, const char* fallback) {
@@ -457,7 +503,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"command", t.command},
                      {"env", env_names},
                      {"apiFormat", t.api.format},
-                     {"baseUrl", t.api.base_url},
+                     {"baseUrl", drover::redact_url(t.api.base_url)},
                      {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
                      {"preset", r.provider_spec->preset},
                      {"source", r.provider_spec->source},
@@ -474,7 +520,8 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
     const std::string target =
-        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint" : t.api.base_url)
+        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
+                                                                      : drover::redact_url(t.api.base_url))
                         : t.command;
     write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
                  ")  [" + r.provider_spec->source + "]\n");
@@ -523,9 +570,22 @@ int command_trust(const std::string& file_arg, bool remove, bool list) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A write to a dead harness's stdin must come back as EPIPE, not kill drover.
+  // Started with stdin, stdout or stderr closed (cron, daemons): put /dev/null there, or the
+  // next descriptor opened (a pipe to a harness) would take the number and be mistaken for it.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int null_fd = ::open("/dev/null", O_RDWR);
+    if (null_fd >= 0 && null_fd != fd) {
+      ::dup2(null_fd, fd);
+      ::close(null_fd);
+    }
+  }
+  // A write to a dead harness's stdin, or to a closed stdout, must come back as EPIPE, not
+  // kill drover.
   std::signal(SIGPIPE, SIG_IGN);
   uv_disable_stdio_inheritance();
+  // Temporary directories of drover processes that were killed before they could clean up.
+  drover::TempDir::remove_stale("drover-");
 
   auto logger = spdlog::stderr_color_mt("drover");
   spdlog::set_default_logger(logger);
@@ -568,9 +628,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--transcript", run.transcript,
                       "ACP: write every JSON-RPC message both ways to this file (NDJSON, secrets "
                       "redacted)");
-  run_cmd->add_option("--timeout", run.timeout, "Total deadline in seconds");
-  run_cmd->add_option("--idle-timeout", run.idle_timeout, "Seconds without output before stopping");
-  run_cmd->add_option("--start-timeout", run.start_timeout, "Seconds to the first output byte");
+  run_cmd->add_option("--timeout", run.timeout,
+                      "Total deadline in seconds, or none (default: the route's; 3600 for "
+                      "harness routes that set none)");
+  run_cmd->add_option("--idle-timeout", run.idle_timeout,
+                      "Seconds without output before stopping, or none");
+  run_cmd->add_option("--start-timeout", run.start_timeout,
+                      "Seconds to the first output byte, or none");
   run_cmd->add_option("--output,-o", run.output, "text (answer), json (result object), jsonl (events, then result)")
       ->check(CLI::IsMember({"text", "json", "jsonl"}));
   run_cmd->add_option("prompt", run.prompt_words, "The prompt, or - to read it from stdin")

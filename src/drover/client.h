@@ -21,7 +21,8 @@ struct RunRequest {
   std::optional<std::string> cwd;            ///< overrides the route's working directory
   std::optional<std::string> session_id;     ///< resume this harness session
   std::vector<std::string> files;            ///< attachment paths
-  std::optional<int64_t> timeout_ms;         ///< override the route's watchdogs
+  /// Override the route's watchdogs (milliseconds); 0 switches that watchdog off.
+  std::optional<int64_t> timeout_ms;
   std::optional<int64_t> idle_timeout_ms;
   std::optional<int64_t> start_timeout_ms;
   std::optional<ContextMode> context_mode;   ///< overrides the route's contextMode

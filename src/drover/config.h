@@ -41,6 +41,14 @@ struct ParserSpec {
   std::optional<Selector> model;
 };
 
+/// Seconds of a timeout (config and command line) to milliseconds: finite, > 0 and at most 1e9
+/// (about 31 years); a tiny positive value becomes 1 ms, never "no wait". nullopt otherwise.
+std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept;
+
+/// The total timeout of a print-mode or ACP route whose watchdog sets none: a harness that
+/// hangs is stopped after an hour. `"timeout": "none"` (or `--timeout none`) switches it off.
+inline constexpr int64_t kDefaultHarnessTimeoutMs = 60 * 60 * 1000;
+
 /// Watchdog and stop policy for one harness process. Absent timeouts are off.
 struct WatchdogSpec {
   std::optional<int64_t> start_timeout_ms;  ///< no byte at all since spawn
@@ -56,6 +64,12 @@ struct WatchdogSpec {
   std::optional<Resume> resume;
   /// This watchdog with `resume`'s values applied when `resuming`.
   WatchdogSpec for_run(bool resuming) const;
+  /// A route's watchdog before its config is read: kDefaultHarnessTimeoutMs in total.
+  static WatchdogSpec harness_default() {
+    WatchdogSpec w;
+    w.total_timeout_ms = kDefaultHarnessTimeoutMs;
+    return w;
+  }
 };
 
 /// Where a harness runs and what ambient context it may load (README "Context mode").
@@ -146,7 +160,7 @@ struct CliSpec {
   /// Whether fresh runs leave no session files (the `ephemeral` groups are used and the result
   /// carries no session id, as there is nothing to resume). nullopt: ephemeral in clean mode only.
   std::optional<bool> ephemeral;
-  WatchdogSpec watchdog;
+  WatchdogSpec watchdog = WatchdogSpec::harness_default();
   uint64_t max_output_bytes = 16ull << 20;  ///< per stream kept in memory; beyond it, the tail
   NoiseSpec noise;
   /// Used instead of argsTemplate/parser when the caller streams (`--output jsonl`,
@@ -174,7 +188,7 @@ struct AcpSpec {
   ContextMode context_mode = ContextMode::workspace;
   /// startTimeout covers the handshake (initialize to session/new and model selection), idle
   /// restarts on every message from the agent, timeout bounds the whole run.
-  WatchdogSpec watchdog;
+  WatchdogSpec watchdog = WatchdogSpec::harness_default();
   int64_t exit_grace_ms = 200;     ///< after closing stdin, before SIGTERM to the group
   int64_t cancel_grace_ms = 2000;  ///< after session/cancel, for the `cancelled` answer
   int64_t late_updates_ms = 100;   ///< keep reading after the prompt result

@@ -1,6 +1,7 @@
 // The one result model every transport produces, and the events that precede it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,13 @@ std::string_view to_string(ErrorCode code) noexcept;
 std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept;
 /// Whether a failure with this code is worth retrying by default.
 bool default_retryable(ErrorCode code) noexcept;
+
+/// Longest error message kept, in bytes (like a run's evidence): harnesses and providers may put
+/// megabytes into one error string.
+inline constexpr std::size_t kMaxErrorMessageBytes = 4096;
+/// `message` cut to its first kMaxErrorMessageBytes (at a UTF-8 character boundary), followed by
+/// " … [N more bytes cut]" when anything was cut.
+std::string bounded_error_message(std::string message);
 /// Process exit code for a failed run with this code (README "Exit codes").
 int exit_code_for(ErrorCode code) noexcept;
 
@@ -45,7 +53,8 @@ struct Error {
   std::optional<int64_t> retry_after_ms;  ///< from Retry-After and the like, when known
 
   static Error make(ErrorCode code, std::string message) {
-    return Error{code, std::move(message), default_retryable(code), std::nullopt};
+    return Error{code, bounded_error_message(std::move(message)), default_retryable(code),
+                 std::nullopt};
   }
 };
 

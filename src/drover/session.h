@@ -22,7 +22,7 @@ struct SessionOptions {
   std::optional<ContextMode> context_mode;
   std::optional<PermissionPolicy> permissions;
   std::optional<std::string> transcript_path;
-  std::optional<int64_t> timeout_ms;  ///< per prompt
+  std::optional<int64_t> timeout_ms;  ///< per prompt (default: the route's); 0: no limit
 };
 
 /// Keeps one agent process alive across prompts. A prompt sent while another runs is queued and

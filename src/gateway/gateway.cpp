@@ -9,6 +9,7 @@
 #include <ctime>
 #include <thread>
 
+#include "parsers/json_limits.h"
 #include "src/gateway/replies.h"
 #include "src/gateway/thread_pool.h"
 
@@ -143,7 +144,9 @@ Reply build_reply(const RequestInfo& info, const ResponseSpec* spec, const std::
     case Api::stream_generate:
       if (!info.body_is_json) {
         r = json_reply(400, error_body(info.provider, 400,
-                                       std::string("mock gateway: the request body is not JSON"),
+                                       std::string("mock gateway: the request body is ") +
+                                           (info.body_too_deep ? "JSON " + parsers::json_depth_problem()
+                                                               : std::string("not JSON")),
                                        std::nullopt, request_id));
       } else {
         r = render_answer(info, make_answer(info, spec, id));
@@ -302,7 +305,7 @@ void Gateway::serve(const httplib::Request& req, httplib::Response& res,
       line["request"] = nullptr;
       return;
     }
-    oj body = oj::parse(req.body, nullptr, false);
+    oj body = parsers::parse_untrusted<oj>(req.body);
     line["request"] = body.is_discarded() ? oj(req.body) : std::move(body);
   };
 

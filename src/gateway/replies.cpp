@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "parsers/json_limits.h"
+
 namespace drover::gateway {
 namespace {
 
@@ -17,7 +19,7 @@ std::string sse_event(std::string_view type, const oj& j) {
 }
 
 oj parse_object(const std::string& json_text) {
-  oj j = oj::parse(json_text, nullptr, false);
+  oj j = parsers::parse_untrusted<oj>(json_text);
   return j.is_object() ? j : oj::object();
 }
 

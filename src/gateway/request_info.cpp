@@ -1,5 +1,6 @@
 #include "src/gateway/request_info.h"
 
+#include "parsers/json_limits.h"
 #include "src/text.h"
 
 #include <algorithm>
@@ -265,7 +266,9 @@ RequestInfo analyze_request(const HttpInput& in) {
   const std::string& path = info.path;
 
   if (!trim(in.body).empty()) {
-    info.body = json::parse(in.body, nullptr, false);
+    parsers::JsonLimit limit = parsers::JsonLimit::none;
+    info.body = parsers::parse_untrusted(in.body, &limit);
+    info.body_too_deep = limit == parsers::JsonLimit::too_deep;
     if (info.body.is_discarded()) {
       info.body = json();
       info.body_is_json = false;

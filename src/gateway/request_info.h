@@ -63,6 +63,7 @@ struct RequestInfo {
   std::string api_key;          ///< compared by script rules, never logged
   nlohmann::json body;          ///< the parsed body; null when empty or not JSON
   bool body_is_json = true;     ///< false when a body was sent and does not parse
+  bool body_too_deep = false;   ///< not JSON because it nests deeper than parsers::kMaxJsonDepth
 };
 
 RequestInfo analyze_request(const HttpInput& input);

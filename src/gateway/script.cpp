@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "parsers/json_limits.h"
+
 namespace drover::gateway {
 namespace {
 
@@ -97,7 +99,7 @@ ToolCallSpec parse_tool_call(const json& j, const std::string& where) {
     if (j.contains(key)) args = j[key];
   if (args.is_string()) {
     // A JSON text: keep it as written when it parses, else send it as a string value.
-    json parsed = json::parse(args.get<std::string>(), nullptr, false);
+    json parsed = parsers::parse_untrusted(args.get<std::string>());
     if (parsed.is_discarded() || !parsed.is_object())
       fail(where + ".arguments", "a string must hold a JSON object");
     t.arguments = args.get<std::string>();
@@ -219,9 +221,11 @@ bool rule_matches(const MatchSpec& m, const RequestInfo& info) {
 }  // namespace
 
 std::optional<Script> Script::parse(const std::string& text, std::string& error) {
-  json doc = json::parse(text, nullptr, false, /*ignore_comments=*/true);
+  parsers::JsonLimit limit = parsers::JsonLimit::none;
+  json doc = parsers::parse_untrusted(text, &limit, /*ignore_comments=*/true);
   if (doc.is_discarded()) {
-    error = "not valid JSON";
+    error = limit == parsers::JsonLimit::too_deep ? "JSON " + parsers::json_depth_problem()
+                                                  : "not valid JSON";
     return std::nullopt;
   }
   try {

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parsers/line_splitter.h"
+
 namespace drover::rpc {
 
 /// The error object of a response.
@@ -35,35 +37,8 @@ constexpr int resource_not_found = -32002;
 constexpr int connection_closed = -32099;
 }  // namespace code
 
-/// NDJSON framing: bytes in, complete lines out (without "\n", a trailing "\r" removed). Keeps a
-/// partial line across feeds; finish() yields a final unterminated non-empty line. A line longer
-/// than max_line_bytes (counting a "\r" before its "\n") is reported once, with too_long set and
-/// its first max_line_bytes bytes as `line`, and the rest of it is skipped up to the next
-/// newline: the buffer never grows beyond max_line_bytes. Empty lines are passed on as they are.
-/// The result never depends on how the bytes were split into feeds.
-class LineSplitter {
- public:
-  static constexpr std::size_t kDefaultMaxLineBytes = std::size_t{64} << 20;
-
-  /// Receives each line. It must not call back into the splitter that called it.
-  using Sink = std::function<void(std::string_view line, bool too_long)>;
-
-  explicit LineSplitter(std::size_t max_line_bytes = kDefaultMaxLineBytes);
-
-  void feed(std::string_view bytes, const Sink& sink);
-  /// End of stream: passes on the final line when it is not empty, then starts afresh.
-  void finish(const Sink& sink);
-  /// Drops the partial line (and an over-long line being skipped).
-  void reset() noexcept;
-
-  std::size_t buffered() const noexcept { return partial_.size(); }
-  std::size_t max_line_bytes() const noexcept { return max_line_bytes_; }
-
- private:
-  std::size_t max_line_bytes_;
-  std::string partial_;    // the line still being received
-  bool skipping_ = false;  // inside an over-long line, until its newline
-};
+/// NDJSON framing (shared with the print-mode parsers).
+using LineSplitter = parsers::LineSplitter;
 
 /// One decoded line.
 struct Message {

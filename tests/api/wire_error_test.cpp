@@ -282,5 +282,28 @@ TEST(RejectsResponseFormat, Negatives) {
   EXPECT_FALSE(rejects_response_format(400, "<html>Bad Request</html>"));
 }
 
+TEST(MapHttpError, ABodyNestedTooDeeplyIsRefusedNamingTheLimit) {
+  // {"error":[[[...]]]} 10^5 and 10^6 levels deep once crashed the client while it was unwrapped.
+  for (std::size_t depth : {std::size_t{100000}, std::size_t{1000000}}) {
+    const std::string body = "{\"error\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+    for (WireFormat format : {WireFormat::openai_chat, WireFormat::anthropic_messages,
+                              WireFormat::gemini, WireFormat::openai_responses}) {
+      Error e = map(format, 500, body);
+      EXPECT_EQ(e.message, "HTTP 500: the error body is JSON nested deeper than 512 levels");
+    }
+    DecodedResponse r = decode_response_body(WireFormat::openai_chat, body);
+    ASSERT_TRUE(r.error);
+    EXPECT_EQ(r.error->message, "response body is JSON nested deeper than 512 levels");
+  }
+}
+
+TEST(ErrorMessages, AreCutToFourKiBWithAMarker) {
+  Error e = map(WireFormat::openai_chat, 400,
+                "{\"error\":{\"message\":\"" + std::string(10u << 20, 'x') + "\"}}");
+  EXPECT_LT(e.message.size(), 4200u);
+  EXPECT_NE(e.message.find("more bytes cut]"), std::string::npos) << e.message.substr(4000);
+  EXPECT_EQ(e.message.substr(0, 20), "HTTP 400: xxxxxxxxxx");
+}
+
 }  // namespace
 }  // namespace drover::api

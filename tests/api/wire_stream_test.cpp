@@ -566,5 +566,17 @@ TEST(GeminiBody, BlockedPromptAndErrors) {
   EXPECT_FALSE(r.complete);
 }
 
+TEST(ChatStream, EventDataNestedTooDeeplyIsAnErrorNamingTheLimit) {
+  for (std::size_t depth : {std::size_t{100000}, std::size_t{1000000}}) {
+    const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+    for (WireFormat format : {WireFormat::openai_chat, WireFormat::anthropic_messages,
+                              WireFormat::gemini, WireFormat::openai_responses}) {
+      const Decoded run = decode(format, "event: error\ndata: {\"error\":" + deep + "}\n\n");
+      ASSERT_TRUE(run.response.error);
+      EXPECT_EQ(run.response.error->message, "stream event data is JSON nested deeper than 512 levels");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace drover::api

@@ -1,5 +1,8 @@
 // `drover run` and `drover routes` end to end: the real binary, the fake agent, real configs.
+#include <sys/wait.h>
+
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -7,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "src/errors.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {
@@ -134,6 +138,26 @@ TEST(CliRun, OutputFileIsTheAnswerAndIsRemovedAfterwards) {
   EXPECT_TRUE(tmp.empty()) << "the {output_file} directory must be gone";
 }
 
+TEST(CliRun, AnAnswerFileKeepsOnlyMaxOutputBytes) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "output-file", "--output-file", "{output_file}",
+                                "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}},
+              {"maxOutputBytes", 8}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "write it"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();
+  const std::string text = r["text"];
+  const std::string whole = "echo: write it";
+  EXPECT_LE(text.size(), 8u);
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(whole.substr(whole.size() - text.size()), text);
+  EXPECT_NE(r["warnings"].dump().find("the answer file exceeded 8 bytes (maxOutputBytes)"),
+            std::string::npos)
+      << r["warnings"].dump();
+}
+
 TEST(CliRun, HarnessErrorPayloadIsUnwrappedAndClassified) {
   ScratchDir dir;
   auto config = dir.write("drover.json",
@@ -147,6 +171,45 @@ TEST(CliRun, HarnessErrorPayloadIsUnwrappedAndClassified) {
   std::string message = r["error"]["message"];
   EXPECT_NE(message.find("Rate limit reached for requests"), std::string::npos) << message;
   EXPECT_EQ(message.find("{\"type\""), std::string::npos) << "envelope not unwrapped: " << message;
+}
+
+TEST(CliRun, AnErrorNestedTooDeeplyIsAnErrorNamingTheLimitNotACrash) {
+  // {"type":"error","message":[[[...]]]} 10^5 / 10^6 levels deep once killed drover (SIGSEGV).
+  for (const char* depth : {"100000", "1000000"}) {
+    ScratchDir dir;
+    json cli = {{"argsTemplate", {"--mode", "deep-json", "--bytes", depth, "--prompt", "{prompt}"}},
+                {"parser",
+                 {{"kind", "jsonl"},
+                  {"textPath", "text"},
+                  {"error", {{"path", "message"}, {"wherePath", "type"}, {"whereEquals", "error"}}}}}};
+    auto config = dir.write("drover.json", fake_agent_config(cli));
+    CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+    EXPECT_FALSE(run.term_signal) << depth;
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    json r = run.json();
+    const std::string message = r["error"]["message"];
+    EXPECT_NE(message.find("stdout line 1 is JSON nested deeper than 512 levels"), std::string::npos)
+        << message;
+  }
+}
+
+TEST(CliRun, MaxOutputBytesBoundsTheAnswerAndItsWarningIsTrue) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "big-text", "--bytes", "8388608", "--prompt", "{prompt}"}},
+              {"parser", {{"kind", "text"}}},
+              {"maxOutputBytes", 1048576}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "x"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json r = run.json();
+  const std::string text = r["text"];
+  EXPECT_LE(text.size(), 1048576u);
+  EXPECT_GT(text.size(), 1000000u);
+  bool said = false;
+  for (const auto& w : r["warnings"])
+    said = said || w.get<std::string>().find("only its last " + std::to_string(text.size()) +
+                                             " bytes were kept") != std::string::npos;
+  EXPECT_TRUE(said) << r["warnings"].dump();
 }
 
 TEST(CliRun, NonZeroExitBecomesAnErrorWithStderr) {
@@ -319,12 +382,15 @@ TEST_P(CliSignal, StopsTheGroupCleansUpAndExits128PlusSignal) {
   EXPECT_EQ(run.exit_code, 128 + signum) << run.err;
   json r = run.json();
   EXPECT_EQ(r["error"]["code"], "aborted");
+  EXPECT_EQ(r["error"]["message"], "interrupted by " + signal_name(signum));
   EXPECT_EQ(r["process"]["stoppedBy"], "cancelled");
   EXPECT_EQ(r["process"]["signal"], SIGKILL) << "the agent ignores SIGTERM: grace, then SIGKILL";
   EXPECT_TRUE(tmp.empty()) << "temp files must be removed on interrupt";
 }
 
-INSTANTIATE_TEST_SUITE_P(Signals, CliSignal, ::testing::Values(SIGINT, SIGTERM));
+INSTANTIATE_TEST_SUITE_P(Signals, CliSignal,
+                         ::testing::Values(SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                                           SIGALRM, SIGXCPU, SIGRTMIN));
 
 TEST(CliRun, EnvironmentPassesThroughExceptClearEnvAndSetsEnv) {
   ScratchDir dir;
@@ -390,20 +456,6 @@ TEST(CliRun, WorkspaceConfigIsFoundWithoutFlags) {
 
 namespace drover::test {
 namespace {
-
-// A stand-in `claude` on PATH: answers `claude -p … -- PROMPT` like the real one (through the
-// fake agent's json mode, whose one result line the preset's stream-json parser reads).
-std::string fake_claude_dir(const ScratchDir& dir) {
-  std::string bin = dir.path() + "/bin";
-  std::filesystem::create_directories(bin);
-  std::string script = bin + "/claude";
-  std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = -p ] || exit 64\n"
-                        << "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do shift; done\n"
-                        << "[ $# -eq 2 ] || exit 64\nexec " << fake_agent()
-                        << " --mode json --prompt \"$2\"\n";
-  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  return bin;
-}
 
 TEST(CliZeroConfig, UsesTheFirstHarnessOnPathAndSaysWhich) {
   ScratchDir dir;
@@ -725,6 +777,251 @@ TEST(CliAcp, CheckAsksAnAcpAgentForItsVersionWithInitialize) {
     EXPECT_EQ(row["version"], "fake-acp-agent 1.0") << row.dump();
   }
   EXPECT_TRUE(found) << run.out;
+}
+
+// ---- hostile environments: closed descriptors, broken stdout, signals, leftovers -----------------
+
+class CliClosedStdio : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CliClosedStdio, StartsWithADescriptorClosed) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliOptions options;
+  options.shell_script = GetParam() + "; exec \"$@\"";
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "hello"}, options);
+  EXPECT_FALSE(run.term_signal.has_value()) << "killed by signal " << run.term_signal.value_or(0)
+                                            << ": " << run.err;
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  if (GetParam() != "exec 1>&-") {
+    EXPECT_EQ(run.json()["text"], "echo: hello [model=m]");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Descriptors, CliClosedStdio,
+                         ::testing::Values("exec 0<&-", "exec 1>&-", "exec 2>&-"));
+
+TEST(CliStdout, AFullDiskIsAnErrorNotSuccess) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliOptions options;
+  options.shell_script = "exec \"$@\" > /dev/full";
+  for (const char* output : {"text", "json"}) {
+    CliRun run = run_drover({"run", "-c", config, "-o", output, "hello"}, options);
+    EXPECT_EQ(run.exit_code, 1) << output << ": " << run.err;
+    EXPECT_EQ(run.err, "drover: cannot write to stdout: " + std::string(std::strerror(ENOSPC)) + "\n")
+        << output;
+  }
+}
+
+TEST(CliStdout, AReaderThatGoesAwayStopsTheRunWithExit141) {
+  ScratchDir dir;
+  ScratchDir tmp;
+  // Five lines a second apart; the reader leaves after the first ten bytes.
+  json cli = {{"argsTemplate", {"--mode", "jsonl", "--ms", "1000", "--prompt", "{prompt}"}},
+              {"parser",
+               {{"kind", "jsonl"},
+                {"text", {{"path", "text"}, {"wherePath", "type"}, {"whereEquals", "delta"}}}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliOptions options;
+  options.env = {{"TMPDIR", tmp.path()}};
+  options.shell_script = "\"$@\" | head -c 10 > /dev/null; exit \"${PIPESTATUS[0]}\"";
+  CliRun run = run_drover({"run", "-c", config, "-o", "jsonl", "a long answer in three parts"},
+                          options);
+  EXPECT_EQ(run.exit_code, 141) << run.err;
+  EXPECT_EQ(run.err, "drover: cannot write to stdout: " + std::string(std::strerror(EPIPE)) + "\n");
+  EXPECT_TRUE(tmp.empty());
+}
+
+TEST(CliStdout, AReaderThatGoesAwayStopsAHarnessThatSaysNothingMore) {
+  ScratchDir dir;
+  // No watchdog but the default hour: only the lost reader can end this run within the test's
+  // own limit (run_drover stops drover after a minute: exit 143).
+  json cli = {{"argsTemplate", {"--mode", "hang", "--prompt", "{prompt}"}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliOptions options;
+  options.shell_script = "\"$@\" | true; exit \"${PIPESTATUS[0]}\"";
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "hi"}, options);
+  EXPECT_EQ(run.exit_code, 141) << run.err;
+  EXPECT_EQ(run.err, "drover: cannot write to stdout: " + std::string(std::strerror(EPIPE)) + "\n");
+}
+
+TEST(CliTimeouts, FlagsAreValidatedLikeTheConfig) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  for (const char* flag : {"--timeout", "--idle-timeout", "--start-timeout"}) {
+    for (const char* value : {"inf", "1e308", "nan", "0", "-1", "abc", "10s", ""}) {
+      CliRun run = run_drover({"run", "-c", config, flag, value, "hi"});
+      EXPECT_EQ(run.exit_code, 2) << flag << " " << value << ": " << run.err;
+      EXPECT_NE(run.err.find(std::string("run: ") + flag + ": expected a number of seconds > 0"),
+                std::string::npos)
+          << flag << " " << value << ": " << run.err;
+      EXPECT_NE(run.err.find("none for no limit"), std::string::npos) << run.err;
+    }
+  }
+}
+
+TEST(CliTimeouts, NoneLiftsTheRoutesLimitAndTinyValuesAreOneMillisecond) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "slow-start", "--ms", "1500", "--prompt", "{prompt}"}},
+              {"watchdog", {{"timeout", 0.3}, {"startTimeout", 0.2}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun limited = run_drover({"run", "-c", config, "hi"});
+  EXPECT_EQ(limited.exit_code, 3) << limited.err;
+  CliRun lifted =
+      run_drover({"run", "-c", config, "--timeout", "none", "--start-timeout", "none", "hi"});
+  EXPECT_EQ(lifted.exit_code, 0) << lifted.err;
+  EXPECT_EQ(lifted.out, "echo: hi\n");
+  CliRun tiny = run_drover({"run", "-c", config, "--start-timeout", "none", "--timeout", "0.0001", "hi"});
+  EXPECT_EQ(tiny.exit_code, 3) << tiny.err;
+  EXPECT_NE(tiny.err.find("(0.001 s)"), std::string::npos) << tiny.err;
+}
+
+TEST(CliNul, APromptWithANulByteIsRefusedForArgvAndPassedWholeOnStdin) {
+  ScratchDir dir;
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliOptions options;
+  options.stdin_data = std::string("keep\0lost", 9);
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "-"}, options);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  json r = run.json();
+  EXPECT_EQ(r["error"]["code"], "validation_error");
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("input: \"stdin\""), std::string::npos)
+      << r["error"];
+
+  json stdin_cli = {{"argsTemplate", {"--mode", "echo", "--stdin"}}, {"input", "stdin"}};
+  auto stdin_config = dir.write("stdin.json", fake_agent_config(stdin_cli));
+  CliRun whole = run_drover({"run", "-c", stdin_config, "-o", "json", "-"}, options);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_EQ(whole.json()["text"], std::string("echo: keep\0lost", 15));
+}
+
+TEST(CliNul, ANulByteInTheConfigIsAConfigErrorNamingThePath) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"{prompt}", std::string("--x\0y", 5)}},
+              {"env", {{"FOO", std::string("a\0b", 3)}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  CliRun run = run_drover({"run", "-c", config, "hi"});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("providers.t.accounts[0].transport.cli.argsTemplate[1]: contains a NUL"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("providers.t.accounts[0].transport.cli.env.FOO: contains a NUL"),
+            std::string::npos)
+      << run.err;
+}
+
+// /proc/<pid>/stat: the state letter and the parent pid, after the parenthesised command name.
+std::optional<std::pair<char, pid_t>> proc_state(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(paren + 1));
+  char state = 0;
+  pid_t ppid = 0;
+  fields >> state >> ppid;
+  return std::pair{state, ppid};
+}
+
+// The pid of a child of `parent` running `program` (argv[0]), or 0.
+pid_t child_running(pid_t parent, const std::string& program) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    auto state = proc_state(pid);
+    if (!state || state->second != parent) continue;
+    std::string cmdline = read_file("/proc/" + name + "/cmdline");
+    if (cmdline.substr(0, cmdline.find('\0')) == program) return pid;
+  }
+  return 0;
+}
+
+TEST(CliOrphans, SigkillOfDroverTakesTheHarnessWithIt) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "hang", "--prompt", "{prompt}"}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  struct Ctx {
+    pid_t drover = 0;
+    pid_t harness = 0;
+    std::optional<int> drover_signal;
+    uv_timer_t poll;
+  } ctx;
+  {
+    Loop loop;
+    uv_timer_init(loop.uv(), &ctx.poll);
+    ctx.poll.data = &ctx;
+    SpawnOptions spawn;
+    spawn.file = drover_binary();
+    spawn.args = {"drover", "run", "-c", config, "x"};
+    spawn.env = build_child_environment({}, {"DROVER_CONFIG"});
+    spawn.cwd = dir.path();
+    spawn.watchdog.total_timeout_ms = 60000;
+    ProcessCallbacks callbacks;
+    callbacks.on_complete = [&ctx](ProcessOutcome&& o) {
+      ctx.drover_signal = o.info.term_signal;
+      uv_close(reinterpret_cast<uv_handle_t*>(&ctx.poll), nullptr);
+    };
+    Error error;
+    Process* p = Process::start(loop, std::move(spawn), std::move(callbacks), error);
+    ASSERT_NE(p, nullptr) << error.message;
+    ctx.drover = static_cast<pid_t>(p->pid());
+    uv_timer_start(
+        &ctx.poll,
+        [](uv_timer_t* t) {
+          auto* c = static_cast<Ctx*>(t->data);
+          if (c->harness != 0) return;
+          c->harness = child_running(c->drover, fake_agent());
+          if (c->harness != 0) ::kill(c->drover, SIGKILL);  // no chance to clean up
+        },
+        20, 20);
+    loop.run();
+  }
+  ASSERT_NE(ctx.harness, 0) << "the harness never started";
+  EXPECT_EQ(ctx.drover_signal, SIGKILL);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {  // a bound against hangs, not a timing assertion
+    auto state = proc_state(ctx.harness);
+    gone = !state || state->first == 'Z' || state->first == 'X';
+    if (!gone) ::usleep(50000);
+  }
+  if (!gone) ::kill(-ctx.harness, SIGKILL);  // leave nothing behind either way
+  EXPECT_TRUE(gone) << "the harness outlived drover";
+}
+
+TEST(CliTempDirs, LeftoversOfDeadDroversAreRemovedAtStartAndNothingElse) {
+  ScratchDir dir;
+  ScratchDir tmp;
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string d = std::to_string(dead), live = std::to_string(::getpid());
+  tmp.write("drover-" + d + "-abc123/work/file", "x");  // a dead owner's: removed
+  tmp.write("drover-" + d + "-Zz9q0A/file", "x");       // likewise
+  const std::vector<std::string> kept{
+      "drover-" + live + "-abc123",  // owner alive
+      "drover-" + d + "-abc12",      // not drover's pattern
+      "drover-" + d + "-abc1234",    // not drover's pattern
+      "drover-" + d + "-abc-12",     // not drover's pattern
+      "drover-test-abc123",          // not drover's pattern
+      "drover--abc123",              // no pid
+      "other-" + d + "-abc123",      // someone else's prefix
+  };
+  for (const auto& name : kept) tmp.write(name + "/file", "x");
+  tmp.write("drover-" + d + "-abc124", "a file, not a directory");
+  std::filesystem::create_directory_symlink(dir.path(), tmp.path() + "/drover-" + d + "-abc125");
+  auto config = dir.write("drover.json", fake_agent_config(kJsonCli));
+  CliOptions options;
+  options.env = {{"TMPDIR", tmp.path()}};
+  CliRun run = run_drover({"run", "-c", config, "hi"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/drover-" + d + "-abc123"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/drover-" + d + "-Zz9q0A"));
+  for (const auto& name : kept)
+    EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/" + name + "/file")) << name;
+  EXPECT_TRUE(std::filesystem::is_regular_file(tmp.path() + "/drover-" + d + "-abc124"));
+  EXPECT_TRUE(std::filesystem::is_symlink(tmp.path() + "/drover-" + d + "-abc125"));
+  EXPECT_TRUE(std::filesystem::exists(config)) << "a symlink's target is never touched";
 }
 
 }  // namespace

@@ -33,13 +33,9 @@ TEST(CliTrust, RepositoryCannotShadowAPresetWithItsOwnScript) {
   dir.write("repo/drover.json", R"({"defaultRoute": "claude-cli", "providers": {"claude-cli":
     {"accounts": [{"id": "default", "transport": {"command": "./.tools/pwn.sh",
                    "cli": {"argsTemplate": ["{prompt}"], "parser": {"kind": "text"}}}}]}}})");
-  // The real preset's command: a stand-in `claude` answering like the fake agent.
-  // (The preset passes the prompt last, after `--`.)
-  dir.write("bin/claude", std::string("#!/bin/sh\n[ \"$1\" = -p ] || exit 64\nfor a; do p=$a; done\nexec ") +
-                              fake_agent() + " --mode json --prompt \"$p\"\n");
-  std::filesystem::permissions(dir.path() + "/bin/claude", std::filesystem::perms::owner_all);
   CliOptions options = in_repo(dir, repo);
-  options.env["PATH"] = dir.path() + "/bin:/usr/bin:/bin";
+  // The real preset's command: a stand-in `claude` answering like the fake agent.
+  options.env["PATH"] = fake_claude_dir(dir) + ":/usr/bin:/bin";
   const std::string key = trust_key(repo + "/drover.json");
 
   CliRun run = run_drover({"run", "--route", "claude-cli", "--context", "clean", "summarize"}, options);

@@ -15,6 +15,19 @@ class GatewayWire : public ::testing::Test {
 
 // ---- OpenAI Chat Completions -----------------------------------------------------------------
 
+TEST_F(GatewayWire, ABodyNestedTooDeeplyIsRefusedAndTheGatewayLivesOn) {
+  for (std::size_t depth : {std::size_t{100000}, std::size_t{1000000}}) {
+    const std::string body =
+        R"({"model":"m","messages":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+    auto r = http(port(), "POST", "/v1/chat/completions", body);
+    ASSERT_EQ(r.status, 400) << depth;
+    EXPECT_NE(r.body.find("nested deeper than 512 levels"), std::string::npos) << r.body;
+  }
+  auto ok = post(port(), "/v1/chat/completions",
+                 {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+  EXPECT_EQ(ok.status, 200);
+}
+
 TEST_F(GatewayWire, ChatNonStreaming) {
   auto r = post(port(), "/v1/chat/completions",
                 {{"model", "gpt-4.1"},

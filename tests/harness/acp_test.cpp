@@ -373,6 +373,19 @@ TEST(AcpHostile, CrashMidTurnIsAHarnessErrorWithItsStderr) {
   EXPECT_NE(run.result.error->message.find("[fake-acp]"), std::string::npos) << "stderr excerpt";
 }
 
+TEST(AcpHostile, AnErrorNestedTooDeeplyFailsTheTurnNamingTheLimit) {
+  // 10^5 and 10^6 levels of `data` once crashed the client while it dumped the error.
+  for (const char* depth : {"100000", "1000000"}) {
+    AcpRun run = run_acp(std::string("--deep-error ") + depth);
+    ASSERT_TRUE(run.result.error) << depth;
+    EXPECT_NE(run.result.error->message.find("nested deeper than 512 levels"), std::string::npos)
+        << run.result.error->message;
+    EXPECT_LE(run.result.error->message.size(), 8192u);
+    ASSERT_TRUE(run.result.process);
+    EXPECT_EQ(live_group_members(run.result.process->pid), 0) << "nothing left running";
+  }
+}
+
 TEST(AcpHostile, DeathBySignal) {
   AcpRun run = run_acp("--die-signal SEGV");
   ASSERT_TRUE(run.result.error);

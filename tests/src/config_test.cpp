@@ -201,7 +201,7 @@ TEST(ConfigParse, DefaultsForOmittedKeys) {
   EXPECT_EQ(cli.max_output_bytes, 16ull << 20);
   EXPECT_FALSE(cli.watchdog.start_timeout_ms.has_value());
   EXPECT_FALSE(cli.watchdog.idle_timeout_ms.has_value());
-  EXPECT_FALSE(cli.watchdog.total_timeout_ms.has_value());
+  EXPECT_EQ(cli.watchdog.total_timeout_ms, kDefaultHarnessTimeoutMs);
   EXPECT_EQ(cli.watchdog.grace_ms, 2000);
   EXPECT_EQ(cli.watchdog.drain_ms, 500);
   EXPECT_FALSE(c.default_route.has_value());
@@ -588,11 +588,41 @@ TEST(ConfigErrors, WatchdogValues) {
   const std::string w = std::string(kCli) + ".watchdog";
   EXPECT_THAT(msg, HasSubstr(w + ".startTimeout: expected a number of seconds > 0, got 0"));
   EXPECT_THAT(msg, HasSubstr(w + ".idleTimeout: expected a number of seconds > 0, got -1"));
-  EXPECT_THAT(msg, HasSubstr(w + ".timeout: expected a number of seconds > 0, got \"10\""));
+  EXPECT_THAT(msg, HasSubstr(w + ".timeout: expected a number of seconds > 0 or \"none\", got \"10\""));
   EXPECT_THAT(msg, HasSubstr(w + ".killGrace: expected a number of seconds >= 0, got -0.5"));
   EXPECT_THAT(msg, HasSubstr(w + ".drainAfterExit: expected a number of seconds >= 0 and at most "
                                  "1e9, got 1000000000000.0"));
   EXPECT_THAT(msg, HasSubstr(w + ".idle: unknown key (did you mean \"idleTimeout\"?)"));
+}
+
+TEST(ConfigParse, HarnessRoutesHaveADefaultTotalTimeoutThatNoneSwitchesOff) {
+  const Config d = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "watchdog": {"idleTimeout": 5}})"));
+  EXPECT_EQ(d.providers[0].accounts[0].transport.cli.watchdog.total_timeout_ms, 3600000);
+  const Config n = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "watchdog": {"timeout": "none", "idleTimeout": "none", "startTimeout": 2}})"));
+  const WatchdogSpec& w = n.providers[0].accounts[0].transport.cli.watchdog;
+  EXPECT_FALSE(w.total_timeout_ms.has_value());
+  EXPECT_FALSE(w.idle_timeout_ms.has_value());
+  EXPECT_EQ(w.start_timeout_ms, 2000);
+  const Config acp = parse_ok(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {}}}]}}})");
+  EXPECT_EQ(acp.providers[0].accounts[0].transport.acp.watchdog.total_timeout_ms,
+            kDefaultHarnessTimeoutMs);
+  EXPECT_THAT(parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "watchdog": {"timeout": "never"}})")),
+              HasSubstr(std::string(kCli) +
+                        ".watchdog.timeout: expected a number of seconds > 0 or \"none\""));
+}
+
+TEST(ConfigErrors, NulBytesInEnvValuesAndTemplateLiteralsNameThePath) {
+  const std::string msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}", "--flag\u0000lost", ["--x", "a\u0000b"]], "env": {"FOO": "keep\u0000lost"}, "cleanEnv": {"BAR": "\u0000"}})"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[1]: contains a NUL byte"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[2][1]: contains a NUL byte"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".env.FOO: contains a NUL byte"));
+  EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".cleanEnv.BAR: contains a NUL byte"));
+  const std::string acp = parse_error(
+      R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {"args": ["ok", "x\u0000y"]}}}]}}})");
+  EXPECT_THAT(acp, HasSubstr("providers.p.accounts[0].transport.acp.args[1]: contains a NUL byte"));
 }
 
 TEST(ConfigParse, WatchdogResumeOverridesApplyOnlyWhenResuming) {

@@ -6,6 +6,17 @@
 namespace drover {
 namespace {
 
+TEST(ErrorMessage, IsCutToFourKiBWithAMarkerSayingHowMuch) {
+  Error e = Error::make(ErrorCode::harness_error, std::string(10u << 20, 'x'));
+  EXPECT_EQ(e.message, std::string(4096, 'x') + " \u2026 [" + std::to_string((10u << 20) - 4096) +
+                           " more bytes cut]");
+  // Never inside a character: 4095 ASCII bytes, then a two-byte one across the limit.
+  Error utf8 = Error::make(ErrorCode::harness_error, std::string(4095, 'a') + "\xC3\xA9" +
+                                                         std::string(100, 'b'));
+  EXPECT_EQ(utf8.message.substr(0, 4096), std::string(4095, 'a') + " ");
+  EXPECT_EQ(Error::make(ErrorCode::harness_error, "short").message, "short");
+}
+
 TEST(ClassifyFailure, ProviderWordingAndStatusCodes) {
   EXPECT_EQ(classify_failure_message("API Error: 429 Rate limit reached"), ErrorCode::rate_limit);
   EXPECT_EQ(classify_failure_message("HTTP 429"), ErrorCode::rate_limit);

@@ -622,6 +622,28 @@ TEST(RpcConnectionAlone, AnInvalidResponseStillSettlesItsRequest) {
   EXPECT_EQ(c.pending_count(), 0u);
 }
 
+TEST(RpcConnectionAlone, AResponseNestedTooDeeplyIsRefusedAndStillSettlesItsRequest) {
+  // An error whose data nests 10^5 / 10^6 levels once overflowed the stack when it was dumped.
+  for (std::size_t depth : {std::size_t{100000}, std::size_t{1000000}}) {
+    Written out;
+    std::vector<std::string> problems;
+    Connection::Handlers h;
+    h.on_invalid = [&](std::string_view, const std::string& problem) { problems.push_back(problem); };
+    Connection c(out.writer(), h, 64u << 20);
+    std::optional<RpcError> got;
+    c.request("m", nullptr, [&](json, std::optional<RpcError> error) { got = error; });
+    c.feed(R"({"jsonrpc":"2.0","id":0,"error":{"code":-32603,"message":"x","data":)" +
+           std::string(depth, '[') + std::string(depth, ']') + "}}\n");
+    ASSERT_TRUE(got) << depth;
+    EXPECT_EQ(got->code, code::internal_error);
+    EXPECT_EQ(got->message, "invalid response: the message is nested deeper than 512 levels");
+    EXPECT_THAT(problems, ElementsAre("the message is nested deeper than 512 levels"));
+  }
+  Message m = decode("[" + std::string(600, '{') + "]");
+  EXPECT_EQ(m.kind, Kind::invalid);
+  EXPECT_EQ(m.looks_like, Kind::invalid);
+}
+
 TEST(RpcConnectionAlone, CrlfLinesDecode) {
   Written out;
   std::vector<std::string> got;

@@ -153,6 +153,21 @@ TEST(Process, MissingExecutableIsNotFoundAndLeavesNothingOpen) {
   EXPECT_EQ(uv_loop_alive(loop.uv()), 0);
 }
 
+TEST(Process, ANulByteInAnArgumentOrTheEnvironmentIsRefusedBeforeSpawning) {
+  for (bool in_env : {false, true}) {
+    SpawnOptions options = agent({"--mode", "argv"});
+    (in_env ? options.env : options.args).push_back(std::string(in_env ? "X=a\0b" : "a\0b", in_env ? 5 : 3));
+    Loop loop;
+    Error error;
+    EXPECT_EQ(Process::start(loop, std::move(options), {}, error), nullptr);
+    EXPECT_EQ(error.code, ErrorCode::validation_error);
+    EXPECT_NE(error.message.find("NUL byte"), std::string::npos) << error.message;
+    EXPECT_EQ(error.message.find(std::string("a\0b", 3)), std::string::npos);
+    loop.run();
+    EXPECT_EQ(loop.live_processes(), 0u);
+  }
+}
+
 TEST(Process, MissingWorkingDirectoryIsAConfigError) {
   Loop loop;
   SpawnOptions options = agent({"--mode", "echo"});

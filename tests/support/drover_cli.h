@@ -45,6 +45,9 @@ struct CliOptions {
   std::string cwd;
   /// Called with drover's pid and each stdout chunk (e.g. to send it a signal mid-run).
   std::function<void(int64_t pid, std::string_view chunk)> on_stdout;
+  /// Runs drover through `/bin/bash -c SCRIPT bash DROVER ARGS...` (the script runs "$@"), to
+  /// start it with descriptors closed or its output redirected.
+  std::string shell_script;
 };
 
 inline CliRun run_drover(const std::vector<std::string>& args, const CliOptions& options = {}) {
@@ -53,6 +56,10 @@ inline CliRun run_drover(const std::vector<std::string>& args, const CliOptions&
   SpawnOptions spawn;
   spawn.file = drover_binary();
   spawn.args = {"drover"};
+  if (!options.shell_script.empty()) {
+    spawn.file = "/bin/bash";
+    spawn.args = {"bash", "-c", options.shell_script, "bash", drover_binary()};
+  }
   spawn.args.insert(spawn.args.end(), args.begin(), args.end());
   std::vector<std::string> clear = options.clear_env;
   clear.push_back("DROVER_CONFIG");  // tests say which config they mean
@@ -119,6 +126,20 @@ inline std::string fake_agent_config(const nlohmann::json& cli_json,
              {"transport", {{"kind", "cli"}, {"command", fake_agent()}, {"cli", cli_json}}},
              {"models", models}}}}}}}}};
   return config.dump(2);
+}
+
+// A stand-in `claude` on PATH: answers `claude -p … -- PROMPT` like the real one (through the
+// fake agent's json mode, whose one result line the preset's stream-json parser reads).
+inline std::string fake_claude_dir(const ScratchDir& dir) {
+  std::string bin = dir.path() + "/bin";
+  std::filesystem::create_directories(bin);
+  std::string script = bin + "/claude";
+  std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = -p ] || exit 64\n"
+                        << "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do shift; done\n"
+                        << "[ $# -eq 2 ] || exit 64\nexec " << fake_agent()
+                        << " --mode json --prompt \"$2\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return bin;
 }
 
 }  // namespace drover::test

@@ -1,0 +1,65 @@
+// The secret strings of a run and URL credentials, replaced before anything is shown.
+#include <gtest/gtest.h>
+
+#include "src/redact.h"
+
+namespace drover {
+namespace {
+
+TEST(Secrets, ReplacesEveryOccurrenceAndIgnoresTinyValues) {
+  Secrets s;
+  s.add("sk-abcdef");
+  s.add("true");  // shorter than kMinLength: no secret, and would mangle the output
+  EXPECT_EQ(s.redact("a sk-abcdef b sk-abcdef true"), "a [redacted] b [redacted] true");
+  EXPECT_EQ(s.redact("nothing here"), "nothing here");
+}
+
+TEST(Secrets, LongestFirstSoALongerSecretDoesNotLeaveATail) {
+  Secrets s;
+  s.add("secret1");
+  s.add("user:secret1");
+  EXPECT_EQ(s.redact("http://user:secret1@h"), "http://[redacted]@h");
+}
+
+TEST(Secrets, ResultFieldsAndEvents) {
+  Secrets s;
+  s.add("sk-canary-1");
+  Result r;
+  r.text = "answer sk-canary-1";
+  r.error = Error::make(ErrorCode::harness_error, "failed: sk-canary-1");
+  r.warnings = {"w sk-canary-1"};
+  r.process = ProcessInfo{};
+  r.process->evidence = "KEY=sk-canary-1";
+  Attempt a;
+  a.error = r.error;
+  a.process = r.process;
+  r.attempts = {a};
+  s.redact(r);
+  const std::string all = r.text + r.error->message + r.warnings[0] + r.process->evidence +
+                          r.attempts[0].error->message + r.attempts[0].process->evidence;
+  EXPECT_EQ(all.find("sk-canary"), std::string::npos) << all;
+  EXPECT_EQ(r.error->message, "failed: [redacted]");
+  Event e{Event::Kind::tool, "", {{"input", {{"command", "echo sk-canary-1"}}}}};
+  s.redact(e);
+  EXPECT_EQ(e.data["input"]["command"], "echo [redacted]");
+}
+
+TEST(SecretEnvName, KeyTokenSecretPasswordInAnyCase) {
+  for (const char* name : {"CANARY_KEY", "api_key", "GH_TOKEN", "ClientSecret", "DB_PASSWORD"})
+    EXPECT_TRUE(secret_env_name(name)) << name;
+  for (const char* name : {"PATH", "HOME", "MODEL", "LOG_LEVEL"}) EXPECT_FALSE(secret_env_name(name)) << name;
+}
+
+TEST(RedactUrl, ReplacesUserinfoOnly) {
+  EXPECT_EQ(redact_url("http://user:sk-1@host:8080/v1"), "http://[redacted]@host:8080/v1");
+  EXPECT_EQ(redact_url("https://token@host/v1?a=b@c"), "https://[redacted]@host/v1?a=b@c");
+  EXPECT_EQ(redact_url("http://host/v1/a@b"), "http://host/v1/a@b");
+  EXPECT_EQ(redact_url("cannot reach http://u:p@h/v1: refused, also https://x:y@z"),
+            "cannot reach http://[redacted]@h/v1: refused, also https://[redacted]@z");
+  EXPECT_EQ(redact_url("no url"), "no url");
+  EXPECT_EQ(url_userinfo("http://user:pw@host/v1"), "user:pw");
+  EXPECT_EQ(url_userinfo("http://host/v1"), "");
+}
+
+}  // namespace
+}  // namespace drover
