@@ -13,6 +13,7 @@
 #include <iterator>
 #include <optional>
 #include <set>
+#include <random>
 #include <string>
 #include <tuple>
 
@@ -60,6 +61,45 @@ bool write_stdout(const std::string& text) {
     return false;
   }
   return true;
+}
+
+// Writes `line` with `text` as its "text" member and a newline. The answer may be maxOutputBytes
+// long: it is escaped and written piece by piece, so the output costs no whole copy of it (a
+// single dump() would grow a buffer of about twice the escaped answer).
+void write_json_with_text(nlohmann::json line, const std::string& text) {
+  // A placeholder no other member can hold: a fresh random one each time.
+  std::random_device random;
+  const std::string placeholder =
+      "\x01drover-text-" + std::to_string(random()) + "-" + std::to_string(random()) + "\x01";
+  line["text"] = placeholder;
+  const std::string doc = dump(line);
+  const std::string marker = dump(nlohmann::json(placeholder));
+  const std::size_t at = doc.find(marker);
+  if (at == std::string::npos) {  // cannot happen; never lose the answer over it
+    line["text"] = text;
+    write_stdout(dump(line) + "\n");
+    return;
+  }
+  std::string out = doc.substr(0, at) + "\"";
+  constexpr std::size_t kPiece = 1 << 16;
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = std::min(text.size(), pos + kPiece);
+    // Cut at a character boundary: escaping is per character, so pieces escape as the whole.
+    while (end < text.size() && end > pos && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+      --end;
+    if (end == pos) end = std::min(text.size(), pos + kPiece);
+    const std::string escaped = dump(nlohmann::json(text.substr(pos, end - pos)));
+    out.append(escaped, 1, escaped.size() - 2);
+    if (out.size() >= kPiece) {
+      if (!write_stdout(out)) return;
+      out.clear();
+    }
+    pos = end;
+  }
+  out += "\"";
+  out.append(doc, at + marker.size());
+  out += "\n";
+  write_stdout(out);
 }
 
 // One line on stderr for a failed stdout; the exit status a shell expects (141 is what SIGPIPE
@@ -237,10 +277,8 @@ int command_run(const RunOptions& opts) {
     std::string text = std::move(result.text);
     result.text.clear();
     auto line = to_json(result);
-    line["text"] = std::move(text);
     if (jsonl) line["type"] = "result";
-    write_stdout(dump(line));
-    write_stdout("\n");
+    write_json_with_text(std::move(line), text);
   } else {
     for (const auto& warning : result.warnings)
       std::fprintf(stderr, "drover: warning: %s\n", warning.c_str());

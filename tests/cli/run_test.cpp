@@ -123,6 +123,31 @@ TEST(CliRun, StdinInputKeepsThePromptOutOfArgv) {
   EXPECT_EQ(run.out.find("a secret prompt"), std::string::npos);
 }
 
+// -o json writes a long answer escaped piece by piece: multi-byte characters, quotes,
+// backslashes and newlines across the pieces' edges must come out exactly as one dump() would.
+TEST(CliRun, ALongAnswerInJsonOutputIsExactAcrossThePiecesItIsWrittenIn) {
+  ScratchDir dir;
+  json cli = {{"argsTemplate", {"--mode", "echo", "--stdin"}},
+              {"input", "stdin"},
+              {"parser", {{"kind", "text"}}}};
+  auto config = dir.write("drover.json", fake_agent_config(cli));
+  std::string prompt;
+  const std::string pieces[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\"", "\\",
+                                "/", "\n"};
+  for (size_t i = 0; prompt.size() < 300000; ++i) prompt += pieces[(i * 7 + i / 5) % 8];
+  prompt += "end";
+  CliOptions options;
+  options.stdin_data = prompt;
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "-"}, options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_FALSE(run.out.empty());
+  EXPECT_EQ(run.out.back(), '\n');
+  EXPECT_EQ(run.out.find('\n'), run.out.size() - 1) << "one line";
+  json r = run.json();
+  EXPECT_EQ(r["text"].get<std::string>(), "echo: " + prompt);
+  EXPECT_TRUE(r["error"].is_null());
+}
+
 TEST(CliRun, OutputFileIsTheAnswerAndIsRemovedAfterwards) {
   ScratchDir dir;
   ScratchDir tmp;
