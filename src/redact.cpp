@@ -30,7 +30,9 @@ void Secrets::add(std::string value) {
 
 std::string Secrets::redact(std::string text) const {
   for (const auto& secret : values_)
-    for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
+    // The search goes on past the replacement: a secret inside "[redacted]" would match again.
+    for (size_t pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos + kRedacted.size()))
       text.replace(pos, secret.size(), kRedacted);
   return text;
 }
@@ -94,7 +96,11 @@ Secrets route_secrets(const Route& route) {
   Secrets secrets;
   if (route.account_spec == nullptr) return secrets;
   const TransportSpec& t = route.account_spec->transport;
-  for (const auto* env : {&t.cli.env, &t.cli.clean_env, &t.acp.env, &t.acp.clean_env})
+  std::vector<const std::map<std::string, std::string>*> envs = {&t.cli.env, &t.cli.clean_env,
+                                                                  &t.acp.env, &t.acp.clean_env};
+  for (const auto* conditional : {&t.cli.env_when, &t.acp.env_when})
+    for (const auto& entry : *conditional) envs.push_back(&entry.env);
+  for (const auto* env : envs)
     for (const auto& [name, value] : *env)
       if (secret_env_name(name)) secrets.add(value);
   std::optional<Error> ignored;  // a missing variable is reported when the run needs it

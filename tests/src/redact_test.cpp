@@ -21,6 +21,26 @@ TEST(Secrets, LongestFirstSoALongerSecretDoesNotLeaveATail) {
   EXPECT_EQ(s.redact("http://user:secret1@h"), "http://[redacted]@h");
 }
 
+TEST(Secrets, ASecretFoundInsideTheMarkerItselfIsReplacedOnce) {
+  // Each of these looped forever: the search restarted inside the replacement.
+  Secrets placeholder;
+  placeholder.add("redacted");  // a plausible placeholder value: the marker holds it
+  EXPECT_EQ(placeholder.redact("x redacted y redacted"), "x [redacted] y [redacted]");
+  Secrets marker;
+  marker.add("[redacted]");  // the marker itself
+  EXPECT_EQ(marker.redact("[redacted] and [redacted]"), "[redacted] and [redacted]");
+}
+
+TEST(RouteSecrets, CoverConditionalEnvironmentValues) {
+  AccountSpec account;
+  account.transport.cli.env_when.push_back({{"clean"}, {{"ANTHROPIC_API_KEY", "sk-when-123456"}}});
+  account.transport.acp.env_when.push_back({{"deny-all"}, {{"MY_TOKEN", "tok-when-654321"}}});
+  Route route;
+  route.account_spec = &account;
+  Secrets s = route_secrets(route);
+  EXPECT_EQ(s.redact("sk-when-123456 tok-when-654321"), "[redacted] [redacted]");
+}
+
 TEST(Secrets, ResultFieldsAndEvents) {
   Secrets s;
   s.add("sk-canary-1");
