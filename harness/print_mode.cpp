@@ -347,6 +347,14 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                               transport.command + " would read it as an option)"));
     return;
   }
+  // So is the model (`--model {model}`): a model named "--…" from a config or --model would be
+  // an option of the harness.
+  if (!route.model.empty() && route.model.front() == '-') {
+    run->fail(Error::make(ErrorCode::validation_error,
+                          "the model must not start with '-' (" + transport.command +
+                              " would read it as an option): " + route.model));
+    return;
+  }
 
   // Attachments named relative to the workspace still resolve from a clean directory.
   std::vector<std::string> files = request.files;

@@ -148,6 +148,13 @@ TEST_P(PresetPrompt, ASessionIdIsNeverAnOptionOfTheHarness) {
       << r.cli.err;
 }
 
+TEST_P(PresetPrompt, AModelIsNeverAnOptionOfTheHarness) {
+  Recorded r = run({"-o", "json", "--model=--version"}, "hello");
+  EXPECT_EQ(r.calls, 0u) << "the harness is not started";
+  EXPECT_EQ(r.cli.exit_code, 2) << r.cli.err;
+  EXPECT_NE(r.cli.err.find("the model must not start with '-'"), std::string::npos) << r.cli.err;
+}
+
 // Every built-in print-mode preset, by name (CoversEveryBuiltinPrintModePreset keeps it whole).
 const std::vector<std::string> kPrintModePresets = {"claude-cli",  "codex-cli",   "openclaude-cli",
                                                     "opencode-cli", "pi-cli",     "pi-cli-text"};
