@@ -1353,6 +1353,25 @@ std::optional<ojson> preset_account(Ctx& ctx, const std::string& name, const std
   return std::nullopt;
 }
 
+// A preset's permission declaration speaks for the preset's own command, argv and environment:
+// an account that replaces any of them without declaring its own enforcement is undeclared
+// (README "Permissions"), never "mapped" by switches it may have dropped.
+void drop_inherited_permission_declaration(ojson& base, const ojson& patch) {
+  auto transport = patch.find("transport");
+  if (transport == patch.end() || !transport->is_object() || transport->contains("permissions"))
+    return;
+  bool replaces = transport->contains("command");
+  for (const auto& [block, keys] :
+       {std::pair<const char*, std::vector<const char*>>{"cli", {"argsTemplate", "envWhen"}},
+        {"acp", {"args", "envWhen", "policyModes"}}}) {
+    auto it = transport->find(block);
+    if (it == transport->end() || !it->is_object()) continue;
+    for (const char* key : keys) replaces = replaces || it->contains(key);
+  }
+  if (replaces && base.contains("transport") && base["transport"].is_object())
+    base["transport"].erase("permissions");
+}
+
 void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpec& a) {
   if (!ctx.object(v, path)) return;
   if (auto it = v.find("preset"); it != v.end()) {
@@ -1363,6 +1382,7 @@ void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpe
     if (!base) return;
     ojson patch_doc = v;
     patch_doc.erase("preset");
+    drop_inherited_permission_declaration(*base, patch_doc);
     base->merge_patch(patch_doc);
     return parse_account(ctx, *base, path, a);
   }

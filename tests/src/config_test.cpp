@@ -718,6 +718,25 @@ TEST(ConfigParse, PermissionDeclarationsAndPolicyConditions) {
   EXPECT_THAT(spec.args_when[2], ElementsAre("deny-all"));
 }
 
+// A preset's declaration covers its own argv and environment: an account replacing them without
+// declaring its own enforcement is undeclared, not "mapped" by switches it dropped.
+TEST(ConfigPresets, ReplacingAPresetsArgvDropsItsPermissionDeclaration) {
+  auto account = [](const std::string& transport) {
+    Config config = parse_ok(
+        R"({"providers": {"mine": {"accounts": [{"id": "a", "preset": "claude-cli", "transport": )" +
+        transport + "}]}}}");
+    if (config.providers.empty() || config.providers[0].accounts.empty()) return TransportSpec{};
+    return config.providers[0].accounts[0].transport;
+  };
+  EXPECT_TRUE(account(R"({"cli": {"watchdog": {"timeout": 900}}})").permissions)
+      << "a watchdog change keeps the preset's mapping";
+  EXPECT_FALSE(account(R"({"cli": {"argsTemplate": ["-p", "--", "{prompt}"]}})").permissions);
+  EXPECT_FALSE(account(R"({"command": "/opt/other-claude"})").permissions);
+  auto declared = account(R"({"permissions": "none", "cli": {"argsTemplate": ["-p", "--", "{prompt}"]}})");
+  ASSERT_TRUE(declared.permissions);
+  EXPECT_EQ(declared.permissions->enforcement, PermissionEnforcement::none);
+}
+
 TEST(ConfigErrors, PermissionDeclarations) {
   const std::string t = "drover.json: providers.acme.accounts[0].transport.permissions";
   auto cli = [](const std::string& permissions) {
