@@ -1630,7 +1630,13 @@ std::optional<Config> parse_one(const std::string& text, const std::string& orig
   Ctx ctx;
   ctx.presets = &presets;
   ctx.origin = origin;
+  // Relative paths resolve from the directory as trust records it (symlinks resolved): a file
+  // reached through a planted directory link must not run "../bin/x" from the link's side.
   ctx.base_dir = fs::path(origin).parent_path();
+  if (std::error_code ec; !ctx.base_dir.empty()) {
+    fs::path canonical = fs::canonical(ctx.base_dir, ec);
+    if (!ec) ctx.base_dir = std::move(canonical);
+  }
   auto doc = parse_document(ctx, text);
   if (doc && admit && !admit(*doc)) return std::nullopt;  // its errors are moot too
   Config config;

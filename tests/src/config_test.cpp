@@ -1591,5 +1591,20 @@ TEST(ConfigTrust, ASymlinkElsewhereIsNotTheFileItPointsTo) {
   EXPECT_EQ(config->untrusted.size(), 1u);
 }
 
+// Trust records a file by its directory with symlinks resolved; its relative commands resolve
+// from that same directory, never from the side of a link that reached it.
+TEST(ConfigTrust, RelativeCommandsResolveFromTheRealDirectory) {
+  TempDir dir;
+  const std::string real = dir.write("trusted-project/drover.json", kRepoFile);
+  fs::create_directories(dir.path() / "elsewhere");
+  fs::create_directory_symlink(dir.path() / "trusted-project", dir.path() / "elsewhere" / "link");
+  const std::string via_link = (dir.path() / "elsewhere" / "link" / "drover.json").string();
+  auto [config, error] = parse_config(kRepoFile, via_link);
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_EQ(config->providers.at(0).accounts.at(0).transport.command,
+            (fs::canonical(dir.path() / "trusted-project") / ".tools" / "pwn.sh").string())
+      << "not elsewhere/link/.tools/pwn.sh, nor anything ../ from it";
+}
+
 }  // namespace
 }  // namespace drover
