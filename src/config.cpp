@@ -1665,25 +1665,20 @@ Error config_error(const std::string& message) {
   return Error::make(ErrorCode::config_error, valid_utf8(message));
 }
 
-// Reads a whole file. nullopt + problem when it exists but cannot be read.
+// Reads a whole config file (read_config_file: regular, bounded). nullopt + problem when it
+// exists but cannot be read.
 std::optional<std::string> read_text(const fs::path& path, std::string& problem) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     problem = "config file " + path.string() + " is a directory";
     return std::nullopt;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    problem = "cannot read config file " + path.string();
+  std::string text;
+  if (auto read_problem = read_config_file(path.string(), text)) {
+    problem = "cannot read config file " + *read_problem;
     return std::nullopt;
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) {
-    problem = "cannot read config file " + path.string();
-    return std::nullopt;
-  }
-  return out.str();
+  return text;
 }
 
 bool file_exists(const fs::path& path) {

@@ -32,17 +32,6 @@ bool is_sha256_hex(const std::string& s) {
          });
 }
 
-std::optional<std::string> read_file(const std::string& file, std::string& text) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return file + ": no such file";
-  if (!fs::is_regular_file(file, ec)) return file + ": not a regular file";
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (!in || in.bad()) return "cannot read " + file;
-  text = out.str();
-  return std::nullopt;
-}
 
 // A preset-based account's transport may change only these; everything else is executable.
 std::optional<std::string> executable_transport(const ojson& transport, const std::string& path) {
@@ -74,6 +63,23 @@ std::optional<std::string> executable_account(const ojson& account, const std::s
 
 }  // namespace
 
+std::optional<std::string> read_config_file(const std::string& file, std::string& text) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return file + ": no such file";
+  if (!fs::is_regular_file(file, ec)) return file + ": not a regular file";
+  const std::uintmax_t size = fs::file_size(file, ec);
+  if (ec) return "cannot read " + file;
+  if (size > kMaxConfigFileBytes)
+    return file + ": larger than " + std::to_string(kMaxConfigFileBytes) + " bytes";
+  std::ifstream in(file, std::ios::binary);
+  std::string content(static_cast<std::size_t>(size), '\0');
+  in.read(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!in || in.gcount() != static_cast<std::streamsize>(content.size()))
+    return "cannot read " + file;
+  text = std::move(content);
+  return std::nullopt;
+}
+
 std::string trust_store_path(const ConfigLookup& lookup) {
   const std::string dir = lookup.config_dir();
   return dir.empty() ? std::string() : dir + "/trusted.json";
@@ -99,7 +105,7 @@ std::optional<TrustStore> read_trust_store(const std::string& path, std::string&
   std::error_code ec;
   if (!fs::exists(path, ec)) return TrustStore{};
   std::string text;
-  if (auto read_problem = read_file(path, text)) {
+  if (auto read_problem = read_config_file(path, text)) {
     problem = *read_problem;
     return std::nullopt;
   }
@@ -168,7 +174,7 @@ std::optional<std::string> write_trust_store(const std::string& path, const Trus
 std::optional<std::string> trust_file(const std::string& store_path, const std::string& file,
                                       std::string& key, std::string& digest) {
   std::string text;
-  if (auto problem = read_file(file, text)) return problem;
+  if (auto problem = read_config_file(file, text)) return problem;
   key = trust_key(file);
   digest = sha256_hex(text);
   std::string problem;
@@ -193,7 +199,7 @@ std::string trusted_file_state(const std::string& path, const std::string& diges
   std::error_code ec;
   if (!fs::exists(path, ec)) return "missing";
   std::string text;
-  if (read_file(path, text)) return "unreadable";
+  if (read_config_file(path, text)) return "unreadable";
   return sha256_hex(text) == digest ? "trusted" : "changed";
 }
 

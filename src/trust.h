@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +18,14 @@
 #include "drover/config.h"
 
 namespace drover {
+
+/// Config files (a repository's among them) are at most this long.
+inline constexpr std::uintmax_t kMaxConfigFileBytes = 4u << 20;
+
+/// Reads a configuration or trust file whole: a regular file (after symlinks) of at most
+/// kMaxConfigFileBytes. A FIFO would block drover, a device (`/dev/zero`) would never end.
+/// nullopt on success, else the problem naming the file.
+std::optional<std::string> read_config_file(const std::string& file, std::string& text);
 
 /// <config dir>/trusted.json; empty when neither $XDG_CONFIG_HOME nor $HOME is known.
 std::string trust_store_path(const ConfigLookup& lookup);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <map>
 #include <stdexcept>
 
@@ -1015,6 +1016,27 @@ void trust(const ConfigLookup& lookup, const std::string& file) {
   std::string key, digest;
   auto problem = trust_file(trust_store_path(lookup), file, key, digest);
   ASSERT_FALSE(problem) << *problem;
+}
+
+// A repository's drover.json is hostile: a FIFO would block the read forever, /dev/zero would
+// never end, a huge file would be read whole. Each is an error naming the file.
+TEST(ConfigLoad, AWorkspaceFileThatIsNoRegularFileOrTooLargeIsRefusedUnread) {
+  for (const std::string kind : {"fifo", "device", "huge"}) {
+    TempDir dir;
+    fs::create_directories(dir.path() / "ws");
+    const fs::path file = dir.path() / "ws" / "drover.json";
+    if (kind == "fifo") {
+      ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
+    }
+    if (kind == "device") fs::create_symlink("/dev/zero", file);
+    if (kind == "huge") dir.write("ws/drover.json", "{}" + std::string(kMaxConfigFileBytes, ' '));
+    auto [config, error] = load_config(lookup_in(dir));
+    ASSERT_TRUE(error.has_value()) << kind;
+    EXPECT_THAT(error->message, HasSubstr(file.string())) << kind;
+    EXPECT_THAT(error->message, HasSubstr(kind == "huge" ? "larger than 4194304 bytes"
+                                                         : "not a regular file"))
+        << kind;
+  }
 }
 
 TEST(ConfigLoad, NoFileAtAllIsAnEmptyConfig) {
