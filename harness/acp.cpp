@@ -1078,7 +1078,9 @@ json redact_secrets(json value) {
   return value;
 }
 
-void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
+namespace {
+
+void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
                ResultHandler on_done) {
   auto start = [&loop, route, on_event, on_done](RunRequest request, std::optional<SessionLock> lock) {
     auto* agent = new AcpAgent(loop, route, request);
@@ -1114,6 +1116,20 @@ void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
         on_done(std::move(result));
       },
       total);
+}
+
+}  // namespace
+
+std::shared_ptr<RunControl> start_acp(Loop& loop, const TransportAttempt& attempt,
+                                      TransportSink sink) {
+  begin_acp(loop, attempt.route, attempt.request, std::move(sink.on_event),
+            [on_done = std::move(sink.on_done)](Result&& result) {
+              TransportOutcome outcome;
+              outcome.calls = result.process ? 1 : 0;
+              outcome.result = std::move(result);
+              on_done(std::move(outcome));
+            });
+  return no_run_control();
 }
 
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {
@@ -1165,7 +1181,7 @@ struct Session::Impl {
     auto [resolved, error] = config.resolve(options.route);
     if (!resolved) {
       route_error = error;
-    } else if (resolved->account_spec->transport.kind != "acp") {
+    } else if (resolved->account_spec->transport.kind != TransportKind::acp) {
       route_error = Error::make(ErrorCode::unsupported_capability,
                                 "route " + resolved->id + " is not an ACP route: a Session keeps an "
                                                           "ACP agent alive");

@@ -14,6 +14,7 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "src/run.h"
+#include "src/transport.h"
 
 namespace drover {
 
@@ -23,8 +24,8 @@ class Loop;
 /// resume or load), model selection, one prompt, shutdown. `on_done` runs exactly once, after the
 /// agent's process group is gone and its temporary files removed; same contract as
 /// start_print_mode.
-void start_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
-               ResultHandler on_done);
+std::shared_ptr<RunControl> start_acp(Loop& loop, const TransportAttempt& attempt,
+                                      TransportSink sink);
 
 /// What an agent advertises for model selection after session/new.
 struct AcpModelReport {

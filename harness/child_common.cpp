@@ -84,7 +84,7 @@ std::pair<std::optional<ChildDirectory>, std::optional<Error>> prepare_child_dir
 
 PolicyGate gate_permission_policy(const Route& route, const RunRequest& request) {
   const TransportSpec& transport = route.account_spec->transport;
-  const bool acp = transport.kind == "acp";
+  const bool acp = transport.kind == TransportKind::acp;
   PolicyGate gate;
   gate.policy = request.permissions.value_or(acp ? transport.acp.permissions
                                                  : PermissionPolicy::approve_reads);

@@ -284,7 +284,9 @@ void spawn_print_mode(Loop& loop, std::unique_ptr<PrintModeRun> run, SpawnOption
 
 }  // namespace
 
-void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
+namespace {
+
+void begin_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                       EventHandler on_event, ResultHandler on_done) {
   const TransportSpec& transport = route.account_spec->transport;
   const CliSpec& cli = transport.cli;
@@ -430,6 +432,20 @@ void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
         spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
       },
       total);
+}
+
+}  // namespace
+
+std::shared_ptr<RunControl> start_print_mode(Loop& loop, const TransportAttempt& attempt,
+                                             TransportSink sink) {
+  begin_print_mode(loop, attempt.route, attempt.request, std::move(sink.on_event),
+                   [on_done = std::move(sink.on_done)](Result&& result) {
+                     TransportOutcome outcome;
+                     outcome.calls = result.process ? 1 : 0;
+                     outcome.result = std::move(result);
+                     on_done(std::move(outcome));
+                   });
+  return no_run_control();
 }
 
 }  // namespace drover

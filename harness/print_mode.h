@@ -7,16 +7,18 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "src/run.h"
+#include "src/transport.h"
 
 namespace drover {
 
 class Loop;
 
-/// Runs `request` once through the print-mode route `route` on `loop`. `on_done` runs exactly
-/// once with a Result carrying text, usage, session id, warnings, process info and error (the
-/// caller fills route, attempts and timings). Temporary files are gone before it runs.
-void start_print_mode(Loop& loop, const Route& route, const RunRequest& request,
-                      EventHandler on_event, ResultHandler on_done);
+/// Runs `attempt.request` once through the print-mode route `attempt.route` on `loop` (the
+/// transport contract, src/transport.h). The outcome's Result carries text, usage, session id,
+/// warnings, process info and error (the router fills route, attempts and timings). Temporary
+/// files are gone before `sink.on_done` runs.
+std::shared_ptr<RunControl> start_print_mode(Loop& loop, const TransportAttempt& attempt,
+                                             TransportSink sink);
 
 /// The child's environment: drover's own minus `clear_env`, plus `set` (which wins).
 std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& set,

@@ -335,6 +335,22 @@ std::optional<PermissionEnforcement> permission_enforcement_from_string(
   return std::nullopt;
 }
 
+std::string_view to_string(TransportKind kind) noexcept {
+  switch (kind) {
+    case TransportKind::cli: return "cli";
+    case TransportKind::acp: return "acp";
+    case TransportKind::api: return "api";
+  }
+  return "cli";
+}
+
+std::optional<TransportKind> transport_kind_from_string(std::string_view name) noexcept {
+  if (name == "cli") return TransportKind::cli;
+  if (name == "acp") return TransportKind::acp;
+  if (name == "api") return TransportKind::api;
+  return std::nullopt;
+}
+
 std::string_view to_string(PermissionEnforcement enforcement) noexcept {
   switch (enforcement) {
     case PermissionEnforcement::agent_asks: return "agent-asks";
@@ -1173,8 +1189,8 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
 // "cannotEnforce": [policies]} (README "Permissions").
 std::optional<PermissionDeclaration> parse_permission_declaration(Ctx& ctx, const ojson& v,
                                                                   const std::string& path,
-                                                                  const std::string& kind) {
-  if (kind == "api") {
+                                                                  TransportKind kind) {
+  if (kind == TransportKind::api) {
     ctx.error(path, "only valid for harness routes (kind cli or acp): an API route runs no tools");
     return std::nullopt;
   }
@@ -1211,7 +1227,7 @@ std::optional<PermissionDeclaration> parse_permission_declaration(Ctx& ctx, cons
                  *enforcement);
     return std::nullopt;
   }
-  if (*parsed == PermissionEnforcement::agent_asks && kind != "acp") {
+  if (*parsed == PermissionEnforcement::agent_asks && kind != TransportKind::acp) {
     ctx.error(epath, "agent-asks is only possible over ACP (kind acp): a print-mode harness has "
                      "no way to ask");
     return std::nullopt;
@@ -1225,8 +1241,8 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
   ctx.check_keys(v, path, {"kind", "id", "command", "permissions", "cli", "acp", "api"});
   bool kind_ok = true;
   if (auto kind = ctx.string_member(v, path, "kind", false, false)) {
-    if (*kind == "cli" || *kind == "acp" || *kind == "api") {
-      t.kind = *kind;
+    if (auto parsed = transport_kind_from_string(*kind)) {
+      t.kind = *parsed;
     } else {
       ctx.expected(child(path, "kind"), "one of cli, acp, api", v.at("kind"));
       kind_ok = false;
@@ -1237,9 +1253,9 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
   if (auto id = ctx.id_member(v, path, "id", false, "transport id"))
     t.id = *id;
   else
-    t.id = t.kind;
+    t.id = to_string(t.kind);
   if (!kind_ok) return;  // which blocks belong here depends on the kind
-  if (auto c = ctx.string_member(v, path, "command", t.kind != "api", true)) {
+  if (auto c = ctx.string_member(v, path, "command", t.kind != TransportKind::api, true)) {
     // Like a shell: a bare name is looked up on PATH (at run time); a relative path with a '/'
     // is relative to the config file's directory, so checked-in wrappers work from anywhere.
     t.command = *c;
@@ -1255,20 +1271,21 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
   for (const char* block : {"cli", "acp", "api"}) {
     auto it = v.find(block);
     if (it == v.end()) continue;
-    if (t.kind != block) {
+    if (to_string(t.kind) != block) {
       ctx.error(child(path, block), std::string("only valid when kind is \"") + block +
-                                        "\", this transport is \"" + t.kind + "\"");
+                                        "\", this transport is \"" +
+                                        std::string(to_string(t.kind)) + "\"");
       continue;
     }
-    if (t.kind == "cli") {
+    if (t.kind == TransportKind::cli) {
       parse_cli(ctx, *it, child(path, "cli"), t.cli);
-    } else if (t.kind == "api") {
+    } else if (t.kind == TransportKind::api) {
       parse_api(ctx, *it, child(path, "api"), t.api);
     } else {
       parse_acp(ctx, *it, child(path, "acp"), t.acp);
     }
   }
-  if (t.kind == "cli" && !v.contains("cli"))
+  if (t.kind == TransportKind::cli && !v.contains("cli"))
     ctx.missing(path, "cli", "an object with argsTemplate, for kind \"cli\"");
 }
 
@@ -1419,7 +1436,7 @@ void parse_provider(Ctx& ctx, const ojson& v, const std::string& path, ProviderS
                                                   " in provider " + quote(p.id));
       continue;
     }
-    if (a.transport.kind == "api" && a.transport.api.format.empty()) {
+    if (a.transport.kind == TransportKind::api && a.transport.api.format.empty()) {
       if (auto f = api::default_wire_format(p.id)) {
         a.transport.api.format = std::string(api::to_string(*f));
       } else {
@@ -1713,7 +1730,7 @@ std::vector<Route> Config::routes() const {
   std::vector<Route> out;
   for (const auto& p : providers) {
     for (const auto& a : p.accounts) {
-      const std::string& transport = a.transport.id.empty() ? a.transport.kind : a.transport.id;
+      const std::string& transport = a.transport.id.empty() ? std::string(to_string(a.transport.kind)) : a.transport.id;
       auto add = [&](const std::string& model) {
         out.push_back(
             Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model, &p, &a});

@@ -35,7 +35,7 @@ int64_t now_ms() {
 std::string cache_file(const std::string& dir, const Route& route) {
   const TransportSpec& t = route.account_spec->transport;
   std::string identity = route.id + "\n" + t.command;
-  for (const auto& a : t.kind == "acp" ? t.acp.args : t.cli.discovery.args) identity += "\n" + a;
+  for (const auto& a : t.kind == TransportKind::acp ? t.acp.args : t.cli.discovery.args) identity += "\n" + a;
   identity += "\n" + t.cli.discovery.route;
   std::string name;
   for (char c : route.id) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
@@ -270,7 +270,7 @@ std::string default_models_cache_dir() {
 ModelsReport discover_route_models(const Config& config, const Route& route,
                                    const DiscoveryOptions& options) {
   const TransportSpec& transport = route.account_spec->transport;
-  if (transport.kind == "api") {
+  if (transport.kind == TransportKind::api) {
     // Always asked afresh: the endpoint answers in milliseconds; its errors are the report's.
     ModelsReport report = from_api(route);
     if (!report.error) merge_configured_windows(report, route);
@@ -278,7 +278,7 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
     return report;
   }
   DiscoverySpec spec;
-  if (transport.kind == "acp") {
+  if (transport.kind == TransportKind::acp) {
     spec.via = DiscoverySpec::Via::acp;
   } else {
     spec = transport.cli.discovery;
@@ -298,11 +298,11 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
     }
 
   if (spec.via == DiscoverySpec::Via::acp) {
-    if (transport.kind == "acp") {
+    if (transport.kind == TransportKind::acp) {
       report = from_acp(route);
     } else {
       auto [sidecar, error] = config.resolve(spec.route);
-      if (!sidecar || sidecar->account_spec->transport.kind != "acp")
+      if (!sidecar || sidecar->account_spec->transport.kind != TransportKind::acp)
         report.error = error ? *error
                              : Error::make(ErrorCode::config_error,
                                            "discovery route " + spec.route + " is not an ACP route");

@@ -9,10 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
-#include "harness/acp.h"
-#include "harness/print_mode.h"
-#include "src/api/api_transport.h"
 #include "src/loop.h"
+#include "src/transport.h"
 
 namespace drover {
 namespace {
@@ -61,10 +59,10 @@ struct Candidate {
 // One request through the router: alive until on_done ran.
 class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
  public:
-  RoutedRun(Loop& loop, const Config& config, RunRequest request, EventHandler on_event,
-            ResultHandler on_done, RouterState& state)
-      : loop_(loop), config_(config), request_(std::move(request)), on_event_(std::move(on_event)),
-        on_done_(std::move(on_done)), state_(state) {}
+  RoutedRun(Loop& loop, const Config& config, const TransportSet& transports, RunRequest request,
+            EventHandler on_event, ResultHandler on_done, RouterState& state)
+      : loop_(loop), config_(config), transports_(transports), request_(std::move(request)),
+        on_event_(std::move(on_event)), on_done_(std::move(on_done)), state_(state) {}
 
   void begin(Route route) {
     started_at_ = uv_hrtime();
@@ -120,17 +118,17 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
       }
       self->emit(event);
     };
-    if (transport.kind == "cli" || transport.kind == "acp") {
-      auto start = transport.kind == "cli" ? &start_print_mode : &start_acp;
-      start(loop_, current_.route, request_, std::move(events), [self](Result&& result) {
-        TransportOutcome outcome;
-        outcome.calls = result.process ? 1 : 0;
-        outcome.result = std::move(result);
-        self->attempt_done(std::move(outcome));
-      });
-      return;
+    Transport* implementation = transports_.find(transport.kind);
+    if (implementation == nullptr) {
+      TransportOutcome outcome;
+      outcome.result.error = Error::make(
+          ErrorCode::unsupported_capability,
+          "transport kind '" + std::string(to_string(transport.kind)) + "' of route " +
+              current_.route.id + " is not available in this build");
+      return attempt_done(std::move(outcome));
     }
-    if (transport.kind == "api") {
+    std::string key;
+    if (transport.kind == TransportKind::api) {
       std::optional<Error> key_error;
       keys_ = load_api_keys(transport.api.credentials, current_.route.id, key_error);
       if (key_error) {
@@ -138,21 +136,15 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
         outcome.result.error = std::move(key_error);
         return attempt_done(std::move(outcome));
       }
-      std::string key;
       if (!keys_.empty()) {
         if (current_.credential < 0) current_.credential = first_usable_key();
         key = keys_[static_cast<size_t>(current_.credential) % keys_.size()];
       }
-      start_api_call(loop_, current_.route, request_, key, std::move(events),
-                     [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); });
-      return;
     }
-    TransportOutcome outcome;
-    outcome.result.error = Error::make(
-        ErrorCode::unsupported_capability,
-        "transport kind '" + transport.kind + "' of route " + current_.route.id +
-            " is not available in this build");
-    attempt_done(std::move(outcome));
+    control_ = implementation->start(
+        loop_, TransportAttempt{current_.route, request_, std::move(key)},
+        TransportSink{std::move(events),
+                      [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); }});
   }
 
   int first_usable_key() {
@@ -176,7 +168,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     Result& r = outcome.result;
     Attempt a;
     a.route = current_.route.id;
-    a.transport = current_.route.account_spec->transport.kind;
+    a.transport = to_string(current_.route.account_spec->transport.kind);
     a.duration_ms = static_cast<double>(uv_hrtime() - attempt_started_) / 1e6;
     a.error = r.error;
     a.process = r.process;
@@ -357,6 +349,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
 
   Loop& loop_;
   const Config& config_;
+  const TransportSet& transports_;
   RunRequest request_;
   EventHandler on_event_;
   ResultHandler on_done_;
@@ -379,6 +372,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   uint64_t attempt_started_ = 0;
   std::string started_wall_;
   std::optional<double> first_delta_ms_;
+  std::shared_ptr<RunControl> control_;  // the current try's
   uv_timer_t* timer_ = nullptr;
   uint64_t stop_hook_ = 0;
 };
@@ -435,7 +429,7 @@ void start_run(Loop& loop, const Config& config, const RunRequest& request,
   }
   // Keep a private state alive for the run's lifetime through the completion callback.
   ResultHandler done = [owned, on_done = std::move(on_done)](Result&& r) { on_done(std::move(r)); };
-  auto run = std::make_shared<RoutedRun>(loop, config, request, std::move(on_event),
+  auto run = std::make_shared<RoutedRun>(loop, config, builtin_transports(), request, std::move(on_event),
                                          std::move(done), *state);
   if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     return run->fail_before_start(request.route,

@@ -199,8 +199,13 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
 
 }  // namespace
 
-void start_api_call(Loop& loop, const Route& route, const RunRequest& request,
-                    const std::string& api_key, EventHandler on_event, OutcomeHandler on_done) {
+std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& attempt,
+                                           TransportSink sink) {
+  const Route& route = attempt.route;
+  const RunRequest& request = attempt.request;
+  const std::string& api_key = attempt.api_key;
+  EventHandler on_event = std::move(sink.on_event);
+  OutcomeHandler on_done = std::move(sink.on_done);
   auto run = std::make_shared<ApiCallRun>();
   run->loop = &loop;
   run->route = route;
@@ -212,8 +217,9 @@ void start_api_call(Loop& loop, const Route& route, const RunRequest& request,
   const ApiSpec& spec = route.account_spec->transport.api;
   auto format = api::wire_format_from_string(spec.format);
   if (!format) {
-    return run->fail(Error::make(ErrorCode::config_error,
-                                 "route " + route.id + " has no API wire format"));
+    run->fail(Error::make(ErrorCode::config_error,
+                          "route " + route.id + " has no API wire format"));
+    return no_run_control();
   }
   api::ApiCall& call = run->call;
   call.format = *format;
@@ -224,11 +230,13 @@ void start_api_call(Loop& loop, const Route& route, const RunRequest& request,
   if (request.system_prompt) call.parameters.system_prompt = request.system_prompt;
   if (const ModelSpec* model = find_model(route)) call.compat = model->compat;
   if (call.model.empty()) {
-    return run->fail(Error::make(ErrorCode::config_error,
-                                 "route " + route.id + " names no model: add models[] to the "
-                                 "account or pass --model"));
+    run->fail(Error::make(ErrorCode::config_error,
+                          "route " + route.id + " names no model: add models[] to the "
+                          "account or pass --model"));
+    return no_run_control();
   }
   run->start();
+  return no_run_control();
 }
 
 void list_api_models(Loop& loop, const Route& route, const std::string& api_key,

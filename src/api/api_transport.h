@@ -8,24 +8,18 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "src/run.h"
+#include "src/transport.h"
 
 namespace drover {
 
 class Loop;
 
-/// What one transport try produced, with the facts the router needs besides the Result.
-struct TransportOutcome {
-  Result result;
-  int calls = 0;  ///< real calls that reached the model (HTTP responses, harness runs)
-};
-using OutcomeHandler = std::function<void(TransportOutcome&&)>;
-
 /// Runs `request` once through the API route `route` with `api_key` (empty: no auth header).
 /// Streams deltas to `on_event` when the route streams. A 400 that rejects the response format
 /// is retried once without it (a warning says so). `on_done` runs exactly once.
 /// Keys never appear in the Result: any echo of `api_key` in a provider message is redacted.
-void start_api_call(Loop& loop, const Route& route, const RunRequest& request,
-                    const std::string& api_key, EventHandler on_event, OutcomeHandler on_done);
+std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& attempt,
+                                           TransportSink sink);
 
 /// Lists the models an API route's endpoint serves (GET …/models). `on_done` gets the ids (with
 /// context windows where reported) or an error.

@@ -412,7 +412,7 @@ int command_check(const std::string& config_path, bool as_json) {
   const auto env = drover::build_child_environment({}, {});
   for (const auto& r : config->routes()) {
     const auto& t = r.account_spec->transport;
-    if (t.kind != "cli" && t.kind != "acp") continue;
+    if (t.kind == drover::TransportKind::api) continue;
     const std::string key = r.provider + ":" + r.account;
     if (!seen.insert(key).second) continue;
     Row row{r.provider + ":" + r.transport + ":" + r.account,
@@ -421,8 +421,8 @@ int command_check(const std::string& config_path, bool as_json) {
             drover::resolve_command(t.command, env, ""),
             "",
             "",
-            t.kind == "acp" ? t.acp.args : std::vector<std::string>{"--version"},
-            t.kind == "acp"};
+            t.kind == drover::TransportKind::acp ? t.acp.args : std::vector<std::string>{"--version"},
+            t.kind == drover::TransportKind::acp};
     if (row.path.empty()) row.problem = "'" + t.command + "' not found on PATH";
     rows.push_back(std::move(row));
   }
@@ -535,7 +535,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
       out.push_back({{"id", r.id},
                      {"provider", r.provider},
                      {"transport", r.transport},
-                     {"kind", t.kind},
+                     {"kind", drover::to_string(t.kind)},
                      {"account", r.account},
                      {"model", r.model},
                      {"command", t.command},
@@ -558,10 +558,10 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
     const std::string target =
-        t.kind == "api" ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
+        t.kind == drover::TransportKind::api ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
                                                                       : drover::redact_url(t.api.base_url))
                         : t.command;
-    write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + t.kind + ": " + target +
+    write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + std::string(drover::to_string(t.kind)) + ": " + target +
                  ")  [" + r.provider_spec->source + "]\n");
   }
   return 0;

@@ -274,9 +274,18 @@ struct PermissionDeclaration {
   std::vector<PermissionPolicy> cannot_enforce;
 };
 
+/// How a route reaches its model. Spelled "cli", "acp", "api" in config files and results.
+enum class TransportKind {
+  cli,  ///< print mode: one harness process per prompt, argv from a template
+  acp,  ///< a harness speaking the Agent Client Protocol on its stdio
+  api,  ///< a model API over HTTP
+};
+std::string_view to_string(TransportKind kind) noexcept;
+std::optional<TransportKind> transport_kind_from_string(std::string_view name) noexcept;
+
 struct TransportSpec {
-  std::string kind = "cli";  ///< "cli" (print mode), "acp" (Agent Client Protocol), "api" (HTTP)
-  std::string id;            ///< the transport part of the route id; defaults to `kind`
+  TransportKind kind = TransportKind::cli;
+  std::string id;  ///< the transport part of the route id; defaults to the kind's spelling
   std::string command;       ///< executable name (PATH lookup) or path
   /// `permissions`: how the route enforces the permission policy. nullopt (undeclared): ACP
   /// routes count as agent-asks; print-mode routes run as before, with the policy reported as

@@ -22,7 +22,7 @@ std::map<std::string, std::string> builtin_print_mode_commands() {
     if (!config) continue;  // ConfigPresets.EveryBuiltinPresetIsValid reports it
     for (const auto& provider : config->providers)
       for (const auto& account : provider.accounts)
-        if (account.transport.kind == "cli") out[preset.name] = account.transport.command;
+        if (account.transport.kind == TransportKind::cli) out[preset.name] = account.transport.command;
   }
   return out;
 }

@@ -617,7 +617,8 @@ TEST(AcpResume, RunsOnTheSameSessionWaitForEachOther) {
   request.prompt = "x";
   request.session_id = "s1";
   std::optional<Result> result;
-  start_acp(loop, route, request, nullptr, [&](Result&& r) { result = std::move(r); });
+  start_acp(loop, TransportAttempt{route, request, ""},
+            TransportSink{nullptr, [&](TransportOutcome&& o) { result = std::move(o.result); }});
   LoopTimer release(loop);
   bool finished_while_held = false;
   release.start(300, [&] {

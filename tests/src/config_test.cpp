@@ -113,7 +113,7 @@ TEST(ConfigParse, FullConfigRoundTrip) {
   const AccountSpec& work = zeta.accounts[0];
   EXPECT_EQ(work.id, "work");
   EXPECT_TRUE(work.models.empty());
-  EXPECT_EQ(work.transport.kind, "cli");
+  EXPECT_EQ(work.transport.kind, TransportKind::cli);
   EXPECT_EQ(work.transport.id, "print");
   EXPECT_EQ(work.transport.command, "/usr/bin/zeta-agent");
   const CliSpec& zcli = work.transport.cli;
@@ -189,7 +189,7 @@ TEST(ConfigParse, DefaultsForOmittedKeys) {
   const Config c = parse_ok(R"({"providers": {"p": )" + provider(cli_account("a")) + "}}");
   ASSERT_EQ(c.providers.size(), 1u);
   const AccountSpec& a = c.providers[0].accounts[0];
-  EXPECT_EQ(a.transport.kind, "cli");
+  EXPECT_EQ(a.transport.kind, TransportKind::cli);
   EXPECT_EQ(a.transport.id, "cli");
   const CliSpec& cli = a.transport.cli;
   EXPECT_EQ(cli.input, CliSpec::Input::arg);
