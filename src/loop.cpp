@@ -55,6 +55,32 @@ Loop::Loop() {
   sigchld_watcher_.data = this;
   uv_signal_start(&sigchld_watcher_, &Loop::on_sigchld, SIGCHLD);
   uv_unref(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_));
+  uv_idle_init(&loop_, &posted_idle_);
+  posted_idle_.data = this;
+}
+
+void Loop::post(std::function<void()> work) {
+  posted_.push_back(std::move(work));
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&posted_idle_)))
+    uv_idle_start(&posted_idle_, &Loop::on_posted);
+}
+
+void Loop::on_posted(uv_idle_t* handle) noexcept {
+  auto* self = static_cast<Loop*>(handle->data);
+  // Only what was posted before this iteration: work posting more work (a completion starting
+  // the next run) waits for the next iteration, so the stack stays flat and I/O gets its turn.
+  std::deque<std::function<void()>> batch;
+  batch.swap(self->posted_);
+  for (auto& work : batch) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      spdlog::error("posted callback failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("posted callback failed");
+    }
+  }
+  if (self->posted_.empty()) uv_idle_stop(&self->posted_idle_);
 }
 
 Loop::~Loop() {
@@ -68,6 +94,9 @@ Loop::~Loop() {
     services_.pop_back();
     uv_run(&loop_, UV_RUN_NOWAIT);
   }
+  // Work posted but never run (the loop stopped early) is dropped with the loop.
+  posted_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&posted_idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_watcher_), nullptr);
   for (auto* watcher : termination_watchers_)
     uv_close(reinterpret_cast<uv_handle_t*>(watcher), close_and_delete_signal);

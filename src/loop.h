@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,6 +50,11 @@ class Loop {
   /// Runs until `done()` holds (checked after each loop iteration) or nothing is left to run.
   void run_until(const std::function<bool()>& done);
 
+  /// Runs `work` on the loop soon, after the current callback has returned: how completions
+  /// are delivered, never from inside the call that started the run. Posted work runs in order
+  /// and keeps the loop alive until it has run. Callable from loop callbacks only (one thread).
+  void post(std::function<void()> work);
+
   /// Watches every termination_signals() signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, …)
   /// for the CLI: `handler(signum)` runs on the loop. The watchers do not keep the loop alive.
   void watch_termination_signals(std::function<void(int)> handler);
@@ -82,6 +88,7 @@ class Loop {
   static void on_sigchld(uv_signal_t* handle, int signum) noexcept;
   static void on_termination(uv_signal_t* handle, int signum) noexcept;
   static void on_stdout_event(uv_poll_t* handle, int status, int events) noexcept;
+  static void on_posted(uv_idle_t* handle) noexcept;
 
   // Declared before loop_ on purpose: libuv delivers one signal to its watchers in address
   // order, and its own SIGCHLD watcher (which reaps children) lives inside uv_loop_t. Sitting
@@ -89,6 +96,8 @@ class Loop {
   // can read its resource usage with waitid(WNOWAIT) before libuv reaps it.
   uv_signal_t sigchld_watcher_;
   uv_loop_t loop_;
+  uv_idle_t posted_idle_;  // active while posted_ holds work
+  std::deque<std::function<void()>> posted_;
   std::vector<uv_signal_t*> termination_watchers_;
   std::function<void(int)> termination_handler_;
   uv_poll_t* stdout_watcher_ = nullptr;

@@ -42,6 +42,29 @@ struct RouterState;
 
 /// Called for every event, in order, on the thread running the request.
 using EventHandler = std::function<void(const Event&)>;
+/// Called once with a submitted run's Result.
+using DoneHandler = std::function<void(Result)>;
+
+/// A submitted run (Client::submit, Session::submit). Copies refer to the same run; dropping
+/// every copy does not stop it. Use from the thread that drives the run's loop.
+class RunHandle {
+ public:
+  RunHandle() = default;
+  /// Ends the run and discards it: its Result has error `aborted`. Does nothing once done.
+  void cancel() const;
+  /// Ends the run keeping the answer so far: its Result has the text until then, no error and
+  /// `stopReason` "paused". Does nothing once done.
+  void pause() const;
+  /// Whether the run's Result has been delivered.
+  bool done() const noexcept;
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+
+  struct State;  ///< private (src/run_handle.h)
+  explicit RunHandle(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+};
 
 /// Runs requests against a validated Config. Each call runs its own event loop to completion
 /// on the calling thread; separate Clients may be used from separate threads. A Client remembers
