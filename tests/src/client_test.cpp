@@ -1,4 +1,5 @@
 // drover::Client: runs in flight at once, cancel and pause, exactly-once completion, guards.
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -89,6 +90,17 @@ TEST(Client, HundredThousandChainedSubmissionsKeepTheStackFlat) {
   // Each completion submits the next run; a route whose command does not exist fails at once,
   // so a completion delivered from inside submit (or start) would recurse 100,000 deep.
   Client client(missing_command_config());
+  // Each try copies the environment for its child first: a small one keeps the test quick.
+  std::vector<std::pair<std::string, std::string>> saved;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string text(*entry);
+    const size_t eq = text.find('=');
+    if (eq != std::string::npos) saved.emplace_back(text.substr(0, eq), text.substr(eq + 1));
+  }
+  const char* path = std::getenv("PATH");
+  const std::string kept_path = path ? path : "/usr/bin:/bin";
+  ::clearenv();
+  ::setenv("PATH", kept_path.c_str(), 1);
   constexpr int kRuns = 100000;
   int done = 0;
   int failures = 0;
@@ -101,6 +113,8 @@ TEST(Client, HundredThousandChainedSubmissionsKeepTheStackFlat) {
   };
   next();
   client.wait();
+  ::clearenv();
+  for (const auto& [name, value] : saved) ::setenv(name.c_str(), value.c_str(), 1);
   EXPECT_EQ(done, kRuns);
   EXPECT_EQ(failures, kRuns);
   EXPECT_EQ(client.pending(), 0u);
