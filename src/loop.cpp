@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -33,7 +35,22 @@ void close_and_delete_signal(uv_handle_t* handle) {
   delete reinterpret_cast<uv_signal_t*>(handle);
 }
 
+// Marks the loop as no longer running when run() or run_until() returns.
+struct Leave {
+  bool& running;
+  ~Leave() { running = false; }
+};
+
 }  // namespace
+
+namespace detail {
+void log_callback_failure(const char* where, const char* what) noexcept {
+  try {
+    spdlog::error("{} failed: {}", where, what);
+  } catch (...) {
+  }
+}
+}  // namespace detail
 
 std::vector<int> termination_signals() {
   // Every signal whose default action ends the process and that arrives asynchronously. Not
@@ -71,23 +88,31 @@ void Loop::on_posted(uv_idle_t* handle) noexcept {
   // the next run) waits for the next iteration, so the stack stays flat and I/O gets its turn.
   std::deque<std::function<void()>> batch;
   batch.swap(self->posted_);
-  for (auto& work : batch) {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      spdlog::error("posted callback failed: {}", e.what());
-    } catch (...) {
-      spdlog::error("posted callback failed");
-    }
-  }
+  for (auto& work : batch) guarded("a posted callback", work);
   if (self->posted_.empty()) uv_idle_stop(&self->posted_idle_);
 }
 
 Loop::~Loop() {
-  // Children must be gone before the loop closes, or they would be left unreaped.
+  running_ = true;  // callbacks run below: a blocking call from one of them is refused too
+  // Nothing may be left waiting (a retry back-off, an HTTP request), and children must be gone
+  // before the loop closes, or they would be left unreaped. SIGKILL at once: no grace here.
+  auto hooks = stop_hooks_;
+  for (auto& [id, hook] : hooks) guarded("a stop hook", [&] { hook(StopCause::shutdown); });
+  for (auto& [key, service] : services_)
+    guarded("a loop service", [&] { service->stop_all(StopCause::shutdown); });
   if (!processes_.empty()) {
     kill_all();
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    // Bounded: a child stuck in the kernel does not hold drover forever. The tick keeps each
+    // iteration short, so the deadline is checked.
+    auto* tick = new uv_timer_t;
+    uv_timer_init(&loop_, tick);
+    uv_timer_start(tick, [](uv_timer_t*) {}, 50, 50);
+    const uint64_t deadline = uv_hrtime() + 10'000'000'000ull;
+    while (!processes_.empty() && uv_hrtime() < deadline) uv_run(&loop_, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(tick),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    if (!processes_.empty())
+      spdlog::error("{} child process(es) did not end within 10 s of SIGKILL", processes_.size());
   }
   // Services close their handles in their destructors; let the close callbacks run.
   while (!services_.empty()) {
@@ -111,16 +136,39 @@ Loop::~Loop() {
     rc = uv_loop_close(&loop_);
   }
   if (rc == UV_EBUSY) {
+    // A handle whose owner never closed it: a leak, and its owner may still point at the loop.
     uv_walk(
         &loop_,
         [](uv_handle_t* handle, void*) {
-          spdlog::error("handle left open at exit: {}", uv_handle_type_name(handle->type));
+          spdlog::error("handle left open at exit: {}{}", uv_handle_type_name(handle->type),
+                        uv_is_closing(handle) ? " (closing)" : "");
         },
         nullptr);
+#ifndef NDEBUG
+    std::fprintf(stderr, "drover: a libuv handle was left open when its loop was destroyed\n");
+    std::abort();
+#endif
   }
 }
 
-void Loop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void Loop::enter(const char* what) {
+  if (!running_) {
+    running_ = true;
+    return;
+  }
+  std::fprintf(stderr,
+               "drover: %s called from inside a loop callback (a blocking call such as "
+               "Client::run, Client::wait or Session::prompt made from an event or completion "
+               "handler of the same loop); submit the work and return instead\n",
+               what);
+  std::abort();
+}
+
+void Loop::run() {
+  enter("Loop::run");
+  Leave leave{running_};
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
 
 void Loop::watch_termination_signals(std::function<void(int)> handler) {
   termination_handler_ = std::move(handler);
@@ -162,32 +210,32 @@ void Loop::on_stdout_event(uv_poll_t* handle, int status, int events) noexcept {
   auto* self = static_cast<Loop*>(handle->data);
   if (status >= 0 && (events & UV_DISCONNECT) == 0) return;
   uv_poll_stop(handle);
-  try {
+  guarded("the stdout watcher", [&] {
     if (self->stdout_handler_) self->stdout_handler_();
-  } catch (const std::exception& e) {
-    spdlog::error("stdout watcher failed: {}", e.what());
-  }
+  });
 }
 
 void Loop::on_termination(uv_signal_t* handle, int signum) noexcept {
   auto* self = static_cast<Loop*>(handle->data);
-  try {
+  guarded("the signal handler", [&] {
     if (self->termination_handler_) self->termination_handler_(signum);
-  } catch (const std::exception& e) {
-    spdlog::error("signal handler failed: {}", e.what());
-  }
+  });
 }
 
 void Loop::on_sigchld(uv_signal_t* handle, int) noexcept {
   auto* self = static_cast<Loop*>(handle->data);
-  for (Process* process : self->processes_) {
-    if (process->exited()) continue;
-    struct rusage usage;
-    if (peek_rusage(static_cast<pid_t>(process->pid()), usage)) process->record_rusage(usage);
-  }
+  guarded("the SIGCHLD watcher", [&] {
+    for (Process* process : self->processes_) {
+      if (process->exited()) continue;
+      struct rusage usage;
+      if (peek_rusage(static_cast<pid_t>(process->pid()), usage)) process->record_rusage(usage);
+    }
+  });
 }
 
 void Loop::run_until(const std::function<bool()>& done) {
+  enter("Loop::run");
+  Leave leave{running_};
   while (!done() && uv_run(&loop_, UV_RUN_ONCE) != 0) {
   }
 }
@@ -264,13 +312,10 @@ bool LoopTimer::active() const noexcept {
 
 void LoopTimer::on_fire(uv_timer_t* handle) noexcept {
   // A copy: the callback may restart the timer (replacing `fire`) or destroy its owner.
-  auto fire = static_cast<State*>(handle->data)->fire;
-  if (!fire) return;
-  try {
-    fire();
-  } catch (const std::exception& e) {
-    spdlog::error("timer callback failed: {}", e.what());
-  }
+  guarded("a timer callback", [&] {
+    auto fire = static_cast<State*>(handle->data)->fire;
+    if (fire) fire();
+  });
 }
 
 }  // namespace drover

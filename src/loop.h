@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +19,40 @@
 namespace drover {
 
 class Process;
+
+namespace detail {
+/// Logs that the callback `where` threw `what` (spdlog, error level). Never throws.
+void log_callback_failure(const char* where, const char* what) noexcept;
+template <class Fail>
+void callback_failed(const char* where, const char* what, Fail& fail) noexcept {
+  log_callback_failure(where, what);
+  try {
+    fail(std::string(where) + " threw: " + what);
+  } catch (...) {
+    log_callback_failure(where, "and so did the handler of its failure");
+  }
+}
+}  // namespace detail
+
+/// The body of every libuv callback: runs `work`, and when it throws logs `where` with the
+/// exception's message and hands `fail` the message "<where> threw: <what>" so that the owner
+/// can fail its run. Never lets an exception reach libuv's C frames.
+template <class Work, class Fail>
+void guarded(const char* where, Work&& work, Fail&& fail) noexcept {
+  try {
+    std::forward<Work>(work)();
+  } catch (const std::exception& e) {
+    detail::callback_failed(where, e.what(), fail);
+  } catch (...) {
+    detail::callback_failed(where, "an exception that is not a std::exception", fail);
+  }
+}
+
+/// Same, for a callback without an owner to fail: the exception is logged.
+template <class Work>
+void guarded(const char* where, Work&& work) noexcept {
+  guarded(where, std::forward<Work>(work), [](const std::string&) {});
+}
 
 /// The signals that end a process by default and can be caught and handled later on the loop:
 /// HUP, INT, QUIT, TERM, USR1, USR2, ALRM, VTALRM, PROF, IO, PWR, XCPU, XFSZ, STKFLT and the
@@ -45,10 +80,16 @@ class Loop {
 
   uv_loop_t* uv() noexcept { return &loop_; }
 
-  /// Runs until no referenced handle is left (every run finished). Never call from a callback.
+  /// Runs until no referenced handle is left (every run finished). Called while the loop is
+  /// already running (from one of its callbacks: a blocking Client::run, Client::wait or
+  /// Session::prompt in an event or completion handler) it aborts the program with a message:
+  /// re-entering the loop would run other callbacks in the middle of the calling one.
   void run();
   /// Runs until `done()` holds (checked after each loop iteration) or nothing is left to run.
+  /// Refused from inside a callback like run().
   void run_until(const std::function<bool()>& done);
+  /// Whether run(), run_until() or the destructor is driving the loop right now.
+  bool running() const noexcept { return running_; }
 
   /// Runs `work` on the loop soon, after the current callback has returned: how completions
   /// are delivered, never from inside the call that started the run. Posted work runs in order
@@ -89,6 +130,8 @@ class Loop {
   static void on_termination(uv_signal_t* handle, int signum) noexcept;
   static void on_stdout_event(uv_poll_t* handle, int status, int events) noexcept;
   static void on_posted(uv_idle_t* handle) noexcept;
+  /// Aborts with a clear message when the loop is already running; else marks it running.
+  void enter(const char* what);
 
   // Declared before loop_ on purpose: libuv delivers one signal to its watchers in address
   // order, and its own SIGCHLD watcher (which reaps children) lives inside uv_loop_t. Sitting
@@ -106,6 +149,7 @@ class Loop {
   std::vector<std::pair<std::string, std::unique_ptr<LoopService>>> services_;
   std::vector<std::pair<uint64_t, std::function<void(StopCause)>>> stop_hooks_;
   uint64_t next_hook_id_ = 1;
+  bool running_ = false;
 };
 
 /// A timer on the loop, owned by one object. The uv handle lives on the heap and is freed in its

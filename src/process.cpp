@@ -258,16 +258,18 @@ void Process::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
 
 void Process::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<Process*>(stream->data);
-  Pipe* pipe = &self->pipe_of(reinterpret_cast<uv_handle_t*>(stream));
-  if (nread > 0) {
-    self->handle_output(*pipe, std::string_view(buf->base, static_cast<size_t>(nread)));
-  } else if (nread < 0) {
-    if (nread != UV_EOF)
-      self->warnings_.push_back(std::string(pipe->is_stdout ? "stdout" : "stderr") +
-                                " read failed: " + uv_strerror(static_cast<int>(nread)));
-    self->pipe_done(*pipe);
-  }
-  // nread == 0 is EAGAIN, not EOF.
+  guarded("reading the child's output", [&] {
+    Pipe* pipe = &self->pipe_of(reinterpret_cast<uv_handle_t*>(stream));
+    if (nread > 0) {
+      self->handle_output(*pipe, std::string_view(buf->base, static_cast<size_t>(nread)));
+    } else if (nread < 0) {
+      if (nread != UV_EOF)
+        self->warnings_.push_back(std::string(pipe->is_stdout ? "stdout" : "stderr") +
+                                  " read failed: " + uv_strerror(static_cast<int>(nread)));
+      self->pipe_done(*pipe);
+    }
+    // nread == 0 is EAGAIN, not EOF.
+  }, [self](const std::string& message) { self->callback_failed(message); });
 }
 
 uint64_t Process::kept_bytes(const Pipe& pipe) const {
@@ -303,12 +305,20 @@ void Process::handle_output(Pipe& pipe, std::string_view chunk) {
   evidence_.append(chunk);
   if (evidence_.size() > 2 * kEvidenceBytes) evidence_.erase(0, evidence_.size() - kEvidenceBytes);
 
-  try {
-    auto& callback = pipe.is_stdout ? callbacks_.on_stdout : callbacks_.on_stderr;
-    if (callback) callback(chunk);
-  } catch (const std::exception& e) {
-    spdlog::error("output callback failed: {}", e.what());
-  }
+  auto& callback = pipe.is_stdout ? callbacks_.on_stdout : callbacks_.on_stderr;
+  if (!callback) return;
+  guarded(pipe.is_stdout ? "the stdout callback" : "the stderr callback", [&] { callback(chunk); },
+          [this](const std::string& message) { callback_failed(message); });
+}
+
+void Process::callback_failed(const std::string& message) {
+  // The owner's state is unknown after its callback threw: it gets no more output, the child is
+  // stopped, and the outcome carries the failure for the owner to end its run with.
+  if (!failure_) failure_ = Error::make(ErrorCode::harness_error, message);
+  callbacks_.on_stdout = nullptr;
+  callbacks_.on_stderr = nullptr;
+  warnings_.push_back(message + "; the process was stopped");
+  stop(StopCause::none);
 }
 
 void Process::pipe_done(Pipe& pipe) {
@@ -321,13 +331,15 @@ void Process::pipe_done(Pipe& pipe) {
 
 void Process::on_stdin_written(uv_write_t* req, int status) noexcept {
   auto* self = static_cast<Process*>(req->data);
-  if (status < 0 && status != UV_ECANCELED) {
-    self->warnings_.push_back(
-        status == UV_EPIPE
-            ? std::string("the harness closed stdin before reading the whole prompt (EPIPE)")
-            : std::string("writing the prompt to stdin failed: ") + uv_strerror(status));
-  }
-  if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
+  guarded("writing the child's stdin", [&] {
+    if (status < 0 && status != UV_ECANCELED) {
+      self->warnings_.push_back(
+          status == UV_EPIPE
+              ? std::string("the harness closed stdin before reading the whole prompt (EPIPE)")
+              : std::string("writing the prompt to stdin failed: ") + uv_strerror(status));
+    }
+    if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
+  }, [self](const std::string& message) { self->callback_failed(message); });
 }
 
 namespace {
@@ -359,14 +371,16 @@ bool Process::write_stdin(std::string data) {
 void Process::on_stdin_chunk_written(uv_write_t* req, int status) noexcept {
   std::unique_ptr<StdinChunk> chunk(static_cast<StdinChunk*>(req->data));
   Process* self = chunk->owner;
-  self->stdin_queued_ -= chunk->data.size();
-  if (status < 0 && status != UV_ECANCELED && !self->stdin_failed_) {
-    self->stdin_failed_ = true;
-    self->warnings_.push_back(status == UV_EPIPE
-                                  ? std::string("the harness closed its stdin (EPIPE)")
-                                  : std::string("writing to the harness's stdin failed: ") +
-                                        uv_strerror(status));
-  }
+  guarded("writing the child's stdin", [&] {
+    self->stdin_queued_ -= chunk->data.size();
+    if (status < 0 && status != UV_ECANCELED && !self->stdin_failed_) {
+      self->stdin_failed_ = true;
+      self->warnings_.push_back(status == UV_EPIPE
+                                    ? std::string("the harness closed its stdin (EPIPE)")
+                                    : std::string("writing to the harness's stdin failed: ") +
+                                          uv_strerror(status));
+    }
+  }, [self](const std::string& message) { self->callback_failed(message); });
 }
 
 void Process::close_stdin() {
@@ -381,43 +395,52 @@ void Process::close_stdin() {
 
 void Process::on_stdin_shutdown(uv_shutdown_t* req, int /*status*/) noexcept {
   auto* self = static_cast<Process*>(req->data);
-  if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
+  guarded("closing the child's stdin", [&] {
+    if (self->in_open_) self->close_handle(reinterpret_cast<uv_handle_t*>(&self->in_));
+  });
 }
 
 void Process::on_exit(uv_process_t* handle, int64_t exit_status, int term_signal) noexcept {
   auto* self = static_cast<Process*>(handle->data);
-  self->exited_ = true;
-  self->info_.wall_ms = self->elapsed_ms();
+  guarded("the child's exit", [&] { self->handle_exit(exit_status, term_signal); },
+          [self](const std::string& message) { self->callback_failed(message); });
+}
+
+void Process::handle_exit(int64_t exit_status, int term_signal) {
+  exited_ = true;
+  info_.wall_ms = elapsed_ms();
   if (term_signal != 0)
-    self->info_.term_signal = term_signal;
+    info_.term_signal = term_signal;
   else
-    self->info_.exit_code = static_cast<int>(exit_status);
-  for (uv_timer_t* t : {&self->start_timer_, &self->idle_timer_, &self->total_timer_})
-    uv_timer_stop(t);
-  if (!(self->out_.eof && self->err_.eof))
-    self->arm(self->drain_timer_, self->options_.watchdog.drain_ms);
-  self->maybe_finish();
+    info_.exit_code = static_cast<int>(exit_status);
+  for (uv_timer_t* t : {&start_timer_, &idle_timer_, &total_timer_}) uv_timer_stop(t);
+  if (!(out_.eof && err_.eof)) arm(drain_timer_, options_.watchdog.drain_ms);
+  maybe_finish();
 }
 
 void Process::on_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Process*>(timer->data);
-  if (timer == &self->start_timer_) {
-    self->stop(StopCause::start_timeout);
-  } else if (timer == &self->idle_timer_) {
-    self->stop(StopCause::idle_timeout);
-  } else if (timer == &self->total_timer_) {
-    self->stop(StopCause::total_timeout);
-  } else if (timer == &self->kill_timer_) {
-    self->signal_group(SIGKILL);
-  } else if (timer == &self->drain_timer_) {
+  guarded("a process watchdog", [&] { self->timer_fired(timer); },
+          [self](const std::string& message) { self->callback_failed(message); });
+}
+
+void Process::timer_fired(uv_timer_t* timer) {
+  if (timer == &start_timer_) {
+    stop(StopCause::start_timeout);
+  } else if (timer == &idle_timer_) {
+    stop(StopCause::idle_timeout);
+  } else if (timer == &total_timer_) {
+    stop(StopCause::total_timeout);
+  } else if (timer == &kill_timer_) {
+    signal_group(SIGKILL);
+  } else if (timer == &drain_timer_) {
     // The child is gone but something (a descendant) still holds its stdout or stderr.
     // Stop waiting: kill what is left of the group and close our ends.
-    self->info_.output_held_open = true;
-    self->warnings_.push_back("output pipes stayed open " +
-                              std::to_string(self->options_.watchdog.drain_ms) +
-                              " ms after the harness exited (a descendant kept them); closed");
-    self->signal_group(SIGKILL);
-    for (Pipe* pipe : {&self->out_, &self->err_}) self->pipe_done(*pipe);
+    info_.output_held_open = true;
+    warnings_.push_back("output pipes stayed open " + std::to_string(options_.watchdog.drain_ms) +
+                        " ms after the harness exited (a descendant kept them); closed");
+    signal_group(SIGKILL);
+    for (Pipe* pipe : {&out_, &err_}) pipe_done(*pipe);
   }
 }
 
@@ -479,7 +502,7 @@ void Process::close_handle(uv_handle_t* handle) {
 
 void Process::on_handle_closed(uv_handle_t* handle) noexcept {
   auto* self = static_cast<Process*>(handle->data);
-  if (--self->open_handles_ == 0) self->finished_closing();
+  if (--self->open_handles_ == 0) guarded("a process completion", [self] { self->finished_closing(); });
 }
 
 void Process::finished_closing() {
@@ -506,13 +529,11 @@ void Process::finished_closing() {
   outcome.stdout_tail = std::move(out_.capture);
   outcome.stderr_tail = std::move(err_.capture);
   outcome.warnings = std::move(warnings_);
+  outcome.error = std::move(failure_);
   auto on_complete = std::move(callbacks_.on_complete);
   delete this;
-  try {
-    on_complete(std::move(outcome));
-  } catch (const std::exception& e) {
-    spdlog::error("completion callback failed: {}", e.what());
-  }
+  // Its owner has the run: nothing is left here to fail (an exception is logged by the guard).
+  on_complete(std::move(outcome));
 }
 
 }  // namespace drover

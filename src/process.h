@@ -51,6 +51,10 @@ struct ProcessOutcome {
   std::string stdout_tail;  ///< at most max_output_bytes (the tail)
   std::string stderr_tail;
   std::vector<std::string> warnings;  ///< truncation, EPIPE on stdin, pipes held open
+  /// Set when one of the owner's callbacks (on_stdout, on_stderr) or drover's own handling of
+  /// the process threw: the child was stopped early and the run must fail with this error
+  /// (harness_error, naming the exception), whatever the exit status says.
+  std::optional<Error> error;
 };
 
 struct ProcessCallbacks {
@@ -118,6 +122,11 @@ class Process {
   static void on_stdin_shutdown(uv_shutdown_t* req, int status) noexcept;
   static void on_timer(uv_timer_t* timer) noexcept;
   static void on_handle_closed(uv_handle_t* handle) noexcept;
+  void handle_exit(int64_t exit_status, int term_signal);
+  void timer_fired(uv_timer_t* timer);
+  /// A callback threw (`message` names it): no more output callbacks, the child is stopped, the
+  /// outcome carries the error.
+  void callback_failed(const std::string& message);
 
   Pipe& pipe_of(uv_handle_t* handle) noexcept;
   std::array<uv_timer_t*, 5> all_timers() noexcept {
@@ -163,6 +172,7 @@ class Process {
   struct rusage rusage_{};
   int open_handles_ = 0;
   std::string evidence_;  ///< interleaved stdout+stderr tail (4 KiB)
+  std::optional<Error> failure_;  ///< the first callback failure (ProcessOutcome::error)
 };
 
 /// Cuts `text` to its last `max_lines` lines and `max_bytes` bytes (on a UTF-8 boundary).

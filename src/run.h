@@ -21,6 +21,15 @@ using ResultHandler = std::function<void(Result&&)>;
 void start_run(Loop& loop, const Config& config, const RunRequest& request,
                EventHandler on_event, ResultHandler on_done, RouterState* state = nullptr);
 
+/// The Result of a run that ended without any transport delivering one: harness_error, so that
+/// it can never read as a success.
+Result unfilled_result(const std::string& route);
+
+/// `on_done`, called at most once: later calls are ignored, and when every copy of the returned
+/// handler is destroyed without having been called (its run was dropped), `on_done` gets
+/// unfilled_result(route) from that destructor.
+ResultHandler completing_on_drop(ResultHandler on_done, std::string route);
+
 /// Current time as RFC 3339 UTC with milliseconds.
 std::string now_rfc3339();
 

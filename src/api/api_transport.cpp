@@ -125,6 +125,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
 
   void done(api::HttpOutcome&& http) {
     Result& result = outcome.result;
+    if (http.callback_error) return fail(Error::make(ErrorCode::harness_error, *http.callback_error));
     if (http.cancelled) return fail(Error::make(ErrorCode::aborted, "the request was cancelled"));
     if (http.status == 0 || (http.transport_error && status == 0)) {
       if (http.total_deadline)

@@ -113,6 +113,7 @@ struct Transfer {
   uint64_t started_at = 0;
   bool headers_done = false;
   bool cancel_requested = false;
+  std::optional<std::string> callback_error;  ///< on_headers or on_body threw
   char error_buffer[CURL_ERROR_SIZE] = {};
   HttpClient::Impl* impl = nullptr;
 };
@@ -152,7 +153,12 @@ struct HttpClient::Impl {
       return 0;
     }
     if (watch == nullptr) {
-      watch = new SocketWatch{{}, fd, impl};
+      int rc = -1;  // curl fails the transfer when its socket cannot be watched
+      guarded("the HTTP socket registration", [&] {
+        watch = new SocketWatch{{}, fd, impl};
+        rc = 0;
+      });
+      if (rc != 0) return rc;
       if (uv_poll_init_socket(impl->loop.uv(), &watch->poll, fd) != 0) {
         delete watch;
         return -1;
@@ -176,11 +182,13 @@ struct HttpClient::Impl {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     Impl* impl = watch->impl;
-    int running = 0;
-    ++impl->curl_depth;
-    impl->curl.multi_socket_action(impl->multi, watch->fd, flags, &running);
-    --impl->curl_depth;
-    impl->collect_finished();
+    guarded("the HTTP socket watcher", [&] {
+      int running = 0;
+      ++impl->curl_depth;
+      impl->curl.multi_socket_action(impl->multi, watch->fd, flags, &running);
+      --impl->curl_depth;
+      impl->collect_finished();
+    });
   }
 
   static int on_timer_request(CURLM*, long timeout_ms, void* userp) noexcept {
@@ -194,19 +202,23 @@ struct HttpClient::Impl {
 
   static void on_timeout(uv_timer_t* timer) noexcept {
     auto* impl = static_cast<Impl*>(timer->data);
-    int running = 0;
-    ++impl->curl_depth;
-    impl->curl.multi_socket_action(impl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    --impl->curl_depth;
-    impl->collect_finished();
+    guarded("the HTTP timer", [&] {
+      int running = 0;
+      ++impl->curl_depth;
+      impl->curl.multi_socket_action(impl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      --impl->curl_depth;
+      impl->collect_finished();
+    });
   }
 
   static void on_deferred(uv_timer_t* timer) noexcept {
     auto* impl = static_cast<Impl*>(timer->data);
-    std::vector<uint64_t> ids;
-    for (const auto& [id, t] : impl->transfers)
-      if (t->cancel_requested) ids.push_back(id);
-    for (uint64_t id : ids) impl->finish(id, CURLE_ABORTED_BY_CALLBACK);
+    guarded("the HTTP cancel timer", [&] {
+      std::vector<uint64_t> ids;
+      for (const auto& [id, t] : impl->transfers)
+        if (t->cancel_requested) ids.push_back(id);
+      for (uint64_t id : ids) impl->finish(id, CURLE_ABORTED_BY_CALLBACK);
+    });
   }
 
   static size_t on_header_line(char* data, size_t size, size_t count, void* userp) noexcept {
@@ -226,15 +238,12 @@ struct HttpClient::Impl {
       if (t->outcome.status >= 200 && !t->headers_done) {
         t->headers_done = true;
         t->outcome.first_byte_ms = elapsed(t);
-        if (t->callbacks.on_headers) {
-          try {
-            t->callbacks.on_headers(t->outcome.status, t->outcome);
-          } catch (const std::exception& e) {
-            spdlog::error("HTTP header callback failed: {}", e.what());
-          }
-        }
+        if (t->callbacks.on_headers)
+          guarded("the HTTP header callback",
+                  [&] { t->callbacks.on_headers(t->outcome.status, t->outcome); },
+                  [t](const std::string& message) { t->impl->callback_failed(*t, message); });
       }
-      return n;
+      return t->cancel_requested ? 0 : n;
     }
     size_t colon = trimmed.find(':');
     if (colon != std::string_view::npos)
@@ -247,14 +256,17 @@ struct HttpClient::Impl {
     auto* t = static_cast<Transfer*>(userp);
     const size_t n = size * count;
     if (t->cancel_requested) return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
-    if (t->callbacks.on_body) {
-      try {
-        t->callbacks.on_body(std::string_view(data, n));
-      } catch (const std::exception& e) {
-        spdlog::error("HTTP body callback failed: {}", e.what());
-      }
-    }
+    if (t->callbacks.on_body)
+      guarded("the HTTP body callback", [&] { t->callbacks.on_body(std::string_view(data, n)); },
+              [t](const std::string& message) { t->impl->callback_failed(*t, message); });
     return t->cancel_requested ? 0 : n;
+  }
+
+  // The owner's callback threw: the transfer ends now (curl is on the stack: returning 0 from
+  // the curl callback aborts it) and its outcome says why.
+  void callback_failed(Transfer& t, const std::string& message) {
+    if (!t.callback_error) t.callback_error = message;
+    t.cancel_requested = true;
   }
 
   static double elapsed(const Transfer* t) {
@@ -281,7 +293,9 @@ struct HttpClient::Impl {
     out.elapsed_ms = elapsed(t.get());
     spdlog::debug("http {} {} finished: curl code {} ({}), status {}", t->request.method,
                   t->request.url, static_cast<int>(code), curl.easy_strerror(code), out.status);
-    if (t->cancel_requested) {
+    if (t->callback_error) {
+      out.callback_error = std::move(t->callback_error);
+    } else if (t->cancel_requested) {
       out.cancelled = true;
     } else if (code != CURLE_OK) {
       if (code == CURLE_OPERATION_TIMEDOUT) {
@@ -301,13 +315,8 @@ struct HttpClient::Impl {
     auto on_done = std::move(t->callbacks.on_done);
     HttpOutcome result = std::move(out);  // `out` lives in *t, which goes now
     t.reset();
-    if (on_done) {
-      try {
-        on_done(std::move(result));
-      } catch (const std::exception& e) {
-        spdlog::error("HTTP completion callback failed: {}", e.what());
-      }
-    }
+    // The transfer is gone: nothing is left here to fail when on_done throws.
+    if (on_done) guarded("the HTTP completion callback", [&] { on_done(std::move(result)); });
   }
 };
 

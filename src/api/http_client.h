@@ -34,6 +34,9 @@ struct HttpOutcome {
   bool timed_out = false;      ///< total or idle timeout (ours), or curl's connect timeout
   bool total_deadline = false; ///< specifically the total deadline
   bool cancelled = false;
+  /// Set when on_headers or on_body threw (the message names the exception): the transfer was
+  /// ended there, and its run must fail with harness_error.
+  std::optional<std::string> callback_error;
   double elapsed_ms = 0;
   std::optional<double> first_byte_ms;
 

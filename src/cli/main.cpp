@@ -201,19 +201,11 @@ int command_run(const RunOptions& opts) {
                    config->sources.front().c_str());
       return kExitUsage;
     }
-    // Zero-config start: the first harness installed, in a fixed order of preference.
-    for (const char* preset : {"claude-cli", "codex-cli", "pi-cli", "opencode-cli"}) {
-      auto [route, error] = config->resolve(preset);
-      if (!route) continue;
-      const std::string& command = route->account_spec->transport.command;
-      auto env = drover::build_child_environment({}, {});
-      if (drover::resolve_command(command, env, "").empty()) continue;
-      request.route = preset;
-      std::fprintf(stderr, "drover: no configuration; using %s (%s found on PATH)\n", preset,
-                   command.c_str());
-      break;
-    }
-    if (request.route.empty()) {
+    if (auto chosen = drover::zero_config_route(*config)) {
+      request.route = chosen->route;
+      std::fprintf(stderr, "drover: no configuration; using %s (%s found on PATH)\n",
+                   chosen->route.c_str(), chosen->command.c_str());
+    } else {
       std::fprintf(stderr,
                    "drover: no configuration and no harness on PATH (looked for claude, codex, pi, "
                    "opencode): pass --config FILE, set DROVER_CONFIG, create ./drover.json (see "
@@ -260,10 +252,11 @@ int command_run(const RunOptions& opts) {
         loop.stop_all(drover::StopCause::cancelled);
     };
   }
-  drover::Result result;
+  std::optional<drover::Result> filled;
   drover::start_run(loop, *config, request, on_event,
-                    [&result](drover::Result&& r) { result = std::move(r); });
+                    [&filled](drover::Result&& r) { filled = std::move(r); });
   loop.run();
+  drover::Result result = filled ? std::move(*filled) : drover::unfilled_result(request.route);
 
   if (interrupted_by != 0 && !result.error)
     result.error = Error::make(ErrorCode::aborted, "interrupted");

@@ -16,26 +16,63 @@ namespace drover {
 
 struct RouterState;
 
-/// Runs requests against a validated Config. Each call runs its own event loop to completion
-/// on the calling thread; separate Clients may be used from separate threads. A Client remembers
+/// Runs requests against a validated Config on one event loop of its own, which lives as long
+/// as the Client. Any number of runs may be in flight at once: submit() starts nothing by
+/// itself, wait() (or run()/stream()) drives the loop on the calling thread. Use a Client from
+/// one thread at a time; separate Clients may be used from separate threads. A Client remembers
 /// failed credentials and accounts (cooldowns) and round-robin positions across its requests.
+///
+/// Completion: every submit() gets exactly one `on_done` (unless the Client is destroyed first),
+/// after the last event of its run,
+/// always called from the loop (never from inside submit(), cancel() or pause()). A throwing
+/// `on_event` cancels its run, which then fails with harness_error naming the exception; a
+/// throwing `on_done` is logged and changes nothing else. A run the loop can no longer complete
+/// (no transport delivered its Result) fails with harness_error, never reads as a success.
+/// Blocking calls (wait, run, stream) from inside an event or completion handler of the same
+/// Client abort the program with a message: submit from there instead.
 class Client {
  public:
   explicit Client(Config config);
+  /// Runs still pending are stopped (their processes killed) without calling their handlers:
+  /// wait() first to have their Results.
   ~Client();
   Client(Client&&) noexcept;
+  /// The runs still pending in the Client assigned to are stopped as by the destructor.
   Client& operator=(Client&&) noexcept;
+  // A moved-from Client may only be destroyed or assigned to.
 
-  const Config& config() const noexcept { return config_; }
+  const Config& config() const noexcept;
+
+  /// Queues `request` and returns at once: it starts when the loop is next driven (wait, run,
+  /// stream). `on_event` gets its events in order, `on_done` its Result (see Completion above).
+  RunHandle submit(RunRequest request, EventHandler on_event = {}, DoneHandler on_done = {});
+  /// Drives the loop until every submitted run has delivered its Result, including runs
+  /// submitted from handlers meanwhile.
+  void wait();
+  /// Runs submitted and not yet delivered.
+  size_t pending() const noexcept;
 
   /// Runs `request` and returns its Result (never throws for run failures: see Result::error).
+  /// Other pending runs make progress meanwhile and may stay pending.
   Result run(const RunRequest& request);
   /// Same, delivering each Event to `on_event` as it happens.
   Result stream(const RunRequest& request, const EventHandler& on_event);
 
+  struct Impl;
+
  private:
-  Config config_;
-  std::unique_ptr<RouterState> router_state_;
+  std::unique_ptr<Impl> impl_;
 };
+
+/// The route of a zero-config start: a built-in harness preset found on PATH.
+struct ZeroConfigRoute {
+  std::string route;    ///< the preset's name, usable as RunRequest::route
+  std::string command;  ///< the harness command found on PATH
+};
+
+/// Which route to use when `config` defines no route of its own and names no default route:
+/// the first harness installed, in a fixed order of preference (claude-cli, codex-cli, pi-cli,
+/// opencode-cli). nullopt when none of their commands is on PATH.
+std::optional<ZeroConfigRoute> zero_config_route(const Config& config);
 
 }  // namespace drover
