@@ -1,7 +1,6 @@
 #include "src/router.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -9,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "src/credentials.h"
 #include "src/loop.h"
 #include "src/transport.h"
 
@@ -36,11 +36,6 @@ std::string_view step_name(RoutingSpec::Step step) {
     case RoutingSpec::Step::fallback_provider: return "falling back to another provider";
   }
   return "retrying";
-}
-
-std::string account_label(const Route& r) { return r.provider + ":" + r.transport + ":" + r.account; }
-std::string credential_label(const Route& r, int index) {
-  return account_label(r) + "#key" + std::to_string(index + 1);
 }
 
 Route with_model(Route route, const std::string& model) {
@@ -382,42 +377,6 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
 bool RouterState::cooling(const std::string& label, uint64_t now) const {
   auto it = cooldown_until_ms.find(label);
   return it != cooldown_until_ms.end() && it->second > now;
-}
-
-std::vector<std::string> load_api_keys(const CredentialSpec& spec, const std::string& route_id,
-                                       std::optional<Error>& error) {
-  std::vector<std::string> keys;
-  if (spec.api_key) {
-    keys.push_back(*spec.api_key);
-    return keys;
-  }
-  if (!spec.api_key_env) return keys;
-  const char* value = std::getenv(spec.api_key_env->c_str());
-  if (value == nullptr || *value == '\0') {
-    error = Error::make(ErrorCode::auth_error, "the API key variable " + *spec.api_key_env +
-                                                   " (route " + route_id + ") is not set");
-    return keys;
-  }
-  std::string all(value);
-  if (!spec.api_key_delimiter) {
-    keys.push_back(all);
-    return keys;
-  }
-  const std::string& delim = *spec.api_key_delimiter;
-  size_t start = 0;
-  while (start <= all.size()) {
-    size_t end = all.find(delim, start);
-    if (end == std::string::npos) end = all.size();
-    std::string key = all.substr(start, end - start);
-    key.erase(0, key.find_first_not_of(" \t\r\n"));
-    key.erase(key.find_last_not_of(" \t\r\n") + 1);
-    if (!key.empty()) keys.push_back(std::move(key));
-    start = end + delim.size();
-  }
-  if (keys.empty())
-    error = Error::make(ErrorCode::auth_error, "the API key variable " + *spec.api_key_env +
-                                                   " (route " + route_id + ") holds no key");
-  return keys;
 }
 
 void start_run(Loop& loop, const Config& config, const RunRequest& request,
