@@ -39,8 +39,8 @@ Result Client::stream(const RunRequest& request, const EventHandler& on_event) {
   Result out;
   RunRequest streamed = request;
   if (on_event) streamed.stream = true;
-  start_run(loop, config_, streamed, on_event, [&out](Result&& result) { out = std::move(result); },
-            router_state_.get());
+  start_run(loop, config_, builtin_transports(), streamed, on_event,
+            [&out](Result&& result) { out = std::move(result); }, router_state_.get());
   loop.run();
   return out;
 }

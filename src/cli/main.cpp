@@ -261,7 +261,7 @@ int command_run(const RunOptions& opts) {
     };
   }
   drover::Result result;
-  drover::start_run(loop, *config, request, on_event,
+  drover::start_run(loop, *config, drover::builtin_transports(), request, on_event,
                     [&result](drover::Result&& r) { result = std::move(r); });
   loop.run();
 
