@@ -103,7 +103,7 @@ Figures run_drover(const drover::Config& config, int total, int concurrency) {
     drover::RunRequest request;
     request.prompt = "benchmark request " + std::to_string(index);
     drover::start_run(
-        loop, config, request,
+        loop, config, drover::builtin_transports(), request,
         [&f, started, seen](const drover::Event& e) {
           if (e.kind == drover::Event::Kind::delta && !*seen) {
             *seen = true;

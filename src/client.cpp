@@ -66,27 +66,6 @@ ResultHandler completing_on_drop(ResultHandler on_done, std::string route) {
   };
 }
 
-namespace {
-
-// start_run, returning the run's control when the router hands one out (nullptr while its
-// start_run returns nothing): compiles against either signature.
-template <class... Args>
-std::shared_ptr<RunControl> start_routed(Args&&... args) {
-  if constexpr (std::is_void_v<decltype(start_run(std::forward<Args>(args)...))>) {
-    start_run(std::forward<Args>(args)...);
-    return nullptr;
-  } else {
-    return start_run(std::forward<Args>(args)...);
-  }
-}
-
-// Whether start_run hands out a control. Without one, the Client stops runs itself: see
-// DetachedStop.
-constexpr bool kRouterHasControl = !std::is_void_v<decltype(start_run(
-    std::declval<Loop&>(), std::declval<const Config&>(), std::declval<const RunRequest&>(),
-    EventHandler{}, ResultHandler{}, static_cast<RouterState*>(nullptr)))>;
-
-}  // namespace
 
 // One submitted run, alive until its Result has been delivered (and as long as the router's
 // handlers refer to it).
@@ -98,7 +77,6 @@ struct Submission {
   std::shared_ptr<RunHandle::State> state = std::make_shared<RunHandle::State>();
   bool completed = false;  ///< its Result is posted: later events and Results are dropped
   std::optional<std::string> handler_error;  ///< on_event threw (the message names it)
-  std::string text_so_far;  ///< the deltas so far, for a pause without the router's control
 };
 
 struct Client::Impl {
@@ -113,8 +91,8 @@ struct Client::Impl {
   /// Takes `result` as the run's Result (the first one only) and posts its delivery.
   void complete(const std::shared_ptr<Submission>& run, Result result);
   void deliver(const std::shared_ptr<Submission>& run, Result result);
-  /// The Result of a run stopped by the Client itself (before it started, or without a control).
-  Result stopped(const Submission& run, RunHandle::State::Stop stop, bool started) const;
+  /// The Result of a run stopped before it started.
+  Result stopped(const Submission& run, RunHandle::State::Stop stop) const;
   /// Drives the loop until `done()`; runs the loop can no longer complete fail on the way.
   void drive(const std::function<bool()>& done);
 
@@ -129,27 +107,6 @@ struct Client::Impl {
   Loop loop;
 };
 
-namespace {
-
-// Stops a run whose router handed out no control: its Result (aborted, or paused with the text
-// so far) is delivered at once, and the run goes on unobserved until it ends by itself or the
-// Client's loop is destroyed (which kills its process).
-class DetachedStop : public RunControl {
- public:
-  DetachedStop(Client::Impl& client, std::weak_ptr<Submission> run)
-      : client_(client), run_(std::move(run)) {}
-  void cancel() override { stop(RunHandle::State::Stop::cancel); }
-  void pause() override { stop(RunHandle::State::Stop::pause); }
-
- private:
-  void stop(RunHandle::State::Stop how) {
-    if (auto run = run_.lock()) client_.complete(run, client_.stopped(*run, how, true));
-  }
-  Client::Impl& client_;
-  std::weak_ptr<Submission> run_;
-};
-
-}  // namespace
 
 RunHandle Client::Impl::submit(RunRequest request, EventHandler on_event, DoneHandler on_done) {
   auto run = std::make_shared<Submission>();
@@ -164,7 +121,7 @@ RunHandle Client::Impl::submit(RunRequest request, EventHandler on_event, DoneHa
 
 void Client::Impl::start(const std::shared_ptr<Submission>& run) {
   if (run->completed) return;
-  if (run->state->requested) return complete(run, stopped(*run, *run->state->requested, false));
+  if (run->state->requested) return complete(run, stopped(*run, *run->state->requested));
   EventHandler events = [this, run](const Event& e) { event(run, e); };
   ResultHandler done = completing_on_drop(
       [this, run](Result&& result) {
@@ -174,15 +131,12 @@ void Client::Impl::start(const std::shared_ptr<Submission>& run) {
         complete(run, std::move(result));
       },
       run->request.route);
-  std::shared_ptr<RunControl> control =
-      start_routed(loop, config, run->request, std::move(events), std::move(done), &router_state);
-  if (!control) control = std::make_shared<DetachedStop>(*this, run);
-  run->state->attach(std::move(control));
+  run->state->attach(start_run(loop, config, builtin_transports(), run->request, std::move(events),
+                               std::move(done), &router_state));
 }
 
 void Client::Impl::event(const std::shared_ptr<Submission>& run, const Event& e) {
   if (run->completed || run->handler_error) return;
-  if (!kRouterHasControl && e.kind == Event::Kind::delta) run->text_so_far += e.text;
   if (!run->on_event) return;
   guarded("the event handler", [&] { run->on_event(e); },
           [&](const std::string& message) {
@@ -206,17 +160,13 @@ void Client::Impl::deliver(const std::shared_ptr<Submission>& run, Result result
   if (on_done) guarded("the completion handler", [&] { on_done(std::move(result)); });
 }
 
-Result Client::Impl::stopped(const Submission& run, RunHandle::State::Stop stop,
-                             bool started) const {
+Result Client::Impl::stopped(const Submission& run, RunHandle::State::Stop stop) const {
   Result result;
   result.route = run.request.route;
-  if (stop == RunHandle::State::Stop::cancel) {
-    result.error = Error::make(ErrorCode::aborted, started ? "the run was cancelled"
-                                                           : "the run was cancelled before it started");
-  } else {
-    result.text = run.text_so_far;
+  if (stop == RunHandle::State::Stop::cancel)
+    result.error = Error::make(ErrorCode::aborted, "the run was cancelled before it started");
+  else
     result.stop_reason = "paused";
-  }
   return result;
 }
 

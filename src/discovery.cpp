@@ -13,10 +13,10 @@
 #include "harness/print_mode.h"
 #include "parsers/json_path.h"
 #include "parsers/utf8.h"
+#include "src/credentials.h"
 #include "src/loop.h"
 #include "src/process.h"
 #include "src/redact.h"
-#include "src/router.h"
 
 namespace drover {
 namespace {

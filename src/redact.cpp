@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "src/router.h"
+#include "src/credentials.h"
 #include "src/text.h"
 
 namespace drover {

@@ -1,7 +1,6 @@
 #include "src/router.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -9,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "src/credentials.h"
 #include "src/loop.h"
 #include "src/transport.h"
 
@@ -38,11 +38,6 @@ std::string_view step_name(RoutingSpec::Step step) {
   return "retrying";
 }
 
-std::string account_label(const Route& r) { return r.provider + ":" + r.transport + ":" + r.account; }
-std::string credential_label(const Route& r, int index) {
-  return account_label(r) + "#key" + std::to_string(index + 1);
-}
-
 Route with_model(Route route, const std::string& model) {
   if (!model.empty()) {
     route.model = model;
@@ -56,13 +51,16 @@ struct Candidate {
   int credential = -1;  // index into the account's key pool; -1: not chosen yet / none
 };
 
-// One request through the router: alive until on_done ran.
+// One request through the router. Kept alive by what can still call it back (the try in
+// flight's sink, the back-off timer, a posted outcome) until its Result has been posted.
 class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
  public:
   RoutedRun(Loop& loop, const Config& config, const TransportSet& transports, RunRequest request,
-            EventHandler on_event, ResultHandler on_done, RouterState& state)
+            EventHandler on_event, ResultHandler on_done, RouterState* state)
       : loop_(loop), config_(config), transports_(transports), request_(std::move(request)),
-        on_event_(std::move(on_event)), on_done_(std::move(on_done)), state_(state) {}
+        on_event_(std::move(on_event)), on_done_(std::move(on_done)),
+        owned_state_(state == nullptr ? std::make_shared<RouterState>() : nullptr),
+        state_(state == nullptr ? *owned_state_ : *state) {}
 
   void begin(Route route) {
     started_at_ = uv_hrtime();
@@ -77,6 +75,21 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     result.route = route_id;
     result.error = std::move(error);
     deliver(std::move(result));
+  }
+
+  // The request's RunControl: the try in flight is told, and no further try starts.
+  void cancel() {
+    if (finished_) return;
+    cancelled_ = true;
+    if (timer_) return finish_waiting();
+    if (control_) control_->cancel();
+  }
+
+  void pause() {
+    if (finished_) return;
+    paused_ = true;
+    if (timer_) return finish_waiting();
+    if (control_) control_->pause();
   }
 
  private:
@@ -119,23 +132,16 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
       self->emit(event);
     };
     Transport* implementation = transports_.find(transport.kind);
-    if (implementation == nullptr) {
-      TransportOutcome outcome;
-      outcome.result.error = Error::make(
+    if (implementation == nullptr)
+      return fail_attempt(Error::make(
           ErrorCode::unsupported_capability,
           "transport kind '" + std::string(to_string(transport.kind)) + "' of route " +
-              current_.route.id + " is not available in this build");
-      return attempt_done(std::move(outcome));
-    }
+              current_.route.id + " is not available in this build"));
     std::string key;
     if (transport.kind == TransportKind::api) {
       std::optional<Error> key_error;
       keys_ = load_api_keys(transport.api.credentials, current_.route.id, key_error);
-      if (key_error) {
-        TransportOutcome outcome;
-        outcome.result.error = std::move(key_error);
-        return attempt_done(std::move(outcome));
-      }
+      if (key_error) return fail_attempt(std::move(*key_error));
       if (!keys_.empty()) {
         if (current_.credential < 0) current_.credential = first_usable_key();
         key = keys_[static_cast<size_t>(current_.credential) % keys_.size()];
@@ -145,6 +151,16 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
         loop_, TransportAttempt{current_.route, request_, std::move(key)},
         TransportSink{std::move(events),
                       [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); }});
+  }
+
+  // A try that fails before any transport started: its outcome arrives from the loop like any
+  // transport's would.
+  void fail_attempt(Error error) {
+    TransportOutcome outcome;
+    outcome.result.error = std::move(error);
+    loop_.post([self = shared_from_this(), outcome = std::move(outcome)]() mutable {
+      self->attempt_done(std::move(outcome));
+    });
   }
 
   int first_usable_key() {
@@ -165,6 +181,8 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   }
 
   void attempt_done(TransportOutcome&& outcome) {
+    if (finished_) return;
+    control_.reset();
     Result& r = outcome.result;
     Attempt a;
     a.route = current_.route.id;
@@ -185,7 +203,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
 
     if (!r.error) return deliver(std::move(r));
     const Error error = *r.error;
-    if (terminal(error.code) || cancelled_) return deliver(std::move(r));
+    if (terminal(error.code) || cancelled_ || paused_) return deliver(std::move(r));
     auto chain = config_.routing.fallback.find(error.code);
     if (chain == config_.routing.fallback.end()) return deliver(std::move(r));
     if (emitted_) {
@@ -214,7 +232,9 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
           delay = std::min<int64_t>(delay, 60000);
         }
         last_result_ = std::move(r);
-        return schedule(std::move(*next), delay);
+        pending_ = std::move(*next);
+        if (cancelled_ || paused_) return finish_waiting();  // stopped from the warning event
+        return schedule(delay);
       }
     }
     deliver(std::move(r));
@@ -267,47 +287,48 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
         now_ms() + static_cast<uint64_t>(config_.routing.cooldown_ms);
   }
 
-  void schedule(Candidate next, int64_t delay_ms) {
+  // Starts pending_ after `delay_ms` (at once when 0). Ctrl-C (Loop::stop_all) while waiting
+  // ends the request as cancel() does: nothing is running that the loop could stop.
+  void schedule(int64_t delay_ms) {
     tried_.insert(account_label(current_.route));
     tried_providers_.insert(current_.route.provider);
-    if (delay_ms <= 0) return attempt(std::move(next));
-    pending_ = std::move(next);
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop_.uv(), timer_);
-    timer_->data = new std::shared_ptr<RoutedRun>(shared_from_this());
-    uv_timer_start(
-        timer_,
-        [](uv_timer_t* t) {
-          auto self = *static_cast<std::shared_ptr<RoutedRun>*>(t->data);
-          self->release_timer();
-          self->attempt(std::move(*self->pending_));
-        },
-        static_cast<uint64_t>(delay_ms), 0);
+    if (delay_ms <= 0) return start_pending();
+    timer_ = std::make_unique<LoopTimer>(loop_);
+    timer_->start(delay_ms, [self = shared_from_this()] {
+      self->end_wait();
+      self->start_pending();
+    });
     auto weak = weak_from_this();
     stop_hook_ = loop_.add_stop_hook([weak](StopCause) {
-      if (auto self = weak.lock()) self->cancel_wait();
+      if (auto self = weak.lock()) self->cancel();
     });
   }
 
-  void release_timer() {
+  void start_pending() {
+    Candidate next = std::move(*pending_);
+    pending_.reset();
+    last_result_.reset();
+    attempt(std::move(next));
+  }
+
+  void end_wait() {
     if (stop_hook_) loop_.remove_stop_hook(stop_hook_);
     stop_hook_ = 0;
-    if (timer_ == nullptr) return;
-    uv_timer_stop(timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
-      delete static_cast<std::shared_ptr<RoutedRun>*>(h->data);
-      delete reinterpret_cast<uv_timer_t*>(h);
-    });
-    timer_ = nullptr;
+    timer_.reset();  // safe from the timer's own callback
   }
 
-  // Ctrl-C while waiting to retry: nothing is running, so the run ends here, aborted.
-  void cancel_wait() {
-    cancelled_ = true;
-    if (timer_ == nullptr) return;
-    release_timer();
+  // Stopped between tries: cancel ends the request aborted, pause with the last try's answer.
+  void finish_waiting() {
+    end_wait();
+    pending_.reset();
     Result r = last_result_ ? std::move(*last_result_) : Result{};
-    r.error = Error::make(ErrorCode::aborted, "cancelled while waiting to retry");
+    last_result_.reset();
+    if (cancelled_) {
+      r.error = Error::make(ErrorCode::aborted, "cancelled while waiting to retry");
+    } else {
+      r.error.reset();
+      r.stop_reason = "paused";
+    }
     deliver(std::move(r));
   }
 
@@ -328,8 +349,11 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     emit(event);
   }
 
+  // Completes the request: the Result goes to on_done from the loop, never from inside the call
+  // that got here (start_run, cancel(), pause()).
   void deliver(Result&& result) {
-    if (!on_done_) return;
+    if (finished_) return;
+    finished_ = true;
     result.route = current_.route.id.empty() ? result.route : current_.route.id;
     if (result.model.empty()) result.model = current_.route.model;
     result.attempts = std::move(attempts_);
@@ -343,8 +367,11 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     result.timings.started_at = started_wall_;
     result.timings.wall_ms = elapsed_ms();
     result.timings.first_delta_ms = first_delta_ms_;
-    auto done = std::move(on_done_);
-    done(std::move(result));
+    on_event_ = nullptr;
+    control_.reset();
+    loop_.post([done = std::move(on_done_), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
   }
 
   Loop& loop_;
@@ -353,6 +380,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   RunRequest request_;
   EventHandler on_event_;
   ResultHandler on_done_;
+  std::shared_ptr<RouterState> owned_state_;  // when the caller gave none
   RouterState& state_;
 
   Candidate current_;
@@ -367,14 +395,31 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   std::optional<Usage> usage_;
   int calls_ = 0;
   bool emitted_ = false;  // this try delivered a delta to on_event_
-  bool cancelled_ = false;
+  bool cancelled_ = false;  // cancel() asked for: no further try
+  bool paused_ = false;     // pause() asked for: no further try
+  bool finished_ = false;   // the Result has been posted
   uint64_t started_at_ = 0;
   uint64_t attempt_started_ = 0;
   std::string started_wall_;
   std::optional<double> first_delta_ms_;
-  std::shared_ptr<RunControl> control_;  // the current try's
-  uv_timer_t* timer_ = nullptr;
+  std::shared_ptr<RunControl> control_;  // the try in flight's, until its outcome arrived
+  std::unique_ptr<LoopTimer> timer_;      // set while waiting to retry
   uint64_t stop_hook_ = 0;
+};
+
+// What start_run returns. Holds the run weakly: a control kept after the end keeps nothing alive.
+class RouterControl final : public RunControl {
+ public:
+  explicit RouterControl(std::weak_ptr<RoutedRun> run) : run_(std::move(run)) {}
+  void cancel() override {
+    if (auto run = run_.lock()) run->cancel();
+  }
+  void pause() override {
+    if (auto run = run_.lock()) run->pause();
+  }
+
+ private:
+  std::weak_ptr<RoutedRun> run_;
 };
 
 }  // namespace
@@ -384,63 +429,28 @@ bool RouterState::cooling(const std::string& label, uint64_t now) const {
   return it != cooldown_until_ms.end() && it->second > now;
 }
 
-std::vector<std::string> load_api_keys(const CredentialSpec& spec, const std::string& route_id,
-                                       std::optional<Error>& error) {
-  std::vector<std::string> keys;
-  if (spec.api_key) {
-    keys.push_back(*spec.api_key);
-    return keys;
+std::shared_ptr<RunControl> start_run(Loop& loop, const Config& config,
+                                      const TransportSet& transports, const RunRequest& request,
+                                      EventHandler on_event, ResultHandler on_done,
+                                      RouterState* state) {
+  auto run = std::make_shared<RoutedRun>(loop, config, transports, request, std::move(on_event),
+                                         std::move(on_done), state);
+  auto control = std::make_shared<RouterControl>(run);
+  if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+    run->fail_before_start(request.route,
+                           Error::make(ErrorCode::validation_error, "the prompt is empty"));
+    return control;
   }
-  if (!spec.api_key_env) return keys;
-  const char* value = std::getenv(spec.api_key_env->c_str());
-  if (value == nullptr || *value == '\0') {
-    error = Error::make(ErrorCode::auth_error, "the API key variable " + *spec.api_key_env +
-                                                   " (route " + route_id + ") is not set");
-    return keys;
-  }
-  std::string all(value);
-  if (!spec.api_key_delimiter) {
-    keys.push_back(all);
-    return keys;
-  }
-  const std::string& delim = *spec.api_key_delimiter;
-  size_t start = 0;
-  while (start <= all.size()) {
-    size_t end = all.find(delim, start);
-    if (end == std::string::npos) end = all.size();
-    std::string key = all.substr(start, end - start);
-    key.erase(0, key.find_first_not_of(" \t\r\n"));
-    key.erase(key.find_last_not_of(" \t\r\n") + 1);
-    if (!key.empty()) keys.push_back(std::move(key));
-    start = end + delim.size();
-  }
-  if (keys.empty())
-    error = Error::make(ErrorCode::auth_error, "the API key variable " + *spec.api_key_env +
-                                                   " (route " + route_id + ") holds no key");
-  return keys;
-}
-
-void start_run(Loop& loop, const Config& config, const RunRequest& request,
-               EventHandler on_event, ResultHandler on_done, RouterState* state) {
-  std::shared_ptr<RouterState> owned;
-  if (state == nullptr) {
-    owned = std::make_shared<RouterState>();
-    state = owned.get();
-  }
-  // Keep a private state alive for the run's lifetime through the completion callback.
-  ResultHandler done = [owned, on_done = std::move(on_done)](Result&& r) { on_done(std::move(r)); };
-  auto run = std::make_shared<RoutedRun>(loop, config, builtin_transports(), request, std::move(on_event),
-                                         std::move(done), *state);
-  if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
-    return run->fail_before_start(request.route,
-                                  Error::make(ErrorCode::validation_error, "the prompt is empty"));
   auto [route, error] = config.resolve(request.route);
-  if (!route)
-    return run->fail_before_start(request.route,
-                                  error.value_or(Error::make(ErrorCode::config_error, "no route")));
+  if (!route) {
+    run->fail_before_start(request.route,
+                           error.value_or(Error::make(ErrorCode::config_error, "no route")));
+    return control;
+  }
   Route chosen = *route;
   if (request.model && !request.model->empty()) chosen = with_model(chosen, *request.model);
   run->begin(std::move(chosen));
+  return control;
 }
 
 }  // namespace drover

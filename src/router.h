@@ -4,9 +4,7 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "drover/client.h"
 #include "drover/config.h"
@@ -24,11 +22,5 @@ struct RouterState {
 
   bool cooling(const std::string& label, uint64_t now_ms) const;
 };
-
-/// The API keys of an account's credential spec, in pool order (from apiKey, or the variable
-/// apiKeyEnv split by apiKeyDelimiter; blanks dropped). Empty when the account has none.
-/// `error` is set when apiKeyEnv names a variable that is unset or empty.
-std::vector<std::string> load_api_keys(const CredentialSpec& spec, const std::string& route_id,
-                                       std::optional<Error>& error);
 
 }  // namespace drover

@@ -253,7 +253,7 @@ int command_run(const RunOptions& opts) {
     };
   }
   std::optional<drover::Result> filled;
-  drover::start_run(loop, *config, request, on_event,
+  drover::start_run(loop, *config, drover::builtin_transports(), request, on_event,
                     [&filled](drover::Result&& r) { filled = std::move(r); });
   loop.run();
   drover::Result result = filled ? std::move(*filled) : drover::unfilled_result(request.route);

@@ -271,7 +271,7 @@ TEST(ApiRouter, ManyRequestsInFlightOnOneLoop) {
     RunRequest request;
     request.prompt = "request " + std::to_string(i);
     request.route = i % 2 ? "anthropic" : "openai";
-    start_run(loop, config, request, nullptr, [&](Result&& r) { results.push_back(std::move(r)); });
+    start_run(loop, config, builtin_transports(), request, nullptr, [&](Result&& r) { results.push_back(std::move(r)); });
   }
   loop.run();
   ASSERT_EQ(results.size(), static_cast<size_t>(kRequests));

@@ -75,7 +75,7 @@ AcpRun run_acp(const Config& config, RunRequest request,
   AcpRun run;
   if (request.prompt.empty()) request.prompt = "hello";
   Loop loop;
-  start_run(loop, config, request,
+  start_run(loop, config, builtin_transports(), request,
             [&](const Event& e) {
               run.events.push_back(e);
               if (e.kind == Event::Kind::delta) run.deltas += e.text;

@@ -43,7 +43,7 @@ Result run_policy(const Config& config, const ScratchDir& dir, std::optional<Per
   request.permissions = policy;
   Result result;
   Loop loop;
-  start_run(loop, config, request, nullptr, [&](Result&& r) { result = std::move(r); });
+  start_run(loop, config, builtin_transports(), request, nullptr, [&](Result&& r) { result = std::move(r); });
   loop.run();
   EXPECT_EQ(loop.live_processes(), 0u);
   return result;

@@ -48,7 +48,7 @@ std::vector<Result> run_concurrently(const Config& config, const std::vector<std
     RunRequest request;
     request.prompt = "go";
     request.session_id = session;
-    start_run(loop, config, request, nullptr, [&](Result&& r) { results.push_back(std::move(r)); });
+    start_run(loop, config, builtin_transports(), request, nullptr, [&](Result&& r) { results.push_back(std::move(r)); });
   }
   loop.run();
   return results;
@@ -92,7 +92,7 @@ TEST(Sessions, TheDetectorDoesSeeInterleavingWithoutALock) {
   for (int i = 0; i < 2; ++i) {
     RunRequest request;
     request.prompt = "go";
-    start_run(loop, *config, request, nullptr, [&](Result&& r) { results.push_back(std::move(r)); });
+    start_run(loop, *config, builtin_transports(), request, nullptr, [&](Result&& r) { results.push_back(std::move(r)); });
   }
   loop.run();
   ASSERT_EQ(results.size(), 2u);
