@@ -13,7 +13,6 @@
 #include "drover/session.h"
 #include "harness/acp_updates.h"
 #include "harness/child_common.h"
-#include "harness/print_mode.h"
 #include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
@@ -23,6 +22,8 @@
 #include "src/process.h"
 #include "src/redact.h"
 #include "src/rpc/jsonrpc.h"
+#include "src/run_control.h"
+#include "src/run_handle.h"
 #include "staging/session_lock.h"
 
 #ifndef DROVER_VERSION
@@ -227,6 +228,8 @@ class AcpAgent {
     Error spawn_error;
     process_ = Process::start(loop_, std::move(spawn), std::move(callbacks), spawn_error);
     if (process_ == nullptr) return fail_before_spawn(std::move(spawn_error));
+    // A one-shot run's cancel or pause: session/cancel, then the bounded shutdown (as Ctrl-C).
+    if (control_) control_->set_stage([this](StageControl::Stop) { interrupt(StopCause::cancelled); });
 
     stop_hook_ = loop_.add_stop_hook([this](StopCause cause) { interrupt(cause); });
     if (watchdog_.total_timeout_ms && one_shot_)
@@ -309,6 +312,21 @@ class AcpAgent {
 
   /// A turn was started and has not ended (one-shot turns end with the process).
   bool turn_done_pending() const { return one_shot_ || static_cast<bool>(turn_done_); }
+
+  /// A Session's caller stops the turn in flight: session/cancel (the agent stays for the next
+  /// prompt; one that does not answer within the cancel grace is stopped). A turn already
+  /// answered and reading late updates ends now.
+  void stop_turn() {
+    if (!turn_ || !turn_done_) return;
+    if (turn_->answered) {
+      if (!shutting_down_) phase_timer_.start(0, [this] { end_turn(); });
+      return;
+    }
+    interrupt(StopCause::cancelled);
+  }
+
+  /// The RunControl of a one-shot run: its stops go to this agent while it is alive.
+  void set_control(std::shared_ptr<StageControl> control) { control_ = std::move(control); }
 
  private:
   // ---- handshake --------------------------------------------------------------------------
@@ -795,8 +813,11 @@ class AcpAgent {
     result.policy = policy_.report;
     secrets_.redact(result);
     auto finished = std::move(finished_);
+    Loop& loop = loop_;
     delete this;
-    finished(std::move(result));
+    // Nothing started: the failure still arrives from the loop, never from inside start().
+    auto shared = std::make_shared<Result>(std::move(result));
+    loop.post([finished = std::move(finished), shared] { finished(std::move(*shared)); });
   }
 
  public:
@@ -842,6 +863,7 @@ class AcpAgent {
     if (transcript_.is_open()) transcript_.close();
     end_turn();
     Result result = build_result();
+    if (control_) control_->set_stage(nullptr);  // the agent is gone
     auto finished = std::move(finished_);
     delete this;
     finished(std::move(result));
@@ -898,6 +920,7 @@ class AcpAgent {
   std::optional<ProcessOutcome> outcome_;
   std::function<void()> ready_;
   std::function<void(Result&&)> finished_;
+  std::shared_ptr<StageControl> control_;  // one-shot runs
 };
 
 Result AcpAgent::build_result() {
@@ -941,29 +964,10 @@ Result AcpAgent::take_turn_result() {
       result.warnings.push_back("removed " + std::to_string(t->noise->removed_count()) +
                                 " line(s) of harness noise");
   }
-  auto timed_out = [&](const char* what, const std::optional<int64_t>& ms) {
-    return Error::make(ErrorCode::timeout, command_name_ + " " + what + " (" +
-                                               seconds_text(ms.value_or(0)) + ")");
-  };
   const StopCause cause = t && t->cancel_cause != StopCause::none ? t->cancel_cause : stop_cause_;
-  switch (cause) {
-    case StopCause::start_timeout:
-      result.error = timed_out("did not finish the ACP handshake within the start timeout",
-                               watchdog_.start_timeout_ms);
-      break;
-    case StopCause::idle_timeout:
-      result.error = timed_out("sent nothing for the idle timeout", watchdog_.idle_timeout_ms);
-      break;
-    case StopCause::total_timeout:
-      result.error = timed_out("did not finish within the timeout", watchdog_.total_timeout_ms);
-      break;
-    case StopCause::cancelled:
-    case StopCause::shutdown:
-      result.error = Error::make(ErrorCode::aborted, "the run was cancelled");
-      break;
-    case StopCause::none:
-      break;
-  }
+  result.error = stop_cause_error(cause, command_name_, watchdog_,
+                                  "did not finish the ACP handshake within the start timeout",
+                                  "sent nothing for the idle timeout");
   if (!result.error && error_ && (!t || !t->answered)) result.error = error_;
   if (!result.error && t && t->error) result.error = std::move(t->error);
   if (!result.error && t) {
@@ -983,9 +987,8 @@ Result AcpAgent::take_turn_result() {
     } else if (t->noise && t->noise->only_noise() && spec_.noise.fail_on_noise_only) {
       result.error = Error::make(ErrorCode::temporary_unavailable,
                                  command_name_ + " answered with harness noise only");
-    } else if (result.text.find_first_not_of(" \t\r\n") == std::string::npos) {
-      result.error = Error::make(ErrorCode::temporary_unavailable,
-                                 command_name_ + " ended the turn without an answer");
+    } else {
+      result.error = empty_answer_error(result.text, command_name_ + " ended the turn without an answer");
     }
     if (reason == "max_tokens") result.warnings.push_back("the answer was cut at the token limit");
   }
@@ -1081,9 +1084,11 @@ json redact_secrets(json value) {
 namespace {
 
 void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventHandler on_event,
-               ResultHandler on_done) {
-  auto start = [&loop, route, on_event, on_done](RunRequest request, std::optional<SessionLock> lock) {
+               ResultHandler on_done, std::shared_ptr<StageControl> control) {
+  auto start = [&loop, route, on_event, on_done, control](RunRequest request,
+                                                           std::optional<SessionLock> lock) {
     auto* agent = new AcpAgent(loop, route, request);
+    agent->set_control(control);
     if (lock) agent->hold(std::move(*lock));
     agent->start(
         [agent, request, on_event]() {
@@ -1092,44 +1097,42 @@ void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
         on_done);
   };
   if (!request.session_id) return start(request, std::nullopt);
-  // Runs on the same agent session are serialized, never interleaved: a second one waits, and
-  // the wait counts against the total timeout (the agent gets what is left of it).
-  const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
-  const std::optional<int64_t> total =
-      request.timeout_ms ? request.timeout_ms
-                         : route.account_spec->transport.acp.watchdog.for_run(true).total_timeout_ms;
-  const uint64_t waiting_since = uv_hrtime();
-  acquire_session_lock(
-      loop, scope, *request.session_id,
-      [start, request, total, waiting_since, on_done](std::optional<SessionLock> lock,
-                                                      std::optional<Error> error) {
+  // The agent gets what the wait for the session left of the total timeout.
+  const WatchdogSpec watchdog = apply_request_timeouts(
+      route.account_spec->transport.acp.watchdog.for_run(true), request);
+  auto wait = acquire_run_lock(
+      loop, route, *request.session_id, watchdog.total_timeout_ms,
+      [start, request, on_done, control](std::optional<SessionLock> lock, std::optional<Error> error,
+                                         std::optional<int64_t> total_left) {
+        control->set_stage(nullptr);
         if (!error) {
           RunRequest waited = request;
-          if (total) {
-            const auto ms = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
-            waited.timeout_ms = std::max<int64_t>(*total - ms, 1);
-          }
+          if (total_left) waited.timeout_ms = total_left;
           return start(std::move(waited), std::move(lock));
         }
         Result result;
         result.error = std::move(error);
         on_done(std::move(result));
-      },
-      total);
+      });
+  control->set_stage([wait](StageControl::Stop) { wait->cancel(); });
 }
 
 }  // namespace
 
 std::shared_ptr<RunControl> start_acp(Loop& loop, const TransportAttempt& attempt,
                                       TransportSink sink) {
+  auto control = std::make_shared<StageControl>();
   begin_acp(loop, attempt.route, attempt.request, std::move(sink.on_event),
-            [on_done = std::move(sink.on_done)](Result&& result) {
+            [control, on_done = std::move(sink.on_done)](Result&& result) {
+              control->shape(result);
+              control->complete();
               TransportOutcome outcome;
               outcome.calls = result.process ? 1 : 0;
               outcome.result = std::move(result);
               on_done(std::move(outcome));
-            });
-  return no_run_control();
+            },
+            control);
+  return control;
 }
 
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done) {
@@ -1158,10 +1161,13 @@ void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpM
 
 struct Session::Impl {
   struct Pending {
+    uint64_t id = 0;
     std::string text;
     std::vector<std::string> files;
     EventHandler on_event;
-    std::function<void(Result)> on_done;
+    DoneHandler on_done;
+    std::shared_ptr<RunHandle::State> handle;
+    std::shared_ptr<StageControl> control;  // the prompt's: withdraws it while queued
   };
 
   const Config& config;
@@ -1174,6 +1180,8 @@ struct Session::Impl {
   bool busy = false;          // a handshake or a prompt is in flight
   std::string session_id;
   std::deque<Pending> queue;
+  uint64_t next_id = 1;
+  size_t posted = 0;  // deliveries posted to the loop and not yet run
 
   Impl(const Config& c, SessionOptions o) : config(c), options(std::move(o)) {
     // Every agent of the Session adds to one transcript.
@@ -1191,13 +1199,61 @@ struct Session::Impl {
     if (options.resume_id) session_id = *options.resume_id;
   }
 
+  /// Hands a prompt its Result (shaped by the stop asked for); its handle is done after this.
   void deliver(Pending& pending, Result result) {
     if (route) result.route = route->id;
+    if (pending.control) {
+      pending.control->shape(result);
+      pending.control->complete();
+    }
+    if (pending.handle) pending.handle->finish();
     try {
       if (pending.on_done) pending.on_done(std::move(result));
     } catch (const std::exception& e) {
       spdlog::error("session callback failed: {}", e.what());
     }
+  }
+
+  /// Delivers from the loop later: for answers decided inside submit() or a RunHandle call.
+  void deliver_later(Pending pending, Result result) {
+    ++posted;
+    pending.control->complete();  // decided: later stops do nothing
+    auto shared = std::make_shared<std::pair<Pending, Result>>(std::move(pending), std::move(result));
+    loop.post([this, shared] {
+      --posted;
+      deliver(shared->first, std::move(shared->second));
+    });
+  }
+
+  RunHandle submit(std::string text, EventHandler on_event, DoneHandler on_done,
+                   std::vector<std::string> files) {
+    Pending pending;
+    pending.id = next_id++;
+    pending.text = std::move(text);
+    pending.files = std::move(files);
+    pending.on_event = std::move(on_event);
+    pending.on_done = std::move(on_done);
+    pending.handle = std::make_shared<RunHandle::State>();
+    pending.control = std::make_shared<StageControl>();
+    const uint64_t id = pending.id;
+    pending.control->set_stage([this, id](StageControl::Stop) { withdraw(id); });
+    pending.handle->attach(pending.control);
+    RunHandle handle(pending.handle);
+    queue.push_back(std::move(pending));
+    pump();
+    return handle;
+  }
+
+  /// A queued prompt was cancelled or paused before its turn: it leaves the queue.
+  void withdraw(uint64_t id) {
+    auto it = std::find_if(queue.begin(), queue.end(), [id](const Pending& p) { return p.id == id; });
+    if (it == queue.end()) return;
+    Pending pending = std::move(*it);
+    queue.erase(it);
+    Result r;
+    if (!session_id.empty()) r.session_id = session_id;
+    r.error = Error::make(ErrorCode::aborted, "the prompt was cancelled before its turn");
+    deliver_later(std::move(pending), std::move(r));
   }
 
   void start_agent() {
@@ -1243,12 +1299,13 @@ struct Session::Impl {
   void pump() {
     if (busy || queue.empty()) return;
     if (route_error) {
+      // Decided at once (inside submit()): answered from the loop.
       auto failed = std::move(queue);
       queue.clear();
       for (auto& pending : failed) {
         Result r;
         r.error = route_error;
-        deliver(pending, std::move(r));
+        deliver_later(std::move(pending), std::move(r));
       }
       return;
     }
@@ -1256,14 +1313,21 @@ struct Session::Impl {
     if (!ready || !agent->alive()) return;  // agent_gone() pumps again
     busy = true;
     AcpAgent* current = agent;
-    current->prompt(queue.front().text, queue.front().files, queue.front().on_event, [this, current] {
+    Pending& front = queue.front();
+    const uint64_t id = front.id;
+    auto control = front.control;
+    current->prompt(front.text, front.files, front.on_event, [this, current, id] {
       Result result = current->take_turn_result();
-      if (queue.empty()) return;  // close() took the queue and answers it
+      if (queue.empty() || queue.front().id != id) return;  // close() took the queue and answers it
       Pending pending = std::move(queue.front());
       queue.pop_front();
       busy = false;
       deliver(pending, std::move(result));
       if (agent == current && current->alive()) pump();
+    });
+    // From here a stop ends this turn only; the agent stays for the next prompt.
+    control->set_stage([this, current](StageControl::Stop) {
+      if (agent == current) current->stop_turn();
     });
   }
 
@@ -1271,6 +1335,7 @@ struct Session::Impl {
     // Prompts not answered yet (the one running included) end as aborted once the agent is gone.
     auto unanswered = std::move(queue);
     queue.clear();
+    for (auto& pending : unanswered) pending.control->complete();
     if (agent != nullptr) {
       if (agent->alive()) agent->shutdown(false);
       loop.run_until([this] { return agent == nullptr; });
@@ -1281,6 +1346,7 @@ struct Session::Impl {
       r.error = Error::make(ErrorCode::aborted, "the session was closed before this prompt ended");
       deliver(pending, std::move(r));
     }
+    if (posted > 0) loop.run_until([this] { return posted == 0; });
   }
 };
 
@@ -1289,10 +1355,14 @@ Session::Session(const Config& config, SessionOptions options)
 
 Session::~Session() { impl_->close(); }
 
+RunHandle Session::submit(std::string text, EventHandler on_event, DoneHandler on_done,
+                          std::vector<std::string> files) {
+  return impl_->submit(std::move(text), std::move(on_event), std::move(on_done), std::move(files));
+}
+
 void Session::send(std::string text, EventHandler on_event, std::function<void(Result)> on_done,
                    std::vector<std::string> files) {
-  impl_->queue.push_back({std::move(text), std::move(files), std::move(on_event), std::move(on_done)});
-  impl_->pump();
+  submit(std::move(text), std::move(on_event), std::move(on_done), std::move(files));
 }
 
 Result Session::prompt(const std::string& text, const EventHandler& on_event,
@@ -1308,7 +1378,8 @@ Result Session::prompt(const std::string& text, const EventHandler& on_event,
 }
 
 void Session::wait() {
-  impl_->loop.run_until([this] { return !impl_->busy && impl_->queue.empty(); });
+  impl_->loop.run_until(
+      [this] { return !impl_->busy && impl_->queue.empty() && impl_->posted == 0; });
 }
 
 const std::string& Session::session_id() const { return impl_->session_id; }

@@ -1,6 +1,7 @@
 #include "harness/child_common.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -8,8 +9,13 @@
 #include <filesystem>
 #include <sstream>
 
+#include <boost/process/environment.hpp>
+#include <boost/process/search_path.hpp>
+#include <uv.h>
+
 #include "parsers/utf8.h"
 #include "src/args_template.h"
+#include "src/loop.h"
 #include "src/process.h"
 
 namespace drover {
@@ -40,6 +46,92 @@ WatchdogSpec apply_request_timeouts(WatchdogSpec watchdog, const RunRequest& req
     if (*from) *to = **from > 0 ? *from : std::nullopt;
   }
   return watchdog;
+}
+
+std::optional<Error> stop_cause_error(StopCause cause, const std::string& command_name,
+                                      const WatchdogSpec& watchdog, const std::string& start_what,
+                                      const std::string& idle_what) {
+  auto timed_out = [&](const std::string& what, const std::optional<int64_t>& ms) {
+    return Error::make(ErrorCode::timeout,
+                       command_name + " " + what + " (" + seconds_text(ms.value_or(0)) + ")");
+  };
+  switch (cause) {
+    case StopCause::start_timeout:
+      return timed_out(start_what, watchdog.start_timeout_ms);
+    case StopCause::idle_timeout:
+      return timed_out(idle_what, watchdog.idle_timeout_ms);
+    case StopCause::total_timeout:
+      return timed_out("did not finish within the timeout", watchdog.total_timeout_ms);
+    case StopCause::cancelled:
+    case StopCause::shutdown:
+      return Error::make(ErrorCode::aborted, "the run was cancelled");
+    case StopCause::none:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> empty_answer_error(const std::string& text, std::string message) {
+  if (text.find_first_not_of(" \t\r\n") != std::string::npos) return std::nullopt;
+  return Error::make(ErrorCode::temporary_unavailable, std::move(message));
+}
+
+std::shared_ptr<SessionLockWait> acquire_run_lock(
+    Loop& loop, const Route& route, const std::string& session_id,
+    std::optional<int64_t> total_timeout_ms,
+    std::function<void(std::optional<SessionLock>, std::optional<Error>, std::optional<int64_t>)>
+        on_ready) {
+  const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
+  const uint64_t waiting_since = uv_hrtime();
+  return acquire_session_lock(
+      loop, scope, session_id,
+      [total_timeout_ms, waiting_since, on_ready = std::move(on_ready)](
+          std::optional<SessionLock> lock, std::optional<Error> error) {
+        std::optional<int64_t> left = total_timeout_ms;
+        if (left) {
+          const auto waited = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
+          left = std::max<int64_t>(*left - waited, 1);
+        }
+        on_ready(std::move(lock), std::move(error), left);
+      },
+      total_timeout_ms);
+}
+
+std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& set,
+                                                 const std::vector<std::string>& clear_env) {
+  std::vector<std::string> env;
+  auto parent = boost::this_process::environment();
+  for (const auto& entry : parent) {
+    std::string name = entry.get_name();
+    if (set.count(name)) continue;
+    if (std::find(clear_env.begin(), clear_env.end(), name) != clear_env.end()) continue;
+    env.push_back(name + "=" + entry.to_string());
+  }
+  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
+  return env;
+}
+
+std::string resolve_command(const std::string& command, const std::vector<std::string>& env,
+                            const std::string& cwd) {
+  auto executable = [](const std::filesystem::path& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (command.empty()) return {};
+  if (command.find('/') != std::string::npos) {
+    std::filesystem::path p(command);
+    if (p.is_relative() && !cwd.empty()) p = std::filesystem::path(cwd) / p;
+    return executable(p) ? p.string() : std::string();
+  }
+  std::string path_var;
+  for (const auto& entry : env)
+    if (entry.rfind("PATH=", 0) == 0) path_var = entry.substr(5);
+  std::vector<boost::filesystem::path> dirs;
+  std::stringstream split(path_var);
+  for (std::string dir; std::getline(split, dir, ':');)
+    dirs.emplace_back(dir.empty() ? "." : dir);
+  auto found = boost::process::search_path(command, dirs);
+  return found.empty() ? std::string() : found.string();
 }
 
 // The built-in markers (unless switched off) plus the route's own.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,9 +13,12 @@
 #include "drover/client.h"
 #include "drover/config.h"
 #include "parsers/noise_filter.h"
+#include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
 namespace drover {
+
+class Loop;
 
 /// "1.5 s" for 1500 ms.
 std::string seconds_text(int64_t ms);
@@ -28,6 +32,37 @@ inline constexpr uint64_t kParsedStdoutKeptBytes = 64u << 10;
 /// `watchdog` with the request's timeouts in place of the route's (RunRequest::timeout_ms and
 /// friends; 0 there means no limit at all).
 WatchdogSpec apply_request_timeouts(WatchdogSpec watchdog, const RunRequest& request);
+
+/// The error of a run its watchdog or a cancel stopped (`cause`), worded for `command_name`:
+/// timeout naming the limit, aborted for a cancel or shutdown; nullopt for StopCause::none.
+/// `start_what` and `idle_what` say what the harness failed to do in time ("printed nothing …").
+std::optional<Error> stop_cause_error(StopCause cause, const std::string& command_name,
+                                      const WatchdogSpec& watchdog, const std::string& start_what,
+                                      const std::string& idle_what);
+
+/// An empty (blank) answer is never a success: temporary_unavailable with `message`, so the
+/// caller may retry. nullopt when `text` has something to say.
+std::optional<Error> empty_answer_error(const std::string& text, std::string message);
+
+/// Runs resuming the same harness session are serialized, never interleaved: takes the route's
+/// lock for `session_id`, waiting while another run holds it. The wait counts against
+/// `total_timeout_ms`: `on_ready` gets the lock (or the error) and what is left of the total
+/// timeout (at least 1 ms; nullopt without a limit). Always from the loop.
+std::shared_ptr<SessionLockWait> acquire_run_lock(
+    Loop& loop, const Route& route, const std::string& session_id,
+    std::optional<int64_t> total_timeout_ms,
+    std::function<void(std::optional<SessionLock>, std::optional<Error>, std::optional<int64_t>)>
+        on_ready);
+
+/// The child's environment: drover's own minus `clear_env`, plus `set` (which wins).
+std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& set,
+                                                 const std::vector<std::string>& clear_env);
+
+/// Finds `command` the way a shell would with the child's PATH: a name containing '/' is used as
+/// is (relative to `cwd` when relative); otherwise each PATH entry is searched. Empty when not
+/// found or not executable.
+std::string resolve_command(const std::string& command, const std::vector<std::string>& env,
+                            const std::string& cwd);
 
 /// The built-in noise markers (unless switched off) plus the route's own.
 parsers::NoiseMarkers markers_for(const NoiseSpec& spec);

@@ -1,8 +1,5 @@
 #include "harness/print_mode.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -11,8 +8,6 @@
 #include <memory>
 #include <sstream>
 
-#include <boost/process/environment.hpp>
-#include <boost/process/search_path.hpp>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -25,6 +20,7 @@
 #include "src/loop.h"
 #include "src/process.h"
 #include "src/redact.h"
+#include "src/run_control.h"
 #include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
@@ -32,8 +28,11 @@ namespace drover {
 namespace {
 
 
-// One print-mode run, alive from spawn until on_done has been called.
+// One print-mode run, alive until its outcome is posted: held by the process callbacks or the
+// session-lock wait, whichever stage is live.
 struct PrintModeRun {
+  Loop* loop = nullptr;
+  std::shared_ptr<StageControl> control = std::make_shared<StageControl>();
   Route route;
   RunRequest request;
   EventHandler on_event;
@@ -82,8 +81,16 @@ struct PrintModeRun {
     Result result;
     result.error = std::move(error);
     result.policy = policy.report;
+    deliver(std::move(result));
+  }
+  /// Shapes the Result by the stop asked for, then hands it on from the loop (never from inside
+  /// start_print_mode or a RunControl call).
+  void deliver(Result result) {
+    control->shape(result);
+    control->complete();
     secrets.redact(result);
-    on_done(std::move(result));
+    auto shared = std::make_shared<Result>(std::move(result));
+    loop->post([done = std::move(on_done), shared] { done(std::move(*shared)); });
   }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
   std::optional<Error> classify(const ProcessOutcome& outcome,
@@ -93,23 +100,10 @@ struct PrintModeRun {
 std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
                                             const parsers::ParsedOutput& parsed) const {
   const ProcessInfo& p = outcome.info;
-  auto timed_out = [&](const char* what, const std::optional<int64_t>& ms) {
-    return Error::make(ErrorCode::timeout,
-                       command_name + " " + what + " (" + seconds_text(ms.value_or(0)) + ")");
-  };
-  switch (p.stopped_by) {
-    case StopCause::start_timeout:
-      return timed_out("printed nothing within the start timeout", watchdog.start_timeout_ms);
-    case StopCause::idle_timeout:
-      return timed_out("printed nothing for the idle timeout", watchdog.idle_timeout_ms);
-    case StopCause::total_timeout:
-      return timed_out("did not finish within the timeout", watchdog.total_timeout_ms);
-    case StopCause::cancelled:
-    case StopCause::shutdown:
-      return Error::make(ErrorCode::aborted, "the run was cancelled");
-    case StopCause::none:
-      break;
-  }
+  if (auto stopped = stop_cause_error(p.stopped_by, command_name, watchdog,
+                                      "printed nothing within the start timeout",
+                                      "printed nothing for the idle timeout"))
+    return stopped;
   const bool process_failed = p.term_signal || (p.exit_code && *p.exit_code != 0);
   if (parsed.error && (parsed.structured || !process_failed)) {
     // The harness's own error payload. When stdout was not the expected JSON at all and the
@@ -206,11 +200,8 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
                                    std::to_string(noise ? noise->removed_count() : 0) +
                                    " line(s): greetings, banners or the like)");
   }
-  if (!result.error && result.text.find_first_not_of(" \t\r\n") == std::string::npos) {
-    // An empty answer is never a success: the caller may retry.
-    result.error = Error::make(ErrorCode::temporary_unavailable,
-                               command_name + " exited successfully but gave no answer");
-  }
+  if (!result.error)
+    result.error = empty_answer_error(result.text, command_name + " exited successfully but gave no answer");
   result.process = std::move(outcome.info);
   // The captured tails served classify(); up to maxOutputBytes each, they go before the result
   // is handed on (and serialized).
@@ -218,82 +209,45 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   std::string().swap(outcome.stderr_tail);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
   session_lock.reset();
-  secrets.redact(result);
-  auto done = std::move(on_done);
-  done(std::move(result));
+  deliver(std::move(result));
 }
 
 
 }  // namespace
 
-std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& set,
-                                                 const std::vector<std::string>& clear_env) {
-  std::vector<std::string> env;
-  auto parent = boost::this_process::environment();
-  for (const auto& entry : parent) {
-    std::string name = entry.get_name();
-    if (set.count(name)) continue;
-    if (std::find(clear_env.begin(), clear_env.end(), name) != clear_env.end()) continue;
-    env.push_back(name + "=" + entry.to_string());
-  }
-  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
-  return env;
-}
-
-std::string resolve_command(const std::string& command, const std::vector<std::string>& env,
-                            const std::string& cwd) {
-  auto executable = [](const std::filesystem::path& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
-  };
-  if (command.empty()) return {};
-  if (command.find('/') != std::string::npos) {
-    std::filesystem::path p(command);
-    if (p.is_relative() && !cwd.empty()) p = std::filesystem::path(cwd) / p;
-    return executable(p) ? p.string() : std::string();
-  }
-  std::string path_var;
-  for (const auto& entry : env)
-    if (entry.rfind("PATH=", 0) == 0) path_var = entry.substr(5);
-  std::vector<boost::filesystem::path> dirs;
-  std::stringstream split(path_var);
-  for (std::string dir; std::getline(split, dir, ':');)
-    dirs.emplace_back(dir.empty() ? "." : dir);
-  auto found = boost::process::search_path(command, dirs);
-  return found.empty() ? std::string() : found.string();
-}
-
 namespace {
 
-void spawn_print_mode(Loop& loop, std::unique_ptr<PrintModeRun> run, SpawnOptions spawn) {
+void spawn_print_mode(Loop& loop, std::shared_ptr<PrintModeRun> run, SpawnOptions spawn) {
   PrintModeRun* raw = run.get();
   ProcessCallbacks callbacks;
   callbacks.on_stdout = [raw](std::string_view chunk) {
     raw->parser->feed(chunk, raw->pending);
     raw->emit(raw->pending);
   };
-  callbacks.on_complete = [raw](ProcessOutcome&& outcome) {
-    std::unique_ptr<PrintModeRun> owned(raw);  // the run ends here, whatever happens
-    owned->complete(std::move(outcome));
+  callbacks.on_complete = [run](ProcessOutcome&& outcome) {
+    run->control->set_stage(nullptr);  // the process is gone
+    run->complete(std::move(outcome));
   };
   Error spawn_error;
-  if (Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error) == nullptr)
-    return run->fail(std::move(spawn_error));
-  run.release();  // owned by on_complete from here on
+  Process* process = Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error);
+  if (process == nullptr) return raw->fail(std::move(spawn_error));
+  // A cancel or a pause stops the process group (SIGTERM, grace, SIGKILL); complete() reads the
+  // answer so far.
+  raw->control->set_stage([process](StageControl::Stop) { process->stop(StopCause::cancelled); });
 }
 
 }  // namespace
 
 namespace {
 
-void begin_print_mode(Loop& loop, const Route& route, const RunRequest& request,
-                      EventHandler on_event, ResultHandler on_done) {
+void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, const Route& route,
+                      const RunRequest& request, EventHandler on_event, ResultHandler on_done) {
   const TransportSpec& transport = route.account_spec->transport;
   const CliSpec& cli = transport.cli;
   const bool streaming = request.stream && cli.streaming.has_value();
   const ParserSpec& parser_spec = streaming ? cli.streaming->parser : cli.parser;
 
-  auto run = std::make_unique<PrintModeRun>();
+  run->loop = &loop;
   run->route = route;
   run->request = request;
   run->on_event = std::move(on_event);
@@ -410,42 +364,35 @@ void begin_print_mode(Loop& loop, const Route& route, const RunRequest& request,
   run->parser = parsers::make_parser(parser_spec, cli.max_output_bytes);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
-  if (!request.session_id) return spawn_print_mode(loop, std::move(run), std::move(spawn));
-  // Runs on the same harness session are serialized, never interleaved: a second one waits.
-  const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
-  auto shared_run = std::make_shared<std::unique_ptr<PrintModeRun>>(std::move(run));
+  if (!request.session_id) return spawn_print_mode(loop, run, std::move(spawn));
   auto shared_spawn = std::make_shared<SpawnOptions>(std::move(spawn));
-  // The wait counts against the total timeout: the harness gets what is left of it.
-  const std::optional<int64_t> total = spawn.watchdog.total_timeout_ms;
-  const uint64_t waiting_since = uv_hrtime();
-  acquire_session_lock(
-      loop, scope, *request.session_id,
-      [&loop, shared_run, shared_spawn, total, waiting_since](std::optional<SessionLock> lock,
-                                                              std::optional<Error> error) {
-        std::unique_ptr<PrintModeRun> r = std::move(*shared_run);
-        if (error) return r->fail(std::move(*error));
-        r->session_lock.emplace(std::move(*lock));
-        if (total) {
-          const auto waited = static_cast<int64_t>((uv_hrtime() - waiting_since) / 1000000);
-          shared_spawn->watchdog.total_timeout_ms = std::max<int64_t>(*total - waited, 1);
-        }
-        spawn_print_mode(loop, std::move(r), std::move(*shared_spawn));
-      },
-      total);
+  auto wait = acquire_run_lock(
+      loop, route, *request.session_id, shared_spawn->watchdog.total_timeout_ms,
+      [&loop, run, shared_spawn](std::optional<SessionLock> lock, std::optional<Error> error,
+                                 std::optional<int64_t> total_left) {
+        run->control->set_stage(nullptr);
+        if (error) return run->fail(std::move(*error));
+        run->session_lock.emplace(std::move(*lock));
+        shared_spawn->watchdog.total_timeout_ms = total_left;
+        spawn_print_mode(loop, run, std::move(*shared_spawn));
+      });
+  run->control->set_stage([wait](StageControl::Stop) { wait->cancel(); });
 }
 
 }  // namespace
 
 std::shared_ptr<RunControl> start_print_mode(Loop& loop, const TransportAttempt& attempt,
                                              TransportSink sink) {
-  begin_print_mode(loop, attempt.route, attempt.request, std::move(sink.on_event),
+  auto run = std::make_shared<PrintModeRun>();
+  std::shared_ptr<RunControl> control = run->control;
+  begin_print_mode(loop, run, attempt.route, attempt.request, std::move(sink.on_event),
                    [on_done = std::move(sink.on_done)](Result&& result) {
                      TransportOutcome outcome;
                      outcome.calls = result.process ? 1 : 0;
                      outcome.result = std::move(result);
                      on_done(std::move(outcome));
                    });
-  return no_run_control();
+  return control;
 }
 
 }  // namespace drover

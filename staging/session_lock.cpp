@@ -89,46 +89,101 @@ LockTry try_lock(int& fd, const std::string& path, std::optional<Error>& error) 
   return LockTry::busy;
 }
 
-struct Waiter {
-  Loop* loop;
-  int fd;
-  std::string path;
-  std::string session_id;
-  std::optional<int64_t> timeout_ms;
-  uint64_t deadline_ms = 0;  // uv_hrtime in ms, when timeout_ms is set
-  uv_timer_t timer;
-  uint64_t hook = 0;
-  std::function<void(std::optional<SessionLock>, std::optional<Error>)> on_ready;
-
-  void finish(std::optional<Error> error) {
-    if (hook) loop->remove_stop_hook(hook);
-    hook = 0;
-    uv_timer_stop(&timer);
-    auto done = std::move(on_ready);
-    std::optional<SessionLock> lock;
-    if (error) {
-      if (fd >= 0) ::close(fd);
-    } else {
-      lock.emplace(fd, path);
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer),
-             [](uv_handle_t* h) { delete static_cast<Waiter*>(h->data); });
-    if (done) done(std::move(lock), std::move(error));
+// One acquire_session_lock call: retries on a timer while another run holds the session. Every
+// answer, the immediate ones too, reaches on_ready through Loop::post.
+class Waiter final : public SessionLockWait, public std::enable_shared_from_this<Waiter> {
+ public:
+  using Ready = std::function<void(std::optional<SessionLock>, std::optional<Error>)>;
+  Waiter(Loop& loop, std::string path, std::string session_id, std::optional<int64_t> timeout_ms,
+         Ready on_ready)
+      : loop_(loop),
+        path_(std::move(path)),
+        session_id_(std::move(session_id)),
+        timeout_ms_(timeout_ms),
+        on_ready_(std::move(on_ready)) {}
+  ~Waiter() override {
+    if (fd_ >= 0) ::close(fd_);
   }
 
-  void retry() {
+  void begin() {
+    const std::string base = lock_base_dir();
+    for (const std::string& dir : {base, base + "/sessions"})
+      if (auto error = private_directory(dir)) return finish(std::move(error));
     std::optional<Error> error;
-    switch (try_lock(fd, path, error)) {
-      case LockTry::locked: return finish(std::nullopt);
-      case LockTry::failed: return finish(std::move(error));
+    fd_ = open_lock_file(path_, error);
+    if (fd_ < 0) return finish(std::move(error));
+    if (timeout_ms_)
+      deadline_ms_ = uv_hrtime() / 1000000 + static_cast<uint64_t>(std::max<int64_t>(*timeout_ms_, 0));
+    if (attempt()) return;
+    // Someone else runs this session now: try again on a timer, never blocking the loop.
+    timer_.emplace(loop_);
+    arm();
+    auto self = shared_from_this();
+    hook_ = loop_.add_stop_hook([self](StopCause) {
+      self->finish(Error::make(ErrorCode::aborted, "cancelled while waiting for the session"));
+    });
+  }
+
+  void cancel() override {
+    finish(Error::make(ErrorCode::aborted, "cancelled while waiting for the session"));
+  }
+
+ private:
+  // True when the wait is over (locked or failed).
+  bool attempt() {
+    std::optional<Error> error;
+    switch (try_lock(fd_, path_, error)) {
+      case LockTry::locked: finish(std::nullopt); return true;
+      case LockTry::failed: finish(std::move(error)); return true;
       case LockTry::busy: break;
     }
-    if (timeout_ms && uv_hrtime() / 1000000 >= deadline_ms)
+    if (timeout_ms_ && uv_hrtime() / 1000000 >= deadline_ms_) {
       finish(Error::make(ErrorCode::timeout,
-                         "timed out after " + std::to_string(*timeout_ms) +
+                         "timed out after " + std::to_string(*timeout_ms_) +
                              " ms waiting for the session lock: another run is using session " +
-                             session_id));
+                             session_id_));
+      return true;
+    }
+    return false;
   }
+
+  void arm() {
+    std::weak_ptr<Waiter> weak = weak_from_this();
+    timer_->start(static_cast<int64_t>(kRetryMs), [weak] {
+      auto self = weak.lock();
+      if (self && !self->done_ && !self->attempt()) self->arm();
+    });
+  }
+
+  void finish(std::optional<Error> error) {
+    if (done_) return;
+    done_ = true;
+    if (hook_) loop_.remove_stop_hook(hook_);  // drops the hook's reference to this waiter
+    hook_ = 0;
+    timer_.reset();
+    auto lock = std::make_shared<std::optional<SessionLock>>();
+    if (!error) {
+      lock->emplace(fd_, path_);
+      fd_ = -1;
+    } else if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    loop_.post([done = std::move(on_ready_), lock, error = std::move(error)]() mutable {
+      if (done) done(std::move(*lock), std::move(error));
+    });
+  }
+
+  Loop& loop_;
+  int fd_ = -1;
+  std::string path_;
+  std::string session_id_;
+  std::optional<int64_t> timeout_ms_;
+  uint64_t deadline_ms_ = 0;  // uv_hrtime in ms, when timeout_ms is set
+  std::optional<LoopTimer> timer_;
+  uint64_t hook_ = 0;
+  bool done_ = false;
+  Ready on_ready_;
 };
 
 }  // namespace
@@ -171,35 +226,14 @@ std::optional<Error> check_lock_directory(const std::string& dir, uid_t uid) {
   return std::nullopt;
 }
 
-void acquire_session_lock(Loop& loop, const std::string& scope, const std::string& session_id,
-                          std::function<void(std::optional<SessionLock>, std::optional<Error>)> on_ready,
-                          std::optional<int64_t> timeout_ms) {
-  const std::string base = lock_base_dir();
-  for (const std::string& dir : {base, base + "/sessions"})
-    if (auto error = private_directory(dir)) return on_ready(std::nullopt, std::move(error));
-  const std::string path = session_lock_path(scope, session_id);
-  std::optional<Error> error;
-  int fd = open_lock_file(path, error);
-  if (fd < 0) return on_ready(std::nullopt, std::move(error));
-  switch (try_lock(fd, path, error)) {
-    case LockTry::locked: return on_ready(SessionLock(fd, path), std::nullopt);
-    case LockTry::failed:
-      if (fd >= 0) ::close(fd);
-      return on_ready(std::nullopt, std::move(error));
-    case LockTry::busy: break;
-  }
-  // Someone else runs this session now: try again on a timer, never blocking the loop.
-  auto* waiter = new Waiter{&loop, fd, path, session_id, timeout_ms, 0, {}, 0, std::move(on_ready)};
-  if (timeout_ms)
-    waiter->deadline_ms = uv_hrtime() / 1000000 + static_cast<uint64_t>(std::max<int64_t>(*timeout_ms, 0));
-  uv_timer_init(loop.uv(), &waiter->timer);
-  waiter->timer.data = waiter;
-  uv_timer_start(
-      &waiter->timer, [](uv_timer_t* t) { static_cast<Waiter*>(t->data)->retry(); }, kRetryMs,
-      kRetryMs);
-  waiter->hook = loop.add_stop_hook([waiter](StopCause) {
-    waiter->finish(Error::make(ErrorCode::aborted, "cancelled while waiting for the session"));
-  });
+std::shared_ptr<SessionLockWait> acquire_session_lock(
+    Loop& loop, const std::string& scope, const std::string& session_id,
+    std::function<void(std::optional<SessionLock>, std::optional<Error>)> on_ready,
+    std::optional<int64_t> timeout_ms) {
+  auto waiter = std::make_shared<Waiter>(loop, session_lock_path(scope, session_id), session_id,
+                                         timeout_ms, std::move(on_ready));
+  waiter->begin();
+  return waiter;
 }
 
 }  // namespace drover

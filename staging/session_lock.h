@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -41,14 +42,24 @@ std::string session_lock_path(const std::string& scope, const std::string& sessi
 /// held forever), so it is refused: harness_error naming the directory and what is wrong.
 std::optional<Error> check_lock_directory(const std::string& dir, uid_t uid);
 
+/// A pending acquire_session_lock.
+class SessionLockWait {
+ public:
+  virtual ~SessionLockWait() = default;
+  /// Ends the wait: on_ready gets aborted (from the loop). Does nothing once it was answered.
+  virtual void cancel() = 0;
+};
+
 /// Takes the lock for (scope, session_id), waiting on a loop timer while another run holds it.
 /// The lock directories are created (0700) if missing and checked with check_lock_directory; the
 /// lock file is opened with O_NOFOLLOW. `on_ready` gets the held lock, or an error: aborted when
-/// the loop is stopped while waiting, timeout when `timeout_ms` passes while another run holds
-/// the session, harness_error when a directory is refused or the lock file cannot be opened.
-/// Runs exactly once.
-void acquire_session_lock(Loop& loop, const std::string& scope, const std::string& session_id,
-                          std::function<void(std::optional<SessionLock>, std::optional<Error>)> on_ready,
-                          std::optional<int64_t> timeout_ms = std::nullopt);
+/// the loop is stopped or the wait cancelled, timeout when `timeout_ms` passes while another run
+/// holds the session, harness_error when a directory is refused or the lock file cannot be
+/// opened. Runs exactly once, always from the loop (Loop::post), never before this returns.
+/// Dropping the returned wait does not end it.
+std::shared_ptr<SessionLockWait> acquire_session_lock(
+    Loop& loop, const std::string& scope, const std::string& session_id,
+    std::function<void(std::optional<SessionLock>, std::optional<Error>)> on_ready,
+    std::optional<int64_t> timeout_ms = std::nullopt);
 
 }  // namespace drover

@@ -9,6 +9,7 @@
 #include "src/api/http_client.h"
 #include "src/api/wire.h"
 #include "src/redact.h"
+#include "src/run_control.h"
 
 namespace drover {
 namespace {
@@ -54,6 +55,9 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   OutcomeHandler on_done;
   api::ApiCall call;
   TransportOutcome outcome;
+  std::shared_ptr<StageControl> control = std::make_shared<StageControl>();
+  std::string streamed_text;  // what the deltas carried: a paused stream's answer so far
+  std::string streamed_thinking;
 
   // Per exchange
   int status = 0;
@@ -92,7 +96,10 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     };
     callbacks.on_body = [self](std::string_view chunk) { self->body(chunk); };
     callbacks.on_done = [self](api::HttpOutcome&& out) { self->done(std::move(out)); };
-    if (http->start(std::move(req), std::move(callbacks), error) == 0) fail(std::move(error));
+    const uint64_t id = http->start(std::move(req), std::move(callbacks), error);
+    if (id == 0) return fail(std::move(error));
+    // A cancel or a pause aborts this transfer; done() sees it cancelled.
+    control->set_stage([http, id](StageControl::Stop) { http->cancel(id); });
   }
 
   void body(std::string_view chunk) {
@@ -113,6 +120,8 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     std::vector<Event> out;
     for (const auto& e : events) decoder->on_event(e, out);
     for (auto& event : out) {
+      if (event.kind == Event::Kind::delta) streamed_text += event.text;
+      if (event.kind == Event::Kind::thinking) streamed_thinking += event.text;
       if (!on_event) continue;
       secrets.redact(event);
       try {
@@ -125,8 +134,15 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
 
   void done(api::HttpOutcome&& http) {
     Result& result = outcome.result;
+    control->set_stage(nullptr);  // the transfer is over
     if (http.callback_error) return fail(Error::make(ErrorCode::harness_error, *http.callback_error));
-    if (http.cancelled) return fail(Error::make(ErrorCode::aborted, "the request was cancelled"));
+    if (http.cancelled) {
+      // A pause keeps what the stream delivered so far (StageControl::shape drops the error).
+      result.text = std::move(streamed_text);
+      if (!streamed_thinking.empty()) result.thinking = std::move(streamed_thinking);
+      if (http.status != 0) ++outcome.calls;
+      return fail(Error::make(ErrorCode::aborted, "the request was cancelled"));
+    }
     if (http.status == 0 || (http.transport_error && status == 0)) {
       if (http.total_deadline)
         return fail(Error::make(ErrorCode::timeout, "no complete answer from " + call.base_url +
@@ -178,6 +194,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     result.error = decoded.error;
     if (!result.error && result.text.find_first_not_of(" \t\r\n") == std::string::npos &&
         decoded.tool_calls.empty()) {
+      // An empty answer is never a success: the caller may retry.
       result.error = Error::make(ErrorCode::temporary_unavailable,
                                  "the model returned an empty answer");
     }
@@ -189,12 +206,17 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     finish();
   }
 
+  /// Hands the outcome on from the loop: never from inside start_api_call or a RunControl call
+  /// (an HTTP cancel completes the transfer at once).
   void finish() {
     Result& result = outcome.result;
+    control->shape(result);
+    control->complete();
     secrets.redact(result);
     if (result.error) result.error->message = redact_url(std::move(result.error->message));
     auto done = std::move(on_done);
-    if (done) done(std::move(outcome));
+    auto shared = std::make_shared<TransportOutcome>(std::move(outcome));
+    if (done) loop->post([done = std::move(done), shared] { done(std::move(*shared)); });
   }
 };
 
@@ -220,7 +242,7 @@ std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& a
   if (!format) {
     run->fail(Error::make(ErrorCode::config_error,
                           "route " + route.id + " has no API wire format"));
-    return no_run_control();
+    return run->control;
   }
   api::ApiCall& call = run->call;
   call.format = *format;
@@ -234,28 +256,28 @@ std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& a
     run->fail(Error::make(ErrorCode::config_error,
                           "route " + route.id + " names no model: add models[] to the "
                           "account or pass --model"));
-    return no_run_control();
+    return run->control;
   }
   run->start();
-  return no_run_control();
+  return run->control;
 }
 
 void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
                      std::function<void(ModelListing&&)> on_done) {
   const ApiSpec& spec = route.account_spec->transport.api;
   auto format = api::wire_format_from_string(spec.format);
-  ModelListing listing;
-  if (!format) {
-    listing.error = Error::make(ErrorCode::config_error, "route " + route.id + " has no API wire format");
-    return on_done(std::move(listing));
-  }
+  // A failure before the request started is answered from the loop all the same.
+  auto fail_later = [&loop, &on_done](Error error) {
+    auto listing = std::make_shared<ModelListing>();
+    listing->error = std::move(error);
+    loop.post([on_done, listing] { on_done(std::move(*listing)); });
+  };
+  if (!format)
+    return fail_later(Error::make(ErrorCode::config_error, "route " + route.id + " has no API wire format"));
   std::string base = spec.base_url.empty() ? std::string(api::default_base_url(*format)) : spec.base_url;
   Error error;
   api::HttpClient* http = api::HttpClient::for_loop(loop, error);
-  if (http == nullptr) {
-    listing.error = std::move(error);
-    return on_done(std::move(listing));
-  }
+  if (http == nullptr) return fail_later(std::move(error));
   api::HttpRequestSpec spec_req = api::build_models_request(*format, base);
   api::HttpRequest req = http_request(std::move(spec_req), *format, api_key, spec);
   req.total_timeout_ms = 30000;
@@ -283,10 +305,7 @@ void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
     if (result.error) result.error->message = redact_url(secrets.redact(std::move(result.error->message)));
     on_done(std::move(result));
   };
-  if (http->start(std::move(req), std::move(callbacks), error) == 0) {
-    listing.error = std::move(error);
-    on_done(std::move(listing));
-  }
+  if (http->start(std::move(req), std::move(callbacks), error) == 0) fail_later(std::move(error));
 }
 
 }  // namespace drover

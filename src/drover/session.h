@@ -40,7 +40,13 @@ class Session {
   /// needed). Earlier queued prompts run first.
   Result prompt(const std::string& text, const EventHandler& on_event = {},
                 const std::vector<std::string>& files = {});
-  /// Queues a prompt; `on_done` gets its Result during a later prompt() or wait().
+  /// Queues a prompt; `on_done` gets its Result from the loop, during a later prompt() or
+  /// wait(), never from inside submit(). The handle's cancel() withdraws a queued prompt (Result
+  /// `aborted`) or cancels the running turn only (session/cancel: the agent stays for the next
+  /// prompt); pause() does the same keeping the answer so far (no error, stopReason "paused").
+  RunHandle submit(std::string text, EventHandler on_event, DoneHandler on_done,
+                   std::vector<std::string> files = {});
+  /// submit() without the handle.
   void send(std::string text, EventHandler on_event, std::function<void(Result)> on_done,
             std::vector<std::string> files = {});
   /// Runs until every queued prompt has its Result.

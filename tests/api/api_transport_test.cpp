@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/client.h"
+#include "src/api/api_transport.h"
 #include "src/loop.h"
 #include "src/run.h"
 #include "support/drover_cli.h"
@@ -502,6 +503,133 @@ TEST(ApiCli, MissingKeyVariableIsAnAuthError) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.json()["error"]["code"], "auth_error");
   EXPECT_NE(run.json()["error"]["message"].get<std::string>().find("NO_SUCH_KEY_VAR"), std::string::npos);
+}
+
+// ---- RunControl: cancel and pause of one API call -----------------------------------------------
+
+struct ApiSeen {
+  int done = 0;
+  std::optional<TransportOutcome> outcome;
+  std::string deltas;
+};
+
+class ApiControl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    script_ = dir_.write(
+        "script.json",
+        json{{"rules",
+              {{{"match", {{"text", "slow"}}},
+                {"respond", {{"text", "one two three four five six"}, {"chunks", 6},
+                             {"chunkDelayMs", 300}}}},
+               {{"match", {{"text", "stall"}}}, {"respond", {{"delayMs", 20000}}}}}}}
+            .dump());
+    gateway_.emplace(std::vector<std::string>{"--script", script_});
+    ASSERT_TRUE(gateway_->ok());
+    config_ = parse(api_config(gateway_->url(), kNoRetries));
+    auto [route, error] = config_.resolve("openai");
+    ASSERT_TRUE(route) << (error ? error->message : "");
+    route_ = *route;
+  }
+
+  std::shared_ptr<RunControl> start(Loop& loop, const std::string& prompt, ApiSeen& seen,
+                                    std::function<void(const Event&)> on_event = nullptr,
+                                    const Route* route = nullptr) {
+    request_.prompt = prompt;
+    return start_api_call(loop, TransportAttempt{route ? *route : route_, request_, "sk-test-one"},
+                          TransportSink{[&seen, on_event](const Event& e) {
+                                          if (e.kind == Event::Kind::delta) seen.deltas += e.text;
+                                          if (on_event) on_event(e);
+                                        },
+                                        [&seen](TransportOutcome&& o) {
+                                          ++seen.done;
+                                          seen.outcome = std::move(o);
+                                        }});
+  }
+
+  ScratchDir dir_;
+  std::string script_;
+  std::optional<MockGateway> gateway_;
+  Config config_;
+  Route route_;
+  RunRequest request_;
+};
+
+TEST_F(ApiControl, CancelMidStreamAbortsThatTransfer) {
+  Loop loop;
+  ApiSeen seen;
+  bool inside = false;
+  std::shared_ptr<RunControl> control;
+  control = start(loop, "slow answer", seen, [&](const Event& e) {
+    if (e.kind != Event::Kind::delta) return;
+    control->cancel();
+    inside = seen.done > 0;
+  });
+  loop.run();
+  EXPECT_FALSE(inside) << "on_done ran inside cancel()";
+  ASSERT_EQ(seen.done, 1);
+  const Result& r = seen.outcome->result;
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, ErrorCode::aborted) << r.error->message;
+  EXPECT_NE(r.text, "one two three four five six");
+  control->pause();  // after the end: nothing happens
+  EXPECT_EQ(seen.done, 1);
+}
+
+TEST_F(ApiControl, PauseMidStreamKeepsTheTextSoFar) {
+  Loop loop;
+  ApiSeen seen;
+  std::shared_ptr<RunControl> control;
+  control = start(loop, "slow answer", seen, [&](const Event& e) {
+    if (e.kind == Event::Kind::delta) control->pause();
+  });
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  const Result& r = seen.outcome->result;
+  EXPECT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.stop_reason, "paused");
+  EXPECT_FALSE(r.text.empty());
+  EXPECT_EQ(r.text, seen.deltas);
+  EXPECT_NE(r.text, "one two three four five six");
+}
+
+TEST_F(ApiControl, CancelBeforeTheResponseAborts) {
+  Loop loop;
+  ApiSeen seen;
+  auto control = start(loop, "stall", seen);
+  LoopTimer stop(loop);
+  stop.start(200, [&] { control->cancel(); });
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  ASSERT_TRUE(seen.outcome->result.error);
+  EXPECT_EQ(seen.outcome->result.error->code, ErrorCode::aborted);
+}
+
+TEST_F(ApiControl, StopsAfterTheEndChangeNothing) {
+  Loop loop;
+  ApiSeen seen;
+  auto control = start(loop, "hello", seen);
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  ASSERT_FALSE(seen.outcome->result.error) << seen.outcome->result.error->message;
+  control->cancel();
+  control->pause();
+  loop.run();
+  EXPECT_EQ(seen.done, 1);
+  EXPECT_FALSE(seen.outcome->result.error);
+}
+
+TEST_F(ApiControl, AConfigErrorArrivesFromTheLoop) {
+  Route no_model = route_;
+  no_model.model.clear();
+  Loop loop;
+  ApiSeen seen;
+  start(loop, "hello", seen, nullptr, &no_model);
+  EXPECT_EQ(seen.done, 0) << "on_done ran inside start_api_call";
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  ASSERT_TRUE(seen.outcome->result.error);
+  EXPECT_EQ(seen.outcome->result.error->code, ErrorCode::config_error);
 }
 
 }  // namespace

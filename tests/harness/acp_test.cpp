@@ -630,5 +630,182 @@ TEST(AcpResume, RunsOnTheSameSessionWaitForEachOther) {
   ASSERT_TRUE(result);  // it ran once the lock was free (and failed: s1 does not exist)
 }
 
+// ---- RunControl: cancel and pause of a one-shot run --------------------------------------------
+
+struct Seen {
+  int done = 0;
+  std::optional<Result> result;
+  std::string deltas;
+};
+
+std::shared_ptr<RunControl> start_seen(Loop& loop, const Route& route, const RunRequest& request,
+                                       Seen& seen, std::function<void(const Event&)> on_event = nullptr) {
+  return start_acp(loop, TransportAttempt{route, request, ""},
+                   TransportSink{[&seen, on_event](const Event& e) {
+                                   if (e.kind == Event::Kind::delta) seen.deltas += e.text;
+                                   if (on_event) on_event(e);
+                                 },
+                                 [&seen](TransportOutcome&& o) {
+                                   ++seen.done;
+                                   seen.result = std::move(o.result);
+                                 }});
+}
+
+TEST(AcpControl, CancelDuringTheTurnSendsSessionCancelAndAborts) {
+  ScratchDir dir;
+  Config config = acp_config({}, {"fake-large"}, "--chunks 8 --chunk-delay-ms 200");
+  const Route route = *config.resolve("").first;
+  RunRequest request;
+  request.prompt = "one two three four five six seven eight";
+  request.transcript_path = dir.path() + "/t.ndjson";
+  Loop loop;
+  Seen seen;
+  std::shared_ptr<RunControl> control;
+  control = start_seen(loop, route, request, seen, [&](const Event& e) {
+    if (e.kind == Event::Kind::delta) control->cancel();
+  });
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  ASSERT_TRUE(seen.result->error);
+  EXPECT_EQ(seen.result->error->code, ErrorCode::aborted) << seen.result->error->message;
+  EXPECT_EQ(sent_in_transcript(*request.transcript_path, "session/cancel"), 1);
+  EXPECT_EQ(loop.live_processes(), 0u);
+  control->pause();  // after the end: nothing happens
+  EXPECT_EQ(seen.done, 1);
+}
+
+TEST(AcpControl, PauseDuringTheTurnKeepsTheAnswerSoFar) {
+  Config config = acp_config({}, {"fake-large"}, "--chunks 8 --chunk-delay-ms 200 --thought");
+  const Route route = *config.resolve("").first;
+  RunRequest request;
+  request.prompt = "one two three four five six seven eight";
+  Loop loop;
+  Seen seen;
+  std::shared_ptr<RunControl> control;
+  control = start_seen(loop, route, request, seen, [&](const Event& e) {
+    if (e.kind == Event::Kind::delta) control->pause();
+  });
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  const Result& r = *seen.result;
+  EXPECT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.stop_reason, "paused");
+  EXPECT_FALSE(r.text.empty());
+  EXPECT_EQ(r.text, seen.deltas);
+  EXPECT_EQ(r.text.find("eight"), std::string::npos) << "the whole answer came: " << r.text;
+  EXPECT_TRUE(r.thinking) << "the thinking so far is kept too";
+  EXPECT_EQ(loop.live_processes(), 0u);
+}
+
+TEST(AcpControl, CancelDuringTheHandshakeAborts) {
+  Config config = acp_config({}, {"fake-large"}, "--hang-on-new");
+  const Route route = *config.resolve("").first;
+  RunRequest request;
+  request.prompt = "x";
+  request.start_timeout_ms = 20000;  // bounds the test where the cancel did nothing
+  Loop loop;
+  Seen seen;
+  auto control = start_seen(loop, route, request, seen);
+  LoopTimer stop(loop);
+  stop.start(200, [&] { control->cancel(); });
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  ASSERT_TRUE(seen.result->error);
+  EXPECT_EQ(seen.result->error->code, ErrorCode::aborted) << seen.result->error->message;
+  EXPECT_EQ(loop.live_processes(), 0u);
+}
+
+TEST(AcpControl, CancelWhileWaitingForTheSessionNeverStartsTheAgent) {
+  ScratchDir state;
+  Config config = acp_config({}, {"fake-large"}, "--resume-cap --state-dir " + state.path());
+  const Route route = *config.resolve("").first;
+  Loop loop;
+  std::optional<SessionLock> held = hold_session_lock(loop, route, "s1");
+  ASSERT_TRUE(held);
+  RunRequest request;
+  request.prompt = "x";
+  request.session_id = "s1";
+  request.timeout_ms = 20000;  // bounds the test where the cancel did nothing
+  Seen seen;
+  auto control = start_seen(loop, route, request, seen);
+  LoopTimer stop(loop);
+  stop.start(100, [&] { control->cancel(); });
+  loop.run_until([&] { return seen.done > 0; });
+  ASSERT_EQ(seen.done, 1);
+  ASSERT_TRUE(seen.result->error);
+  EXPECT_EQ(seen.result->error->code, ErrorCode::aborted) << seen.result->error->message;
+  EXPECT_FALSE(seen.result->process) << "the agent was started although the run was cancelled";
+  held.reset();
+  loop.run();
+  EXPECT_EQ(seen.done, 1);
+}
+
+// A request's timeout of 0 means no limit, also for the wait for a busy session.
+TEST(AcpControl, NoTimeoutMeansTheSessionWaitHasNoLimitEither) {
+  ScratchDir state;
+  Config config = acp_config({}, {"fake-large"}, "--resume-cap --state-dir " + state.path());
+  const Route route = *config.resolve("").first;
+  Loop loop;
+  std::optional<SessionLock> held = hold_session_lock(loop, route, "s1");
+  ASSERT_TRUE(held);
+  RunRequest request;
+  request.prompt = "x";
+  request.session_id = "s1";
+  request.timeout_ms = 0;
+  Seen seen;
+  start_seen(loop, route, request, seen);
+  LoopTimer release(loop);
+  release.start(300, [&] { held.reset(); });
+  loop.run();
+  ASSERT_EQ(seen.done, 1);
+  if (seen.result->error) {
+    EXPECT_EQ(seen.result->error->message.find("session lock"), std::string::npos)
+        << seen.result->error->message;
+  }
+}
+
+TEST(AcpControl, FailuresBeforeStartArriveFromTheLoop) {
+  ScratchDir dir;
+  struct Case {
+    const char* name;
+    std::function<void(Config&, RunRequest&)> set_up;
+    ErrorCode code;
+  };
+  const std::vector<Case> cases = {
+      {"bad cwd", [](Config&, RunRequest& r) { r.cwd = "/nonexistent/drover-test"; },
+       ErrorCode::config_error},
+      {"missing command",
+       [](Config& c, RunRequest&) {
+         json j = {{"providers",
+                    {{"fake",
+                      {{"accounts",
+                        {{{"id", "a"},
+                          {"transport", {{"kind", "acp"}, {"command", "/nonexistent/agent"}}},
+                          {"models", {"fake-large"}}}}}}}}}};
+         c = *parse_config(j.dump(), "t.json").first;
+       },
+       ErrorCode::not_found},
+      {"unwritable transcript",
+       [](Config&, RunRequest& r) { r.transcript_path = "/nonexistent/dir/t.ndjson"; },
+       ErrorCode::validation_error},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Config config = acp_config();
+    RunRequest request;
+    request.prompt = "x";
+    c.set_up(config, request);
+    const Route route = *config.resolve("").first;
+    Loop loop;
+    Seen seen;
+    start_seen(loop, route, request, seen);
+    EXPECT_EQ(seen.done, 0) << "on_done ran inside start_acp";
+    loop.run();
+    ASSERT_EQ(seen.done, 1);
+    ASSERT_TRUE(seen.result->error);
+    EXPECT_EQ(seen.result->error->code, c.code) << seen.result->error->message;
+  }
+}
+
 }  // namespace
 }  // namespace drover::test

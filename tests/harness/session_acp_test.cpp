@@ -33,16 +33,6 @@ Config session_config(const std::string& fake_args) {
   return parsed ? std::move(*parsed) : Config{};
 }
 
-int count_in(const std::string& file, const std::string& method) {
-  std::ifstream in(file);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) {
-    json e = json::parse(line);
-    if (e["dir"] == "out" && e.contains("msg") && e["msg"].value("method", "") == method) ++n;
-  }
-  return n;
-}
-
 TEST(AcpSession, OneAgentAnswersEveryPrompt) {
   ScratchDir dir;
   Config config = session_config("");
@@ -72,8 +62,8 @@ TEST(AcpSession, OneAgentAnswersEveryPrompt) {
     EXPECT_GT(running_cost, after_first);
     EXPECT_NEAR(*second.usage->cost_usd, running_cost - after_first, 1e-9);
   }
-  EXPECT_EQ(count_in(options.transcript_path.value(), "initialize"), 1);
-  EXPECT_EQ(count_in(options.transcript_path.value(), "session/prompt"), 2);
+  EXPECT_EQ(sent_in_transcript(options.transcript_path.value(), "initialize"), 1);
+  EXPECT_EQ(sent_in_transcript(options.transcript_path.value(), "session/prompt"), 2);
 }
 
 TEST(AcpSession, QueuedPromptsRunInOrderOneAtATime) {
@@ -187,8 +177,103 @@ TEST(AcpSession, ATranscriptKeepsEveryAgentOfTheSession) {
     session.close();
     ASSERT_FALSE(session.prompt("two").error);
   }
-  EXPECT_EQ(count_in(*options.transcript_path, "initialize"), 2);
-  EXPECT_EQ(count_in(*options.transcript_path, "session/prompt"), 2);
+  EXPECT_EQ(sent_in_transcript(*options.transcript_path, "initialize"), 2);
+  EXPECT_EQ(sent_in_transcript(*options.transcript_path, "session/prompt"), 2);
+}
+
+// ---- submit: a RunHandle per prompt -----------------------------------------------------------
+
+TEST(AcpSession, CancellingAQueuedPromptWithdrawsIt) {
+  Config config = session_config("--chunks 4 --chunk-delay-ms 100");
+  Session session(config, {});
+  std::optional<Result> first, second;
+  session.submit("one", {}, [&](Result r) { first = std::move(r); });
+  RunHandle queued = session.submit("two", {}, [&](Result r) { second = std::move(r); });
+  queued.cancel();
+  EXPECT_FALSE(second) << "the Result was delivered inside cancel()";
+  session.wait();
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(second->error);
+  EXPECT_EQ(second->error->code, ErrorCode::aborted);
+  EXPECT_TRUE(queued.done());
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->error) << first->error->message;
+  EXPECT_EQ(first->text, "FAKE(fake-large): one");
+  queued.cancel();  // done: nothing happens
+}
+
+TEST(AcpSession, CancellingTheRunningPromptEndsThatTurnOnly) {
+  ScratchDir dir;
+  Config config = session_config("--chunks 6 --chunk-delay-ms 200");
+  SessionOptions options;
+  options.transcript_path = dir.path() + "/t.ndjson";
+  std::optional<Result> first, second;
+  {
+    Session session(config, options);
+    RunHandle running;
+    running = session.submit(
+        "one two three four five six",
+        [&](const Event& e) {
+          if (e.kind == Event::Kind::delta) running.cancel();
+        },
+        [&](Result r) { first = std::move(r); });
+    session.submit("next", {}, [&](Result r) { second = std::move(r); });
+    session.wait();
+    EXPECT_TRUE(running.done());
+  }
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->error);
+  EXPECT_EQ(first->error->code, ErrorCode::aborted) << first->error->message;
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->error) << second->error->message;
+  EXPECT_EQ(second->text, "FAKE(fake-large): next");
+  EXPECT_EQ(sent_in_transcript(*options.transcript_path, "session/cancel"), 1);
+  EXPECT_EQ(sent_in_transcript(*options.transcript_path, "initialize"), 1) << "the agent was restarted";
+}
+
+TEST(AcpSession, PausingTheRunningPromptKeepsItsAnswerSoFar) {
+  Config config = session_config("--chunks 6 --chunk-delay-ms 200");
+  Session session(config, {});
+  std::string deltas;
+  std::optional<Result> first;
+  RunHandle running;
+  running = session.submit(
+      "one two three four five six",
+      [&](const Event& e) {
+        if (e.kind != Event::Kind::delta) return;
+        deltas += e.text;
+        running.pause();
+      },
+      [&](Result r) { first = std::move(r); });
+  session.wait();
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->error) << first->error->message;
+  EXPECT_EQ(first->stop_reason, "paused");
+  EXPECT_FALSE(first->text.empty());
+  EXPECT_EQ(first->text.find("six"), std::string::npos) << first->text;
+  Result next = session.prompt("again");
+  EXPECT_FALSE(next.error) << next.error->message;
+  EXPECT_EQ(next.text, "FAKE(fake-large): again");
+}
+
+TEST(AcpSession, ARouteErrorArrivesFromTheLoop) {
+  json j = {{"providers",
+             {{"t",
+               {{"accounts",
+                 {{{"id", "a"},
+                   {"transport", {{"kind", "cli"}, {"command", fake_agent()},
+                                  {"cli", {{"argsTemplate", {"{prompt}"}}, {"parser", {{"kind", "text"}}}}}}},
+                   {"models", {"m"}}}}}}}}}};
+  auto [config, error] = parse_config(j.dump(), "t.json");
+  ASSERT_TRUE(config) << (error ? error->message : "");
+  Session session(*config, {});
+  std::optional<Result> result;
+  session.submit("x", {}, [&](Result r) { result = std::move(r); });
+  EXPECT_FALSE(result) << "the Result was delivered inside submit()";
+  session.wait();
+  ASSERT_TRUE(result);
+  ASSERT_TRUE(result->error);
+  EXPECT_EQ(result->error->code, ErrorCode::unsupported_capability);
 }
 
 }  // namespace

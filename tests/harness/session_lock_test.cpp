@@ -186,5 +186,48 @@ TEST(SessionLock, AWaiterOfARemovedFileTakesTheNewOne) {
   ::close(fd);
 }
 
+// Even a lock that is free at once, or a refused directory, is answered from the loop.
+TEST(SessionLock, TheAnswerAlwaysArrivesFromTheLoop) {
+  LockDirs dirs;
+  Loop loop;
+  bool answered = false;
+  std::optional<SessionLock> held;
+  acquire_session_lock(loop, "t:cli:a", "s1", [&](std::optional<SessionLock> l, std::optional<Error>) {
+    answered = true;
+    if (l) held.emplace(std::move(*l));
+  });
+  EXPECT_FALSE(answered) << "on_ready ran inside acquire_session_lock";
+  loop.run();
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(held);
+}
+
+TEST(SessionLock, CancellingAWaitAnswersAborted) {
+  LockDirs dirs;
+  Acquired first = acquire("s1");
+  ASSERT_TRUE(first.lock);
+  Loop loop;
+  int answers = 0;
+  std::optional<Error> error;
+  auto wait = acquire_session_lock(
+      loop, "t:cli:a", "s1",
+      [&](std::optional<SessionLock> l, std::optional<Error> e) {
+        ++answers;
+        EXPECT_FALSE(l);
+        error = std::move(e);
+      },
+      20000);
+  LoopTimer stop(loop);
+  stop.start(100, [&] {
+    wait->cancel();
+    EXPECT_EQ(answers, 0) << "on_ready ran inside cancel()";
+    wait->cancel();  // idempotent
+  });
+  loop.run();
+  EXPECT_EQ(answers, 1);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ErrorCode::aborted) << error->message;
+}
+
 }  // namespace
 }  // namespace drover::test

@@ -15,6 +15,7 @@
 #include "harness/print_mode.h"
 #include "src/loop.h"
 #include "src/process.h"
+#include "staging/session_lock.h"
 #include "support/fixtures.h"
 
 namespace drover::test {
@@ -140,6 +141,29 @@ inline std::string fake_claude_dir(const ScratchDir& dir) {
                         << " --mode json --prompt \"$2\"\n";
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
   return bin;
+}
+
+/// Takes the session lock of `route` for `session_id` as another run would (runs `loop`).
+inline std::optional<SessionLock> hold_session_lock(Loop& loop, const Route& route,
+                                                    const std::string& session_id) {
+  std::optional<SessionLock> held;
+  acquire_session_lock(loop, route.provider + ":" + route.transport + ":" + route.account,
+                       session_id, [&](std::optional<SessionLock> l, std::optional<Error>) {
+                         if (l) held.emplace(std::move(*l));
+                       });
+  loop.run();
+  return held;
+}
+
+/// How many `method` messages drover sent in an ACP transcript.
+inline int sent_in_transcript(const std::string& transcript, const std::string& method) {
+  std::ifstream in(transcript);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json e = nlohmann::json::parse(line);
+    if (e["dir"] == "out" && e.contains("msg") && e["msg"].value("method", "") == method) ++n;
+  }
+  return n;
 }
 
 }  // namespace drover::test
