@@ -180,5 +180,45 @@ TEST(EventShapes, ToolAndUsageEventsHaveTheSameFieldsFromEveryTransport) {
   EXPECT_EQ(cli_tool->tool->result, "(no output)");
 }
 
+TEST(EventShapes, AWholeApiBodyGivesTheEventsAStreamWould) {
+  ::setenv("DROVER_TEST_KEY", "sk-test-one", 1);
+  ScratchDir dir;
+  const std::string script = dir.write(
+      "script.json",
+      json{{"rules",
+            {{{"match", {{"text", "marker"}}},
+              {"respond",
+               {{"text", "Creating it."},
+                {"toolCall", {{"name", "bash"}, {"arguments", {{"command", "touch marker.txt"}}}}}}}}}}}
+          .dump());
+  MockGateway gateway({"--script", script});
+  ASSERT_TRUE(gateway.ok());
+  const Config config = parse(
+      {{"providers",
+        {{"api",
+          {{"accounts",
+            {{{"id", "a"},
+              {"transport",
+               {{"kind", "api"},
+                {"api",
+                 {{"format", "anthropic"},
+                  {"baseUrl", gateway.url()},
+                  {"apiKeyEnv", "DROVER_TEST_KEY"},
+                  {"parameters", {{"stream", false}}}}}}},
+              {"models", {"claude-sonnet-4-5"}}}}}}}}}});
+  Result result;
+  auto events = run_events(config, "api", "Create a marker file", result);
+  ASSERT_TRUE(result.ok()) << result.error->message;
+  const Event* tool = last_of(events, Event::Kind::tool);
+  ASSERT_NE(tool, nullptr);
+  EXPECT_EQ(tool->tool->name, "bash");
+  EXPECT_EQ(tool->tool->status, "pending");
+  EXPECT_EQ(tool->tool->arguments, (json{{"command", "touch marker.txt"}}));
+  const Event* usage = last_of(events, Event::Kind::usage);
+  ASSERT_NE(usage, nullptr);
+  ASSERT_TRUE(usage->usage);
+  EXPECT_EQ(to_json(*usage->usage), to_json(*result.usage));
+}
+
 }  // namespace
 }  // namespace drover::test
