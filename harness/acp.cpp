@@ -120,6 +120,7 @@ class AcpAgent {
     std::optional<Error> error;
     std::vector<PermissionDecision> permissions;
     std::map<std::string, std::string> tool_kinds;  // toolCallId -> kind
+    std::map<std::string, ToolCall> tool_calls;     // toolCallId -> the call merged so far
     bool answered = false;  // the prompt result (or error) came
     bool cancel_sent = false;
     StopCause cancel_cause = StopCause::none;  // a deadline or Ctrl-C cancelled this turn
@@ -269,8 +270,10 @@ class AcpAgent {
           } else {
             if (auto reason = string_at(result, "stopReason"); !reason.empty())
               turn_->stop_reason = reason;
-            if (const json* usage = member(result, "usage"))
+            if (const json* usage = member(result, "usage")) {
               turn_->usage = parsers::normalize_usage(*usage);
+              emit(Event::make_usage(turn_->usage, *usage));
+            }
           }
           idle_timer_.stop();
           if (one_shot_) return shutdown(false);
@@ -563,13 +566,16 @@ class AcpAgent {
       case AcpUpdate::Kind::thought:
         if (u.text.empty()) return;
         turn_->thinking += u.text;
-        return emit(Event{Event::Kind::thinking, std::move(u.text), {}});
-      case AcpUpdate::Kind::tool:
+        return emit(Event::make_text(Event::Kind::thinking, std::move(u.text)));
+      case AcpUpdate::Kind::tool: {
         if (!u.tool_kind.empty()) turn_->tool_kinds[u.tool_call_id] = u.tool_kind;
-        return emit(Event{Event::Kind::tool, {}, std::move(u.data)});
+        ToolCall& call = turn_->tool_calls[u.tool_call_id];
+        merge_tool_update(call, u.data);
+        return emit(Event::make_tool(call, std::move(u.data)));
+      }
       case AcpUpdate::Kind::usage:
         if (u.cost_usd) turn_->update_cost = u.cost_usd;
-        return emit(Event{Event::Kind::usage, {}, std::move(u.data)});
+        return emit(Event::make_usage(std::move(u.usage), std::move(u.data)));
       case AcpUpdate::Kind::other:
         spdlog::debug("{}: session update {}", command_name_, u.name);
         return;
@@ -623,12 +629,10 @@ class AcpAgent {
         connection_->respond(id, {{"outcome", {{"outcome", "selected"}, {"optionId", choice.option_id}}}});
     }
     if (!turn_) return;
-    emit(Event{Event::Kind::tool,
-               {},
-               {{"permission",
-                 {{"toolCallId", decision.tool_call_id}, {"title", decision.title},
-                  {"kind", decision.kind}, {"decision", decision.decision},
-                  {"optionId", decision.option_id}, {"rule", decision.rule}}}}});
+    PermissionEvent event;
+    static_cast<PermissionDecision&>(event) = decision;
+    if (const json* options = member(params, "options")) event.options = permission_options(*options);
+    emit(Event::make_permission(std::move(event), params));
     turn_->permissions.push_back(std::move(decision));
   }
 
@@ -749,7 +753,7 @@ class AcpAgent {
     if (!turn_->first_delta_ms)
       turn_->first_delta_ms = static_cast<double>(uv_hrtime() - turn_->started_ns) / 1e6;
     turn_->text += text;
-    emit(Event{Event::Kind::delta, std::move(text), {}});
+    emit(Event::make_text(Event::Kind::delta, std::move(text)));
   }
 
   void emit(Event event) {
@@ -765,7 +769,7 @@ class AcpAgent {
   void warn(std::string message) {
     message = secrets_.redact(std::move(message));
     spdlog::debug("{}", message);
-    if (turn_ && turn_->on_event) emit(Event{Event::Kind::warning, message, {}});
+    if (turn_ && turn_->on_event) emit(Event::make_text(Event::Kind::warning, message));
     warnings_.push_back(std::move(message));
   }
 

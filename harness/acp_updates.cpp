@@ -34,7 +34,52 @@ AcpUpdate read_session_update(const nlohmann::json& update) {
       auto amount = cost->find("amount");
       if (amount != cost->end() && amount->is_number()) out.cost_usd = amount->get<double>();
     }
+    if (out.cost_usd) {
+      out.usage = Usage{};
+      out.usage->cost_usd = out.cost_usd;
+    }
     out.data = update;
+  }
+  return out;
+}
+
+void merge_tool_update(ToolCall& call, const nlohmann::json& update) {
+  if (!update.is_object()) return;
+  if (auto id = string_member(update, "toolCallId"); !id.empty()) call.id = std::move(id);
+  if (auto title = string_member(update, "title"); !title.empty())
+    call.name = parsers::valid_utf8(title);
+  if (auto kind = string_member(update, "kind"); !kind.empty()) call.kind = std::move(kind);
+  if (auto status = string_member(update, "status"); !status.empty()) call.status = std::move(status);
+  if (call.kind.empty()) call.kind = "other";
+  if (call.status.empty()) call.status = "pending";
+  if (auto input = update.find("rawInput"); input != update.end()) call.arguments = *input;
+  if (auto output = update.find("rawOutput"); output != update.end()) {
+    call.result = *output;
+  } else if (auto content = update.find("content");
+             content != update.end() && content->is_array() && !content->empty()) {
+    std::string text;
+    bool only_text = true;
+    for (const auto& block : *content) {
+      const nlohmann::json* inner = nullptr;
+      if (block.is_object() && string_member(block, "type") == "content")
+        if (auto it = block.find("content"); it != block.end()) inner = &*it;
+      if (inner == nullptr || string_member(*inner, "type") != "text") {
+        only_text = false;
+        break;
+      }
+      text += string_member(*inner, "text");
+    }
+    call.result = only_text ? nlohmann::json(parsers::valid_utf8(text)) : *content;
+  }
+}
+
+std::vector<PermissionOption> permission_options(const nlohmann::json& options) {
+  std::vector<PermissionOption> out;
+  if (!options.is_array()) return out;
+  for (const auto& o : options) {
+    if (!o.is_object()) continue;
+    out.push_back({string_member(o, "optionId"), parsers::valid_utf8(string_member(o, "name")),
+                   string_member(o, "kind")});
   }
   return out;
 }

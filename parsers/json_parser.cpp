@@ -102,6 +102,7 @@ class JsonParser final : public OutputParser {
       event.text = out.text;
       deltas.push_back(std::move(event));
     }
+    if (found.usage) deltas.push_back(Event::make_usage(found.usage, std::move(found.usage_raw)));
     out.usage = std::move(found.usage);
     out.error = std::move(found.error);
     out.session_id = std::move(found.session_id);

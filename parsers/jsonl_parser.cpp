@@ -5,6 +5,7 @@
 #include "parsers/line_splitter.h"
 #include "parsers/parser_kinds.h"
 #include "parsers/selector.h"
+#include "parsers/tool_events.h"
 #include "parsers/utf8.h"
 
 namespace drover::parsers {
@@ -109,7 +110,10 @@ class JsonlParser final : public OutputParser {
       event.text = std::move(*found.text);
       deltas.push_back(std::move(event));
     }
+    tools_.read(doc, deltas);
     if (found.usage) {
+      // Each report as the line gave it; the result's usage is their sum.
+      deltas.push_back(Event::make_usage(found.usage, std::move(found.usage_raw)));
       if (!out_.usage) {
         out_.usage = std::move(found.usage);
       } else if (!add_checked(*out_.usage, *found.usage)) {
@@ -130,6 +134,7 @@ class JsonlParser final : public OutputParser {
   }
 
   SelectorSet selectors_;
+  ToolEventReader tools_;
   std::size_t max_bytes_;
   LineSplitter splitter_;
   ParsedOutput out_;

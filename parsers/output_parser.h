@@ -33,7 +33,8 @@ class OutputParser {
  public:
   virtual ~OutputParser() = default;
   /// Consumes the next chunk; appends any answer text that is now final to `deltas`
-  /// (Event::Kind::delta). The concatenation of all deltas equals ParsedOutput::text.
+  /// (Event::Kind::delta), and the tool, permission and usage events the output reports, in
+  /// order. The concatenation of all delta texts equals ParsedOutput::text.
   virtual void feed(std::string_view chunk, std::vector<Event>& deltas) = 0;
   /// End of stream: flushes a trailing partial line and returns the result. Call once.
   virtual ParsedOutput finish(std::vector<Event>& deltas) = 0;

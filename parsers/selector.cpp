@@ -81,6 +81,7 @@ Extraction SelectorSet::extract(const json& doc) const {
   if (const json* v = pick(usage_)) {
     out.usage = normalize_usage(*v);
     if (out.usage && out.usage->calls == 0) out.usage->calls = 1;
+    if (out.usage) out.usage_raw = *v;
   }
   if (const json* v = pick(error_)) out.error = error_value(*v);
   if (const json* v = pick(session_id_)) out.session_id = scalar_value(*v);

@@ -36,6 +36,7 @@ class CompiledSelector {
 struct Extraction {
   std::optional<std::string> text;
   std::optional<Usage> usage;  ///< calls is at least 1: one report is one call unless it says more
+  nlohmann::json usage_raw;    ///< the value the usage selector picked, as given (with `usage`)
   std::optional<std::string> error;
   std::optional<std::string> session_id;
   std::optional<std::string> stop_reason;

@@ -68,7 +68,13 @@ void Secrets::redact(Result& result) const {
 void Secrets::redact(Event& event) const {
   if (values_.empty()) return;
   event.text = redact(std::move(event.text));
-  redact(event.data);
+  if (event.tool) {
+    event.tool->name = redact(std::move(event.tool->name));
+    redact(event.tool->arguments);
+    redact(event.tool->result);
+  }
+  if (event.permission) event.permission->title = redact(std::move(event.permission->title));
+  redact(event.raw);
 }
 
 bool secret_env_name(std::string_view name) {

@@ -109,6 +109,7 @@ std::string_view to_string(Event::Kind kind) noexcept {
     case Event::Kind::delta: return "delta";
     case Event::Kind::thinking: return "thinking";
     case Event::Kind::tool: return "tool";
+    case Event::Kind::permission: return "permission";
     case Event::Kind::usage: return "usage";
     case Event::Kind::warning: return "warning";
   }
@@ -185,9 +186,7 @@ nlohmann::json to_json(const Result& r) {
   j["process"] = r.process ? to_json(*r.process) : nlohmann::json(nullptr);
   if (!r.permissions.empty()) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& p : r.permissions)
-      list.push_back({{"toolCallId", p.tool_call_id}, {"title", p.title}, {"kind", p.kind},
-                      {"decision", p.decision}, {"optionId", p.option_id}, {"rule", p.rule}});
+    for (const auto& p : r.permissions) list.push_back(to_json(p));
     j["permissions"] = std::move(list);
   }
   if (r.policy)
@@ -195,6 +194,26 @@ nlohmann::json to_json(const Result& r) {
                    {"enforcement", r.policy->enforcement},
                    {"mechanism", r.policy->mechanism}};
   j["error"] = r.error ? to_json(*r.error) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json to_json(const ToolCall& call) {
+  return {{"id", call.id},         {"name", call.name},
+          {"kind", call.kind},     {"status", call.status},
+          {"arguments", call.arguments}, {"result", call.result}};
+}
+
+nlohmann::json to_json(const PermissionDecision& p) {
+  return {{"toolCallId", p.tool_call_id}, {"title", p.title}, {"kind", p.kind},
+          {"decision", p.decision},       {"optionId", p.option_id}, {"rule", p.rule}};
+}
+
+nlohmann::json to_json(const PermissionEvent& p) {
+  nlohmann::json j = to_json(static_cast<const PermissionDecision&>(p));
+  nlohmann::json options = nlohmann::json::array();
+  for (const auto& o : p.options)
+    options.push_back({{"optionId", o.option_id}, {"name", o.name}, {"kind", o.kind}});
+  j["options"] = std::move(options);
   return j;
 }
 
@@ -209,8 +228,16 @@ nlohmann::json to_json(const Event& e) {
       j["message"] = e.text;
       break;
     case Event::Kind::tool:
+      j["tool"] = e.tool ? to_json(*e.tool) : to_json(ToolCall{});
+      j["raw"] = e.raw;
+      break;
+    case Event::Kind::permission:
+      j["permission"] = e.permission ? to_json(*e.permission) : to_json(PermissionEvent{});
+      j["raw"] = e.raw;
+      break;
     case Event::Kind::usage:
-      j["data"] = e.data;
+      j["usage"] = e.usage ? to_json(*e.usage) : nlohmann::json(nullptr);
+      j["raw"] = e.raw;
       break;
   }
   return j;

@@ -119,6 +119,10 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   void emit(const std::vector<parsers::SseEvent>& events) {
     std::vector<Event> out;
     for (const auto& e : events) decoder->on_event(e, out);
+    deliver(out);
+  }
+
+  void deliver(std::vector<Event>& out) {
     for (auto& event : out) {
       if (event.kind == Event::Kind::delta) streamed_text += event.text;
       if (event.kind == Event::Kind::thinking) streamed_thinking += event.text;
@@ -178,12 +182,13 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
       }
     } else {
       decoded = api::decode_response_body(call.format, plain_body);
-      if (!decoded.error && !decoded.text.empty() && on_event) {
-        Event delta;
-        delta.kind = Event::Kind::delta;
-        delta.text = decoded.text;
-        secrets.redact(delta);
-        on_event(delta);
+      if (!decoded.error) {
+        // A whole body: the events a stream would have carried, in the same shapes.
+        std::vector<Event> out;
+        if (!decoded.text.empty()) out.push_back(Event::make_text(Event::Kind::delta, decoded.text));
+        for (const auto& tool : decoded.tool_calls) out.push_back(api::tool_call_event(tool));
+        if (decoded.usage) out.push_back(Event::make_usage(decoded.usage));
+        deliver(out);
       }
     }
     result.text = std::move(decoded.text);

@@ -100,6 +100,11 @@ std::unique_ptr<StreamDecoder> make_stream_decoder(WireFormat format);
 /// Decodes a non-streaming response body (status 2xx).
 DecodedResponse decode_response_body(WireFormat format, std::string_view body);
 
+/// The tool event of a tool call in DecodedResponse::tool_calls form ({id, name, arguments}): status
+/// pending (the model asked for it, nothing ran it), kind other (API tools are the caller's own),
+/// `raw` the provider's JSON of the call, or the call itself when there is no single object.
+Event tool_call_event(nlohmann::json call, nlohmann::json raw = nullptr);
+
 /// Maps a non-2xx response to an Error: 401/403 auth_error; 429 rate_limit (quota/billing
 /// wording: quota_exhausted); 5xx and 529 temporary_unavailable; context-length rejections
 /// context_overflow; other 4xx validation_error. The message is the provider's own, unwrapped

@@ -103,7 +103,7 @@ class MessagesDecoder final : public DecoderBase {
 
   void update_usage(const json& usage) {
     merge_usage(usage_, usage);
-    if (auto u = provider_usage(usage_)) response_.usage = u;
+    update_usage_from(usage_);
   }
 
   void on_finish() override {

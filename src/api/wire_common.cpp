@@ -379,30 +379,36 @@ DecodedResponse DecoderBase::finish() {
 void DecoderBase::emit_delta(std::string_view text, std::vector<Event>& out) {
   if (text.empty()) return;
   response_.text.append(text);
-  out.push_back(Event{Event::Kind::delta, std::string(text), nullptr});
+  out.push_back(Event::make_text(Event::Kind::delta, std::string(text)));
 }
 
 void DecoderBase::emit_thinking(std::string_view text, std::vector<Event>& out) {
   if (text.empty()) return;
   response_.thinking.append(text);
-  out.push_back(Event{Event::Kind::thinking, std::string(text), nullptr});
+  out.push_back(Event::make_text(Event::Kind::thinking, std::string(text)));
 }
 
-void DecoderBase::emit_tool(json call, std::vector<Event>& out) {
+void DecoderBase::emit_tool(json call, std::vector<Event>& out, json raw) {
   response_.tool_calls.push_back(call);
-  out.push_back(Event{Event::Kind::tool, std::string(), std::move(call)});
+  out.push_back(tool_call_event(std::move(call), std::move(raw)));
+}
+
+void DecoderBase::update_usage_from(const json& usage) {
+  if (auto u = provider_usage(usage)) {
+    response_.usage = u;
+    usage_raw_ = usage;
+  }
 }
 
 void DecoderBase::emit_usage_once(std::vector<Event>& out) {
   if (usage_emitted_ || !response_.usage) return;
   usage_emitted_ = true;
-  out.push_back(Event{Event::Kind::usage, std::string(), to_json(*response_.usage)});
+  out.push_back(Event::make_usage(response_.usage, usage_raw_));
 }
 
 void DecoderBase::warn_not_json(std::string_view data, std::vector<Event>& out) {
-  out.push_back(Event{Event::Kind::warning,
-                      "stream event data is not JSON; skipped: " + parsers::excerpt(data, 80),
-                      nullptr});
+  out.push_back(Event::make_text(
+      Event::Kind::warning, "stream event data is not JSON; skipped: " + parsers::excerpt(data, 80)));
 }
 
 void DecoderBase::set_error(Error error) {
@@ -428,6 +434,16 @@ std::optional<json> DecoderBase::parse_event(const parsers::SseEvent& event,
 }
 
 }  // namespace wire
+
+Event tool_call_event(nlohmann::json call, nlohmann::json raw) {
+  ToolCall tool;
+  tool.id = wire::string_field(call, "id");
+  tool.name = wire::string_field(call, "name");
+  tool.kind = "other";
+  tool.status = "pending";
+  if (const nlohmann::json* arguments = wire::field(call, "arguments")) tool.arguments = *arguments;
+  return Event::make_tool(std::move(tool), raw.is_null() ? std::move(call) : std::move(raw));
+}
 
 using namespace wire;
 

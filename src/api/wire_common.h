@@ -89,9 +89,13 @@ class DecoderBase : public StreamDecoder {
  protected:
   void emit_delta(std::string_view text, std::vector<Event>& out);
   void emit_thinking(std::string_view text, std::vector<Event>& out);
-  void emit_tool(json call, std::vector<Event>& out);
+  /// `call` is {id, name, arguments}; see tool_call_event.
+  void emit_tool(json call, std::vector<Event>& out, json raw = nullptr);
   /// Emits the usage event once, with the usage known now (called at the terminal event).
   void emit_usage_once(std::vector<Event>& out);
+  /// Normalizes a provider usage object into response_.usage (when it carries any count) and
+  /// keeps it as the usage event's `raw`.
+  void update_usage_from(const json& usage);
   void warn_not_json(std::string_view data, std::vector<Event>& out);
   void set_error(Error error);
   /// Parses an event's data; empty data gives nullopt without a warning.
@@ -100,6 +104,7 @@ class DecoderBase : public StreamDecoder {
   virtual void on_finish() {}
 
   DecodedResponse response_;
+  json usage_raw_;  // the provider's usage object response_.usage was read from
   bool usage_emitted_ = false;
 };
 

@@ -50,7 +50,7 @@ class GeminiDecoder final : public DecoderBase {
     if (auto id = nonempty_string(chunk, "responseId")) response_.response_id = id;
     if (auto model = nonempty_string(chunk, "modelVersion")) response_.model = model;
     if (const json* usage = field(chunk, "usageMetadata"); usage != nullptr && usage->is_object())
-      if (auto u = provider_usage(*usage)) response_.usage = u;  // cumulative: the latest wins
+      update_usage_from(*usage);  // cumulative: the latest wins
 
     bool terminal = false;
     const json* candidates = field(chunk, "candidates");
@@ -73,7 +73,7 @@ class GeminiDecoder final : public DecoderBase {
             const json* args = field(*call, "args");
             emit_tool(tool_call(string_field(*call, "id"), string_field(*call, "name"),
                                 args != nullptr ? *args : json::object()),
-                      out);
+                      out, part);
             continue;
           }
           const json* thought = field(part, "thought");

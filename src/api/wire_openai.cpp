@@ -102,7 +102,7 @@ class ChatDecoder final : public DecoderBase {
       }
     }
     if (const json* usage = field(*chunk, "usage"); usage != nullptr && usage->is_object())
-      if (auto u = provider_usage(*usage)) response_.usage = u;
+      update_usage_from(*usage);
   }
 
  private:
@@ -198,14 +198,18 @@ class ResponsesDecoder final : public DecoderBase {
     } else if (type == "response.output_item.done") {
       const json* item = field(*value, "item");
       if (item != nullptr && string_field(*item, "type") == "function_call")
-        emit_tool(function_call_of(*item), out);
+        emit_tool(function_call_of(*item), out, *item);
     } else if (type == "response.created" || type == "response.in_progress") {
       if (const json* response = field(*value, "response")) {
         if (auto id = nonempty_string(*response, "id")) response_.response_id = id;
         if (auto model = nonempty_string(*response, "model")) response_.model = model;
       }
     } else if (type == "response.completed" || type == "response.incomplete") {
-      if (const json* response = field(*value, "response")) read_response_object(*response, response_);
+      if (const json* response = field(*value, "response")) {
+        read_response_object(*response, response_);
+        if (const json* usage = field(*response, "usage"); usage != nullptr && usage->is_object())
+          update_usage_from(*usage);
+      }
       response_.complete = true;
       emit_usage_once(out);
     } else if (type == "response.failed") {

@@ -13,7 +13,6 @@
 #include <iterator>
 #include <optional>
 #include <set>
-#include <random>
 #include <string>
 #include <tuple>
 
@@ -24,6 +23,7 @@
 
 #include "drover/client.h"
 #include "drover/config.h"
+#include "drover/output.h"
 #include "harness/print_mode.h"
 #include "parsers/json_limits.h"
 #include "src/discovery.h"
@@ -44,69 +44,19 @@ using drover::ErrorCode;
 constexpr int kExitUsage = 2;
 
 // nlohmann throws on invalid UTF-8 by default; harness output may contain any bytes.
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+std::string dump(const nlohmann::json& j) { return drover::dump_json_line(j); }
 
-// The first failed write to stdout (its errno), 0 while every write went through. After a
-// failure nothing more is written: the reader is gone or the disk is full.
-int stdout_error = 0;
+// stdout, flushed after each write. After a failure nothing more is written: the reader is gone
+// or the disk is full.
+drover::FileOutput standard_output(stdout);
 
-bool write_stdout(const std::string& text) {
-  if (stdout_error != 0) return false;
-  errno = 0;
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
-      std::fflush(stdout) != 0) {
-    stdout_error = errno != 0 ? errno : EIO;
-    return false;
-  }
-  return true;
-}
-
-// Writes `line` with `text` as its "text" member and a newline. The answer may be maxOutputBytes
-// long: it is escaped and written piece by piece, so the output costs no whole copy of it (a
-// single dump() would grow a buffer of about twice the escaped answer).
-void write_json_with_text(nlohmann::json line, const std::string& text) {
-  // A placeholder no other member can hold: a fresh random one each time.
-  std::random_device random;
-  const std::string placeholder =
-      "\x01drover-text-" + std::to_string(random()) + "-" + std::to_string(random()) + "\x01";
-  line["text"] = placeholder;
-  const std::string doc = dump(line);
-  const std::string marker = dump(nlohmann::json(placeholder));
-  const std::size_t at = doc.find(marker);
-  if (at == std::string::npos) {  // cannot happen; never lose the answer over it
-    line["text"] = text;
-    write_stdout(dump(line) + "\n");
-    return;
-  }
-  std::string out = doc.substr(0, at) + "\"";
-  constexpr std::size_t kPiece = 1 << 16;
-  for (std::size_t pos = 0; pos < text.size();) {
-    std::size_t end = std::min(text.size(), pos + kPiece);
-    // Cut at a character boundary: escaping is per character, so pieces escape as the whole.
-    while (end < text.size() && end > pos && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-      --end;
-    if (end == pos) end = std::min(text.size(), pos + kPiece);
-    const std::string escaped = dump(nlohmann::json(text.substr(pos, end - pos)));
-    out.append(escaped, 1, escaped.size() - 2);
-    if (out.size() >= kPiece) {
-      if (!write_stdout(out)) return;
-      out.clear();
-    }
-    pos = end;
-  }
-  out += "\"";
-  out.append(doc, at + marker.size());
-  out += "\n";
-  write_stdout(out);
-}
+bool write_stdout(const std::string& text) { return standard_output.write(text); }
 
 // One line on stderr for a failed stdout; the exit status a shell expects (141 is what SIGPIPE
 // would have given).
 int fail_stdout() {
-  std::fprintf(stderr, "drover: cannot write to stdout: %s\n", std::strerror(stdout_error));
-  return stdout_error == EPIPE ? 128 + SIGPIPE : 1;
+  std::fprintf(stderr, "drover: cannot write to stdout: %s\n", std::strerror(standard_output.error()));
+  return standard_output.error() == EPIPE ? 128 + SIGPIPE : 1;
 }
 
 int fail_usage(const std::string& message) {
@@ -240,15 +190,17 @@ int command_run(const RunOptions& opts) {
 
   // The reader of a stdout pipe went away: nothing more can be delivered.
   loop.watch_stdout_reader([&loop] {
-    if (stdout_error == 0) stdout_error = EPIPE;
+    standard_output.fail(EPIPE);
     loop.stop_all(drover::StopCause::cancelled);
   });
 
+  drover::OutputWriter writer(drover::output_format_from_string(opts.output).value_or(drover::OutputFormat::text),
+                              standard_output.sink());
   drover::EventHandler on_event;
   if (jsonl) {
-    on_event = [&loop](const drover::Event& event) {
+    on_event = [&loop, &writer](const drover::Event& event) {
       // The reader went away (EPIPE) or the disk is full: stop the run as Ctrl-C would.
-      if (stdout_error == 0 && !write_stdout(dump(to_json(event)) + "\n"))
+      if (standard_output.error() == 0 && !writer.on_event(event))
         loop.stop_all(drover::StopCause::cancelled);
     };
   }
@@ -262,25 +214,13 @@ int command_run(const RunOptions& opts) {
     result.error = Error::make(ErrorCode::aborted, "interrupted");
   if (interrupted_by != 0 && result.error && result.error->code == ErrorCode::aborted)
     result.error->message = "interrupted by " + drover::signal_name(interrupted_by);
-  if (stdout_error != 0) return fail_stdout();
+  if (standard_output.error() != 0) return fail_stdout();
 
-  if (opts.output == "json" || jsonl) {
-    // The answer may be maxOutputBytes long: moved into the JSON rather than copied, and the
-    // newline written on its own, so that the output costs one more copy of it, not three.
-    std::string text = std::move(result.text);
-    result.text.clear();
-    auto line = to_json(result);
-    if (jsonl) line["type"] = "result";
-    write_json_with_text(std::move(line), text);
-  } else {
+  if (writer.format() == drover::OutputFormat::text)
     for (const auto& warning : result.warnings)
       std::fprintf(stderr, "drover: warning: %s\n", warning.c_str());
-    if (result.ok()) {
-      write_stdout(result.text);
-      if (result.text.empty() || result.text.back() != '\n') write_stdout("\n");
-    }
-  }
-  if (stdout_error != 0) return fail_stdout();
+  writer.on_result(result);
+  if (standard_output.error() != 0) return fail_stdout();
   if (result.error && opts.output == "text")
     std::fprintf(stderr, "drover: %s: %s\n", std::string(to_string(result.error->code)).c_str(),
                  result.error->message.c_str());

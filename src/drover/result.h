@@ -155,12 +155,70 @@ struct Result {
   int exit_code() const noexcept;
 };
 
+/// One tool call as the transport saw it: ACP tool_call / tool_call_update merged by id, a tool call
+/// an API model asked for, or the tool items of a print-mode harness's JSON stream. Each tool event
+/// carries the call's whole state so far (a later event for the same id replaces an earlier one).
+struct ToolCall {
+  std::string id;
+  std::string name;    ///< the tool's name or title as given (may be empty)
+  std::string kind;    ///< read, edit, delete, move, search, execute, think, fetch or other
+  std::string status;  ///< pending, in_progress, completed or failed
+  nlohmann::json arguments;  ///< the input the tool was given (null when unknown)
+  nlohmann::json result;     ///< its output: text, JSON, or null while there is none
+};
+
+/// One option an agent offered in a permission request.
+struct PermissionOption {
+  std::string option_id;
+  std::string name;
+  std::string kind;  ///< allow_once, allow_always, reject_once, reject_always
+};
+
+/// A permission request of an agent and how it was answered: one event, sent once decided.
+struct PermissionEvent : PermissionDecision {
+  std::vector<PermissionOption> options;  ///< what the agent offered, in its order
+};
+
 /// Events streamed while a request runs, in order. The last one a consumer sees is the Result.
+/// The same kinds and fields whichever transport answers (print mode, ACP, API).
 struct Event {
-  enum class Kind { delta, thinking, tool, usage, warning };
+  enum class Kind { delta, thinking, tool, permission, usage, warning };
   Kind kind = Kind::delta;
-  std::string text;     ///< delta / thinking text, warning message
-  nlohmann::json data;  ///< tool call details, usage object
+  std::string text;                           ///< delta / thinking text, warning message
+  std::optional<ToolCall> tool;               ///< tool
+  std::optional<PermissionEvent> permission;  ///< permission
+  std::optional<Usage> usage;  ///< usage: normalized; absent when nothing in the report was
+  /// tool / permission / usage: the agent's or provider's JSON the event was read from (null
+  /// when there was none). Never interpreted by drover beyond the fields above.
+  nlohmann::json raw;
+
+  static Event make_text(Kind kind, std::string text) {
+    Event e;
+    e.kind = kind;
+    e.text = std::move(text);
+    return e;
+  }
+  static Event make_tool(ToolCall call, nlohmann::json raw = nullptr) {
+    Event e;
+    e.kind = Kind::tool;
+    e.tool = std::move(call);
+    e.raw = std::move(raw);
+    return e;
+  }
+  static Event make_permission(PermissionEvent permission, nlohmann::json raw = nullptr) {
+    Event e;
+    e.kind = Kind::permission;
+    e.permission = std::move(permission);
+    e.raw = std::move(raw);
+    return e;
+  }
+  static Event make_usage(std::optional<Usage> usage, nlohmann::json raw = nullptr) {
+    Event e;
+    e.kind = Kind::usage;
+    e.usage = std::move(usage);
+    e.raw = std::move(raw);
+    return e;
+  }
 };
 std::string_view to_string(Event::Kind kind) noexcept;
 
@@ -171,6 +229,11 @@ nlohmann::json to_json(const Error& error);
 nlohmann::json to_json(const ProcessInfo& info);
 nlohmann::json to_json(const Attempt& attempt);
 nlohmann::json to_json(const Result& result);
+nlohmann::json to_json(const ToolCall& call);
+nlohmann::json to_json(const PermissionDecision& decision);
+nlohmann::json to_json(const PermissionEvent& permission);
+/// `--output jsonl` event lines (README "Commands"): delta/thinking `{"type","text"}`, warning
+/// `{"type","message"}`; tool, permission and usage `{"type", <type>: {...}, "raw"}`.
 nlohmann::json to_json(const Event& event);
 
 }  // namespace drover

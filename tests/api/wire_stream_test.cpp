@@ -85,12 +85,17 @@ std::vector<Event::Kind> kinds(const std::vector<Event>& events) {
         if (e.text.empty()) return ::testing::AssertionFailure() << "empty thinking";
         thinking += e.text;
         break;
-      case Event::Kind::tool: tools.push_back(e.data); break;
+      case Event::Kind::tool:
+        if (!e.tool) return ::testing::AssertionFailure() << "tool event without a call";
+        tools.push_back({{"id", e.tool->id}, {"name", e.tool->name}, {"arguments", e.tool->arguments}});
+        break;
       case Event::Kind::usage:
         ++usage_events;
-        if (!run.response.usage || e.data != to_json(*run.response.usage))
-          return ::testing::AssertionFailure() << "usage event " << e.data.dump() << " is not the final usage";
+        if (!run.response.usage || !e.usage || to_json(*e.usage) != to_json(*run.response.usage))
+          return ::testing::AssertionFailure() << "usage event " << to_json(e).dump() << " is not the final usage";
         break;
+      case Event::Kind::permission:
+        return ::testing::AssertionFailure() << "a permission event from an API stream";
       case Event::Kind::warning: break;
     }
   }

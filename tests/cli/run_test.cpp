@@ -95,11 +95,19 @@ TEST(CliRun, JsonlStreamsDeltasThatConcatenateToTheAnswer) {
   auto lines = run.jsonl();
   ASSERT_GE(lines.size(), 4u);
   std::string concatenated;
+  size_t deltas = 0, usage = 0;
   for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    if (lines[i]["type"] == "usage") {  // the agent's usage line, normalized
+      ++usage;
+      EXPECT_EQ(lines[i]["usage"], lines.back()["usage"]) << lines[i].dump();
+      continue;
+    }
     EXPECT_EQ(lines[i]["type"], "delta");
     concatenated += lines[i]["text"].get<std::string>();
+    ++deltas;
   }
-  EXPECT_EQ(lines.size() - 1, 3u) << "one delta per agent line";
+  EXPECT_EQ(deltas, 3u) << "one delta per agent line";
+  EXPECT_EQ(usage, 1u);
   const json& result = lines.back();
   EXPECT_EQ(result["type"], "result");
   EXPECT_EQ(result["text"], "echo: stream this answer please");

@@ -200,10 +200,21 @@ TEST(AcpPermissions, ApproveReadsAllowsReadsAndDeniesTheRest) {
   EXPECT_EQ(exec.result.exit_code(), 5);
   EXPECT_NE(exec.result.text.find("tool:execute=denied"), std::string::npos);
   EXPECT_EQ(exec.result.permissions[0].option_id, "reject-z");
-  const bool tool_event = std::any_of(exec.events.begin(), exec.events.end(), [](const Event& e) {
-    return e.kind == Event::Kind::tool && e.data.contains("permission");
+  const auto permission = std::find_if(exec.events.begin(), exec.events.end(), [](const Event& e) {
+    return e.kind == Event::Kind::permission;
   });
-  EXPECT_TRUE(tool_event) << "each decision is also an event";
+  ASSERT_NE(permission, exec.events.end()) << "each decision is also an event";
+  ASSERT_TRUE(permission->permission);
+  EXPECT_EQ(permission->permission->decision, "denied");
+  EXPECT_EQ(permission->permission->option_id, "reject-z");
+  EXPECT_EQ(permission->permission->kind, "execute");
+  ASSERT_EQ(permission->permission->options.size(), 3u) << "the options offered";
+  EXPECT_EQ(permission->permission->options[2].kind, "reject_once");
+  EXPECT_EQ(permission->raw["options"].size(), 3u) << "raw: the request as sent";
+  const bool as_tool = std::any_of(exec.events.begin(), exec.events.end(), [](const Event& e) {
+    return e.kind == Event::Kind::tool && e.raw.contains("permission");
+  });
+  EXPECT_FALSE(as_tool) << "a permission is not a tool event";
 }
 
 TEST(AcpPermissions, PolicyOverridesAndPerKindRules) {

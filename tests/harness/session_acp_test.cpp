@@ -42,7 +42,8 @@ TEST(AcpSession, OneAgentAnswersEveryPrompt) {
   double running_cost = 0;  // the last usage_update's cumulative amount
   auto on_event = [&](const Event& e) {
     if (e.kind == Event::Kind::delta) deltas += e.text;
-    if (e.kind == Event::Kind::usage) running_cost = e.data["cost"]["amount"].get<double>();
+    if (e.kind == Event::Kind::usage && e.raw.contains("cost"))
+      running_cost = e.raw["cost"]["amount"].get<double>();
   };
   {
     Session session(config, options);

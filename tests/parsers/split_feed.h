@@ -80,12 +80,23 @@ inline std::string show(const nlohmann::json& j) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// The invariants every parser keeps, checked on one run.
+/// The events other than deltas (tool, permission, usage) in their JSON form, in order.
+inline nlohmann::json other_events(const FeedResult& r) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Event& event : r.events)
+    if (event.kind != Event::Kind::delta) list.push_back(to_json(event));
+  return list;
+}
+
+/// The invariants every parser keeps, checked on one run: deltas are non-empty and add up to the
+/// text; besides them a parser only reports tool, permission and usage events.
 inline ::testing::AssertionResult deltas_add_up(const FeedResult& r) {
   for (const Event& event : r.events) {
-    if (event.kind != Event::Kind::delta)
-      return ::testing::AssertionFailure() << "non-delta event " << to_string(event.kind);
-    if (event.text.empty()) return ::testing::AssertionFailure() << "empty delta event";
+    if (event.kind != Event::Kind::delta && event.kind != Event::Kind::tool &&
+        event.kind != Event::Kind::permission && event.kind != Event::Kind::usage)
+      return ::testing::AssertionFailure() << "unexpected event " << to_string(event.kind);
+    if (event.kind == Event::Kind::delta && event.text.empty())
+      return ::testing::AssertionFailure() << "empty delta event";
   }
   if (r.joined_deltas != r.output.text)
     return ::testing::AssertionFailure() << "deltas " << nlohmann::json(r.joined_deltas).dump(
@@ -133,13 +144,14 @@ inline std::vector<std::size_t> two_chunk_cuts(std::string_view input) {
 }
 
 /// Whole, every two-chunk split (see two_chunk_cuts), fixed-size chunks, and byte by byte:
-/// identical output, deltas == text each time. Returns the whole-input result in `whole_out`.
+/// identical output and identical tool/permission/usage events, deltas == text each time. Returns the whole-input result in `whole_out`.
 inline ::testing::AssertionResult same_for_every_split(const ParserFactory& make,
                                                        std::string_view input,
                                                        FeedResult* whole_out = nullptr) {
   const FeedResult whole = feed_chunks(make, {input});
   if (auto ok = deltas_add_up(whole); !ok) return ok << " (whole input)";
   const nlohmann::json expected = describe(whole.output);
+  const nlohmann::json expected_events = other_events(whole);
 
   const auto compare = [&](const FeedResult& r, const std::string& how) -> ::testing::AssertionResult {
     if (auto ok = deltas_add_up(r); !ok) return ok << " (" << how << ")";
@@ -147,6 +159,10 @@ inline ::testing::AssertionResult same_for_every_split(const ParserFactory& make
     if (got != expected)
       return ::testing::AssertionFailure() << how << " differs from whole input:\n"
                                            << show(got) << "\nwhole:\n" << show(expected);
+    if (other_events(r) != expected_events)
+      return ::testing::AssertionFailure() << how << ": other events differ from whole input:\n"
+                                           << show(other_events(r)) << "\nwhole:\n"
+                                           << show(expected_events);
     return ::testing::AssertionSuccess();
   };
 

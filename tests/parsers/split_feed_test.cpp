@@ -15,7 +15,7 @@ class CountsChunks final : public parsers::OutputParser {
   parsers::ParsedOutput finish(std::vector<Event>& deltas) override {
     parsers::ParsedOutput out;
     out.text = std::to_string(chunks_);
-    deltas.push_back(Event{Event::Kind::delta, out.text, {}});
+    deltas.push_back(Event::make_text(Event::Kind::delta, out.text));
     return out;
   }
 

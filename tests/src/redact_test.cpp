@@ -59,9 +59,22 @@ TEST(Secrets, ResultFieldsAndEvents) {
                           r.attempts[0].error->message + r.attempts[0].process->evidence;
   EXPECT_EQ(all.find("sk-canary"), std::string::npos) << all;
   EXPECT_EQ(r.error->message, "failed: [redacted]");
-  Event e{Event::Kind::tool, "", {{"input", {{"command", "echo sk-canary-1"}}}}};
+  ToolCall call;
+  call.name = "run sk-canary-1";
+  call.arguments = {{"command", "echo sk-canary-1"}};
+  call.result = "printed sk-canary-1";
+  Event e = Event::make_tool(call, {{"input", {{"command", "echo sk-canary-1"}}}});
   s.redact(e);
-  EXPECT_EQ(e.data["input"]["command"], "echo [redacted]");
+  EXPECT_EQ(e.raw["input"]["command"], "echo [redacted]");
+  EXPECT_EQ(e.tool->arguments["command"], "echo [redacted]");
+  EXPECT_EQ(e.tool->result, "printed [redacted]");
+  EXPECT_EQ(e.tool->name, "run [redacted]");
+  PermissionEvent p;
+  p.title = "Run sk-canary-1";
+  Event pe = Event::make_permission(p, {{"toolCall", {{"title", "Run sk-canary-1"}}}});
+  s.redact(pe);
+  EXPECT_EQ(pe.permission->title, "Run [redacted]");
+  EXPECT_EQ(pe.raw["toolCall"]["title"], "Run [redacted]");
 }
 
 TEST(SecretEnvName, KeyTokenSecretPasswordInAnyCase) {
