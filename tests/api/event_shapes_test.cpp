@@ -34,7 +34,7 @@ std::vector<Event> run_events(const Config& config, const std::string& route,
   request.stream = true;
   if (route == "acp") request.permissions = PermissionPolicy::approve_all;
   Loop loop;
-  start_run(loop, config, request, [&](const Event& e) { events.push_back(e); },
+  start_run(loop, config, builtin_transports(), request, [&](const Event& e) { events.push_back(e); },
             [&](Result&& r) { result = std::move(r); });
   loop.run();
   return events;
