@@ -10,9 +10,6 @@
 //                         lines counted until the prompt's result, stdin closed, the agent reaped.
 //   AcpFlood/bare_socket  the same over Unix socket pairs, which is what libuv gives drover's
 //                         children for stdio (so the transport itself is not counted as drover's).
-//   RpcFeed               rpc::Connection::feed alone on an in-memory buffer of N session/update
-//                         lines (the flood's exact bytes) fed in 64 KiB reads: the protocol code's
-//                         own cost, no process and no pipe.
 //
 // items_per_second (= session/update messages per second, wall clock) is the figure; the
 // Time column is wall time per run, CPU is this process's CPU time (drover's own for the drover
@@ -43,7 +40,6 @@
 
 #include "drover/client.h"
 #include "drover/config.h"
-#include "src/rpc/jsonrpc.h"
 
 extern char** environ;
 
@@ -243,61 +239,6 @@ void BM_AcpFloodBare(benchmark::State& state, bool sockets) {
   finish(state, sockets ? "bare_socket" : "bare_pipe", seconds_since(t0), children_cpu_ms() - cpu0);
 }
 
-// ---- the protocol code alone ----------------------------------------------------------------------
-
-// The flood's exact lines (see stream_flood in fixtures/fake_acp_agent), then the usage update
-// and the prompt's result as the agent writes them.
-std::string flood_bytes() {
-  const std::string head =
-      R"({"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"fake-session-1","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":")";
-  std::string out;
-  out.reserve(static_cast<std::size_t>(g_chunks) * (head.size() + 16));
-  for (long i = 1; i <= g_chunks; ++i) {
-    out += head;
-    if (i > 1) out += ' ';
-    out += 'w';
-    out += std::to_string(i);
-    out += "\"}}}}\n";
-  }
-  out += R"({"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"fake-session-1","update":{"cost":{"amount":0.1,"currency":"USD"},"sessionUpdate":"usage_update","size":200000,"used":100001}}})"
-         "\n";
-  out += R"({"id":2,"jsonrpc":"2.0","result":{"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":100000,"totalTokens":100001}}})"
-         "\n";
-  return out;
-}
-
-void BM_RpcFeed(benchmark::State& state) {
-  static const std::string input = flood_bytes();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    long updates = 0;
-    bool answered = false;
-    drover::rpc::Connection::Handlers handlers;
-    handlers.on_notification = [&](const std::string& method, nlohmann::json& params) {
-      if (method == "session/update") updates += params.is_object();
-    };
-    drover::rpc::Connection connection([](std::string_view) { return true; }, std::move(handlers));
-    // The handshake as a client sends it: ids count from 0, so the prompt is id 2, which the
-    // last input line answers.
-    connection.request("initialize", nlohmann::json::object(), nullptr);
-    connection.request("session/new", nlohmann::json::object(), nullptr);
-    connection.request("session/prompt", nlohmann::json::object(),
-                       [&](nlohmann::json result, std::optional<drover::rpc::RpcError>) {
-                         answered = result.is_object();
-                       });
-    for (std::size_t i = 0; i < input.size(); i += kReadSize)
-      connection.feed(std::string_view(input).substr(i, kReadSize));
-    if (!answered || updates != g_chunks + 1) {
-      state.SkipWithError("the prompt result or some updates were not decoded");
-      break;
-    }
-  }
-  const auto messages = static_cast<int64_t>(state.iterations()) * g_chunks;
-  state.SetItemsProcessed(messages);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(input.size()));
-  g_rates["rpc_feed"] = static_cast<double>(messages) / seconds_since(t0);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -337,7 +278,6 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
   benchmark::RegisterBenchmark("AcpFlood/bare_socket", BM_AcpFloodBare, true)
       ->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
-  benchmark::RegisterBenchmark("RpcFeed", BM_RpcFeed)->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 
@@ -348,8 +288,6 @@ int main(int argc, char** argv) {
     for (const char* bare : {"bare_pipe", "bare_socket"})
       if (g_rates.count(bare))
         std::fprintf(out, "drover / %-11s %.3f\n", bare, g_rates["drover"] / g_rates[bare]);
-    if (g_rates.count("rpc_feed"))
-      std::fprintf(out, "drover / rpc_feed    %.3f\n", g_rates["drover"] / g_rates["rpc_feed"]);
   }
   return 0;
 }

@@ -1,32 +1,46 @@
-// Many concurrent streaming requests against the mock gateway: drover's one loop (libcurl multi
-// on libuv) versus the same requests made by the `curl` command line, in parallel, in the same
-// run. Reports requests/s and the median time to the first delta, as ratios.
+// Many concurrent streaming requests against the mock gateway: drover (drover::Client over
+// libcurl on libuv) versus the same requests made by the `curl` command line, in parallel, in the
+// same run. Reports requests/s and the median time to the first delta, as ratios.
+//
+// Both sides keep C requests in flight until N have been started: drover as C submissions on
+// one Client (one loop), curl as C threads each spawning one curl process after the other.
 //
 //   drover_api_bench [--requests N] [--concurrency C]
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
-#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <uv.h>
 
+#include "drover/client.h"
 #include "drover/config.h"
-#include "src/loop.h"
-#include "src/process.h"
-#include "src/run.h"
+
+extern char** environ;
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -70,95 +84,115 @@ struct Figures {
   int failures = 0;
 };
 
-// Keeps `concurrency` requests in flight until `total` have been started. The state lives on
-// the heap: requests complete after pump() has returned, inside loop.run().
-void pump(int total, int concurrency,
-          const std::function<void(int index, std::function<void()> done)>& start) {
-  struct State {
-    int total;
-    int started = 0;
-    std::function<void(int, std::function<void()>)> start;
-    std::function<void()> next;
-  };
-  auto state = std::make_shared<State>();
-  state->total = total;
-  state->start = start;
-  std::weak_ptr<State> weak = state;
-  state->next = [weak] {
-    auto s = weak.lock();
-    if (!s || s->started == s->total) return;
-    int index = s->started++;
-    s->start(index, [s] { s->next(); });
-  };
-  for (int i = 0; i < concurrency && i < total; ++i) state->next();
+// Keeps `concurrency` curl requests in flight until `total` have been made: `concurrency` threads, each
+// taking the next index and calling `one(thread, index, its figures)` until none is left.
+Figures pump(int total, int concurrency, const std::function<void(int, int, Figures&)>& one) {
+  Figures f;
+  std::atomic<int> next{0};
+  std::mutex merge;
+  std::vector<std::thread> threads;
+  const auto t0 = Clock::now();
+  for (int t = 0; t < concurrency && t < total; ++t) {
+    threads.emplace_back([&, t] {
+      Figures mine;
+      for (int index = next++; index < total; index = next++) one(t, index, mine);
+      std::lock_guard<std::mutex> lock(merge);
+      f.failures += mine.failures;
+      f.first_delta_ms.insert(f.first_delta_ms.end(), mine.first_delta_ms.begin(),
+                              mine.first_delta_ms.end());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  f.wall_ms = ms_since(t0);
+  return f;
 }
 
 Figures run_drover(const drover::Config& config, int total, int concurrency) {
+  // One Client, one loop: each completion submits the next request until `total` have started.
+  drover::Client client(config);
   Figures f;
-  drover::Loop loop;
-  const uint64_t t0 = uv_hrtime();
-  pump(total, concurrency, [&](int index, std::function<void()> done) {
-    auto started = std::make_shared<uint64_t>(uv_hrtime());
-    auto seen = std::make_shared<bool>(false);
+  int next = 0;
+  std::function<void()> submit_next = [&] {
+    if (next >= total) return;
     drover::RunRequest request;
-    request.prompt = "benchmark request " + std::to_string(index);
-    drover::start_run(
-        loop, config, drover::builtin_transports(), request,
+    request.prompt = "benchmark request " + std::to_string(next++);
+    request.stream = true;
+    const auto started = Clock::now();
+    auto seen = std::make_shared<bool>(false);
+    client.submit(
+        std::move(request),
         [&f, started, seen](const drover::Event& e) {
           if (e.kind == drover::Event::Kind::delta && !*seen) {
             *seen = true;
-            f.first_delta_ms.push_back(static_cast<double>(uv_hrtime() - *started) / 1e6);
+            f.first_delta_ms.push_back(ms_since(started));
           }
         },
-        [&f, done](drover::Result&& r) {
+        [&f, &submit_next](drover::Result r) {
           if (!r.ok()) ++f.failures;
-          done();
+          submit_next();
         });
-  });
-  loop.run();
-  f.wall_ms = static_cast<double>(uv_hrtime() - t0) / 1e6;
+  };
+  const auto t0 = Clock::now();
+  for (int i = 0; i < concurrency && i < total; ++i) submit_next();
+  client.wait();
+  f.wall_ms = ms_since(t0);
   return f;
 }
 
-Figures run_curl(const std::string& url, int total, int concurrency) {
-  Figures f;
-  drover::Loop loop;
-  const uint64_t t0 = uv_hrtime();
-  pump(total, concurrency, [&](int index, std::function<void()> done) {
-    nlohmann::json body = {{"model", "gpt-4.1"},
-                           {"messages", {{{"role", "user"}, {"content", "benchmark request " + std::to_string(index)}}}},
-                           {"stream", true},
-                           {"stream_options", {{"include_usage", true}}}};
-    drover::SpawnOptions options;
-    options.file = "/usr/bin/curl";
-    options.args = {"curl", "-sN", url + "/v1/chat/completions", "-H", "content-type: application/json",
-                    "-H", "authorization: Bearer sk-bench", "-d", body.dump()};
-    options.env = {"PATH=/usr/bin:/bin"};
-    auto started = std::make_shared<uint64_t>(uv_hrtime());
-    auto seen = std::make_shared<bool>(false);
-    auto buffer = std::make_shared<std::string>();
-    drover::ProcessCallbacks callbacks;
-    callbacks.on_stdout = [&f, started, seen, buffer](std::string_view chunk) {
-      if (*seen) return;
-      buffer->append(chunk);
-      if (buffer->find("\"content\":\"") != std::string::npos) {
-        *seen = true;
-        f.first_delta_ms.push_back(static_cast<double>(uv_hrtime() - *started) / 1e6);
-      }
-    };
-    callbacks.on_complete = [&f, done](drover::ProcessOutcome&& o) {
-      if (o.info.exit_code != 0) ++f.failures;
-      done();
-    };
-    drover::Error error;
-    if (drover::Process::start(loop, std::move(options), std::move(callbacks), error) == nullptr) {
-      std::fprintf(stderr, "cannot run curl: %s\n", error.message.c_str());
-      std::exit(1);
+// One `curl -sN` streaming request: spawned with its stdout on a pipe, read until the first
+// content delta (timed) and then to EOF, reaped.
+bool curl_once(const std::string& url, int index, Figures& f) {
+  nlohmann::json body = {{"model", "gpt-4.1"},
+                         {"messages", {{{"role", "user"}, {"content", "benchmark request " + std::to_string(index)}}}},
+                         {"stream", true},
+                         {"stream_options", {{"include_usage", true}}}};
+  const std::string endpoint = url + "/v1/chat/completions", data = body.dump();
+  std::vector<const char*> argv = {"curl", "-sN", endpoint.c_str(), "-H", "content-type: application/json",
+                                   "-H", "authorization: Bearer sk-bench", "-d", data.c_str(), nullptr};
+  const char* envp[] = {"PATH=/usr/bin:/bin", nullptr};
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return false;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  const auto started = Clock::now();
+  pid_t pid = -1;
+  const int spawned = posix_spawn(&pid, "/usr/bin/curl", &actions, nullptr,
+                                  const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp));
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  if (spawned != 0) {
+    ::close(out[0]);
+    std::fprintf(stderr, "cannot run curl: %s\n", std::strerror(spawned));
+    std::exit(1);
+  }
+  std::string buffer;
+  bool seen = false;
+  char chunk[65536];
+  for (ssize_t n; (n = ::read(out[0], chunk, sizeof chunk)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
     }
+    if (seen) continue;
+    buffer.append(chunk, static_cast<size_t>(n));
+    if (buffer.find("\"content\":\"") != std::string::npos) {
+      seen = true;
+      f.first_delta_ms.push_back(ms_since(started));
+    }
+  }
+  ::close(out[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+Figures run_curl(const std::string& url, int total, int concurrency) {
+  return pump(total, concurrency, [&url](int, int index, Figures& f) {
+    if (!curl_once(url, index, f)) ++f.failures;
   });
-  loop.run();
-  f.wall_ms = static_cast<double>(uv_hrtime() - t0) / 1e6;
-  return f;
 }
 
 }  // namespace
@@ -190,13 +224,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", error->message.c_str());
     return 1;
   }
-  run_drover(*config, 20, 5);  // warm-up: libcurl loaded, connections made
+  run_drover(*config, 20, 5);  // warm-up: libcurl loaded, the gateway warm
   Figures d = run_drover(*config, total, concurrency);
   Figures c = run_curl(gateway.url, total, concurrency);
   const double d_rps = total / (d.wall_ms / 1000.0), c_rps = total / (c.wall_ms / 1000.0);
   const double d_first = median(d.first_delta_ms), c_first = median(c.first_delta_ms);
   std::printf("%d streaming requests, %d in flight, mock gateway on loopback\n", total, concurrency);
-  std::printf("drover (one loop)   : %8.1f req/s, median first delta %7.3f ms, failures %d\n", d_rps,
+  std::printf("drover (Clients)    : %8.1f req/s, median first delta %7.3f ms, failures %d\n", d_rps,
               d_first, d.failures);
   std::printf("curl CLI (parallel) : %8.1f req/s, median first delta %7.3f ms, failures %d\n", c_rps,
               c_first, c.failures);

@@ -343,6 +343,7 @@ class AcpAgent {
     connection_->request("initialize", std::move(params),
                          [this](json result, std::optional<rpc::RpcError> error) {
                            if (error) return handshake_failed("initialize", *error);
+                           if (probe_only_) return probed(result);
                            const json* version = member(result, "protocolVersion");
                            if (!version || !version->is_number_integer() ||
                                version->get<int64_t>() != kProtocolVersion)
@@ -521,6 +522,15 @@ class AcpAgent {
     }
     start_timer_.stop();  // the start timeout covers the handshake only
     if (!one_shot_) idle_timer_.stop();
+    if (ready_) {
+      auto ready = std::move(ready_);
+      ready();
+    }
+  }
+
+  void probed(json result) {
+    initialize_result_ = std::move(result);
+    start_timer_.stop();
     if (ready_) {
       auto ready = std::move(ready_);
       ready();
@@ -883,11 +893,20 @@ class AcpAgent {
   /// Model discovery: no prompt follows, so a policy the route cannot enforce is no reason to
   /// refuse the handshake.
   void for_discovery() { discovery_only_ = true; }
+  /// `drover check`: the handshake ends with initialize's answer, which `ready` then finds in
+  /// initialize_result().
+  void for_probe() {
+    discovery_only_ = true;
+    probe_only_ = true;
+  }
+  const json& initialize_result() const { return initialize_result_; }
 
  private:
 
   const bool one_shot_;
   bool discovery_only_ = false;
+  bool probe_only_ = false;
+  json initialize_result_;
   PolicyGate policy_;
   bool policy_mode_set_ = false;  // policyModes: session/set_mode was sent
   Loop& loop_;
@@ -1157,6 +1176,26 @@ void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpM
         // No prompt was sent, so only a failure before the session was ready counts.
         if (!*ready) report->error = std::move(result.error);
         done(std::move(*report));
+      });
+}
+
+void probe_acp_agent(Loop& loop, const Route& route, int64_t timeout_ms,
+                     std::function<void(AcpProbe)> done) {
+  RunRequest request;
+  request.timeout_ms = timeout_ms;
+  auto* agent = new AcpAgent(loop, route, request);
+  agent->for_probe();
+  auto probe = std::make_shared<AcpProbe>();
+  agent->start(
+      [agent, probe] {
+        probe->answered = true;
+        probe->initialize_result = agent->initialize_result();
+        agent->shutdown(true);
+      },
+      [&loop, probe, done = std::move(done)](Result&& result) mutable {
+        if (!probe->answered) probe->error = std::move(result.error);
+        // Also a failure to spawn, which start() reports before it returns: always posted.
+        loop.post([probe, done = std::move(done)] { done(std::move(*probe)); });
       });
 }
 

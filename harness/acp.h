@@ -3,6 +3,7 @@
 // one at a time.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,6 +43,20 @@ struct AcpModelReport {
 
 /// Handshake to session/new, read the advertised models and the current one, close the agent.
 void discover_acp_models(Loop& loop, const Route& route, std::function<void(AcpModelReport)> done);
+
+/// What `drover check` learns from an ACP agent: its answer to initialize.
+struct AcpProbe {
+  bool answered = false;           ///< initialize was answered (whatever the protocol version)
+  nlohmann::json initialize_result;  ///< the answer's result (agentInfo names the agent)
+  std::optional<Error> error;      ///< why there is no answer (spawn failure, timeout, exit)
+};
+
+/// Spawns the ACP route's agent as a run would (environment, arguments, working directory), sends
+/// initialize, and stops the agent's process group as soon as the answer is in; no session is
+/// made. `timeout_ms` bounds the whole probe (error `timeout`). `done` runs once, posted on the
+/// loop (never before this returns), after the process is gone.
+void probe_acp_agent(Loop& loop, const Route& route, int64_t timeout_ms,
+                     std::function<void(AcpProbe)> done);
 
 /// The models a session/new (or load/resume) result advertises: the `configOptions` select with
 /// category "model" (id "model" preferred), else the legacy `models` block.

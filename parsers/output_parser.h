@@ -12,21 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/config.h"
+#include "drover/parse.h"
 #include "drover/result.h"
 
 namespace drover::parsers {
 
-/// What a parser extracted from a whole output.
-struct ParsedOutput {
-  std::string text;                      ///< the answer (concatenation of every delta emitted)
-  std::optional<Usage> usage;            ///< normalized; absent when the output reported none
-  std::optional<std::string> session_id;
-  std::optional<std::string> stop_reason;
-  std::optional<std::string> model;
-  std::optional<std::string> error;      ///< the harness's own error message, unwrapped
-  std::vector<std::string> warnings;     ///< e.g. "stdout line 3 is not JSON; skipped"
-  bool structured = false;  ///< json/jsonl: at least one JSON value was parsed
-};
+/// What a parser extracted from a whole output (public: drover/parse.h).
+using ParsedOutput = ParsedHarnessOutput;
 
 /// Fed stdout chunk by chunk, in order. Chunk boundaries never change the result.
 class OutputParser {

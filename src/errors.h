@@ -13,7 +13,4 @@ namespace drover {
 /// harness_error when nothing matches.
 ErrorCode classify_failure_message(std::string_view message) noexcept;
 
-/// `SIGKILL`, `SIGTERM`, ... or `signal N`.
-std::string signal_name(int signum);
-
 }  // namespace drover

@@ -58,6 +58,11 @@ std::set<std::string> preset_provider_ids(const std::vector<PresetSource>& prese
   return ids;
 }
 
+std::string user_presets_dir(const ConfigLookup& lookup) {
+  const std::string dir = lookup.config_dir();
+  return dir.empty() ? std::string() : dir + "/presets";
+}
+
 std::string preset_description(const PresetSource& preset) {
   auto doc = parsers::parse_untrusted(preset.text, nullptr, /*ignore_comments=*/true);
   if (doc.is_discarded() || !doc.is_object()) return {};

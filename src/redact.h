@@ -44,10 +44,6 @@ bool secret_env_name(std::string_view name);
 /// The userinfo of `url` ("user:password" of scheme://user:password@host/...), or empty.
 std::string url_userinfo(std::string_view url);
 
-/// `text` (a URL, or a message naming URLs) with the userinfo of every scheme://user:password@host
-/// replaced by "[redacted]"; text without URL credentials is returned unchanged.
-std::string redact_url(std::string text);
-
 /// The secrets of `route`: the values of its env/cleanEnv entries with a secret-looking name (CLI
 /// and ACP), its API keys (apiKey, or every key of the apiKeyEnv pool) and the userinfo of its
 /// baseUrl (whole, and the password alone).

@@ -3,7 +3,7 @@
 // reviewed it and ran `drover trust`, which records the file's path and SHA-256 in
 // <config dir>/trusted.json. Any change to the file makes it untrusted again. Files given with
 // --config or $DROVER_CONFIG, the global config and the user's presets are the user's own choice
-// and need no trust.
+// and need no trust. The public part is drover/trust.h.
 #pragma once
 
 #include <map>
@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/config.h"
+#include "drover/trust.h"
 
 namespace drover {
 
@@ -27,41 +28,15 @@ inline constexpr std::uintmax_t kMaxConfigFileBytes = 4u << 20;
 /// nullopt on success, else the problem naming the file.
 std::optional<std::string> read_config_file(const std::string& file, std::string& text);
 
-/// <config dir>/trusted.json; empty when neither $XDG_CONFIG_HOME nor $HOME is known.
-std::string trust_store_path(const ConfigLookup& lookup);
-
-/// The workspace file of `lookup`: <workspace_dir>/drover.json.
-std::string workspace_config_path(const ConfigLookup& lookup);
-
 /// The path a file is trusted under: its directory made absolute with symlinks resolved, then
 /// its own name. The last component is kept as found, so a symlink named drover.json in another
 /// directory (where its relative commands would resolve) is not the file it points to.
 std::string trust_key(const std::string& file);
 
-/// Trusted files: trust key -> SHA-256 (hex) of the content reviewed.
-using TrustStore = std::map<std::string, std::string>;
-
-/// Reads the store; a missing file is an empty store. nullopt (and `problem`) when it cannot be
-/// read or is not a trust store.
-std::optional<TrustStore> read_trust_store(const std::string& path, std::string& problem);
-
 /// Replaces the store atomically: a new file (mode 0600) in the same directory renamed over the
 /// old one; the directory is created (mode 0700) when missing. nullopt on success, else the
 /// problem (no temporary file is left behind).
 std::optional<std::string> write_trust_store(const std::string& path, const TrustStore& store);
-
-/// `drover trust FILE`: records FILE's current content. On success `key` is the path recorded
-/// and `digest` its SHA-256; otherwise the problem.
-std::optional<std::string> trust_file(const std::string& store_path, const std::string& file,
-                                      std::string& key, std::string& digest);
-
-/// `drover trust --remove FILE`: forgets FILE. `removed` says whether it was trusted.
-std::optional<std::string> untrust_file(const std::string& store_path, const std::string& file,
-                                        std::string& key, bool& removed);
-
-/// For `drover trust --list`: "trusted" when `path` still has the content `digest` was taken of,
-/// else "changed", "missing" or "unreadable".
-std::string trusted_file_state(const std::string& path, const std::string& digest);
 
 /// The first part of a workspace config document that can run something or send a credential
 /// somewhere (a command, argv, environment, an ACP agent and its MCP servers, a discovery

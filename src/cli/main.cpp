@@ -1,4 +1,4 @@
-// drover's command line: a thin layer over the library (src/run.h, src/drover/*.h).
+// drover's command line: a thin layer over the library's public API (drover/*.h).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <tuple>
@@ -21,20 +22,19 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "drover/check.h"
+#include "drover/cleanup.h"
 #include "drover/client.h"
 #include "drover/config.h"
+#include "drover/models.h"
 #include "drover/output.h"
-#include "harness/print_mode.h"
-#include "parsers/json_limits.h"
-#include "src/discovery.h"
-#include "src/errors.h"
+#include "drover/presets.h"
+#include "drover/trust.h"
+// The run path still drives the loop itself (signals, stdout watch, start_run); it moves to the
+// public Client API. Until then these two are the only private headers here
+// (tests/cli/public_headers_test.cpp).
 #include "src/loop.h"
-#include "src/presets.h"
-#include "src/process.h"
-#include "src/redact.h"
 #include "src/run.h"
-#include "src/trust.h"
-#include "staging/temp_dir.h"
 
 namespace {
 
@@ -299,8 +299,7 @@ int command_models(const ModelsOptions& opts) {
 int command_presets(const std::string& show, bool as_json) {
   std::vector<std::string> errors;
   const auto lookup = drover::ConfigLookup::from_environment();
-  const std::string dir = lookup.config_dir().empty() ? "" : lookup.config_dir() + "/presets";
-  auto presets = drover::all_presets(dir, errors);
+  auto presets = drover::all_presets(drover::user_presets_dir(lookup), errors);
   for (const auto& e : errors) std::fprintf(stderr, "drover: warning: %s\n", e.c_str());
   if (!show.empty()) {
     for (const auto& p : presets) {
@@ -328,122 +327,20 @@ int command_presets(const std::string& show, bool as_json) {
   return 0;
 }
 
-// `drover check`: every preset (and configured print-mode route), whether its command resolves on
-// PATH, and its version (`COMMAND --version`, run in parallel, 5 s at most each; an ACP agent is
-// asked with `initialize` instead: some have no version flag and would wait on stdin).
+// `drover check`: every preset (and configured harness route), whether its command resolves on
+// PATH, and its version (drover::check_routes).
 int command_check(const std::string& config_path, bool as_json) {
   int exit_code = 0;
   auto config = load(config_path, exit_code);
   if (!config) return exit_code;
-  struct Row {
-    std::string route, preset, command, path, version, problem;
-    std::vector<std::string> args;
-    bool acp = false;
-  };
-  std::vector<Row> rows;
-  std::set<std::string> seen;
-  const auto env = drover::build_child_environment({}, {});
-  for (const auto& r : config->routes()) {
-    const auto& t = r.account_spec->transport;
-    if (t.kind == drover::TransportKind::api) continue;
-    const std::string key = r.provider + ":" + r.account;
-    if (!seen.insert(key).second) continue;
-    Row row{r.provider + ":" + r.transport + ":" + r.account,
-            r.provider_spec->preset,
-            t.command,
-            drover::resolve_command(t.command, env, ""),
-            "",
-            "",
-            t.kind == drover::TransportKind::acp ? t.acp.args : std::vector<std::string>{"--version"},
-            t.kind == drover::TransportKind::acp};
-    if (row.path.empty()) row.problem = "'" + t.command + "' not found on PATH";
-    rows.push_back(std::move(row));
-  }
-  drover::Loop loop;
-  for (auto& row : rows) {
-    if (row.path.empty()) continue;
-    drover::SpawnOptions spawn;
-    spawn.file = row.path;
-    spawn.args = {row.command};
-    spawn.args.insert(spawn.args.end(), row.args.begin(), row.args.end());
-    spawn.env = env;
-    std::error_code cwd_error;
-    spawn.cwd = std::filesystem::current_path(cwd_error).string();
-    if (cwd_error) spawn.cwd = "/";
-    spawn.watchdog.total_timeout_ms = row.acp ? 15000 : 5000;
-    drover::ProcessCallbacks callbacks;
-    Row* target = &row;
-    auto process = std::make_shared<drover::Process*>(nullptr);
-    if (row.acp) {
-      spawn.interactive_stdin = true;
-      // The first line back answers initialize: agentInfo has the name and version.
-      auto buffer = std::make_shared<std::string>();
-      callbacks.on_stdout = [target, buffer, process](std::string_view chunk) {
-        if (!target->version.empty()) return;
-        buffer->append(chunk);
-        // The answer to initialize (id 0) names the agent; other lines (banners) are skipped.
-        for (auto nl = buffer->find('\n'); nl != std::string::npos; nl = buffer->find('\n')) {
-          auto reply = drover::parsers::parse_untrusted(buffer->substr(0, nl));
-          buffer->erase(0, nl + 1);
-          if (!reply.is_object() || reply.value("id", nlohmann::json()) != 0) continue;
-          auto text = [](const nlohmann::json& j, const char* key, const char* fallback) {
-            auto it = j.is_object() ? j.find(key) : j.end();
-            return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
-          };
-          const auto result = reply.value("result", nlohmann::json());
-          const auto info = result.is_object() ? result.value("agentInfo", nlohmann::json())
-                                               : nlohmann::json();
-          target->version =
-              text(info, "name", "ACP agent") + " " + text(info, "version", "(no version)");
-          if (*process) (*process)->stop(drover::StopCause::none);
-          return;
-        }
-      };
-    }
-    callbacks.on_complete = [target](drover::ProcessOutcome&& o) {
-      if (target->acp) {
-        if (target->version.empty())
-          target->problem = "'" + target->command + "' did not answer ACP initialize" +
-                            (o.info.stopped_by != drover::StopCause::none ? " (timed out)" : "");
-        return;
-      }
-      std::string text = o.stdout_tail.empty() ? o.stderr_tail : o.stdout_tail;
-      text = text.substr(0, text.find('\n'));
-      if (o.info.exit_code == 0 && !text.empty())
-        target->version = text;
-      else
-        target->problem = "'" + target->command + " --version' failed" +
-                          (o.info.stopped_by != drover::StopCause::none ? " (timed out)" : "");
-    };
-    drover::Error error;
-    *process = drover::Process::start(loop, std::move(spawn), std::move(callbacks), error);
-    if (*process == nullptr) {
-      row.problem = error.message;
-    } else if (row.acp) {
-      (*process)->write_stdin(
-          R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":1,)"
-          R"("clientCapabilities":{"fs":{"readTextFile":false,"writeTextFile":false},"terminal":false},)"
-          R"("clientInfo":{"name":"drover","version":")" DROVER_VERSION R"("}}})"
-          "\n");
-    }
-  }
-  loop.run();
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& row : rows)
-    out.push_back({{"route", row.route},
-                   {"preset", row.preset},
-                   {"command", row.command},
-                   {"path", row.path.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.path)},
-                   {"version", row.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.version)},
-                   {"ok", row.problem.empty()},
-                   {"problem", row.problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.problem)}});
+  const drover::CheckReport report = drover::check_routes(*config);
   if (as_json) {
-    write_stdout(dump(out) + "\n");
+    write_stdout(dump(to_json(report)) + "\n");
     return 0;
   }
-  for (const auto& row : rows)
-    write_stdout((row.problem.empty() ? "ok       " : "missing  ") + row.route + "  " +
-                 (row.problem.empty() ? row.path + "  " + row.version : row.problem) + "\n");
+  for (const auto& row : report.rows)
+    write_stdout((row.ok() ? "ok       " : "missing  ") + row.route + "  " +
+                 (row.ok() ? row.path + "  " + row.version : row.problem) + "\n");
   return 0;
 }
 
@@ -556,7 +453,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   uv_disable_stdio_inheritance();
   // Temporary directories of drover processes that were killed before they could clean up.
-  drover::TempDir::remove_stale("drover-");
+  drover::remove_stale_temp_dirs();
 
   auto logger = spdlog::stderr_color_mt("drover");
   spdlog::set_default_logger(logger);

@@ -283,6 +283,11 @@ enum class TransportKind {
 std::string_view to_string(TransportKind kind) noexcept;
 std::optional<TransportKind> transport_kind_from_string(std::string_view name) noexcept;
 
+/// `text` (a URL, or a message naming URLs) with the userinfo of every scheme://user:password@host
+/// replaced by "[redacted]"; text without URL credentials is returned unchanged. Use it wherever
+/// a configured URL (ApiSpec::base_url) is shown.
+std::string redact_url(std::string text);
+
 struct TransportSpec {
   TransportKind kind = TransportKind::cli;
   std::string id;  ///< the transport part of the route id; defaults to the kind's spelling

@@ -45,6 +45,9 @@ inline constexpr std::size_t kMaxErrorMessageBytes = 4096;
 std::string bounded_error_message(std::string message);
 /// Process exit code for a failed run with this code (README "Exit codes").
 int exit_code_for(ErrorCode code) noexcept;
+/// The name of signal `signum` for messages: "SIGKILL", "SIGTERM", ..., or "signal N" when it has
+/// no name.
+std::string signal_name(int signum);
 
 struct Error {
   ErrorCode code = ErrorCode::harness_error;
