@@ -44,13 +44,14 @@ WatchdogSpec apply_request_timeouts(WatchdogSpec watchdog, const RunRequest& req
 
 // The built-in markers (unless switched off) plus the route's own.
 parsers::NoiseMarkers markers_for(const NoiseSpec& spec) {
-  parsers::NoiseMarkers m = spec.builtin_markers ? parsers::default_noise_markers()
-                                                 : parsers::NoiseMarkers{};
-  m.lines.insert(m.lines.end(), spec.lines.begin(), spec.lines.end());
-  m.prefixes.insert(m.prefixes.end(), spec.prefixes.begin(), spec.prefixes.end());
-  m.regexes.insert(m.regexes.end(), spec.regexes.begin(), spec.regexes.end());
-  m.after_noise.insert(m.after_noise.end(), spec.after_noise.begin(), spec.after_noise.end());
-  m.blocks.insert(m.blocks.end(), spec.blocks.begin(), spec.blocks.end());
+  if (!spec.builtin_markers) return spec.markers;
+  parsers::NoiseMarkers m = parsers::default_noise_markers();
+  const parsers::NoiseMarkers& own = spec.markers;
+  m.lines.insert(m.lines.end(), own.lines.begin(), own.lines.end());
+  m.prefixes.insert(m.prefixes.end(), own.prefixes.begin(), own.prefixes.end());
+  m.regexes.insert(m.regexes.end(), own.regexes.begin(), own.regexes.end());
+  m.after_noise.insert(m.after_noise.end(), own.after_noise.begin(), own.after_noise.end());
+  m.blocks.insert(m.blocks.end(), own.blocks.begin(), own.blocks.end());
   return m;
 }
 

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "drover/config.h"
 #include "drover/result.h"
+#include "parsers/parser_spec.h"
 
 namespace drover::parsers {
 

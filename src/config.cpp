@@ -375,17 +375,6 @@ std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept {
   return std::max<int64_t>(1, std::llround(seconds * 1000.0));
 }
 
-WatchdogSpec WatchdogSpec::for_run(bool resuming) const {
-  WatchdogSpec w = *this;
-  if (resuming && resume) {
-    if (resume->start_timeout_ms) w.start_timeout_ms = resume->start_timeout_ms;
-    if (resume->idle_timeout_ms) w.idle_timeout_ms = resume->idle_timeout_ms;
-    if (resume->total_timeout_ms) w.total_timeout_ms = resume->total_timeout_ms;
-  }
-  w.resume.reset();
-  return w;
-}
-
 namespace {
 
 // ---- parser -------------------------------------------------------------------------------------
@@ -706,10 +695,10 @@ void parse_noise_markers(Ctx& ctx, const ojson& v, const std::string& path, Nois
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path, {"builtin", "lines", "prefixes", "regexes", "afterNoise", "blocks"});
   if (auto b = ctx.bool_member(v, path, "builtin")) noise.builtin_markers = *b;
-  noise.lines = string_list(ctx, v, path, "lines");
-  noise.prefixes = string_list(ctx, v, path, "prefixes");
-  noise.regexes = string_list(ctx, v, path, "regexes");
-  noise.after_noise = string_list(ctx, v, path, "afterNoise");
+  noise.markers.lines = string_list(ctx, v, path, "lines");
+  noise.markers.prefixes = string_list(ctx, v, path, "prefixes");
+  noise.markers.regexes = string_list(ctx, v, path, "regexes");
+  noise.markers.after_noise = string_list(ctx, v, path, "afterNoise");
   if (auto it = v.find("blocks"); it != v.end()) {
     const std::string bpath = child(path, "blocks");
     if (!it->is_array()) {
@@ -719,15 +708,13 @@ void parse_noise_markers(Ctx& ctx, const ojson& v, const std::string& path, Nois
         const ojson& pair = (*it)[i];
         if (pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_string() &&
             !pair[0].get<std::string>().empty() && !pair[1].get<std::string>().empty())
-          noise.blocks.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+          noise.markers.blocks.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
         else
           ctx.expected(child(bpath, i), "a pair [open tag, close tag] of non-empty strings", pair);
       }
     }
   }
-  parsers::NoiseMarkers markers{noise.lines, noise.prefixes, noise.regexes, noise.blocks,
-                                noise.after_noise};
-  if (auto problem = parsers::validate(markers)) ctx.error(path, *problem);
+  if (auto problem = parsers::validate(noise.markers)) ctx.error(path, *problem);
 }
 
 // The settings every harness process has, whatever the protocol: environment, directory,

@@ -14,78 +14,19 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/result.h"
+#include "parsers/parser_spec.h"
+#include "src/watchdog.h"
 
 namespace drover {
-
-/// Picks a value out of a JSON document: `path` is dotted with array indices
-/// (`result.items[0].text`, `content[-1]` counts from the end). In jsonl parsers a line only
-/// matches when `where_path` (if set) equals `where_equals`.
-struct Selector {
-  std::string path;
-  std::string where_path;
-  std::optional<nlohmann::json> where_equals;
-};
-
-struct ParserSpec {
-  enum class Kind { text, json, jsonl };
-  Kind kind = Kind::text;
-  // text parser
-  bool trim = true;
-  bool strip_ansi = true;
-  // json and jsonl: what to pick out of the document (json) or of each matching line (jsonl)
-  std::optional<Selector> text;
-  std::optional<Selector> usage;
-  std::optional<Selector> error;
-  std::optional<Selector> session_id;
-  std::optional<Selector> stop_reason;
-  std::optional<Selector> model;
-};
 
 /// Seconds of a timeout (config and command line) to milliseconds: finite, > 0 and at most 1e9
 /// (about 31 years); a tiny positive value becomes 1 ms, never "no wait". nullopt otherwise.
 std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept;
 
-/// The total timeout of a print-mode or ACP route whose watchdog sets none: a harness that
-/// hangs is stopped after an hour. `"timeout": "none"` (or `--timeout none`) switches it off.
-inline constexpr int64_t kDefaultHarnessTimeoutMs = 60 * 60 * 1000;
-
-/// Watchdog and stop policy for one harness process. Absent timeouts are off.
-struct WatchdogSpec {
-  std::optional<int64_t> start_timeout_ms;  ///< no byte at all since spawn
-  std::optional<int64_t> idle_timeout_ms;   ///< no byte since the last one
-  std::optional<int64_t> total_timeout_ms;  ///< wall-clock deadline
-  int64_t grace_ms = 2000;        ///< SIGTERM to SIGKILL
-  int64_t drain_ms = 500;         ///< how long pipes may stay open after the child exited
-  /// Replacements used when the run resumes a session (`watchdog.resume`): a resumed turn has
-  /// its context already, so it is expected to start answering sooner.
-  struct Resume {
-    std::optional<int64_t> start_timeout_ms, idle_timeout_ms, total_timeout_ms;
-  };
-  std::optional<Resume> resume;
-  /// This watchdog with `resume`'s values applied when `resuming`.
-  WatchdogSpec for_run(bool resuming) const;
-  /// A route's watchdog before its config is read: kDefaultHarnessTimeoutMs in total.
-  static WatchdogSpec harness_default() {
-    WatchdogSpec w;
-    w.total_timeout_ms = kDefaultHarnessTimeoutMs;
-    return w;
-  }
-};
-
 /// Where a harness runs and what ambient context it may load (README "Context mode").
 enum class ContextMode {
   workspace,  ///< the route's cwd (or --cwd): the harness loads its project context itself
   clean,      ///< a fresh empty directory per run, plus the preset's switches that skip context
-};
-
-/// Harness noise (greetings, banners, model-switch lines) removed from answers and deltas.
-/// The markers extend the built-in ones (parsers/noise_filter.h); each list is by whole line.
-struct NoiseSpec {
-  bool suppress = true;             ///< suppressHarnessNoise
-  bool fail_on_noise_only = true;   ///< failOnHarnessOnlyTurn: a noise-only turn is retryable
-  bool builtin_markers = true;      ///< start from the built-in markers
-  std::vector<std::string> lines, prefixes, regexes, after_noise;
-  std::vector<std::pair<std::string, std::string>> blocks;  ///< open/close tags
 };
 
 /// "workspace" / "clean" (README "Context mode"); nullopt for anything else.
