@@ -17,7 +17,7 @@
 #include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
-#include "src/args_template.h"
+#include "src/config/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"

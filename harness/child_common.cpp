@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "parsers/utf8.h"
-#include "src/args_template.h"
+#include "src/config/args_template.h"
 #include "src/process.h"
 
 namespace drover {

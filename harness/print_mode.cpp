@@ -20,7 +20,7 @@
 #include "parsers/noise_filter.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
-#include "src/args_template.h"
+#include "src/config/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"

@@ -29,11 +29,11 @@
 #include "src/discovery.h"
 #include "src/errors.h"
 #include "src/loop.h"
-#include "src/presets.h"
+#include "src/config/presets.h"
 #include "src/process.h"
 #include "src/redact.h"
 #include "src/run.h"
-#include "src/trust.h"
+#include "src/config/trust.h"
 #include "staging/temp_dir.h"
 
 namespace {

@@ -345,7 +345,7 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 /// read (missing is an error). Otherwise the global file and then the workspace file are read
 /// when present; a workspace provider replaces a global one with the same id, and the workspace
 /// defaultRoute wins. No file at all gives a Config with no user providers (not an error).
-/// The workspace file is subject to trust (src/trust.h): one that can run commands is left out
+/// The workspace file is subject to trust (src/config/trust.h): one that can run commands is left out
 /// (Config::untrusted, Config::notices) unless `drover trust` recorded its current content; one
 /// that only picks among existing routes is read, but without trust the global file's
 /// defaultRoute, routing and providers of the same id win over its own. A workspace file may not

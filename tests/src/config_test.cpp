@@ -1,7 +1,7 @@
-// Configuration parsing, validation, route resolution and file lookup (src/config.cpp).
+// Configuration parsing, validation, route resolution and file lookup (src/config/).
 #include "drover/config.h"
-#include "src/presets.h"
-#include "src/trust.h"
+#include "src/config/presets.h"
+#include "src/config/trust.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,6 +14,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "harness/child_common.h"
+#include "parsers/noise_filter.h"
 #include "support/fixtures.h"
 
 namespace drover {
@@ -206,6 +208,31 @@ TEST(ConfigParse, DefaultsForOmittedKeys) {
   EXPECT_EQ(cli.watchdog.grace_ms, 2000);
   EXPECT_EQ(cli.watchdog.drain_ms, 500);
   EXPECT_FALSE(c.default_route.has_value());
+}
+
+TEST(ConfigParse, NoiseMarkersAreReadIntoTheFilterMarkersAndMergedAfterTheBuiltInOnes) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "noiseMarkers": {"builtin": false, "lines": ["hi"],
+          "prefixes": ["[x] "], "regexes": ["v\\d+"], "afterNoise": ["--"],
+          "blocks": [["<a>", "</a>"]]}})"));
+  const NoiseSpec& noise = c.providers[0].accounts[0].transport.cli.noise;
+  EXPECT_FALSE(noise.builtin_markers);
+  EXPECT_THAT(noise.markers.lines, ElementsAre("hi"));
+  EXPECT_THAT(noise.markers.prefixes, ElementsAre("[x] "));
+  EXPECT_THAT(noise.markers.regexes, ElementsAre("v\\d+"));
+  EXPECT_THAT(noise.markers.after_noise, ElementsAre("--"));
+  ASSERT_EQ(noise.markers.blocks.size(), 1u);
+  EXPECT_EQ(noise.markers.blocks[0].first, "<a>");
+  // Switched off, the route's markers are all the filter gets; on, they follow the built-in ones.
+  EXPECT_THAT(markers_for(noise).lines, ElementsAre("hi"));
+  NoiseSpec with_builtin = noise;
+  with_builtin.builtin_markers = true;
+  const parsers::NoiseMarkers merged = markers_for(with_builtin);
+  const parsers::NoiseMarkers builtin = parsers::default_noise_markers();
+  ASSERT_EQ(merged.lines.size(), builtin.lines.size() + 1);
+  EXPECT_EQ(merged.lines.back(), "hi");
+  EXPECT_EQ(merged.blocks.size(), builtin.blocks.size() + 1);
+  EXPECT_EQ(merged.after_noise.back(), "--");
 }
 
 TEST(ConfigParse, CommentsEverywhere) {
@@ -1400,7 +1427,7 @@ TEST(ConfigPresets, UnknownPresetIsAnErrorListingTheKnownOnes) {
 namespace drover {
 namespace {
 
-// ---- trust in workspace files (src/trust.h) -------------------------------------------------------
+// ---- trust in workspace files (src/config/trust.h) -------------------------------------------------------
 
 // A repository's drover.json whose provider runs a script checked in next to it.
 const std::string kRepoFile = R"({"defaultRoute": "local", "providers": {"local": {"accounts": [
