@@ -132,7 +132,7 @@ class AcpAgent {
       : one_shot_(one_shot),
         loop_(loop),
         route_(route),
-        spec_(route.account_spec->transport.acp),
+        spec_(route.account_spec->transport.acp()),
         request_(std::move(request)),
         secrets_(route_secrets(route)),
         start_timer_(loop),
@@ -1097,7 +1097,7 @@ void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
   const std::string scope = route.provider + ":" + route.transport + ":" + route.account;
   const std::optional<int64_t> total =
       request.timeout_ms ? request.timeout_ms
-                         : route.account_spec->transport.acp.watchdog.for_run(true).total_timeout_ms;
+                         : route.account_spec->transport.acp().watchdog.for_run(true).total_timeout_ms;
   const uint64_t waiting_since = uv_hrtime();
   acquire_session_lock(
       loop, scope, *request.session_id,

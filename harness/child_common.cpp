@@ -87,7 +87,7 @@ PolicyGate gate_permission_policy(const Route& route, const RunRequest& request)
   const TransportSpec& transport = route.account_spec->transport;
   const bool acp = transport.kind == TransportKind::acp;
   PolicyGate gate;
-  gate.policy = request.permissions.value_or(acp ? transport.acp.permissions
+  gate.policy = request.permissions.value_or(acp ? transport.acp().permissions
                                                  : PermissionPolicy::approve_reads);
   const std::string policy(to_string(gate.policy));
   gate.report.requested = policy;

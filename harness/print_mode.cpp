@@ -73,7 +73,7 @@ struct PrintModeRun {
   /// maxOutputBytes: the filtered answer keeps its tail, as the parser's does.
   std::size_t max_text_bytes() const {
     return static_cast<std::size_t>(
-        std::max<uint64_t>(route.account_spec->transport.cli.max_output_bytes, 1));
+        std::max<uint64_t>(route.account_spec->transport.cli().max_output_bytes, 1));
   }
   void complete(ProcessOutcome&& outcome);
   /// Ends the run before anything was spawned; temporary files go first.
@@ -85,7 +85,7 @@ struct PrintModeRun {
     secrets.redact(result);
     on_done(std::move(result));
   }
-  parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
+  parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli().noise); }
   std::optional<Error> classify(const ProcessOutcome& outcome,
                                 const parsers::ParsedOutput& parsed) const;
 };
@@ -200,7 +200,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   if (parsed.model) result.model = *parsed.model;
   result.error = classify(outcome, parsed);
   if (!result.error && noise_only &&
-      route.account_spec->transport.cli.noise.fail_on_noise_only) {
+      route.account_spec->transport.cli().noise.fail_on_noise_only) {
     result.error = Error::make(ErrorCode::temporary_unavailable,
                                command_name + " answered with harness noise only (" +
                                    std::to_string(noise ? noise->removed_count() : 0) +
@@ -289,7 +289,7 @@ namespace {
 void begin_print_mode(Loop& loop, const Route& route, const RunRequest& request,
                       EventHandler on_event, ResultHandler on_done) {
   const TransportSpec& transport = route.account_spec->transport;
-  const CliSpec& cli = transport.cli;
+  const CliSpec& cli = transport.cli();
   const bool streaming = request.stream && cli.streaming.has_value();
   const ParserSpec& parser_spec = streaming ? cli.streaming->parser : cli.parser;
 

@@ -130,7 +130,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     std::string key;
     if (transport.kind == TransportKind::api) {
       std::optional<Error> key_error;
-      keys_ = load_api_keys(transport.api.credentials, current_.route.id, key_error);
+      keys_ = load_api_keys(transport.api().credentials, current_.route.id, key_error);
       if (key_error) {
         TransportOutcome outcome;
         outcome.result.error = std::move(key_error);

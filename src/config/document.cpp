@@ -68,7 +68,7 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
   bool kind_ok = true;
   if (auto kind = ctx.string_member(v, path, "kind", false, false)) {
     if (auto parsed = transport_kind_from_string(*kind)) {
-      t.kind = *parsed;
+      t.set_kind(*parsed);
     } else {
       ctx.expected(child(path, "kind"), "one of cli, acp, api", v.at("kind"));
       kind_ok = false;
@@ -104,11 +104,11 @@ void parse_transport(Ctx& ctx, const ojson& v, const std::string& path, Transpor
       continue;
     }
     if (t.kind == TransportKind::cli) {
-      parse_cli(ctx, *it, child(path, "cli"), t.cli);
+      parse_cli(ctx, *it, child(path, "cli"), t.cli());
     } else if (t.kind == TransportKind::api) {
-      parse_api(ctx, *it, child(path, "api"), t.api);
+      parse_api(ctx, *it, child(path, "api"), t.api());
     } else {
-      parse_acp(ctx, *it, child(path, "acp"), t.acp);
+      parse_acp(ctx, *it, child(path, "acp"), t.acp());
     }
   }
   if (t.kind == TransportKind::cli && !v.contains("cli"))
@@ -262,9 +262,9 @@ void parse_provider(Ctx& ctx, const ojson& v, const std::string& path, ProviderS
                                                   " in provider " + quote(p.id));
       continue;
     }
-    if (a.transport.kind == TransportKind::api && a.transport.api.format.empty()) {
+    if (a.transport.kind == TransportKind::api && a.transport.api().format.empty()) {
       if (auto f = api::default_wire_format(p.id)) {
-        a.transport.api.format = std::string(api::to_string(*f));
+        a.transport.api().format = std::string(api::to_string(*f));
       } else {
         ctx.error(child(child(child(apath, i), "transport"), "api"),
                   "missing required key \"format\" (provider " + quote(p.id) +

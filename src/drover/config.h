@@ -2,6 +2,7 @@
 // configuration JSON.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -224,7 +226,10 @@ enum class TransportKind {
 std::string_view to_string(TransportKind kind) noexcept;
 std::optional<TransportKind> transport_kind_from_string(std::string_view name) noexcept;
 
+/// A route's transport: its kind and the block of that kind (`cli`, `acp` or `api` in the
+/// config file). Only the block of the transport's kind exists.
 struct TransportSpec {
+  /// Read freely; change it only with set_kind(), which also replaces the block.
   TransportKind kind = TransportKind::cli;
   std::string id;  ///< the transport part of the route id; defaults to the kind's spelling
   std::string command;       ///< executable name (PATH lookup) or path
@@ -232,9 +237,45 @@ struct TransportSpec {
   /// routes count as agent-asks; print-mode routes run as before, with the policy reported as
   /// not enforced (README "Permissions").
   std::optional<PermissionDeclaration> permissions;
-  CliSpec cli;
-  AcpSpec acp;
-  ApiSpec api;
+
+  /// The block of this transport's kind; asserts the kind (ask if_cli() and the like when the
+  /// kind is not known).
+  CliSpec& cli() { return block<CliSpec, TransportKind::cli>(); }
+  const CliSpec& cli() const { return block<CliSpec, TransportKind::cli>(); }
+  AcpSpec& acp() { return block<AcpSpec, TransportKind::acp>(); }
+  const AcpSpec& acp() const { return block<AcpSpec, TransportKind::acp>(); }
+  ApiSpec& api() { return block<ApiSpec, TransportKind::api>(); }
+  const ApiSpec& api() const { return block<ApiSpec, TransportKind::api>(); }
+  /// The block when the transport is of that kind, else nullptr.
+  const CliSpec* if_cli() const noexcept { return if_block<CliSpec, TransportKind::cli>(); }
+  const AcpSpec* if_acp() const noexcept { return if_block<AcpSpec, TransportKind::acp>(); }
+  const ApiSpec* if_api() const noexcept { return if_block<ApiSpec, TransportKind::api>(); }
+  /// Makes this a transport of `kind` with that kind's default block.
+  void set_kind(TransportKind new_kind) {
+    kind = new_kind;
+    switch (new_kind) {
+      case TransportKind::cli: block_.emplace<CliSpec>(); break;
+      case TransportKind::acp: block_.emplace<AcpSpec>(); break;
+      case TransportKind::api: block_.emplace<ApiSpec>(); break;
+    }
+  }
+
+ private:
+  template <class T, TransportKind K>
+  T& block() {
+    assert(kind == K && std::holds_alternative<T>(block_));
+    return std::get<T>(block_);
+  }
+  template <class T, TransportKind K>
+  const T& block() const {
+    assert(kind == K && std::holds_alternative<T>(block_));
+    return std::get<T>(block_);
+  }
+  template <class T, TransportKind K>
+  const T* if_block() const noexcept {
+    return kind == K ? std::get_if<T>(&block_) : nullptr;
+  }
+  std::variant<CliSpec, AcpSpec, ApiSpec> block_;
 };
 
 struct ModelSpec {
