@@ -1,7 +1,7 @@
 # Writes OUT: a C++ table of the preset files FILES (name = file name without .json), so the
 # built-in presets ship inside the binary. Run by the build whenever a preset file changes.
 set(body "// Generated from presets/*.json by cmake/embed_presets.cmake. Do not edit.\n")
-string(APPEND body "#include \"src/presets.h\"\n\nnamespace drover {\n\n")
+string(APPEND body "#include \"src/config/presets.h\"\n\nnamespace drover {\n\n")
 string(APPEND body "const std::vector<PresetSource>& builtin_presets() {\n")
 string(APPEND body "  static const std::vector<PresetSource> presets = {\n")
 string(REPLACE "|" ";" FILES "${FILES}")

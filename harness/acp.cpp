@@ -16,7 +16,7 @@
 #include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
-#include "src/args_template.h"
+#include "src/config/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
@@ -134,7 +134,7 @@ class AcpAgent {
       : one_shot_(one_shot),
         loop_(loop),
         route_(route),
-        spec_(route.account_spec->transport.acp),
+        spec_(route.account_spec->transport.acp()),
         request_(std::move(request)),
         secrets_(route_secrets(route)),
         start_timer_(loop),
@@ -1122,7 +1122,7 @@ void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
   if (!request.session_id) return start(request, std::nullopt);
   // The agent gets what the wait for the session left of the total timeout.
   const WatchdogSpec watchdog = apply_request_timeouts(
-      route.account_spec->transport.acp.watchdog.for_run(true), request);
+      route.account_spec->transport.acp().watchdog.for_run(true), request);
   auto wait = acquire_run_lock(
       loop, route, *request.session_id, watchdog.total_timeout_ms,
       [start, request, on_done, control](std::optional<SessionLock> lock, std::optional<Error> error,

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "parsers/utf8.h"
-#include "src/args_template.h"
+#include "src/config/args_template.h"
 #include "src/loop.h"
 #include "src/process.h"
 
@@ -136,13 +136,14 @@ std::string resolve_command(const std::string& command, const std::vector<std::s
 
 // The built-in markers (unless switched off) plus the route's own.
 parsers::NoiseMarkers markers_for(const NoiseSpec& spec) {
-  parsers::NoiseMarkers m = spec.builtin_markers ? parsers::default_noise_markers()
-                                                 : parsers::NoiseMarkers{};
-  m.lines.insert(m.lines.end(), spec.lines.begin(), spec.lines.end());
-  m.prefixes.insert(m.prefixes.end(), spec.prefixes.begin(), spec.prefixes.end());
-  m.regexes.insert(m.regexes.end(), spec.regexes.begin(), spec.regexes.end());
-  m.after_noise.insert(m.after_noise.end(), spec.after_noise.begin(), spec.after_noise.end());
-  m.blocks.insert(m.blocks.end(), spec.blocks.begin(), spec.blocks.end());
+  if (!spec.builtin_markers) return spec.markers;
+  parsers::NoiseMarkers m = parsers::default_noise_markers();
+  const parsers::NoiseMarkers& own = spec.markers;
+  m.lines.insert(m.lines.end(), own.lines.begin(), own.lines.end());
+  m.prefixes.insert(m.prefixes.end(), own.prefixes.begin(), own.prefixes.end());
+  m.regexes.insert(m.regexes.end(), own.regexes.begin(), own.regexes.end());
+  m.after_noise.insert(m.after_noise.end(), own.after_noise.begin(), own.after_noise.end());
+  m.blocks.insert(m.blocks.end(), own.blocks.begin(), own.blocks.end());
   return m;
 }
 
@@ -178,7 +179,7 @@ PolicyGate gate_permission_policy(const Route& route, const RunRequest& request)
   const TransportSpec& transport = route.account_spec->transport;
   const bool acp = transport.kind == TransportKind::acp;
   PolicyGate gate;
-  gate.policy = request.permissions.value_or(acp ? transport.acp.permissions
+  gate.policy = request.permissions.value_or(acp ? transport.acp().permissions
                                                  : PermissionPolicy::approve_reads);
   const std::string policy(to_string(gate.policy));
   gate.report.requested = policy;

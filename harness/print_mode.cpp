@@ -15,7 +15,7 @@
 #include "parsers/noise_filter.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
-#include "src/args_template.h"
+#include "src/config/args_template.h"
 #include "src/errors.h"
 #include "src/loop.h"
 #include "src/process.h"
@@ -72,7 +72,7 @@ struct PrintModeRun {
   /// maxOutputBytes: the filtered answer keeps its tail, as the parser's does.
   std::size_t max_text_bytes() const {
     return static_cast<std::size_t>(
-        std::max<uint64_t>(route.account_spec->transport.cli.max_output_bytes, 1));
+        std::max<uint64_t>(route.account_spec->transport.cli().max_output_bytes, 1));
   }
   void complete(ProcessOutcome&& outcome);
   /// Ends the run before anything was spawned; temporary files go first.
@@ -92,7 +92,7 @@ struct PrintModeRun {
     auto shared = std::make_shared<Result>(std::move(result));
     loop->post([done = std::move(on_done), shared] { done(std::move(*shared)); });
   }
-  parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli.noise); }
+  parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli().noise); }
   std::optional<Error> classify(const ProcessOutcome& outcome,
                                 const parsers::ParsedOutput& parsed) const;
 };
@@ -194,7 +194,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   if (parsed.model) result.model = *parsed.model;
   result.error = classify(outcome, parsed);
   if (!result.error && noise_only &&
-      route.account_spec->transport.cli.noise.fail_on_noise_only) {
+      route.account_spec->transport.cli().noise.fail_on_noise_only) {
     result.error = Error::make(ErrorCode::temporary_unavailable,
                                command_name + " answered with harness noise only (" +
                                    std::to_string(noise ? noise->removed_count() : 0) +
@@ -243,7 +243,7 @@ namespace {
 void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, const Route& route,
                       const RunRequest& request, EventHandler on_event, ResultHandler on_done) {
   const TransportSpec& transport = route.account_spec->transport;
-  const CliSpec& cli = transport.cli;
+  const CliSpec& cli = transport.cli();
   const bool streaming = request.stream && cli.streaming.has_value();
   const ParserSpec& parser_spec = streaming ? cli.streaming->parser : cli.parser;
 

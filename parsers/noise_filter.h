@@ -43,30 +43,13 @@
 #include <utility>
 #include <vector>
 
+#include "parsers/parser_spec.h"
+
 namespace drover::parsers {
 
 /// Lines of this many bytes or more (without the '\n') are never noise by exact text or regex, and
 /// a partial line this long is released unless it is blank or already known to be noise.
 inline constexpr std::size_t kMaxNoiseLineBytes = 256;
-
-/// What counts as noise. Comes from preset data and is extensible per route. Markers are matched
-/// case-sensitively against lines trimmed of ASCII blanks (see the file comment for the order).
-struct NoiseMarkers {
-  /// A whole line equal to one of these (after trimming) is noise.
-  std::vector<std::string> lines{};
-  /// A line starting with one of these (after its leading blanks) is noise. Trailing spaces of a
-  /// prefix count ("Жду " does not match "Ждущий").
-  std::vector<std::string> prefixes{};
-  /// ECMAScript regexes that must match a whole trimmed line (std::regex_match).
-  std::vector<std::string> regexes{};
-  /// {open, close}: everything from a line starting with `open` through the line containing
-  /// `close` is noise, e.g. {"<local-command-caveat>", "</local-command-caveat>"}.
-  std::vector<std::pair<std::string, std::string>> blocks{};
-  /// A whole line equal to one of these (after trimming) is noise only when the previous
-  /// non-blank line was noise: the lone "---" pi prints under its version banner, which anywhere
-  /// else is a Markdown rule.
-  std::vector<std::string> after_noise{};
-};
 
 /// The built-in markers: English and Russian idle greetings, model-switch announcements, pi's
 /// version banner and the "---" under it, "New version ... available" notices and

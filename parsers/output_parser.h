@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "drover/config.h"
 #include "drover/parse.h"
 #include "drover/result.h"
+#include "parsers/parser_spec.h"
 
 namespace drover::parsers {
 

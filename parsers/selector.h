@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "drover/config.h"
 #include "drover/result.h"
 #include "parsers/json_path.h"
+#include "parsers/parser_spec.h"
 
 namespace drover::parsers {
 

@@ -35,8 +35,14 @@ int64_t now_ms() {
 std::string cache_file(const std::string& dir, const Route& route) {
   const TransportSpec& t = route.account_spec->transport;
   std::string identity = route.id + "\n" + t.command;
-  for (const auto& a : t.kind == TransportKind::acp ? t.acp.args : t.cli.discovery.args) identity += "\n" + a;
-  identity += "\n" + t.cli.discovery.route;
+  if (const AcpSpec* acp = t.if_acp())
+    for (const auto& a : acp->args) identity += "\n" + a;
+  if (const CliSpec* cli = t.if_cli()) {
+    for (const auto& a : cli->discovery.args) identity += "\n" + a;
+    identity += "\n" + cli->discovery.route;
+  } else {
+    identity += "\n";  // as before: the empty discovery route of a route without a cli block
+  }
   std::string name;
   for (char c : route.id) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
   return dir + "/" + name + "-" + std::to_string(std::hash<std::string>{}(identity)) + ".json";
@@ -132,7 +138,7 @@ ModelsReport from_api(const Route& route) {
   ModelsReport r;
   r.source = "api";
   std::optional<Error> key_error;
-  auto keys = load_api_keys(route.account_spec->transport.api.credentials, route.id, key_error);
+  auto keys = load_api_keys(route.account_spec->transport.api().credentials, route.id, key_error);
   if (key_error) {
     r.error = std::move(key_error);
     return r;
@@ -155,7 +161,7 @@ ModelsReport from_command(const Route& route, const DiscoverySpec& spec) {
   r.source = "command";
   const TransportSpec& transport = route.account_spec->transport;
   SpawnOptions spawn;
-  spawn.env = build_child_environment(transport.cli.env, transport.cli.clear_env);
+  spawn.env = build_child_environment(transport.cli().env, transport.cli().clear_env);
   std::error_code ec;
   spawn.cwd = fs::current_path(ec).string();
   spawn.file = resolve_command(transport.command, spawn.env, spawn.cwd);
@@ -281,7 +287,7 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
   if (transport.kind == TransportKind::acp) {
     spec.via = DiscoverySpec::Via::acp;
   } else {
-    spec = transport.cli.discovery;
+    spec = transport.cli().discovery;
   }
   ModelsReport report;
   if (spec.via == DiscoverySpec::Via::static_ || spec.via == DiscoverySpec::Via::none) {

@@ -14,8 +14,8 @@
 
 #include <uv.h>
 
-#include "drover/config.h"
 #include "drover/result.h"
+#include "src/watchdog.h"
 
 namespace drover {
 

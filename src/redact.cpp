@@ -102,19 +102,30 @@ Secrets route_secrets(const Route& route) {
   Secrets secrets;
   if (route.account_spec == nullptr) return secrets;
   const TransportSpec& t = route.account_spec->transport;
-  std::vector<const std::map<std::string, std::string>*> envs = {&t.cli.env, &t.cli.clean_env,
-                                                                  &t.acp.env, &t.acp.clean_env};
-  for (const auto* conditional : {&t.cli.env_when, &t.acp.env_when})
+  // Only the block of the route's kind exists: a harness's environment, or an API's credentials.
+  std::vector<const std::map<std::string, std::string>*> envs;
+  const std::vector<ConditionalEnv>* conditional = nullptr;
+  if (const CliSpec* cli = t.if_cli()) {
+    envs = {&cli->env, &cli->clean_env};
+    conditional = &cli->env_when;
+  } else if (const AcpSpec* acp = t.if_acp()) {
+    envs = {&acp->env, &acp->clean_env};
+    conditional = &acp->env_when;
+  }
+  if (conditional != nullptr)
     for (const auto& entry : *conditional) envs.push_back(&entry.env);
   for (const auto* env : envs)
     for (const auto& [name, value] : *env)
       if (secret_env_name(name)) secrets.add(value);
-  std::optional<Error> ignored;  // a missing variable is reported when the run needs it
-  for (auto& key : load_api_keys(t.api.credentials, route.id, ignored)) secrets.add(std::move(key));
-  if (std::string userinfo = url_userinfo(t.api.base_url); !userinfo.empty()) {
-    const size_t colon = userinfo.find(':');
-    if (colon != std::string::npos) secrets.add(userinfo.substr(colon + 1));
-    secrets.add(std::move(userinfo));
+  if (const ApiSpec* api = t.if_api()) {
+    std::optional<Error> ignored;  // a missing variable is reported when the run needs it
+    for (auto& key : load_api_keys(api->credentials, route.id, ignored))
+      secrets.add(std::move(key));
+    if (std::string userinfo = url_userinfo(api->base_url); !userinfo.empty()) {
+      const size_t colon = userinfo.find(':');
+      if (colon != std::string::npos) secrets.add(userinfo.substr(colon + 1));
+      secrets.add(std::move(userinfo));
+    }
   }
   return secrets;
 }

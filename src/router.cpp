@@ -140,7 +140,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     std::string key;
     if (transport.kind == TransportKind::api) {
       std::optional<Error> key_error;
-      keys_ = load_api_keys(transport.api.credentials, current_.route.id, key_error);
+      keys_ = load_api_keys(transport.api().credentials, current_.route.id, key_error);
       if (key_error) return fail_attempt(std::move(*key_error));
       if (!keys_.empty()) {
         if (current_.credential < 0) current_.credential = first_usable_key();

@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), for fingerprinting files the user has reviewed (src/trust.h).
+// SHA-256 (FIPS 180-4), for fingerprinting files the user has reviewed (src/config/trust.h).
 #pragma once
 
 #include <string>

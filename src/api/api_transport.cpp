@@ -72,7 +72,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     api::HttpClient* http = api::HttpClient::for_loop(*loop, error);
     if (http == nullptr) return fail(std::move(error));
     api::HttpRequestSpec spec = api::build_request(call);
-    const ApiSpec& api_spec = route.account_spec->transport.api;
+    const ApiSpec& api_spec = route.account_spec->transport.api();
     api::HttpRequest req = http_request(std::move(spec), call.format, api_key, api_spec);
     // A request's 0 means no limit (RunRequest::timeout_ms).
     auto pick = [](const std::optional<int64_t>& asked, const std::optional<int64_t>& route) {
@@ -242,7 +242,7 @@ std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& a
   run->secrets = call_secrets(route, api_key);
   run->on_event = std::move(on_event);
   run->on_done = std::move(on_done);
-  const ApiSpec& spec = route.account_spec->transport.api;
+  const ApiSpec& spec = route.account_spec->transport.api();
   auto format = api::wire_format_from_string(spec.format);
   if (!format) {
     run->fail(Error::make(ErrorCode::config_error,
@@ -269,7 +269,7 @@ std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& a
 
 void list_api_models(Loop& loop, const Route& route, const std::string& api_key,
                      std::function<void(ModelListing&&)> on_done) {
-  const ApiSpec& spec = route.account_spec->transport.api;
+  const ApiSpec& spec = route.account_spec->transport.api();
   auto format = api::wire_format_from_string(spec.format);
   // A failure before the request started is answered from the loop all the same.
   auto fail_later = [&loop, &on_done](Error error) {

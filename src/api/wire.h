@@ -16,17 +16,10 @@
 #include "drover/config.h"
 #include "drover/result.h"
 #include "parsers/sse_parser.h"
+#include "src/config/wire_format.h"
 
 namespace drover::api {
 
-enum class WireFormat { openai_chat, openai_responses, anthropic_messages, gemini };
-
-/// "openai-chat", "openai-responses", "anthropic", "gemini".
-std::string_view to_string(WireFormat format) noexcept;
-std::optional<WireFormat> wire_format_from_string(std::string_view name) noexcept;
-/// Default format for a provider id: openai → openai_chat, anthropic → anthropic_messages,
-/// gemini and google → gemini; nullopt otherwise.
-std::optional<WireFormat> default_wire_format(std::string_view provider_id) noexcept;
 /// The public endpoint when a route sets no baseUrl (https://api.openai.com/v1,
 /// https://api.anthropic.com, https://generativelanguage.googleapis.com).
 std::string_view default_base_url(WireFormat format) noexcept;

@@ -361,7 +361,10 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
     for (const auto& r : routes) {
       const auto& t = r.account_spec->transport;
       nlohmann::json env_names = nlohmann::json::array();
-      for (const auto& [name, value] : t.cli.env) env_names.push_back(name);  // never values
+      if (const auto* cli = t.if_cli())
+        for (const auto& [name, value] : cli->env) env_names.push_back(name);  // never values
+      const drover::ApiSpec no_api;
+      const drover::ApiSpec& api = t.if_api() ? *t.if_api() : no_api;
       out.push_back({{"id", r.id},
                      {"provider", r.provider},
                      {"transport", r.transport},
@@ -370,9 +373,9 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"model", r.model},
                      {"command", t.command},
                      {"env", env_names},
-                     {"apiFormat", t.api.format},
-                     {"baseUrl", drover::redact_url(t.api.base_url)},
-                     {"apiKeyEnv", t.api.credentials.api_key_env.value_or("")},
+                     {"apiFormat", api.format},
+                     {"baseUrl", drover::redact_url(api.base_url)},
+                     {"apiKeyEnv", api.credentials.api_key_env.value_or("")},
                      {"preset", r.provider_spec->preset},
                      {"source", r.provider_spec->source},
                      {"default", def && def->id == r.id}});
@@ -388,8 +391,8 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
   for (const auto& r : routes) {
     const auto& t = r.account_spec->transport;
     const std::string target =
-        t.kind == drover::TransportKind::api ? t.api.format + " " + (t.api.base_url.empty() ? "default endpoint"
-                                                                      : drover::redact_url(t.api.base_url))
+        t.kind == drover::TransportKind::api ? t.api().format + " " + (t.api().base_url.empty() ? "default endpoint"
+                                                                      : drover::redact_url(t.api().base_url))
                         : t.command;
     write_stdout((def && def->id == r.id ? "* " : "  ") + r.id + "  (" + std::string(drover::to_string(t.kind)) + ": " + target +
                  ")  [" + r.provider_spec->source + "]\n");

@@ -2,6 +2,7 @@
 // configuration JSON.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -9,83 +10,25 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "drover/result.h"
+#include "parsers/parser_spec.h"
+#include "src/watchdog.h"
 
 namespace drover {
-
-/// Picks a value out of a JSON document: `path` is dotted with array indices
-/// (`result.items[0].text`, `content[-1]` counts from the end). In jsonl parsers a line only
-/// matches when `where_path` (if set) equals `where_equals`.
-struct Selector {
-  std::string path;
-  std::string where_path;
-  std::optional<nlohmann::json> where_equals;
-};
-
-struct ParserSpec {
-  enum class Kind { text, json, jsonl };
-  Kind kind = Kind::text;
-  // text parser
-  bool trim = true;
-  bool strip_ansi = true;
-  // json and jsonl: what to pick out of the document (json) or of each matching line (jsonl)
-  std::optional<Selector> text;
-  std::optional<Selector> usage;
-  std::optional<Selector> error;
-  std::optional<Selector> session_id;
-  std::optional<Selector> stop_reason;
-  std::optional<Selector> model;
-};
 
 /// Seconds of a timeout (config and command line) to milliseconds: finite, > 0 and at most 1e9
 /// (about 31 years); a tiny positive value becomes 1 ms, never "no wait". nullopt otherwise.
 std::optional<int64_t> timeout_seconds_to_ms(double seconds) noexcept;
 
-/// The total timeout of a print-mode or ACP route whose watchdog sets none: a harness that
-/// hangs is stopped after an hour. `"timeout": "none"` (or `--timeout none`) switches it off.
-inline constexpr int64_t kDefaultHarnessTimeoutMs = 60 * 60 * 1000;
-
-/// Watchdog and stop policy for one harness process. Absent timeouts are off.
-struct WatchdogSpec {
-  std::optional<int64_t> start_timeout_ms;  ///< no byte at all since spawn
-  std::optional<int64_t> idle_timeout_ms;   ///< no byte since the last one
-  std::optional<int64_t> total_timeout_ms;  ///< wall-clock deadline
-  int64_t grace_ms = 2000;        ///< SIGTERM to SIGKILL
-  int64_t drain_ms = 500;         ///< how long pipes may stay open after the child exited
-  /// Replacements used when the run resumes a session (`watchdog.resume`): a resumed turn has
-  /// its context already, so it is expected to start answering sooner.
-  struct Resume {
-    std::optional<int64_t> start_timeout_ms, idle_timeout_ms, total_timeout_ms;
-  };
-  std::optional<Resume> resume;
-  /// This watchdog with `resume`'s values applied when `resuming`.
-  WatchdogSpec for_run(bool resuming) const;
-  /// A route's watchdog before its config is read: kDefaultHarnessTimeoutMs in total.
-  static WatchdogSpec harness_default() {
-    WatchdogSpec w;
-    w.total_timeout_ms = kDefaultHarnessTimeoutMs;
-    return w;
-  }
-};
-
 /// Where a harness runs and what ambient context it may load (README "Context mode").
 enum class ContextMode {
   workspace,  ///< the route's cwd (or --cwd): the harness loads its project context itself
   clean,      ///< a fresh empty directory per run, plus the preset's switches that skip context
-};
-
-/// Harness noise (greetings, banners, model-switch lines) removed from answers and deltas.
-/// The markers extend the built-in ones (parsers/noise_filter.h); each list is by whole line.
-struct NoiseSpec {
-  bool suppress = true;             ///< suppressHarnessNoise
-  bool fail_on_noise_only = true;   ///< failOnHarnessOnlyTurn: a noise-only turn is retryable
-  bool builtin_markers = true;      ///< start from the built-in markers
-  std::vector<std::string> lines, prefixes, regexes, after_noise;
-  std::vector<std::pair<std::string, std::string>> blocks;  ///< open/close tags
 };
 
 /// "workspace" / "clean" (README "Context mode"); nullopt for anything else.
@@ -288,7 +231,10 @@ std::optional<TransportKind> transport_kind_from_string(std::string_view name) n
 /// a configured URL (ApiSpec::base_url) is shown.
 std::string redact_url(std::string text);
 
+/// A route's transport: its kind and the block of that kind (`cli`, `acp` or `api` in the
+/// config file). Only the block of the transport's kind exists.
 struct TransportSpec {
+  /// Read freely; change it only with set_kind(), which also replaces the block.
   TransportKind kind = TransportKind::cli;
   std::string id;  ///< the transport part of the route id; defaults to the kind's spelling
   std::string command;       ///< executable name (PATH lookup) or path
@@ -296,9 +242,45 @@ struct TransportSpec {
   /// routes count as agent-asks; print-mode routes run as before, with the policy reported as
   /// not enforced (README "Permissions").
   std::optional<PermissionDeclaration> permissions;
-  CliSpec cli;
-  AcpSpec acp;
-  ApiSpec api;
+
+  /// The block of this transport's kind; asserts the kind (ask if_cli() and the like when the
+  /// kind is not known).
+  CliSpec& cli() { return block<CliSpec, TransportKind::cli>(); }
+  const CliSpec& cli() const { return block<CliSpec, TransportKind::cli>(); }
+  AcpSpec& acp() { return block<AcpSpec, TransportKind::acp>(); }
+  const AcpSpec& acp() const { return block<AcpSpec, TransportKind::acp>(); }
+  ApiSpec& api() { return block<ApiSpec, TransportKind::api>(); }
+  const ApiSpec& api() const { return block<ApiSpec, TransportKind::api>(); }
+  /// The block when the transport is of that kind, else nullptr.
+  const CliSpec* if_cli() const noexcept { return if_block<CliSpec, TransportKind::cli>(); }
+  const AcpSpec* if_acp() const noexcept { return if_block<AcpSpec, TransportKind::acp>(); }
+  const ApiSpec* if_api() const noexcept { return if_block<ApiSpec, TransportKind::api>(); }
+  /// Makes this a transport of `kind` with that kind's default block.
+  void set_kind(TransportKind new_kind) {
+    kind = new_kind;
+    switch (new_kind) {
+      case TransportKind::cli: block_.emplace<CliSpec>(); break;
+      case TransportKind::acp: block_.emplace<AcpSpec>(); break;
+      case TransportKind::api: block_.emplace<ApiSpec>(); break;
+    }
+  }
+
+ private:
+  template <class T, TransportKind K>
+  T& block() {
+    assert(kind == K && std::holds_alternative<T>(block_));
+    return std::get<T>(block_);
+  }
+  template <class T, TransportKind K>
+  const T& block() const {
+    assert(kind == K && std::holds_alternative<T>(block_));
+    return std::get<T>(block_);
+  }
+  template <class T, TransportKind K>
+  const T* if_block() const noexcept {
+    return kind == K ? std::get_if<T>(&block_) : nullptr;
+  }
+  std::variant<CliSpec, AcpSpec, ApiSpec> block_;
 };
 
 struct ModelSpec {
@@ -409,7 +391,7 @@ std::pair<std::optional<Config>, std::optional<Error>> parse_config(const std::s
 /// read (missing is an error). Otherwise the global file and then the workspace file are read
 /// when present; a workspace provider replaces a global one with the same id, and the workspace
 /// defaultRoute wins. No file at all gives a Config with no user providers (not an error).
-/// The workspace file is subject to trust (src/trust.h): one that can run commands is left out
+/// The workspace file is subject to trust (src/config/trust.h): one that can run commands is left out
 /// (Config::untrusted, Config::notices) unless `drover trust` recorded its current content; one
 /// that only picks among existing routes is read, but without trust the global file's
 /// defaultRoute, routing and providers of the same id win over its own. A workspace file may not

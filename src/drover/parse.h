@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "drover/config.h"
 #include "drover/result.h"
+#include "parsers/parser_spec.h"
 
 namespace drover {
 

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "src/presets.h"
+#include "src/config/presets.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "src/trust.h"
+#include "src/config/trust.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {

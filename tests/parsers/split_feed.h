@@ -13,7 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "drover/config.h"
+#include "drover/result.h"
+#include "parsers/parser_spec.h"
 #include "parsers/output_parser.h"
 
 namespace drover::test {

@@ -1,5 +1,5 @@
-// argv template parsing, validation and expansion (src/args_template.cpp).
-#include "args_template.h"
+// argv template parsing, validation and expansion (src/config/args_template.cpp).
+#include "src/config/args_template.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

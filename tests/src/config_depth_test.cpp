@@ -1,4 +1,4 @@
-// A config file nested too deeply is refused before it is built (src/config.cpp parse_document).
+// A config file nested too deeply is refused before it is built (src/config/document.cpp parse_document).
 #include "drover/config.h"
 
 #include <gtest/gtest.h>

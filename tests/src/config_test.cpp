@@ -1,7 +1,7 @@
-// Configuration parsing, validation, route resolution and file lookup (src/config.cpp).
+// Configuration parsing, validation, route resolution and file lookup (src/config/).
 #include "drover/config.h"
-#include "src/presets.h"
-#include "src/trust.h"
+#include "src/config/presets.h"
+#include "src/config/trust.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,6 +14,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "harness/child_common.h"
+#include "parsers/noise_filter.h"
 #include "support/fixtures.h"
 
 namespace drover {
@@ -116,7 +118,7 @@ TEST(ConfigParse, FullConfigRoundTrip) {
   EXPECT_EQ(work.transport.kind, TransportKind::cli);
   EXPECT_EQ(work.transport.id, "print");
   EXPECT_EQ(work.transport.command, "/usr/bin/zeta-agent");
-  const CliSpec& zcli = work.transport.cli;
+  const CliSpec& zcli = work.transport.cli();
   EXPECT_EQ(zcli.input, CliSpec::Input::stdin_);
   EXPECT_EQ(zcli.args_template,
             (std::vector<std::vector<std::string>>{{"run"}, {"--session", "{session_id}"}}));
@@ -144,7 +146,7 @@ TEST(ConfigParse, FullConfigRoundTrip) {
   const AccountSpec& main = acme.accounts[0];
   EXPECT_EQ(main.transport.id, "cli");  // defaults to the kind
   EXPECT_EQ(main.transport.command, "acme-agent");
-  const CliSpec& cli = main.transport.cli;
+  const CliSpec& cli = main.transport.cli();
   EXPECT_EQ(cli.args_template, (std::vector<std::vector<std::string>>{{"-p"},
                                                                       {"{prompt}"},
                                                                       {"--model", "{model}"},
@@ -179,7 +181,7 @@ TEST(ConfigParse, FullConfigRoundTrip) {
   EXPECT_EQ(main.models[1].id, "acme-2");
   EXPECT_EQ(main.models[1].context_window, 200000);
 
-  const CliSpec& spare = acme.accounts[1].transport.cli;
+  const CliSpec& spare = acme.accounts[1].transport.cli();
   EXPECT_EQ(spare.parser.kind, ParserSpec::Kind::text);
   EXPECT_FALSE(spare.parser.trim);
   EXPECT_FALSE(spare.parser.strip_ansi);
@@ -191,7 +193,7 @@ TEST(ConfigParse, DefaultsForOmittedKeys) {
   const AccountSpec& a = c.providers[0].accounts[0];
   EXPECT_EQ(a.transport.kind, TransportKind::cli);
   EXPECT_EQ(a.transport.id, "cli");
-  const CliSpec& cli = a.transport.cli;
+  const CliSpec& cli = a.transport.cli();
   EXPECT_EQ(cli.input, CliSpec::Input::arg);
   EXPECT_EQ(cli.parser.kind, ParserSpec::Kind::text);
   EXPECT_TRUE(cli.parser.trim);
@@ -206,6 +208,52 @@ TEST(ConfigParse, DefaultsForOmittedKeys) {
   EXPECT_EQ(cli.watchdog.grace_ms, 2000);
   EXPECT_EQ(cli.watchdog.drain_ms, 500);
   EXPECT_FALSE(c.default_route.has_value());
+}
+
+TEST(ConfigParse, NoiseMarkersAreReadIntoTheFilterMarkersAndMergedAfterTheBuiltInOnes) {
+  const Config c = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "noiseMarkers": {"builtin": false, "lines": ["hi"],
+          "prefixes": ["[x] "], "regexes": ["v\\d+"], "afterNoise": ["--"],
+          "blocks": [["<a>", "</a>"]]}})"));
+  const NoiseSpec& noise = c.providers[0].accounts[0].transport.cli().noise;
+  EXPECT_FALSE(noise.builtin_markers);
+  EXPECT_THAT(noise.markers.lines, ElementsAre("hi"));
+  EXPECT_THAT(noise.markers.prefixes, ElementsAre("[x] "));
+  EXPECT_THAT(noise.markers.regexes, ElementsAre("v\\d+"));
+  EXPECT_THAT(noise.markers.after_noise, ElementsAre("--"));
+  ASSERT_EQ(noise.markers.blocks.size(), 1u);
+  EXPECT_EQ(noise.markers.blocks[0].first, "<a>");
+  // Switched off, the route's markers are all the filter gets; on, they follow the built-in ones.
+  EXPECT_THAT(markers_for(noise).lines, ElementsAre("hi"));
+  NoiseSpec with_builtin = noise;
+  with_builtin.builtin_markers = true;
+  const parsers::NoiseMarkers merged = markers_for(with_builtin);
+  const parsers::NoiseMarkers builtin = parsers::default_noise_markers();
+  ASSERT_EQ(merged.lines.size(), builtin.lines.size() + 1);
+  EXPECT_EQ(merged.lines.back(), "hi");
+  EXPECT_EQ(merged.blocks.size(), builtin.blocks.size() + 1);
+  EXPECT_EQ(merged.after_noise.back(), "--");
+}
+
+TEST(ConfigParse, ATransportHoldsOnlyTheBlockOfItsKind) {
+  const Config c = parse_ok(
+      R"({"providers": {"p": {"accounts": [
+           {"id": "a", "transport": {"kind": "api", "api": {"format": "anthropic"}}},
+           {"id": "b", "transport": {"kind": "acp", "command": "agent"}}]}}})");
+  const TransportSpec& api = c.providers[0].accounts[0].transport;
+  EXPECT_EQ(api.kind, TransportKind::api);
+  ASSERT_NE(api.if_api(), nullptr);
+  EXPECT_EQ(api.api().format, "anthropic");
+  EXPECT_EQ(api.if_cli(), nullptr);
+  EXPECT_EQ(api.if_acp(), nullptr);
+  const TransportSpec& acp = c.providers[0].accounts[1].transport;
+  EXPECT_NE(acp.if_acp(), nullptr);
+  EXPECT_EQ(acp.if_api(), nullptr);
+  TransportSpec changed = acp;
+  changed.set_kind(TransportKind::cli);
+  EXPECT_EQ(changed.kind, TransportKind::cli);
+  EXPECT_EQ(changed.if_acp(), nullptr);
+  EXPECT_EQ(changed.cli().parser.kind, ParserSpec::Kind::text);
 }
 
 TEST(ConfigParse, CommentsEverywhere) {
@@ -351,8 +399,8 @@ TEST(ConfigErrors, TransportKinds) {
       {"id": "b", "transport": {"kind": "api", "id": "http", "api": {"format": "anthropic"}}}]},
       "openai": {"accounts": [{"id": "c", "transport": {"kind": "api"}}]}}})");
   EXPECT_THAT(route_ids(c), ElementsAre("p:acp:a:", "p:http:b:", "openai:api:c:"));
-  EXPECT_EQ(c.providers[0].accounts[1].transport.api.format, "anthropic");
-  EXPECT_EQ(c.providers[1].accounts[0].transport.api.format, "openai-chat");
+  EXPECT_EQ(c.providers[0].accounts[1].transport.api().format, "anthropic");
+  EXPECT_EQ(c.providers[1].accounts[0].transport.api().format, "openai-chat");
   EXPECT_THAT(parse_error(R"({"providers": {"p": {"accounts": [
       {"id": "b", "transport": {"kind": "api"}}]}}})"),
               HasSubstr("providers.p.accounts[0].transport.api: missing required key \"format\""));
@@ -478,7 +526,7 @@ TEST(ConfigErrors, InputStdinForbidsPrompt) {
           "\"stdin\" (the prompt would be sent twice)");
   // Without {prompt}, stdin is fine.
   const Config c = parse_ok(with_cli(R"({"argsTemplate": ["run"], "input": "stdin"})"));
-  EXPECT_EQ(c.providers[0].accounts[0].transport.cli.input, CliSpec::Input::stdin_);
+  EXPECT_EQ(c.providers[0].accounts[0].transport.cli().input, CliSpec::Input::stdin_);
 }
 
 TEST(ConfigErrors, InvalidInputSkipsPromptRules) {
@@ -497,7 +545,7 @@ TEST(ConfigErrors, PromptMustNotShareAGroupWithOptionalPlaceholders) {
 TEST(ConfigParse, SelectorFormsAreEquivalent) {
   const Config c = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json", "textPath": "a.b", "usage": "u", "error": {"path": "e[0]"}}})"));
-  const ParserSpec& p = c.providers[0].accounts[0].transport.cli.parser;
+  const ParserSpec& p = c.providers[0].accounts[0].transport.cli().parser;
   ASSERT_TRUE(p.text && p.usage && p.error);
   EXPECT_EQ(p.text->path, "a.b");
   EXPECT_EQ(p.usage->path, "u");
@@ -528,7 +576,7 @@ TEST(ConfigParse, JsonParserSelectorsMayFilterAndSelectTheWholeDocument) {
   // `usagePath: ""` selects the whole document; a where filter makes the selector conditional.
   const Config c = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json", "textPath": "result", "usagePath": "", "error": {"path": "result", "wherePath": "is_error", "whereEquals": true}}})"));
-  const ParserSpec& p = c.providers[0].accounts[0].transport.cli.parser;
+  const ParserSpec& p = c.providers[0].accounts[0].transport.cli().parser;
   ASSERT_TRUE(p.usage && p.error);
   EXPECT_EQ(p.usage->path, "");
   EXPECT_EQ(p.error->path, "result");
@@ -538,7 +586,7 @@ TEST(ConfigParse, JsonParserSelectorsMayFilterAndSelectTheWholeDocument) {
   // wherePath alone is a truthiness gate (parsers/selector.h): accepted without whereEquals.
   const Config gated = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl", "text": {"path": "t", "wherePath": "is_delta"}}})"));
-  const ParserSpec& g = gated.providers[0].accounts[0].transport.cli.parser;
+  const ParserSpec& g = gated.providers[0].accounts[0].transport.cli().parser;
   ASSERT_TRUE(g.text.has_value());
   EXPECT_EQ(g.text->where_path, "is_delta");
   EXPECT_FALSE(g.text->where_equals.has_value());
@@ -575,7 +623,7 @@ TEST(ConfigErrors, ParserOptionsOfTheWrongKind) {
 TEST(ConfigParse, WatchdogSecondsBecomeMilliseconds) {
   const Config c = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "watchdog": {"startTimeout": 0.5, "idleTimeout": 1.25, "timeout": 0.0001, "killGrace": 0, "drainAfterExit": 0}})"));
-  const WatchdogSpec& w = c.providers[0].accounts[0].transport.cli.watchdog;
+  const WatchdogSpec& w = c.providers[0].accounts[0].transport.cli().watchdog;
   EXPECT_EQ(w.start_timeout_ms, 500);
   EXPECT_EQ(w.idle_timeout_ms, 1250);
   EXPECT_EQ(w.total_timeout_ms, 1);  // tiny but positive never rounds to "no timeout"
@@ -598,16 +646,16 @@ TEST(ConfigErrors, WatchdogValues) {
 
 TEST(ConfigParse, HarnessRoutesHaveADefaultTotalTimeoutThatNoneSwitchesOff) {
   const Config d = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "watchdog": {"idleTimeout": 5}})"));
-  EXPECT_EQ(d.providers[0].accounts[0].transport.cli.watchdog.total_timeout_ms, 3600000);
+  EXPECT_EQ(d.providers[0].accounts[0].transport.cli().watchdog.total_timeout_ms, 3600000);
   const Config n = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "watchdog": {"timeout": "none", "idleTimeout": "none", "startTimeout": 2}})"));
-  const WatchdogSpec& w = n.providers[0].accounts[0].transport.cli.watchdog;
+  const WatchdogSpec& w = n.providers[0].accounts[0].transport.cli().watchdog;
   EXPECT_FALSE(w.total_timeout_ms.has_value());
   EXPECT_FALSE(w.idle_timeout_ms.has_value());
   EXPECT_EQ(w.start_timeout_ms, 2000);
   const Config acp = parse_ok(
       R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "acp": {}}}]}}})");
-  EXPECT_EQ(acp.providers[0].accounts[0].transport.acp.watchdog.total_timeout_ms,
+  EXPECT_EQ(acp.providers[0].accounts[0].transport.acp().watchdog.total_timeout_ms,
             kDefaultHarnessTimeoutMs);
   EXPECT_THAT(parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "watchdog": {"timeout": "never"}})")),
               HasSubstr(std::string(kCli) +
@@ -629,7 +677,7 @@ TEST(ConfigErrors, NulBytesInEnvValuesAndTemplateLiteralsNameThePath) {
 TEST(ConfigParse, WatchdogResumeOverridesApplyOnlyWhenResuming) {
   const Config c = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "watchdog": {"startTimeout": 60, "idleTimeout": 300, "resume": {"idleTimeout": 120}}})"));
-  const WatchdogSpec& w = c.providers[0].accounts[0].transport.cli.watchdog;
+  const WatchdogSpec& w = c.providers[0].accounts[0].transport.cli().watchdog;
   ASSERT_TRUE(w.resume);
   EXPECT_EQ(w.for_run(false).idle_timeout_ms, 300000);
   EXPECT_EQ(w.for_run(true).idle_timeout_ms, 120000);
@@ -645,13 +693,13 @@ TEST(ConfigParse, WatchdogResumeOverridesApplyOnlyWhenResuming) {
 TEST(ConfigParse, ContextModeCleanEnvAndEphemeral) {
   const Config c = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}"], "contextMode": "clean", "cleanEnv": {"A": "1"}, "ephemeral": false})"));
-  const CliSpec& cli = c.providers[0].accounts[0].transport.cli;
+  const CliSpec& cli = c.providers[0].accounts[0].transport.cli();
   EXPECT_EQ(cli.context_mode, ContextMode::clean);
   EXPECT_EQ(cli.clean_env.at("A"), "1");
   EXPECT_EQ(cli.ephemeral, false);
   const Config d = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})"));
-  EXPECT_EQ(d.providers[0].accounts[0].transport.cli.context_mode, ContextMode::workspace);
-  EXPECT_FALSE(d.providers[0].accounts[0].transport.cli.ephemeral);
+  EXPECT_EQ(d.providers[0].accounts[0].transport.cli().context_mode, ContextMode::workspace);
+  EXPECT_FALSE(d.providers[0].accounts[0].transport.cli().ephemeral);
   const std::string msg = parse_error(with_cli(
       R"({"argsTemplate": ["{prompt}"], "contextMode": "sandbox", "cleanEnv": {"B=": "x"}, "ephemeral": "yes"})"));
   EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".contextMode: expected one of workspace, clean, got \"sandbox\""));
@@ -662,7 +710,7 @@ TEST(ConfigParse, ContextModeCleanEnvAndEphemeral) {
 TEST(ConfigParse, ConditionalArgGroups) {
   const Config c = parse_ok(with_cli(
       R"({"argsTemplate": ["{prompt}", {"when": "clean", "args": "--bare"}, ["--model", "{model}"], {"when": ["!resume", "env:KEY"], "args": ["-c", "x=1"]}]})"));
-  const CliSpec& cli = c.providers[0].accounts[0].transport.cli;
+  const CliSpec& cli = c.providers[0].accounts[0].transport.cli();
   ASSERT_EQ(cli.args_template.size(), 4u);
   ASSERT_EQ(cli.args_when.size(), 4u);
   EXPECT_THAT(cli.args_template[1], ElementsAre("--bare"));
@@ -672,7 +720,7 @@ TEST(ConfigParse, ConditionalArgGroups) {
   EXPECT_THAT(cli.args_when[3], ElementsAre("!resume", "env:KEY"));
   // Without conditional groups nothing is stored (every group always applies).
   EXPECT_TRUE(parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})"))
-                  .providers[0].accounts[0].transport.cli.args_when.empty());
+                  .providers[0].accounts[0].transport.cli().args_when.empty());
 }
 
 TEST(ConfigErrors, ConditionalArgGroups) {
@@ -699,10 +747,10 @@ TEST(ConfigParse, PermissionDeclarationsAndPolicyConditions) {
   EXPECT_EQ(t.permissions->enforcement, PermissionEnforcement::mapped);
   EXPECT_EQ(t.permissions->mechanism, "agent --no-tools");
   EXPECT_THAT(t.permissions->cannot_enforce, ElementsAre(PermissionPolicy::approve_reads));
-  EXPECT_THAT(t.cli.args_when[1], ElementsAre("deny-all"));
-  ASSERT_EQ(t.cli.env_when.size(), 1u);
-  EXPECT_THAT(t.cli.env_when[0].when, ElementsAre("approve-reads"));
-  EXPECT_EQ(t.cli.env_when[0].env.at("MODE"), "reads");
+  EXPECT_THAT(t.cli().args_when[1], ElementsAre("deny-all"));
+  ASSERT_EQ(t.cli().env_when.size(), 1u);
+  EXPECT_THAT(t.cli().env_when[0].when, ElementsAre("approve-reads"));
+  EXPECT_EQ(t.cli().env_when[0].env.at("MODE"), "reads");
   // The shorthand, and nothing declared (the default).
   EXPECT_EQ(parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"]})", R"("permissions": "none", )"))
                 .providers[0].accounts[0].transport.permissions->enforcement,
@@ -712,7 +760,7 @@ TEST(ConfigParse, PermissionDeclarationsAndPolicyConditions) {
   // ACP args take conditional groups; each token carries its group's conditions.
   Config acp = parse_ok(
       R"({"providers": {"p": {"accounts": [{"id": "a", "transport": {"kind": "acp", "command": "agent", "permissions": "agent-asks", "acp": {"args": ["-x", {"when": "deny-all", "args": ["-c", "sandbox=ro"]}]}}}]}}})");
-  const AcpSpec& spec = acp.providers[0].accounts[0].transport.acp;
+  const AcpSpec& spec = acp.providers[0].accounts[0].transport.acp();
   EXPECT_THAT(spec.args, ElementsAre("-x", "-c", "sandbox=ro"));
   ASSERT_EQ(spec.args_when.size(), 3u);
   EXPECT_TRUE(spec.args_when[0].empty());
@@ -828,7 +876,7 @@ TEST(ConfigParse, RelativeCwdIsResolvedAgainstTheConfigDirectory) {
     const Config c =
         parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "cwd": ")" + cwd + "\"}"), origin);
     if (c.providers.empty()) return std::string("<failed>");
-    return c.providers[0].accounts[0].transport.cli.cwd.value_or("<none>");
+    return c.providers[0].accounts[0].transport.cli().cwd.value_or("<none>");
   };
   EXPECT_EQ(cwd_of("../work", "/srv/project/conf/drover.json"), "/srv/project/work");
   EXPECT_EQ(cwd_of("sub/./dir", "/srv/project/drover.json"), "/srv/project/sub/dir");
@@ -1184,7 +1232,7 @@ TEST(ConfigLoad, RelativeCwdInAWorkspaceFileIsAbsolute) {
         dir.write("ws/drover.json", with_cli(R"({"argsTemplate": ["{prompt}"], "cwd": "../work"})")));
   auto [config, error] = load_config(lookup_in(dir));
   ASSERT_FALSE(error.has_value()) << error->message;
-  EXPECT_EQ(config->providers[0].accounts[0].transport.cli.cwd, (dir.path() / "work").string());
+  EXPECT_EQ(config->providers[0].accounts[0].transport.cli().cwd, (dir.path() / "work").string());
 }
 
 // Sets environment variables for one test and restores them afterwards.
@@ -1282,7 +1330,7 @@ TEST(ConfigApi, ApiTransportRoutingAndCompatParse) {
   EXPECT_EQ(r.fallback.at(ErrorCode::rate_limit),
             (std::vector<RoutingSpec::Step>{RoutingSpec::Step::rotate_credential,
                                             RoutingSpec::Step::retry}));
-  const ApiSpec& api = c.providers[0].accounts[0].transport.api;
+  const ApiSpec& api = c.providers[0].accounts[0].transport.api();
   EXPECT_EQ(api.format, "openai-chat");
   EXPECT_EQ(api.base_url, "http://127.0.0.1:8046/v1");
   EXPECT_EQ(api.credentials.api_key_env, "OPENAI_KEYS");
@@ -1356,8 +1404,8 @@ TEST(ConfigPresets, PresetProvidersFollowTheUsersOwnAndUserPresetsOverride) {
   const AccountSpec& mine = config->providers[0].accounts[0];
   EXPECT_EQ(mine.id, "mine");
   EXPECT_EQ(mine.transport.command, "codex") << "inherited from the preset";
-  EXPECT_EQ(mine.transport.cli.env.at("EXTRA"), "1") << "the user's override";
-  EXPECT_EQ(mine.transport.cli.parser.kind, ParserSpec::Kind::jsonl);
+  EXPECT_EQ(mine.transport.cli().env.at("EXTRA"), "1") << "the user's override";
+  EXPECT_EQ(mine.transport.cli().parser.kind, ParserSpec::Kind::jsonl);
   int codex = 0;
   bool claude = false, user_preset = false;
   for (const auto& p : config->providers) {
@@ -1400,7 +1448,7 @@ TEST(ConfigPresets, UnknownPresetIsAnErrorListingTheKnownOnes) {
 namespace drover {
 namespace {
 
-// ---- trust in workspace files (src/trust.h) -------------------------------------------------------
+// ---- trust in workspace files (src/config/trust.h) -------------------------------------------------------
 
 // A repository's drover.json whose provider runs a script checked in next to it.
 const std::string kRepoFile = R"({"defaultRoute": "local", "providers": {"local": {"accounts": [
@@ -1519,7 +1567,7 @@ TEST(ConfigTrust, DataOnlyWorkspaceFileNeedsNoTrustButGivesWayToTheGlobalFile) {
   EXPECT_THAT(config->notices[0],
               HasSubstr(trust_key(ws) + " is not trusted, so the global configuration's g, "
                                         "defaultRoute win over its own"));
-  EXPECT_EQ(config->providers[1].accounts[0].transport.cli.watchdog.total_timeout_ms, 5000);
+  EXPECT_EQ(config->providers[1].accounts[0].transport.cli().watchdog.total_timeout_ms, 5000);
 
   trust(lookup_in(dir), ws);  // trusted, it overrides like any workspace file
   auto [trusted, terr] = load_config(lookup_in(dir));

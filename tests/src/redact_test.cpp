@@ -32,13 +32,18 @@ TEST(Secrets, ASecretFoundInsideTheMarkerItselfIsReplacedOnce) {
 }
 
 TEST(RouteSecrets, CoverConditionalEnvironmentValues) {
-  AccountSpec account;
-  account.transport.cli.env_when.push_back({{"clean"}, {{"ANTHROPIC_API_KEY", "sk-when-123456"}}});
-  account.transport.acp.env_when.push_back({{"deny-all"}, {{"MY_TOKEN", "tok-when-654321"}}});
-  Route route;
-  route.account_spec = &account;
-  Secrets s = route_secrets(route);
-  EXPECT_EQ(s.redact("sk-when-123456 tok-when-654321"), "[redacted] [redacted]");
+  AccountSpec cli_account;
+  cli_account.transport.cli().env_when.push_back(
+      {{"clean"}, {{"ANTHROPIC_API_KEY", "sk-when-123456"}}});
+  AccountSpec acp_account;
+  acp_account.transport.set_kind(TransportKind::acp);
+  acp_account.transport.acp().env_when.push_back({{"deny-all"}, {{"MY_TOKEN", "tok-when-654321"}}});
+  Route cli_route;
+  cli_route.account_spec = &cli_account;
+  Route acp_route;
+  acp_route.account_spec = &acp_account;
+  EXPECT_EQ(route_secrets(cli_route).redact("sk-when-123456"), "[redacted]");
+  EXPECT_EQ(route_secrets(acp_route).redact("tok-when-654321"), "[redacted]");
 }
 
 TEST(Secrets, ResultFieldsAndEvents) {

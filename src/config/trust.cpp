@@ -1,4 +1,4 @@
-#include "src/trust.h"
+#include "src/config/trust.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "src/presets.h"
+#include "src/config/presets.h"
 
 #include <algorithm>
 #include <filesystem>

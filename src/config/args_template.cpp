@@ -1,4 +1,4 @@
-#include "args_template.h"
+#include "src/config/args_template.h"
 
 #include <algorithm>
 #include <array>

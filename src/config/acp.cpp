@@ -1,0 +1,148 @@
+// Config section: the ACP block (`transport.acp`).
+#include <map>
+#include <set>
+
+#include "src/config/sections.h"
+
+namespace drover::cfg {
+
+void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) {
+  if (!ctx.object(v, path)) return;
+  ctx.check_keys(v, path,
+                 {"args", "env", "cleanEnv", "clearEnv", "cwd", "contextMode", "watchdog",
+                  "maxOutputBytes", "suppressHarnessNoise", "failOnHarnessOnlyTurn",
+                  "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
+                  "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
+                  "modelSelection", "strictModels", "envWhen", "policyModes"});
+  parse_child_settings(ctx, v, path,
+                       ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
+                                     acp.context_mode, acp.watchdog, acp.max_output_bytes,
+                                     acp.noise});
+  parse_env_when(ctx, v, path, acp.env_when);
+  if (auto it = v.find("args"); it != v.end()) {
+    const std::string apath = child(path, "args");
+    if (!it->is_array()) {
+      ctx.expected(apath, "an array of strings", *it);
+    } else {
+      bool any_when = false;
+      std::vector<std::vector<std::string>> whens;
+      for (size_t i = 0; i < it->size(); ++i) {
+        const ojson* element = &(*it)[i];
+        std::string epath = child(apath, i);
+        std::vector<std::string> when;
+        if (element->is_object()) {
+          // {"when": conditions, "args": token or tokens}, as in print-mode argv templates.
+          element = conditional_args(ctx, *element, epath, when);
+          if (element == nullptr) continue;
+          any_when = true;
+        }
+        const bool list = element != &(*it)[i] && element->is_array();
+        if (!list && !element->is_string()) {
+          ctx.expected(epath, element == &(*it)[i] ? "a string or {\"when\", \"args\"}"
+                                                   : "a string or an array of strings",
+                       *element);
+          continue;
+        }
+        for (size_t j = 0; j < (list ? element->size() : 1); ++j) {
+          const ojson& token = list ? (*element)[j] : *element;
+          if (!token.is_string()) {
+            ctx.expected(child(epath, j), "a string", token);
+            continue;
+          }
+          if (token.get<std::string>().find('\0') != std::string::npos) {
+            ctx.error(list ? child(epath, j) : epath, kNulInArgv);
+            continue;
+          }
+          acp.args.push_back(token.get<std::string>());
+          whens.push_back(when);
+        }
+      }
+      if (any_when) acp.args_when = std::move(whens);
+    }
+  }
+  if (auto ms = ctx.seconds_member(v, path, "exitGrace", true)) acp.exit_grace_ms = *ms;
+  if (auto ms = ctx.seconds_member(v, path, "cancelGrace", true)) acp.cancel_grace_ms = *ms;
+  if (auto ms = ctx.seconds_member(v, path, "lateUpdates", true)) acp.late_updates_ms = *ms;
+  if (auto p = ctx.string_member(v, path, "permissions", false, false)) {
+    if (auto policy = permission_policy_from_string(*p))
+      acp.permissions = *policy;
+    else
+      ctx.expected(child(path, "permissions"), "one of approve-all, approve-reads, deny-all",
+                   v.at("permissions"));
+  }
+  if (auto it = v.find("permissionRules"); it != v.end()) {
+    const std::string rpath = child(path, "permissionRules");
+    static const std::set<std::string> kKinds{"read",  "edit",  "delete",      "move",
+                                              "search", "execute", "think", "fetch",
+                                              "switch_mode", "other"};
+    if (ctx.object(*it, rpath)) {
+      for (const auto& [kind, rule] : it->items()) {
+        if (!kKinds.count(kind))
+          ctx.error(child(rpath, kind), "unknown tool kind " + quote(kind) +
+                                            " (known: read, edit, delete, move, search, "
+                                            "execute, think, fetch, switch_mode, other)");
+        else if (rule == "allow" || rule == "deny")
+          acp.permission_rules[kind] = rule == "allow";
+        else
+          ctx.expected(child(rpath, kind), "\"allow\" or \"deny\"", rule);
+      }
+    }
+  }
+  if (auto it = v.find("policyModes"); it != v.end()) {
+    const std::string mpath = child(path, "policyModes");
+    if (ctx.object(*it, mpath)) {
+      for (const auto& [name, mode] : it->items()) {
+        auto policy = permission_policy_from_string(name);
+        if (!policy)
+          ctx.error(child(mpath, name), "unknown policy " + quote(name) +
+                                            " (known: approve-all, approve-reads, deny-all)");
+        else if (!mode.is_string() || mode.get<std::string>().empty())
+          ctx.expected(child(mpath, name), "a session mode id", mode);
+        else
+          acp.policy_modes[*policy] = mode.get<std::string>();
+      }
+    }
+  }
+  if (auto it = v.find("fs"); it != v.end()) {
+    const std::string fpath = child(path, "fs");
+    if (ctx.object(*it, fpath)) {
+      ctx.check_keys(*it, fpath, {"read", "write", "extraDirs"});
+      if (auto b = ctx.bool_member(*it, fpath, "read")) acp.fs_read = *b;
+      if (auto b = ctx.bool_member(*it, fpath, "write")) acp.fs_write = *b;
+      for (auto& dir : string_list(ctx, *it, fpath, "extraDirs")) {
+        std::error_code ec;
+        fs::path abs = fs::absolute(ctx.base_dir / dir, ec);
+        acp.extra_dirs.push_back((ec ? ctx.base_dir / dir : abs).lexically_normal().string());
+      }
+    }
+  }
+  if (auto it = v.find("mcpServers"); it != v.end()) {
+    if (it->is_array())
+      acp.mcp_servers = nlohmann::json::parse(it->dump());
+    else
+      ctx.expected(child(path, "mcpServers"), "an array of MCP server objects", *it);
+  }
+  if (auto m = ctx.string_member(v, path, "authMethod", false, true)) acp.auth_method = *m;
+  if (auto it = v.find("sessionMeta"); it != v.end()) {
+    if (it->is_object())
+      acp.session_meta = nlohmann::json::parse(it->dump());
+    else
+      ctx.expected(child(path, "sessionMeta"), "an object", *it);
+  }
+  if (auto m = ctx.string_member(v, path, "modelSelection", false, false)) {
+    static const std::map<std::string, AcpSpec::ModelSelection> kModes{
+        {"auto", AcpSpec::ModelSelection::auto_},
+        {"configOption", AcpSpec::ModelSelection::config_option},
+        {"setModel", AcpSpec::ModelSelection::set_model},
+        {"meta", AcpSpec::ModelSelection::meta},
+        {"none", AcpSpec::ModelSelection::none}};
+    if (auto found = kModes.find(*m); found != kModes.end())
+      acp.model_selection = found->second;
+    else
+      ctx.expected(child(path, "modelSelection"), "one of auto, configOption, setModel, meta, none",
+                   v.at("modelSelection"));
+  }
+  if (auto b = ctx.bool_member(v, path, "strictModels")) acp.strict_models = *b;
+}
+
+}  // namespace drover::cfg

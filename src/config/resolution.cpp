@@ -1,0 +1,128 @@
+// Routes of a Config and resolving a route id to one. Route pointers (Route::provider_spec /
+// account_spec) point into the Config they came from: they stay valid while that Config lives
+// and is neither modified nor moved. routes() and resolve() recompute them on every call, so
+// copying a Config is fine as long as routes are taken from the copy they are used with.
+#include <algorithm>
+
+#include "src/config/sections.h"
+
+namespace drover::cfg {
+
+namespace {
+
+constexpr size_t kMaxListedRoutes = 10;
+
+std::string route_list(const std::vector<Route>& routes) {
+  std::string out;
+  const size_t shown = std::min(routes.size(), kMaxListedRoutes);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i) out += ", ";
+    out += routes[i].id;
+  }
+  if (routes.size() > shown) out += " … and " + std::to_string(routes.size() - shown) + " more";
+  return out;
+}
+
+std::string route_id(const std::string& provider, const std::string& transport,
+                     const std::string& account, const std::string& model) {
+  return provider + ":" + transport + ":" + account + ":" + model;
+}
+
+// Splits on ':' into at most four parts; the last part keeps any further ':' (model names such
+// as `llama3:8b` are then at least resolvable as unlisted models).
+std::vector<std::string> split_route(const std::string& id) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (parts.size() < 3) {
+    const size_t colon = id.find(':', start);
+    if (colon == std::string::npos) break;
+    parts.push_back(id.substr(start, colon - start));
+    start = colon + 1;
+  }
+  parts.push_back(id.substr(start));
+  return parts;
+}
+
+bool part_matches(const std::vector<std::string>& parts, size_t i, const std::string& value) {
+  return i >= parts.size() || parts[i].empty() || parts[i] == value;
+}
+
+
+}  // namespace
+
+std::optional<std::string> default_route_problem(const Config& config, const std::string& origin) {
+  if (!config.default_route) return std::nullopt;
+  auto [route, error] = config.resolve(*config.default_route);
+  if (!error) return std::nullopt;
+  return origin + ": defaultRoute: " + error->message;
+}
+
+}  // namespace drover::cfg
+
+namespace drover {
+
+using namespace cfg;
+
+// ---- Config -------------------------------------------------------------------------------------
+
+std::vector<Route> Config::routes() const {
+  std::vector<Route> out;
+  for (const auto& p : providers) {
+    for (const auto& a : p.accounts) {
+      const std::string& transport = a.transport.id.empty() ? std::string(to_string(a.transport.kind)) : a.transport.id;
+      auto add = [&](const std::string& model) {
+        out.push_back(
+            Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model, &p, &a});
+      };
+      if (a.models.empty()) add("");  // the harness's own default model
+      for (const auto& m : a.models) add(m.id);
+    }
+  }
+  return out;
+}
+
+// Resolution rules:
+// 1. "" -> defaultRoute when set, else the first route.
+// 2. Otherwise the id is split into provider:transport:account:model. Missing trailing parts
+//    and empty parts are wildcards; the first route in file order matching every part wins.
+// 3. When nothing matched and a model part was given, the first route matching the other three
+//    parts is returned with that model substituted: users may name models the config does not
+//    list (new releases, aliases), just as `--model` may override the model of any route. This
+//    applies whether or not the account lists models; listed models still win in step 2.
+std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std::string& id) const {
+  try {
+    if (auto dependency = untrusted_dependency(id)) return {std::nullopt, std::move(dependency)};
+    const auto all = routes();
+    if (id.empty()) {
+      if (default_route && !default_route->empty()) return resolve(*default_route);
+      if (!all.empty()) return {all.front(), std::nullopt};
+      return {std::nullopt,
+              config_error(sources.empty() ? "no routes configured (no configuration file found)"
+                                           : "no routes configured")};
+    }
+    const auto parts = split_route(id);
+    auto matches = [&](const Route& r, size_t n) {
+      return part_matches(parts, 0, r.provider) && part_matches(parts, 1, r.transport) &&
+             part_matches(parts, 2, r.account) && (n < 4 || part_matches(parts, 3, r.model));
+    };
+    for (const auto& r : all)
+      if (matches(r, 4)) return {r, std::nullopt};
+    if (parts.size() == 4 && !parts[3].empty()) {
+      for (const auto& r : all) {
+        if (!matches(r, 3)) continue;
+        Route out = r;
+        out.model = parts[3];
+        out.id = route_id(r.provider, r.transport, r.account, out.model);
+        return {out, std::nullopt};
+      }
+    }
+    std::string message = "no route matches " + quote(id);
+    message +=
+        all.empty() ? "; no routes are configured" : "; available routes: " + route_list(all);
+    return {std::nullopt, config_error(std::move(message))};
+  } catch (const std::exception& e) {
+    return {std::nullopt, config_error(std::string("cannot resolve route: ") + e.what())};
+  }
+}
+
+}  // namespace drover
