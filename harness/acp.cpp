@@ -867,6 +867,7 @@ class AcpAgent {
                           : "exited with code " + std::to_string(outcome.info.exit_code.value_or(-1));
     const bool answered = turn_ && turn_->answered;
     connection_->close(command_name_ + " " + how);
+    if (outcome.error && !error_) error_ = outcome.error;  // one of its callbacks threw
     if (!error_ && !answered && stop_cause_ == StopCause::none && !shutting_down_)
       error_ = Error::make(classify_failure_message(excerpt),
                            command_name_ + " " + how + " before answering" +

@@ -192,7 +192,8 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   if (ephemeral) result.session_id.reset();  // nothing was kept that it could resume
   result.stop_reason = std::move(parsed.stop_reason);
   if (parsed.model) result.model = *parsed.model;
-  result.error = classify(outcome, parsed);
+  // A callback of the process that threw decides the run, whatever the exit status says.
+  result.error = outcome.error ? outcome.error : classify(outcome, parsed);
   if (!result.error && noise_only &&
       route.account_spec->transport.cli().noise.fail_on_noise_only) {
     result.error = Error::make(ErrorCode::temporary_unavailable,

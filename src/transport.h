@@ -73,9 +73,6 @@ class TransportSet {
   std::array<Transport*, 3> by_kind_{};
 };
 
-/// A control for a run that cannot be stopped early (its cancel and pause do nothing).
-std::shared_ptr<RunControl> no_run_control();
-
 /// Print mode, ACP and the API: the transports every Client uses.
 const TransportSet& builtin_transports();
 

@@ -8,12 +8,6 @@
 namespace drover {
 namespace {
 
-class InertControl final : public RunControl {
- public:
-  void cancel() override {}
-  void pause() override {}
-};
-
 template <TransportKind Kind, auto Start>
 class BuiltinTransport final : public Transport {
  public:
@@ -25,8 +19,6 @@ class BuiltinTransport final : public Transport {
 };
 
 }  // namespace
-
-std::shared_ptr<RunControl> no_run_control() { return std::make_shared<InertControl>(); }
 
 const TransportSet& builtin_transports() {
   static BuiltinTransport<TransportKind::cli, &start_print_mode> print_mode;
