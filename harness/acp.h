@@ -12,10 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "drover/client.h"
+#include "drover/request.h"
 #include "drover/config.h"
-#include "src/run.h"
-#include "src/transport.h"
+#include "src/transport/transport.h"
 
 namespace drover {
 

@@ -15,8 +15,8 @@
 
 #include "parsers/utf8.h"
 #include "src/config/args_template.h"
-#include "src/loop.h"
-#include "src/process.h"
+#include "src/loop/loop.h"
+#include "src/loop/process.h"
 
 namespace drover {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "drover/client.h"
+#include "drover/request.h"
 #include "drover/config.h"
 #include "parsers/noise_filter.h"
 #include "staging/session_lock.h"

@@ -4,11 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "drover/client.h"
+#include "drover/request.h"
 #include "drover/config.h"
 #include "harness/child_common.h"
-#include "src/run.h"
-#include "src/transport.h"
+#include "src/transport/transport.h"
 
 namespace drover {
 

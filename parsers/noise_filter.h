@@ -43,7 +43,7 @@
 #include <utility>
 #include <vector>
 
-#include "parsers/parser_spec.h"
+#include "drover/parser_spec.h"
 
 namespace drover::parsers {
 

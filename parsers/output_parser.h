@@ -13,7 +13,7 @@
 
 #include "drover/parse.h"
 #include "drover/result.h"
-#include "parsers/parser_spec.h"
+#include "drover/parser_spec.h"
 
 namespace drover::parsers {
 

@@ -9,7 +9,7 @@
 
 #include "drover/result.h"
 #include "parsers/json_path.h"
-#include "parsers/parser_spec.h"
+#include "drover/parser_spec.h"
 
 namespace drover::parsers {
 

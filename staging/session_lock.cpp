@@ -13,7 +13,7 @@
 
 #include <uv.h>
 
-#include "src/loop.h"
+#include "src/loop/loop.h"
 
 namespace drover {
 namespace {

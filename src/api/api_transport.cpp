@@ -8,8 +8,8 @@
 #include "parsers/utf8.h"
 #include "src/api/http_client.h"
 #include "src/api/wire.h"
-#include "src/redact.h"
-#include "src/run_control.h"
+#include "src/config/redact.h"
+#include "src/transport/run_control.h"
 
 namespace drover {
 namespace {

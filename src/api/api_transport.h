@@ -5,10 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "drover/client.h"
+#include "drover/request.h"
 #include "drover/config.h"
-#include "src/run.h"
-#include "src/transport.h"
+#include "src/transport/transport.h"
 
 namespace drover {
 

@@ -1,6 +1,6 @@
 #include "src/api/http_client.h"
 
-#include "src/text.h"
+#include "src/core/text.h"
 
 #include <dlfcn.h>
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "drover/result.h"
-#include "src/loop.h"
+#include "src/loop/loop.h"
 
 namespace drover::api {
 

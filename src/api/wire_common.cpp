@@ -12,7 +12,7 @@
 #include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
-#include "src/text.h"
+#include "src/core/text.h"
 
 namespace drover::api {
 namespace wire {

@@ -33,8 +33,8 @@
 // The run path still drives the loop itself (signals, stdout watch, start_run); it moves to the
 // public Client API. Until then these two are the only private headers here
 // (tests/cli/public_headers_test.cpp).
-#include "src/loop.h"
-#include "src/run.h"
+#include "src/loop/loop.h"
+#include "src/route/run.h"
 
 namespace {
 

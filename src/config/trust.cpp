@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "parsers/utf8.h"
-#include "src/sha256.h"
+#include "src/core/sha256.h"
 
 namespace drover {
 namespace {

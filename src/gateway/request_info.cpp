@@ -1,7 +1,7 @@
 #include "src/gateway/request_info.h"
 
 #include "parsers/json_limits.h"
-#include "src/text.h"
+#include "src/core/text.h"
 
 #include <algorithm>
 #include <array>

@@ -1,6 +1,6 @@
 #include "src/gateway/request_log.h"
 
-#include "src/run.h"
+#include "src/core/time.h"
 
 #include <cerrno>
 #include <chrono>

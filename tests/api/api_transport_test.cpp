@@ -9,8 +9,8 @@
 
 #include "drover/client.h"
 #include "src/api/api_transport.h"
-#include "src/loop.h"
-#include "src/run.h"
+#include "src/loop/loop.h"
+#include "src/route/run.h"
 #include "support/drover_cli.h"
 #include "support/gateway.h"
 

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/client.h"
-#include "src/loop.h"
-#include "src/run.h"
+#include "src/loop/loop.h"
+#include "src/route/run.h"
 #include "support/drover_cli.h"
 #include "support/fixtures.h"
 #include "support/gateway.h"

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "src/loop.h"
+#include "src/loop/loop.h"
 #include "support/gateway.h"
 
 namespace drover::test {

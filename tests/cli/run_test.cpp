@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "src/errors.h"
+#include "src/core/errors.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "src/loop.h"
+#include "src/loop/loop.h"
 #include "staging/session_lock.h"
 #include "support/drover_cli.h"
 

@@ -9,8 +9,8 @@
 
 #include "drover/client.h"
 #include "harness/acp.h"
-#include "src/loop.h"
-#include "src/run.h"
+#include "src/loop/loop.h"
+#include "src/route/run.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {

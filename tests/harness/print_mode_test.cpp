@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/print_mode.h"
-#include "src/loop.h"
-#include "src/transport.h"
+#include "src/loop/loop.h"
+#include "src/transport/transport.h"
 #include "staging/session_lock.h"
 #include "support/drover_cli.h"
 

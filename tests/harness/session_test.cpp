@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "src/loop.h"
-#include "src/run.h"
+#include "src/loop/loop.h"
+#include "src/route/run.h"
 #include "support/drover_cli.h"
 
 namespace drover::test {

@@ -4,7 +4,7 @@
 
 #include "parsers/json_limits.h"
 #include "parsers/output_parser.h"
-#include "split_feed.h"
+#include "tests/parsers/split_feed.h"
 
 namespace drover::test {
 namespace {

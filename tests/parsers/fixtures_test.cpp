@@ -24,7 +24,7 @@
 
 #include <gtest/gtest.h>
 
-#include "split_feed.h"
+#include "tests/parsers/split_feed.h"
 #include "support/fixtures.h"
 
 namespace drover::test {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "split_feed.h"
+#include "tests/parsers/split_feed.h"
 #include "support/fixtures.h"
 
 namespace drover::test {

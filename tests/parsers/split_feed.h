@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/result.h"
-#include "parsers/parser_spec.h"
+#include "drover/parser_spec.h"
 #include "parsers/output_parser.h"
 
 namespace drover::test {

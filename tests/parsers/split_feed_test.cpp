@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "split_feed.h"
+#include "tests/parsers/split_feed.h"
 
 namespace drover::test {
 namespace {

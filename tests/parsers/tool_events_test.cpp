@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "parsers/tool_events.h"
-#include "split_feed.h"
+#include "tests/parsers/split_feed.h"
 #include "support/fixtures.h"
 
 namespace drover::test {

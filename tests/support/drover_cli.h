@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/print_mode.h"
-#include "src/loop.h"
-#include "src/process.h"
+#include "src/loop/loop.h"
+#include "src/loop/process.h"
 #include "staging/session_lock.h"
 #include "support/fixtures.h"
 
