@@ -52,6 +52,22 @@ class Client {
   /// Runs submitted and not yet delivered.
   size_t pending() const noexcept;
 
+  /// Cancels every pending run, started or not: each ends with error `aborted` (its children
+  /// get SIGTERM, then SIGKILL after a grace period). Idempotent; callable from handlers.
+  void cancel_all();
+  /// Sends SIGKILL to every child process group of the pending runs at once (no grace, e.g. on
+  /// a second Ctrl-C); the runs then complete as their transports report.
+  void kill_all();
+  /// Calls `handler(signum)` on the loop for each of the signals that end a process by default
+  /// and can be caught (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, …; not SIGPIPE) instead of
+  /// letting them end the program. The watchers do not keep the loop alive; a second call
+  /// replaces the handler; they are removed when the Client goes.
+  void watch_termination_signals(std::function<void(int)> handler);
+  /// When stdout is a pipe: calls `handler` on the loop once its reader is gone, so that runs
+  /// can stop before they have anything more to write. Does not keep the loop alive. False
+  /// (nothing watched) when stdout is not a pipe or is watched already.
+  bool watch_stdout_reader(std::function<void()> handler);
+
   /// Runs `request` and returns its Result (never throws for run failures: see Result::error).
   /// Other pending runs make progress meanwhile and may stay pending.
   Result run(const RunRequest& request);

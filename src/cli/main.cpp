@@ -30,11 +30,6 @@
 #include "drover/output.h"
 #include "drover/presets.h"
 #include "drover/trust.h"
-// The run path still drives the loop itself (signals, stdout watch, start_run); it moves to the
-// public Client API. Until then these two are the only private headers here
-// (tests/cli/public_headers_test.cpp).
-#include "src/loop/loop.h"
-#include "src/route/run.h"
 
 namespace {
 
@@ -177,38 +172,34 @@ int command_run(const RunOptions& opts) {
   request.stream = opts.output == "jsonl";
 
   const bool jsonl = opts.output == "jsonl";
-  drover::Loop loop;
+  drover::Client client(std::move(*config));
   int interrupted_by = 0;
-  loop.watch_termination_signals([&](int signum) {
+  client.watch_termination_signals([&](int signum) {
     if (interrupted_by == 0) {
       interrupted_by = signum;
-      loop.stop_all(drover::StopCause::cancelled);
+      client.cancel_all();
     } else {
-      loop.kill_all();  // a second signal: no more grace
+      client.kill_all();  // a second signal: no more grace
     }
   });
 
   // The reader of a stdout pipe went away: nothing more can be delivered.
-  loop.watch_stdout_reader([&loop] {
+  client.watch_stdout_reader([&client] {
     standard_output.fail(EPIPE);
-    loop.stop_all(drover::StopCause::cancelled);
+    client.cancel_all();
   });
 
   drover::OutputWriter writer(drover::output_format_from_string(opts.output).value_or(drover::OutputFormat::text),
                               standard_output.sink());
   drover::EventHandler on_event;
   if (jsonl) {
-    on_event = [&loop, &writer](const drover::Event& event) {
+    on_event = [&client, &writer](const drover::Event& event) {
       // The reader went away (EPIPE) or the disk is full: stop the run as Ctrl-C would.
       if (standard_output.error() == 0 && !writer.on_event(event))
-        loop.stop_all(drover::StopCause::cancelled);
+        client.cancel_all();
     };
   }
-  std::optional<drover::Result> filled;
-  drover::start_run(loop, *config, drover::builtin_transports(), request, on_event,
-                    [&filled](drover::Result&& r) { filled = std::move(r); });
-  loop.run();
-  drover::Result result = filled ? std::move(*filled) : drover::unfilled_result(request.route);
+  drover::Result result = client.stream(request, on_event);
 
   if (interrupted_by != 0 && !result.error)
     result.error = Error::make(ErrorCode::aborted, "interrupted");

@@ -110,7 +110,9 @@ RunHandle Client::Impl::submit(RunRequest request, EventHandler on_event, DoneHa
 void Client::Impl::start(const std::shared_ptr<Submission>& run) {
   if (run->completed) return;
   if (run->state->requested) return complete(run, stopped(*run, *run->state->requested));
-  EventHandler events = [this, run](const Event& e) { event(run, e); };
+  // No handler, no events: the router retries a failed try only when nobody has seen its deltas.
+  EventHandler events;
+  if (run->on_event) events = [this, run](const Event& e) { event(run, e); };
   ResultHandler done = completing_on_drop(
       [this, run](Result&& result) {
         // A success that went through no transport try was never filled in by one.
@@ -203,6 +205,21 @@ void Client::wait() {
 }
 
 size_t Client::pending() const noexcept { return impl_->live.size(); }
+
+void Client::cancel_all() {
+  for (auto& [id, run] : impl_->live) run->state->request(RunHandle::State::Stop::cancel);
+  impl_->loop.stop_all(StopCause::cancelled);
+}
+
+void Client::kill_all() { impl_->loop.kill_all(); }
+
+void Client::watch_termination_signals(std::function<void(int)> handler) {
+  impl_->loop.watch_termination_signals(std::move(handler));
+}
+
+bool Client::watch_stdout_reader(std::function<void()> handler) {
+  return impl_->loop.watch_stdout_reader(std::move(handler));
+}
 
 Result Client::run(const RunRequest& request) { return stream(request, nullptr); }
 

@@ -1,4 +1,5 @@
 // drover::Client: runs in flight at once, cancel and pause, exactly-once completion, guards.
+#include <csignal>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -233,6 +234,57 @@ TEST(Client, DestroyingTheClientStopsPendingRunsWithoutCallingTheirHandlers) {
     EXPECT_EQ(client.pending(), 2u);
   }  // returns: their children are killed
   EXPECT_EQ(done, 0);
+}
+
+TEST(Client, CancelAllAbortsEveryPendingRunStartedOrNot) {
+  Client client(mode_config());
+  RunRequest hang = prompt("hang");
+  hang.timeout_ms = 60000;  // a cancel that does nothing ends as a timeout, not as a hang
+  std::vector<Result> results;
+  client.submit(hang, {}, [&](Result r) { results.push_back(std::move(r)); });
+  client.submit(hang, {}, [&](Result r) { results.push_back(std::move(r)); });
+  EXPECT_FALSE(client.run(prompt("echo")).error);  // the hanging runs are running by now
+  client.submit(hang, {}, [&](Result r) { results.push_back(std::move(r)); });  // not started
+  client.cancel_all();
+  client.wait();
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.error);
+    EXPECT_EQ(result.error->code, ErrorCode::aborted) << result.error->message;
+  }
+}
+
+TEST(Client, KillAllEndsTheRunsOfKilledChildrenAsFailures) {
+  Client client(mode_config());
+  RunRequest hang = prompt("hang");
+  hang.timeout_ms = 60000;
+  std::optional<Result> killed;
+  client.submit(hang, {}, [&](Result r) { killed = std::move(r); });
+  EXPECT_FALSE(client.run(prompt("echo")).error);
+  client.kill_all();
+  client.wait();
+  ASSERT_TRUE(killed);
+  ASSERT_TRUE(killed->error);
+  EXPECT_NE(killed->error->code, ErrorCode::timeout) << killed->error->message;
+}
+
+TEST(Client, TerminationSignalsReachTheHandlerOnTheLoop) {
+  Client client(mode_config());
+  RunRequest hang = prompt("hang");
+  hang.timeout_ms = 60000;
+  int signalled = 0;
+  client.watch_termination_signals([&](int signum) {
+    signalled = signum;
+    client.cancel_all();
+  });
+  std::optional<Result> result;
+  client.submit(hang, {}, [&](Result r) { result = std::move(r); });
+  ::raise(SIGUSR2);  // caught now, handled when the loop runs
+  EXPECT_EQ(signalled, 0);
+  client.wait();
+  EXPECT_EQ(signalled, SIGUSR2);
+  ASSERT_TRUE(result && result->error);
+  EXPECT_EQ(result->error->code, ErrorCode::aborted) << result->error->message;
 }
 
 TEST(Client, ExactlyOnceCompletionForThousandRunsCancelledAtRandomMoments) {
