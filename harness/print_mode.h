@@ -14,7 +14,7 @@ namespace drover {
 class Loop;
 
 /// Runs `attempt.request` once through the print-mode route `attempt.route` on `loop` (the
-/// transport contract, src/transport.h). The outcome's Result carries text, usage, session id,
+/// transport contract, src/transport/transport.h). The outcome's Result carries text, usage, session id,
 /// warnings, process info and error (the router fills route, attempts and timings). Temporary
 /// files are gone before `sink.on_done` runs. The control's cancel and pause stop the run's
 /// process group (or its wait for the session lock).

@@ -58,7 +58,7 @@ class RunHandle {
   bool done() const noexcept;
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
-  struct State;  ///< private (src/run_handle.h)
+  struct State;  ///< private (src/transport/run_handle.h)
   explicit RunHandle(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
  private:

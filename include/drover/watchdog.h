@@ -1,4 +1,4 @@
-// How a supervised harness process is watched and stopped (src/process.h): its timeouts, and
+// How a supervised harness process is watched and stopped (src/loop/process.h): its timeouts, and
 // the grace and drain periods of the stop. Plain data, filled from the configuration
 // and the request.
 #pragma once

@@ -14,7 +14,7 @@ namespace drover {
 class Loop;
 struct RouterState;
 
-/// Starts `request` on `loop` through the router (src/router.cpp), each try on the transport of
+/// Starts `request` on `loop` through the router (src/route/router.cpp), each try on the transport of
 /// `transports` for its route's kind. `on_done` runs exactly once, always from the loop (posted),
 /// never before this returns: also when the request fails up front (empty prompt, bad route).
 /// `config`, `transports` (and `state`, when given) must outlive the run. Events reach

@@ -1,4 +1,4 @@
-// Model discovery (src/discovery.cpp): ACP sidecars, list commands, configured models, the
+// Model discovery (src/client/discovery.cpp): ACP sidecars, list commands, configured models, the
 // fallback between them, and the cache.
 #include "src/client/discovery.h"
 

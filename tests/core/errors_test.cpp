@@ -1,4 +1,4 @@
-// Failure messages to error codes (src/errors.cpp).
+// Failure messages to error codes (src/core/errors.cpp).
 #include "src/core/errors.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The router (src/router.cpp) over the transport contract: fallback chains, credentials,
+// The router (src/route/router.cpp) over the transport contract: fallback chains, credentials,
 // cooldowns, round-robin, stopping, and when completions arrive. Driven by a scripted fake
 // transport: no process, no socket.
 #include "src/route/router.h"
