@@ -97,7 +97,10 @@ void ToolEventReader::finish(const std::string& id) { open_.erase(id); }
 
 void ToolEventReader::read(const json& doc, std::vector<Event>& out) {
   if (!doc.is_object()) return;
-  const std::string type = string_at(doc, "type");
+  // Read in place: this runs on every line of a harness's stream, most of them not tools.
+  const auto type_member = doc.find("type");
+  if (type_member == doc.end() || !type_member->is_string()) return;
+  const std::string& type = type_member->get_ref<const std::string&>();
   if (type == "assistant" || type == "user") {  // claude
     const json* message = object_at(doc, "message");
     const json* content = message ? array_at(*message, "content") : nullptr;
