@@ -72,10 +72,9 @@ const Event* last_usage_with_tokens(const std::vector<Event>& events) {
   return found;
 }
 
-TEST(EventShapes, ToolAndUsageEventsHaveTheSameFieldsFromEveryTransport) {
-  ::setenv("DROVER_TEST_KEY", "sk-test-one", 1);
-  ScratchDir dir;
-  const std::string script = dir.write(
+// A gateway script whose model answers a prompt naming "marker" with text and one bash call.
+std::string tool_call_script(ScratchDir& dir) {
+  return dir.write(
       "script.json",
       json{{"rules",
             {{{"match", {{"text", "marker"}}},
@@ -83,7 +82,12 @@ TEST(EventShapes, ToolAndUsageEventsHaveTheSameFieldsFromEveryTransport) {
                {{"text", "Creating it."},
                 {"toolCall", {{"name", "bash"}, {"arguments", {{"command", "touch marker.txt"}}}}}}}}}}}
           .dump());
-  MockGateway gateway({"--script", script});
+}
+
+TEST(EventShapes, ToolAndUsageEventsHaveTheSameFieldsFromEveryTransport) {
+  ::setenv("DROVER_TEST_KEY", "sk-test-one", 1);
+  ScratchDir dir;
+  MockGateway gateway({"--script", tool_call_script(dir)});
   ASSERT_TRUE(gateway.ok());
   const json pi_parser = {
       {"kind", "jsonl"},
@@ -183,15 +187,7 @@ TEST(EventShapes, ToolAndUsageEventsHaveTheSameFieldsFromEveryTransport) {
 TEST(EventShapes, AWholeApiBodyGivesTheEventsAStreamWould) {
   ::setenv("DROVER_TEST_KEY", "sk-test-one", 1);
   ScratchDir dir;
-  const std::string script = dir.write(
-      "script.json",
-      json{{"rules",
-            {{{"match", {{"text", "marker"}}},
-              {"respond",
-               {{"text", "Creating it."},
-                {"toolCall", {{"name", "bash"}, {"arguments", {{"command", "touch marker.txt"}}}}}}}}}}}
-          .dump());
-  MockGateway gateway({"--script", script});
+  MockGateway gateway({"--script", tool_call_script(dir)});
   ASSERT_TRUE(gateway.ok());
   const Config config = parse(
       {{"providers",
