@@ -71,11 +71,6 @@ std::optional<Error> stop_cause_error(StopCause cause, const std::string& comman
   return std::nullopt;
 }
 
-std::optional<Error> empty_answer_error(const std::string& text, std::string message) {
-  if (text.find_first_not_of(" \t\r\n") != std::string::npos) return std::nullopt;
-  return Error::make(ErrorCode::temporary_unavailable, std::move(message));
-}
-
 std::shared_ptr<SessionLockWait> acquire_run_lock(
     Loop& loop, const Route& route, const std::string& session_id,
     std::optional<int64_t> total_timeout_ms,

@@ -40,9 +40,6 @@ std::optional<Error> stop_cause_error(StopCause cause, const std::string& comman
                                       const WatchdogSpec& watchdog, const std::string& start_what,
                                       const std::string& idle_what);
 
-/// An empty (blank) answer is never a success: temporary_unavailable with `message`, so the
-/// caller may retry. nullopt when `text` has something to say.
-std::optional<Error> empty_answer_error(const std::string& text, std::string message);
 
 /// Runs resuming the same harness session are serialized, never interleaved: takes the route's
 /// lock for `session_id`, waiting while another run holds it. The wait counts against

@@ -197,12 +197,9 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     result.stop_reason = decoded.stop_reason;
     result.model = decoded.model.value_or(route.model);
     result.error = decoded.error;
-    if (!result.error && result.text.find_first_not_of(" \t\r\n") == std::string::npos &&
-        decoded.tool_calls.empty()) {
-      // An empty answer is never a success: the caller may retry.
-      result.error = Error::make(ErrorCode::temporary_unavailable,
-                                 "the model returned an empty answer");
-    }
+    // A turn that only asks for tools has said something, though not in text.
+    if (!result.error && decoded.tool_calls.empty())
+      result.error = empty_answer_error(result.text, "the model returned an empty answer");
     finish();
   }
 

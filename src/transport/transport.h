@@ -6,6 +6,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "drover/request.h"
@@ -15,6 +16,10 @@
 namespace drover {
 
 class Loop;
+
+/// An empty (blank) answer is never a success, whichever transport got it: temporary_unavailable
+/// with `message`, so the router may retry. nullopt when `text` has something to say.
+std::optional<Error> empty_answer_error(const std::string& text, std::string message);
 
 /// Receives a finished run's Result.
 using ResultHandler = std::function<void(Result&&)>;
