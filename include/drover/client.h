@@ -14,8 +14,6 @@
 
 namespace drover {
 
-struct RouterState;
-
 /// Runs requests against a validated Config on one event loop of its own, which lives as long
 /// as the Client. Any number of runs may be in flight at once: submit() starts nothing by
 /// itself, wait() (or run()/stream()) drives the loop on the calling thread. Use a Client from
@@ -23,8 +21,8 @@ struct RouterState;
 /// failed credentials and accounts (cooldowns) and round-robin positions across its requests.
 ///
 /// Completion: every submit() gets exactly one `on_done` (unless the Client is destroyed first),
-/// after the last event of its run,
-/// always called from the loop (never from inside submit(), cancel() or pause()). A throwing
+/// after the last event of its run, always called from the loop (never from inside submit(),
+/// cancel() or pause()). A throwing
 /// `on_event` cancels its run, which then fails with harness_error naming the exception; a
 /// throwing `on_done` is logged and changes nothing else. A run the loop can no longer complete
 /// (no transport delivered its Result) fails with harness_error, never reads as a success.
