@@ -769,11 +769,7 @@ class AcpAgent {
   void emit(Event event) {
     if (!turn_ || !turn_->on_event) return;
     secrets_.redact(event);
-    try {
-      turn_->on_event(event);
-    } catch (const std::exception& e) {
-      spdlog::error("event handler failed: {}", e.what());
-    }
+    guarded("the event handler", [&] { turn_->on_event(event); });
   }
 
   void warn(std::string message) {
@@ -1251,11 +1247,8 @@ struct Session::Impl {
       pending.control->complete();
     }
     if (pending.handle) pending.handle->finish();
-    try {
-      if (pending.on_done) pending.on_done(std::move(result));
-    } catch (const std::exception& e) {
-      spdlog::error("session callback failed: {}", e.what());
-    }
+    if (pending.on_done)
+      guarded("the session's completion handler", [&] { pending.on_done(std::move(result)); });
   }
 
   /// Delivers from the loop later: for answers decided inside submit() or a RunHandle call.

@@ -60,11 +60,7 @@ struct PrintModeRun {
       }
       if (!on_event) continue;
       secrets.redact(event);
-      try {
-        on_event(event);
-      } catch (const std::exception& e) {
-        spdlog::error("event handler failed: {}", e.what());
-      }
+      guarded("the event handler", [&] { on_event(event); });
     }
     events.clear();
   }

@@ -128,11 +128,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
       if (event.kind == Event::Kind::thinking) streamed_thinking += event.text;
       if (!on_event) continue;
       secrets.redact(event);
-      try {
-        on_event(event);
-      } catch (const std::exception& ex) {
-        spdlog::error("event handler failed: {}", ex.what());
-      }
+      guarded("the event handler", [&] { on_event(event); });
     }
   }
 

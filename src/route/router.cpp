@@ -335,11 +335,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
 
   void emit(const Event& event) {
     if (!on_event_) return;
-    try {
-      on_event_(event);
-    } catch (const std::exception& e) {
-      spdlog::error("event handler failed: {}", e.what());
-    }
+    guarded("the event handler", [&] { on_event_(event); });
   }
 
   void emit_warning(const std::string& message) {
