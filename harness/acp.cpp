@@ -246,7 +246,7 @@ class AcpAgent {
   /// Sends the request's prompt. `done` runs once the turn is over: the prompt result plus the
   /// late-updates window. With `done` empty (a one-shot run) the agent is shut down as soon as
   /// the result is in, and updates still arriving until it exits belong to the turn.
-  void prompt(const std::string& text, const std::vector<std::string>& files, EventHandler on_event,
+  void prompt(const std::string& text, const std::vector<Attachment>& files, EventHandler on_event,
               std::function<void()> done) {
     turn_ = std::make_unique<Turn>();
     turn_->on_event = std::move(on_event);
@@ -257,7 +257,7 @@ class AcpAgent {
       total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
     arm_idle();
     json blocks = json::array({{{"type", "text"}, {"text", text}}});
-    for (const auto& file : files) blocks.push_back(attachment_block(file));
+    for (const auto& file : files) blocks.push_back(attachment_block(file.source));
     connection_->request(
         "session/prompt", {{"sessionId", session_id_}, {"prompt", std::move(blocks)}},
         [this](json result, std::optional<rpc::RpcError> error) {
@@ -1112,7 +1112,7 @@ void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
     if (lock) agent->hold(std::move(*lock));
     agent->start(
         [agent, request, on_event]() {
-          agent->prompt(request.prompt, request.files, on_event, nullptr);
+          agent->prompt(request.prompt, request.attachments, on_event, nullptr);
         },
         on_done);
   };
@@ -1203,7 +1203,7 @@ struct Session::Impl {
   struct Pending {
     uint64_t id = 0;
     std::string text;
-    std::vector<std::string> files;
+    std::vector<Attachment> files;
     EventHandler on_event;
     DoneHandler on_done;
     std::shared_ptr<RunHandle::State> handle;
@@ -1263,7 +1263,7 @@ struct Session::Impl {
   }
 
   RunHandle submit(std::string text, EventHandler on_event, DoneHandler on_done,
-                   std::vector<std::string> files) {
+                   std::vector<Attachment> files) {
     Pending pending;
     pending.id = next_id++;
     pending.text = std::move(text);
@@ -1393,17 +1393,17 @@ Session::Session(const Config& config, SessionOptions options)
 Session::~Session() { impl_->close(); }
 
 RunHandle Session::submit(std::string text, EventHandler on_event, DoneHandler on_done,
-                          std::vector<std::string> files) {
+                          std::vector<Attachment> files) {
   return impl_->submit(std::move(text), std::move(on_event), std::move(on_done), std::move(files));
 }
 
 void Session::send(std::string text, EventHandler on_event, std::function<void(Result)> on_done,
-                   std::vector<std::string> files) {
+                   std::vector<Attachment> files) {
   submit(std::move(text), std::move(on_event), std::move(on_done), std::move(files));
 }
 
 Result Session::prompt(const std::string& text, const EventHandler& on_event,
-                       const std::vector<std::string>& files) {
+                       const std::vector<Attachment>& files) {
   std::optional<Result> out;
   send(text, on_event, [&out](Result r) { out = std::move(r); }, files);
   impl_->loop.run_until([&out] { return out.has_value(); });

@@ -310,9 +310,12 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
   }
 
   // Attachments named relative to the workspace still resolve from a clean directory.
-  std::vector<std::string> files = request.files;
-  for (auto& file : files)
+  std::vector<std::string> files;
+  for (const auto& attachment : request.attachments) {
+    std::string file = attachment.source;
     if (!file.empty() && file[0] != '/') file = (std::filesystem::path(cwd) / file).string();
+    files.push_back(std::move(file));
+  }
   cwd = directory->cwd;
   spawn.cwd = cwd;
   if (spawn.file.empty()) {

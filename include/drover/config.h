@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "drover/attachment.h"
 #include "drover/result.h"
 #include "drover/parser_spec.h"
 #include "drover/watchdog.h"
@@ -78,6 +79,34 @@ struct ConditionalEnv {
   std::map<std::string, std::string> env;
 };
 
+/// Where and how attachments are staged (README "Attachments"): the config's top-level
+/// `staging`, which a route's `fileInput` overrides field by field.
+struct StagingSpec {
+  std::optional<std::string> dir;  ///< parent of the per-run directories; unset: $TMPDIR, /tmp
+  uint64_t max_file_bytes = 64ull << 20;    ///< maxFileBytes: per attachment
+  uint64_t max_total_bytes = 256ull << 20;  ///< maxTotalBytes: all attachments of one run
+  bool keep = false;  ///< keep the staged copies after the run (for debugging; the result says where)
+};
+
+/// A route's `transport.<kind>.fileInput` (pinned location): which attachments it takes and, in
+/// print mode, how they reach the harness.
+struct FileInputSpec {
+  /// Print mode: `args` puts `perFileArgs` per attachment where argsTemplate has `{files}`;
+  /// `prompt` appends a mention of each staged path to the prompt.
+  enum class Placement { args, prompt };
+  Placement placement = Placement::args;
+  std::vector<std::string> per_file_args{"{path}"};  ///< perFileArgs; {path} and {name}
+  std::string mention_template = "{path}";           ///< mentionTemplate; {path} and {name}
+  std::string separator = "\n";  ///< between the prompt and the first mention, and between mentions
+  /// The categories accepted; empty: every category. Anything else is unsupported_capability
+  /// before a process is spawned or a request sent.
+  std::vector<AttachmentCategory> categories;
+  std::optional<std::string> staging_dir;  ///< stagingDir: overrides `staging.dir` for this route
+  std::optional<uint64_t> max_file_bytes;
+  std::optional<uint64_t> max_total_bytes;
+  std::optional<bool> keep;
+};
+
 /// Print mode: run an argv template once per prompt and parse what it printed.
 struct CliSpec {
   /// argv[1..] template. Each element is a group of tokens (a plain string in the config is a
@@ -115,6 +144,9 @@ struct CliSpec {
   };
   std::optional<Streaming> streaming;
   DiscoverySpec discovery;
+  /// fileInput. Unset: a route whose argsTemplate has `{files}` takes every category as one
+  /// path argument each; any other route takes no attachments.
+  std::optional<FileInputSpec> file_input;
 };
 
 /// ACP: a long-lived agent speaking JSON-RPC on its stdio (README "ACP routes").
@@ -153,6 +185,9 @@ struct AcpSpec {
   bool strict_models = false;  ///< a model the agent does not advertise is an error
   uint64_t max_output_bytes = 16ull << 20;  ///< stderr kept in memory
   NoiseSpec noise;
+  /// fileInput (categories, stagingDir, limits, keep; no placement). Unset: every category
+  /// (image blocks, embedded resources or resource links, by what the agent advertises).
+  std::optional<FileInputSpec> file_input;
 };
 
 /// Quirks of OpenAI-compatible endpoints, per model. Unset means the wire format's default.
@@ -196,6 +231,9 @@ struct ApiSpec {
   int64_t connect_timeout_ms = 10000;
   std::optional<int64_t> total_timeout_ms;
   std::optional<int64_t> idle_timeout_ms = 120000;  ///< no byte of the response for this long
+  /// fileInput (categories, stagingDir, limits, keep; no placement). Unset: what the wire
+  /// format can carry (README "Attachments").
+  std::optional<FileInputSpec> file_input;
 };
 
 /// How a route enforces the permission policy (transport `permissions`, README "Permissions").
@@ -312,6 +350,7 @@ struct Route {
   std::string model;
   const ProviderSpec* provider_spec = nullptr;
   const AccountSpec* account_spec = nullptr;
+  StagingSpec staging;  ///< the config's `staging` (the route's fileInput is applied on top per run)
 };
 
 /// What the router does when a try fails (README "Routing and fallback").
@@ -343,6 +382,7 @@ struct UntrustedSource {
 struct Config {
   std::optional<std::string> default_route;
   RoutingSpec routing;
+  StagingSpec staging;  ///< `staging`: copied into every Route
   std::vector<ProviderSpec> providers;  ///< in file order
   std::vector<std::string> sources;     ///< files this config was read from, in load order
   std::vector<UntrustedSource> untrusted;  ///< workspace files left out, untrusted

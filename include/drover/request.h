@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "drover/attachment.h"
 #include "drover/config.h"
 #include "drover/result.h"
 
@@ -21,7 +22,9 @@ struct RunRequest {
   std::optional<std::string> system_prompt;
   std::optional<std::string> cwd;            ///< overrides the route's working directory
   std::optional<std::string> session_id;     ///< resume this harness session
-  std::vector<std::string> files;            ///< attachment paths
+  /// Staged privately, checked against what the route accepts before anything is spawned or
+  /// sent, delivered the route's way, and removed when the run ends (README "Attachments").
+  std::vector<Attachment> attachments;
   /// Override the route's watchdogs (milliseconds); 0 switches that watchdog off.
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> idle_timeout_ms;

@@ -137,6 +137,21 @@ struct PolicyReport {
 };
 
 /// The outcome of one request, whichever transport answered it.
+/// One attachment of a run as it was delivered (README "Attachments").
+struct AttachmentReport {
+  std::string name;      ///< the name the harness or model saw (sanitized)
+  std::string source;    ///< as given: the path, the URL, "data:" for a data URL, "-" for stdin
+  std::string category;  ///< image, document, text, other
+  std::string mime;      ///< e.g. image/png
+  int64_t bytes = 0;     ///< size of the content (0 for a remote reference)
+  /// How it reached the model: args (argv of a print-mode harness), prompt (a mention of the
+  /// staged path in the prompt), image / document (a content block with the bytes), text (inline
+  /// as text), resource (an ACP embedded resource), link (a reference: an ACP resource_link or a
+  /// remote URL passed on).
+  std::string delivery;
+  std::optional<std::string> kept_at;  ///< staged copy kept for debugging (`keep: true`)
+};
+
 struct Result {
   std::string text;
   std::optional<std::string> thinking;
@@ -151,6 +166,7 @@ struct Result {
   std::optional<ProcessInfo> process;  ///< the last attempt's process, when one ran
   std::vector<PermissionDecision> permissions;  ///< ACP: every permission request answered
   std::optional<PolicyReport> policy;  ///< harness routes: how the permission policy was enforced
+  std::vector<AttachmentReport> attachments;  ///< every attachment of the run, in request order
   std::optional<Error> error;
 
   bool ok() const noexcept { return !error.has_value(); }

@@ -39,16 +39,16 @@ class Session {
   /// Sends a prompt and returns its Result once the turn is over (starting the agent first when
   /// needed). Earlier queued prompts run first.
   Result prompt(const std::string& text, const EventHandler& on_event = {},
-                const std::vector<std::string>& files = {});
+                const std::vector<Attachment>& files = {});
   /// Queues a prompt; `on_done` gets its Result from the loop, during a later prompt() or
   /// wait(), never from inside submit(). The handle's cancel() withdraws a queued prompt (Result
   /// `aborted`) or cancels the running turn only (session/cancel: the agent stays for the next
   /// prompt); pause() does the same keeping the answer so far (no error, stopReason "paused").
   RunHandle submit(std::string text, EventHandler on_event, DoneHandler on_done,
-                   std::vector<std::string> files = {});
+                   std::vector<Attachment> files = {});
   /// submit() without the handle.
   void send(std::string text, EventHandler on_event, std::function<void(Result)> on_done,
-            std::vector<std::string> files = {});
+            std::vector<Attachment> files = {});
   /// Runs until every queued prompt has its Result.
   void wait();
   /// The agent's session id (empty before the first handshake).

@@ -72,7 +72,7 @@ std::vector<Route> Config::routes() const {
       const std::string& transport = a.transport.id.empty() ? std::string(to_string(a.transport.kind)) : a.transport.id;
       auto add = [&](const std::string& model) {
         out.push_back(
-            Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model, &p, &a});
+            Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model, &p, &a, staging});
       };
       if (a.models.empty()) add("");  // the harness's own default model
       for (const auto& m : a.models) add(m.id);

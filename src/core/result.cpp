@@ -193,6 +193,17 @@ nlohmann::json to_json(const Result& r) {
     j["policy"] = {{"requested", r.policy->requested},
                    {"enforcement", r.policy->enforcement},
                    {"mechanism", r.policy->mechanism}};
+  if (!r.attachments.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& a : r.attachments) {
+      nlohmann::json item{{"name", a.name},         {"source", a.source},
+                          {"category", a.category}, {"mimeType", a.mime},
+                          {"bytes", a.bytes},       {"delivery", a.delivery}};
+      if (a.kept_at) item["keptAt"] = *a.kept_at;
+      list.push_back(std::move(item));
+    }
+    j["attachments"] = std::move(list);
+  }
   j["error"] = r.error ? to_json(*r.error) : nlohmann::json(nullptr);
   return j;
 }

@@ -123,7 +123,7 @@ TEST(ContextMode, RelativeAttachmentsResolveAgainstTheWorkspace) {
   RunRequest request;
   request.cwd = dir.path();
   request.context_mode = ContextMode::clean;
-  request.files = {"doc.txt", "/abs/other.txt"};
+  request.attachments = {"doc.txt", "/abs/other.txt"};
   auto argv = argv_of(run(cli, request));
   EXPECT_TRUE(has(argv, "--text=" + dir.path() + "/doc.txt,/abs/other.txt"))
       << json(argv).dump();

@@ -1,0 +1,4 @@
+#include "src/transport/attachments.h"
+
+namespace drover {
+}  // namespace drover

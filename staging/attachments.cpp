@@ -1,0 +1,4 @@
+#include "staging/attachments.h"
+
+namespace drover {
+}  // namespace drover
