@@ -284,6 +284,42 @@ TEST(ApiAttachmentsRefused, ImagesAndPdfsNeedAModelThatReadsThem) {
   EXPECT_EQ(gw.log(1).size(), 1u);
 }
 
+// fileInput.categories on the api block narrows what the route takes, inline and by URL (set on
+// the parsed config: the test is about the transport, not the config syntax).
+TEST(ApiAttachmentsRefused, FileInputCategoriesNarrowWhatTheRouteTakes) {
+  Gateway gw;
+  ASSERT_TRUE(gw.ok());
+  auto client_with = [&](std::vector<AttachmentCategory> categories) {
+    Config config = parse(config_for(kAnthropic, gw.url(), false, vision_model(kAnthropic)));
+    FileInputSpec input;
+    input.categories = std::move(categories);
+    config.providers.at(0).accounts.at(0).transport.api().file_input = input;
+    return Client(std::move(config));
+  };
+  auto run = [&](Client& client, const std::string& file) {
+    RunRequest request;
+    request.prompt = "what is attached?";
+    request.route = kAnthropic.route;
+    request.attachments = {file};
+    return client.run(request);
+  };
+  Client text_only = client_with({AttachmentCategory::text});
+  for (const std::string& file : {fixture_path("api/attach-pixels.png"), std::string("https://example.com/a.png")}) {
+    Result r = run(text_only, file);
+    ASSERT_FALSE(r.ok()) << file;
+    EXPECT_EQ(r.error->code, ErrorCode::unsupported_capability) << r.error->message;
+  }
+  Client none = client_with({AttachmentCategory::other});
+  Result r = run(none, fixture_path("api/attach-notes.txt"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->code, ErrorCode::unsupported_capability);
+  EXPECT_NE(r.error->message.find("takes no attachments"), std::string::npos) << r.error->message;
+  EXPECT_TRUE(gw.log().empty()) << "no request was sent";
+  Result text = run(text_only, fixture_path("api/attach-notes.txt"));
+  ASSERT_TRUE(text.ok()) << text.error->message;
+  EXPECT_EQ(gw.log(1).size(), 1u);
+}
+
 TEST(ApiAttachmentsRefused, OverTheProvidersInlineLimitBeforeAnyRequest) {
   Gateway gw;
   ASSERT_TRUE(gw.ok());
