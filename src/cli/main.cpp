@@ -242,10 +242,6 @@ int command_run(const RunOptions& opts) {
   if (writer.format() == drover::OutputFormat::text) {
     for (const auto& warning : result.warnings)
       std::fprintf(stderr, "drover: warning: %s\n", warning.c_str());
-    for (const auto& attachment : result.attachments)
-      if (attachment.kept_at)
-        std::fprintf(stderr, "drover: attachment %s kept at %s\n", attachment.name.c_str(),
-                     attachment.kept_at->c_str());
   }
   writer.on_result(result);
   if (standard_output.error() != 0) return fail_stdout();
