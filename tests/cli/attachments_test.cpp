@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -62,6 +64,57 @@ TEST(CliAttachments, StagingDirectoriesOfDeadProcessesAreRemovedAtStart) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_FALSE(fs::exists(dead));
   EXPECT_TRUE(fs::exists(unrelated));
+}
+
+// A config whose route hangs until stopped, after writing `marker`, with its attachments passed
+// as --file arguments.
+std::string hanging_config(const ScratchDir& dir, const std::string& marker) {
+  return dir.write("drover.json",
+                   fake_agent_config({{"argsTemplate", {"--mode", "hang", "--marker", marker,
+                                                        "--prompt", "{prompt}", "{files}"}},
+                                      {"fileInput", {{"perFileArgs", {"--file", "{path}"}}}}}));
+}
+
+// Nothing of drover's is left in `tmp`: no staging directory, no run directory.
+void expect_no_drover_dirs(const ScratchDir& tmp) {
+  for (const auto& entry : fs::directory_iterator(tmp.path()))
+    EXPECT_NE(entry.path().filename().string().rfind("drover-", 0), 0u) << entry.path();
+}
+
+TEST(CliAttachments, SigtermMidRunRemovesTheStagedCopies) {
+  ScratchDir dir, tmp;
+  const std::string marker = dir.path() + "/started";
+  const std::string config = hanging_config(dir, marker);
+  const std::string doc = dir.write("doc.txt", "contents");
+  CliOptions options;
+  options.env = {{"TMPDIR", tmp.path()}, {"MARKER", marker}};
+  // Starts drover, waits for the harness to have started (it holds the staged copy), then
+  // sends drover SIGTERM and reports how it ended.
+  options.shell_script =
+      "\"$@\" & pid=$!; i=0; while [ ! -s \"$MARKER\" ] && [ $i -lt 3000 ]; do sleep 0.01; "
+      "i=$((i+1)); done; ls \"$TMPDIR\" > \"$MARKER.ls\"; kill -TERM $pid; wait $pid; echo \"rc=$?\"";
+  CliRun run = run_drover({"run", "-c", config, "--file", doc, "hello"}, options);
+  EXPECT_NE(run.out.find("rc=143"), std::string::npos) << run.out << run.err;
+  // While the harness ran, its copy existed.
+  std::ifstream listing(marker + ".ls");
+  std::string during((std::istreambuf_iterator<char>(listing)), {});
+  EXPECT_NE(during.find(std::string(kAttachmentDirPrefix)), std::string::npos) << during;
+  expect_no_drover_dirs(tmp);
+}
+
+TEST(CliAttachments, AFailedWriteOfTheOutputStillRemovesTheStagedCopies) {
+  ScratchDir dir, tmp;
+  const std::string config = dir.write(
+      "drover.json", fake_agent_config({{"argsTemplate", {"--mode", "files", "--prompt", "{prompt}", "{files}"}},
+                                        {"parser", {{"kind", "text"}}}}));
+  const std::string doc = dir.write("doc.txt", "contents");
+  CliOptions options;
+  options.env = {{"TMPDIR", tmp.path()}};
+  options.shell_script = "exec >/dev/full; exec \"$@\"";
+  CliRun run = run_drover({"run", "-c", config, "--file", doc, "hello"}, options);
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("stdout"), std::string::npos) << run.err;
+  expect_no_drover_dirs(tmp);
 }
 
 }  // namespace
