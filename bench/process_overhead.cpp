@@ -2,7 +2,11 @@
 // directly with the same arguments, interleaved, median of many runs, in one process so both
 // sides see the same machine state. Prints added milliseconds, the ratio and drover's peak RSS.
 //
-//   drover_process_overhead [--runs N] [--drover PATH] [--agent PATH] [--json]
+//   drover_process_overhead [--runs N] [--drover PATH] [--agent PATH] [--json] [--attach MIB]
+//
+// With --attach, a third and fourth side: `drover run --file DOC` (DOC a MIB-sized PDF, staged
+// and passed as an argument) and `cp DOC` to a fresh file (what staging costs at the least), so
+// the attachment's added cost reads against a plain copy measured in the same run.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -66,6 +70,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int runs = 300;
+  int attach_mib = 0;
   bool as_json = false;
   std::filesystem::path self = std::filesystem::canonical("/proc/self/exe").parent_path();
   std::string drover = (self / ".." / "drover").lexically_normal().string();
@@ -76,8 +81,9 @@ int main(int argc, char** argv) {
     else if (a == "--drover" && i + 1 < argc) drover = argv[++i];
     else if (a == "--agent" && i + 1 < argc) agent = argv[++i];
     else if (a == "--json") as_json = true;
+    else if (a == "--attach" && i + 1 < argc) attach_mib = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--runs N] [--drover PATH] [--agent PATH] [--json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--runs N] [--drover PATH] [--agent PATH] [--json] [--attach MIB]\n", argv[0]);
       return 2;
     }
   }
@@ -90,27 +96,61 @@ int main(int argc, char** argv) {
   std::string config = config_dir + "/drover.json";
   std::ofstream(config) << R"({"providers":{"b":{"accounts":[{"id":"a","transport":{"kind":"cli","command":")"
                         << agent << R"(","cli":{"argsTemplate":["--mode","json","--prompt","{prompt}"],)"
+                        << R"("parser":{"kind":"json","textPath":"result","usagePath":"","sessionIdPath":"session_id"}}}},)"
+                        << R"({"id":"f","transport":{"kind":"cli","command":")"
+                        << agent << R"(","cli":{"argsTemplate":["--mode","json","--prompt","{prompt}","{files}"],)"
+                        << R"("fileInput":{"perFileArgs":["--file","{path}"]},)"
                         << R"("parser":{"kind":"json","textPath":"result","usagePath":"","sessionIdPath":"session_id"}}}}]}}})";
 
   const std::string prompt = "Summarize the attached document in one sentence.";
   std::vector<std::string> direct = {agent, "--mode", "json", "--prompt", prompt};
-  std::vector<std::string> wrapped = {drover, "run", "--config", config, "--output", "json", prompt};
+  std::vector<std::string> wrapped = {drover, "run", "--config", config, "--route", "b:cli:a",
+                                      "--output", "json", prompt};
+  // The attachment sides: a PDF-looking document, staged by drover, copied by cp.
+  const std::string doc = config_dir + "/report.pdf", copy = config_dir + "/copy.pdf";
+  if (attach_mib > 0) {
+    std::ofstream out(doc, std::ios::binary);
+    out << "%PDF-1.4\n";
+    std::string block(1 << 20, '\0');
+    for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>((i * 2654435761u) >> 13);
+    for (int i = 0; i < attach_mib; ++i) out << block;
+  }
+  std::vector<std::string> attached = {drover, "run", "--config", config, "--route", "b:cli:f",
+                                       "--output", "json", "--file", doc, prompt};
+  std::vector<std::string> cp = {"/bin/cp", doc, copy};
 
   for (int i = 0; i < 10; ++i) {  // warm the page cache and the dynamic loader
     run_once(direct);
     run_once(wrapped);
   }
-  std::vector<double> direct_ms, wrapped_ms;
-  long drover_rss = 0;
+  std::vector<double> direct_ms, wrapped_ms, attached_ms, cp_ms;
+  long drover_rss = 0, attached_rss = 0;
   for (int i = 0; i < runs; ++i) {
     direct_ms.push_back(run_once(direct).ms);
     Sample s = run_once(wrapped);
     wrapped_ms.push_back(s.ms);
     drover_rss = std::max(drover_rss, s.maxrss_kb);
+    if (attach_mib > 0) {
+      Sample a = run_once(attached);
+      attached_ms.push_back(a.ms);
+      attached_rss = std::max(attached_rss, a.maxrss_kb);
+      std::filesystem::remove(copy);
+      cp_ms.push_back(run_once(cp).ms);
+      std::filesystem::remove(copy);
+    }
   }
   std::filesystem::remove_all(config_dir);
 
   double d = median(direct_ms), w = median(wrapped_ms);
+  if (attach_mib > 0) {
+    const double a = median(attached_ms), c = median(cp_ms);
+    std::printf("attachment: %d MiB PDF\n", attach_mib);
+    std::printf("drover run without it   : median %.3f ms\n", w);
+    std::printf("drover run --file       : median %.3f ms (added %.3f ms)\n", a, a - w);
+    std::printf("cp of the same file     : median %.3f ms\n", c);
+    std::printf("added / cp              : %.2fx\n", (a - w) / c);
+    std::printf("drover peak RSS with it : %.1f MB\n", static_cast<double>(attached_rss) / 1024.0);
+  }
   if (as_json) {
     std::printf(R"({"runs":%d,"directMedianMs":%.3f,"droverMedianMs":%.3f,"addedMs":%.3f,"ratio":%.3f,"droverPeakRssKb":%ld})"
                 "\n",
