@@ -21,6 +21,7 @@
 #include "src/loop/loop.h"
 #include "src/loop/process.h"
 #include "src/config/redact.h"
+#include "src/core/base64.h"
 #include "src/rpc/jsonrpc.h"
 #include "src/transport/attachments.h"
 #include "src/transport/run_control.h"
@@ -134,27 +135,6 @@ std::string file_uri(const std::string& path) {
     }
   }
   return uri;
-}
-
-std::string base64_encode(std::string_view bytes) {  // RFC 4648, padded
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) |
-                       uint8_t(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t n = uint32_t(uint8_t(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) n |= uint32_t(uint8_t(bytes[i + 1])) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 }  // namespace
@@ -1559,11 +1539,17 @@ struct Session::Impl {
     RunRequest request;
     request.attachments = front.files;
     const uint64_t id = front.id, serial = agent_serial;
+    const std::string into = agent->clean_cwd();
     staging = true;
-    stage_for_run(loop, front.control, request,
-                  acp_staging_options(*route, agent->workspace(), agent->clean_cwd()),
-                  [this, id, serial](std::optional<StagedAttachments> staged, std::optional<Error> error) {
+    stage_for_run(loop, front.control, request, acp_staging_options(*route, agent->workspace(), into),
+                  [this, id, serial, into](std::optional<StagedAttachments> staged,
+                                           std::optional<Error> error) {
                     staging = false;
+                    if (error && !into.empty()) {
+                      // What a failed staging into the agent's cwd left (the cwd stays).
+                      std::error_code ec;
+                      fs::remove_all(fs::path(into) / "attachments", ec);
+                    }
                     // close() answers the prompt; a withdrawn one was answered already.
                     if (closing || queue.empty() || queue.front().id != id) return;
                     if (error) {

@@ -247,6 +247,22 @@ TEST(AcpAttachments, AnAgentWithoutPromptCapabilitiesGetsLinksOnly) {
   EXPECT_EQ(delivery_of(out.result, "notes.txt"), "link");
 }
 
+TEST(AcpAttachments, ARemoteReferenceGoesAsALinkToItsUrl) {
+  ScratchDir dir;
+  const std::string record = dir.path() + "/record.jsonl";
+  RunRequest request;
+  request.attachments = {"https://example.com/pics/cat.png"};
+  Outcome out = run_once(attachments_config("--record " + record), request);
+  ASSERT_FALSE(out.result.error) << out.result.error->message;
+  auto prompts = recorded(record, "prompt");
+  ASSERT_EQ(prompts.size(), 1u);
+  ASSERT_EQ(prompts[0]["blocks"].size(), 2u);
+  EXPECT_EQ(prompts[0]["blocks"][1]["type"], "resource_link");
+  EXPECT_EQ(prompts[0]["blocks"][1]["uri"], "https://example.com/pics/cat.png");
+  ASSERT_EQ(out.result.attachments.size(), 1u);
+  EXPECT_EQ(out.result.attachments[0].delivery, "link");
+}
+
 TEST(AcpAttachments, InWorkspaceModeTheStagedDirectoryIsServedAndAnnounced) {
   ScratchDir dir;
   const std::string record = dir.path() + "/record.jsonl";
@@ -326,6 +342,27 @@ TEST(AcpAttachments, ABadAttachmentFailsTheRunBeforeTheAgentIsSpawned) {
   }
 }
 
+TEST(AcpAttachments, ACategoryTheRoutesFileInputDoesNotTakeIsRefusedBeforeTheAgentIsSpawned) {
+  ScratchDir dir;
+  const std::string record = dir.path() + "/record.jsonl";
+  Config config = attachments_config("--record " + record);
+  FileInputSpec input;
+  input.categories = {AttachmentCategory::text};
+  config.providers[0].accounts[0].transport.acp().file_input = input;
+  RunRequest request;
+  request.attachments = {dir.write("notes.txt", "fine\n"), dir.write("shot.png", png_bytes())};
+  Outcome out = run_once(config, request);
+  ASSERT_TRUE(out.result.error);
+  EXPECT_EQ(out.result.error->code, ErrorCode::unsupported_capability) << out.result.error->message;
+  EXPECT_NE(out.result.error->message.find("shot.png"), std::string::npos) << out.result.error->message;
+  EXPECT_FALSE(fs::exists(record)) << "the agent never started";
+  // Text alone is taken.
+  request.attachments = {dir.write("notes.txt", "fine\n")};
+  out = run_once(config, request);
+  ASSERT_FALSE(out.result.error) << out.result.error->message;
+  EXPECT_EQ(delivery_of(out.result, "notes.txt"), "resource");
+}
+
 TEST(AcpAttachments, ACancelDuringTheStagingEndsTheRunWithNothingSpawnedOrLeft) {
   ScratchDir dir, staging;
   const std::string record = dir.path() + "/record.jsonl";
@@ -393,6 +430,10 @@ TEST(AcpAttachments, ACleanModeSessionStagesUnderTheAgentsCwd) {
   for (const std::string name : {"a.bin", "a.bin"}) {  // the same name twice: no collision
     Result r = session.prompt("look", nullptr, {dir.write(name, "x\x01")});
     ASSERT_FALSE(r.error) << r.error->message;
+    // A prompt whose staging fails in between leaves nothing that blocks the next one.
+    Result bad = session.prompt("bad", nullptr, {dir.write("ok.txt", "fine\n"), dir.path() + "/missing"});
+    ASSERT_TRUE(bad.error);
+    EXPECT_EQ(bad.error->code, ErrorCode::validation_error) << bad.error->message;
   }
   auto sessions = recorded(record, "session");
   auto prompts = recorded(record, "prompt");
