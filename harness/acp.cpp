@@ -108,11 +108,12 @@ constexpr uint64_t kMaxEmbeddedBytes = 20ull << 20;
 
 // The staging of an ACP run's attachments: every category, remote https:// references of every
 // category too (they go as resource_links), copies on disk for the links and bytes in memory for
-// the blocks; in clean mode under the run's fresh cwd (`into`, empty otherwise).
+// the blocks; in clean mode under the run's fresh cwd (`clean_cwd`; empty in workspace mode),
+// unless they are to be kept: the cwd goes with the agent.
 StagingOptions acp_staging_options(const Route& route, const std::string& workspace,
-                                   const std::string& into) {
+                                   const std::string& clean_cwd) {
   StagingOptions options = staging_options_for(route, workspace);
-  options.into = into;
+  if (!options.keep) options.into = clean_cwd;
   options.copy = true;
   options.load_max_bytes = kMaxLoadedAttachmentBytes;
   options.remote_categories = {AttachmentCategory::image, AttachmentCategory::document,
@@ -271,26 +272,26 @@ class AcpAgent {
     // The attachments are staged first: a bad one fails the run before anything is spawned.
     // In clean mode they go under the fresh cwd; otherwise the agent is given their directory.
     if (!control_) control_ = std::make_shared<StageControl>();
+    StagingOptions options =
+        acp_staging_options(route_, workspace_, mode == ContextMode::clean ? cwd_ : "");
+    const bool into_cwd = !options.into.empty();
     staging_ = true;
-    stage_for_run(loop_, control_, request_,
-                  acp_staging_options(route_, workspace_, mode == ContextMode::clean ? cwd_ : ""),
-                  [this, mode](std::optional<StagedAttachments> staged, std::optional<Error> error) {
+    stage_for_run(loop_, control_, request_, std::move(options),
+                  [this, mode, into_cwd](std::optional<StagedAttachments> staged,
+                                         std::optional<Error> error) {
                     staging_ = false;
+                    // A Ctrl-C that came after the staging had finished.
                     if (!error && stop_cause_ != StopCause::none)
-                      error = stop_cause_error(stop_cause_, command_name(), watchdog_, "", "");
+                      error = Error::make(ErrorCode::aborted, "the run was cancelled");
                     if (error) return fail_before_spawn(std::move(*error));
                     staged_ = std::move(staged);
-                    if (staged_ && mode != ContextMode::clean && !staged_->attachments_dir.empty())
+                    if (staged_ && !into_cwd && !staged_->attachments_dir.empty())
                       attachment_dirs_ = {staged_->attachments_dir};
                     launch(mode);
                   });
   }
 
  private:
-  std::string command_name() const {
-    return fs::path(route_.account_spec->transport.command).filename().string();
-  }
-
   /// Spawns the agent (start() has made its directory and staged the attachments) and begins
   /// the handshake.
   void launch(ContextMode mode) {
@@ -373,8 +374,8 @@ class AcpAgent {
   /// late-updates window. With `done` empty (a one-shot run) the agent is shut down as soon as
   /// the result is in, and updates still arriving until it exits belong to the turn.
   /// `staged`: the prompt's attachments (a one-shot run's own when null); a Session keeps them
-  /// until the turn's Result is delivered, and in workspace mode `dir` is their directory, which
-  /// the agent may read while the turn runs.
+  /// until the turn's Result is delivered, and their directory is one of the session's fs roots
+  /// while the turn runs.
   void prompt(const std::string& text, const StagedAttachments* staged, EventHandler on_event,
               std::function<void()> done) {
     turn_ = std::make_unique<Turn>();
@@ -1539,9 +1540,11 @@ struct Session::Impl {
     RunRequest request;
     request.attachments = front.files;
     const uint64_t id = front.id, serial = agent_serial;
-    const std::string into = agent->clean_cwd();
+    StagingOptions staging_options =
+        acp_staging_options(*route, agent->workspace(), agent->clean_cwd());
+    const std::string into = staging_options.into;
     staging = true;
-    stage_for_run(loop, front.control, request, acp_staging_options(*route, agent->workspace(), into),
+    stage_for_run(loop, front.control, request, std::move(staging_options),
                   [this, id, serial, into](std::optional<StagedAttachments> staged,
                                            std::optional<Error> error) {
                     staging = false;

@@ -317,6 +317,25 @@ TEST(AcpAttachments, InCleanModeTheLinkIsUnderTheSessionsFreshCwd) {
   EXPECT_EQ(prompts[0]["blocks"][1]["exists"], true);
   EXPECT_TRUE(sessions[0]["additionalDirectories"].is_null()) << "the cwd holds them already";
   EXPECT_FALSE(fs::exists(cwd));
+
+  // Kept copies (staging.keep) cannot live in the cwd, which goes with the agent: they are
+  // staged in a directory of their own, which stays and is served.
+  ScratchDir staging;
+  fs::remove(record);
+  out = run_once(attachments_config("--prompt-caps none --dirs-cap --record " + record), request,
+                 [&](Route& route) {
+                   route.staging.keep = true;
+                   route.staging.dir = staging.path();
+                 });
+  ASSERT_FALSE(out.result.error) << out.result.error->message;
+  ASSERT_EQ(out.result.attachments.size(), 1u);
+  ASSERT_TRUE(out.result.attachments[0].kept_at);
+  EXPECT_EQ(out.result.attachments[0].kept_at->rfind(staging.path() + "/", 0), 0u)
+      << *out.result.attachments[0].kept_at;
+  EXPECT_TRUE(fs::exists(*out.result.attachments[0].kept_at));
+  sessions = recorded(record, "session");
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0]["additionalDirectories"].size(), 1u) << sessions[0].dump();
 }
 
 TEST(AcpAttachments, ABadAttachmentFailsTheRunBeforeTheAgentIsSpawned) {
