@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/client.h"
+#include "src/api/api_transport.h"
+#include "src/loop/loop.h"
 #include "support/drover_cli.h"
 #include "support/gateway.h"
 
@@ -318,6 +320,35 @@ TEST(ApiAttachmentsRefused, FileInputCategoriesNarrowWhatTheRouteTakes) {
   Result text = run(text_only, fixture_path("api/attach-notes.txt"));
   ASSERT_TRUE(text.ok()) << text.error->message;
   EXPECT_EQ(gw.log(1).size(), 1u);
+}
+
+// A cancel while the attachments are being staged ends the run with nothing sent.
+TEST(ApiAttachmentsControl, CancelDuringStagingSendsNothing) {
+  Gateway gw;
+  ASSERT_TRUE(gw.ok());
+  Config config = parse(config_for(kGemini, gw.url(), true, vision_model(kGemini)));
+  auto [route, error] = config.resolve(kGemini.route);
+  ASSERT_TRUE(route) << (error ? error->message : "");
+  RunRequest request;
+  request.prompt = "never sent";
+  request.attachments = {fixture_path("api/attach-pixels.png"), fixture_path("api/attach-page.pdf")};
+  Loop loop;
+  int done = 0;
+  std::optional<TransportOutcome> outcome;
+  auto control = start_api_call(loop, TransportAttempt{*route, request, kKey},
+                                TransportSink{nullptr, [&](TransportOutcome&& o) {
+                                                ++done;
+                                                outcome = std::move(o);
+                                              }});
+  control->cancel();  // staging runs off the loop; its result can only arrive once the loop runs
+  EXPECT_EQ(done, 0) << "on_done ran inside cancel()";
+  loop.run();
+  ASSERT_EQ(done, 1);
+  ASSERT_TRUE(outcome->result.error);
+  EXPECT_EQ(outcome->result.error->code, ErrorCode::aborted) << outcome->result.error->message;
+  EXPECT_TRUE(outcome->result.attachments.empty());
+  EXPECT_EQ(outcome->calls, 0);
+  EXPECT_TRUE(gw.log().empty()) << "no request was sent";
 }
 
 TEST(ApiAttachmentsRefused, OverTheProvidersInlineLimitBeforeAnyRequest) {
