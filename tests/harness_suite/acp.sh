@@ -41,7 +41,8 @@
 #                                             the answer, model == M, and the resumed request
 #                                             carries W1; a NOTE names session/resume or load
 #   run --file pixel.png --output json "Describe the image: W8"
-#                                             a 16x16 PNG attached: the answer, the result's
+#                                             a 16x16 PNG attached: nothing staged left in the
+#                                             run's TMPDIR, the answer, the result's
 #                                             attachments (delivery image when the agent
 #                                             advertises promptCapabilities.image, else link),
 #                                             the image block drover sent (MIME, bytes), and the
@@ -173,7 +174,7 @@ hs_inner() {
   "${acheck[@]}" image-input "$route" "$home"
   run_drover image --output json --file "$root/pixel.png" "Describe the image: $w8"
   "${acheck[@]}" image "$route" "$rc" "$root/image.out" "$root/image.err" "$w8" "$root/pixel.png" \
-    "$root/gateway.log" "$root/image.transcript.ndjson"
+    "$root/gateway.log" "$root/image.transcript.ndjson" "$tmp"
 
   # 9: the transcripts of every run.
   "${acheck[@]}" transcripts "$route" "$secret" "${transcripts[@]}"

@@ -32,8 +32,9 @@ the helpers both import from checks_common.py: one `PASS`/`FAIL <route>: <check>
     check_acp.py image-input ROUTE HOME
                          declares the mock model image-capable in HOME's config where the agent
                          needs that (opencode: modalities, pi: input), so it sends images on
-    check_acp.py image   ROUTE RC OUT ERR WORD PNG GATEWAY_LOG TRANSCRIPT
-                         a --file PNG --output json run: the answer; when the agent advertises
+    check_acp.py image   ROUTE RC OUT ERR WORD PNG GATEWAY_LOG TRANSCRIPT TMPDIR
+                         a --file PNG --output json run: nothing staged is left in TMPDIR (the
+                         run's $TMPDIR, where drover stages), the answer; when the agent advertises
                          promptCapabilities.image (the transcript's initialize answer) the result
                          reports the attachment delivered as `image`, the session/prompt drover
                          sent holds an image block with its MIME type and bytes, and the agent's
@@ -488,8 +489,11 @@ def advertised_prompt_caps(transcript):
     return None
 
 
-def cmd_image(route, rc, out, err, word, png, log, transcript):
+def cmd_image(route, rc, out, err, word, png, log, transcript, tmp):
     run = "--file pixel.png"
+    left = sorted(n for n in os.listdir(tmp) if n.startswith("drover-att-"))
+    emit(not left, route, f"{run}: no staged copy is left in $TMPDIR after the run",
+         f"left: {left}", [f"TMPDIR: {tmp}"])
     res = exit0_json_result(route, run, rc, out, err)
     if res is None:
         return
@@ -547,7 +551,7 @@ COMMANDS = {
     "gateway-notes": lambda a: cmd_gateway_notes(*a[:3]),
     "make-png": lambda a: cmd_make_png(a[0]),
     "image-input": lambda a: cmd_image_input(*a[:2]),
-    "image": lambda a: cmd_image(*a[:8]),
+    "image": lambda a: cmd_image(*a[:9]),
     "policy": lambda a: check_policy(*a[:7]),
 }
 
