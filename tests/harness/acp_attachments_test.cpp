@@ -364,10 +364,7 @@ TEST(AcpAttachments, ABadAttachmentFailsTheRunBeforeTheAgentIsSpawned) {
 TEST(AcpAttachments, ACategoryTheRoutesFileInputDoesNotTakeIsRefusedBeforeTheAgentIsSpawned) {
   ScratchDir dir;
   const std::string record = dir.path() + "/record.jsonl";
-  Config config = attachments_config("--record " + record);
-  FileInputSpec input;
-  input.categories = {AttachmentCategory::text};
-  config.providers[0].accounts[0].transport.acp().file_input = input;
+  Config config = attachments_config("--record " + record, {{"fileInput", {{"categories", {"text"}}}}});
   RunRequest request;
   request.attachments = {dir.write("notes.txt", "fine\n"), dir.write("shot.png", png_bytes())};
   Outcome out = run_once(config, request);
