@@ -21,9 +21,12 @@
 #include "src/loop/loop.h"
 #include "src/loop/process.h"
 #include "src/config/redact.h"
+#include "src/core/base64.h"
 #include "src/rpc/jsonrpc.h"
+#include "src/transport/attachments.h"
 #include "src/transport/run_control.h"
 #include "src/transport/run_handle.h"
+#include "staging/attachments.h"
 #include "staging/session_lock.h"
 
 #ifndef DROVER_VERSION
@@ -97,6 +100,100 @@ const json* model_config_option(const json& session_result) {
   return found;
 }
 
+// Attachments (README "ACP attachments"): each is read into memory up to this size, to go as an
+// image or embedded resource block; a prompt embeds at most kMaxEmbeddedBytes of them in all
+// (the rest go as resource_links to the staged copies).
+constexpr uint64_t kMaxLoadedAttachmentBytes = 10ull << 20;
+constexpr uint64_t kMaxEmbeddedBytes = 20ull << 20;
+
+// The staging of an ACP run's attachments: every category, remote https:// references of every
+// category too (they go as resource_links), copies on disk for the links and bytes in memory for
+// the blocks; in clean mode under the run's fresh cwd (`clean_cwd`; empty in workspace mode),
+// unless they are to be kept: the cwd goes with the agent.
+StagingOptions acp_staging_options(const Route& route, const std::string& workspace,
+                                   const std::string& clean_cwd) {
+  StagingOptions options = staging_options_for(route, workspace);
+  if (!options.keep) options.into = clean_cwd;
+  options.copy = true;
+  options.load_max_bytes = kMaxLoadedAttachmentBytes;
+  options.remote_categories = {AttachmentCategory::image, AttachmentCategory::document,
+                               AttachmentCategory::text, AttachmentCategory::other};
+  return options;
+}
+
+// A file:// URI of an absolute path, with what a URI cannot hold percent-encoded.
+std::string file_uri(const std::string& path) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string uri = "file://";
+  for (unsigned char c : path) {
+    const bool plain = std::isalnum(c) || std::strchr("/-._~!$&'()*+,;=:@", c) != nullptr;
+    if (plain && c != 0) {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 15];
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
+AcpPrompt acp_prompt_blocks(const std::string& text, const std::vector<StagedAttachment>& files,
+                            const AcpPromptCapabilities& caps) {
+  AcpPrompt prompt;
+  prompt.blocks = json::array({{{"type", "text"}, {"text", text}}});
+  uint64_t embedded = 0;
+  for (const auto& file : files) {
+    json link = {{"type", "resource_link"}, {"name", file.name}};
+    if (!file.mime.empty()) link["mimeType"] = file.mime;
+    if (file.url) {
+      // A remote reference is passed on, never fetched.
+      link["uri"] = *file.url;
+      prompt.blocks.push_back(std::move(link));
+      prompt.deliveries.emplace_back("link");
+      continue;
+    }
+    const std::string uri = file_uri(file.path);
+    const bool loaded = file.content && file.content->size() <= kMaxLoadedAttachmentBytes &&
+                        embedded + file.content->size() <= kMaxEmbeddedBytes;
+    // The image types the models behind every agent take as an image.
+    const bool image_type = file.mime == "image/png" || file.mime == "image/jpeg" ||
+                            file.mime == "image/gif" || file.mime == "image/webp";
+    json block;
+    std::string delivery;
+    if (loaded && caps.image && file.category == AttachmentCategory::image && image_type) {
+      block = {{"type", "image"}, {"mimeType", file.mime}, {"data", base64_encode(*file.content)}};
+      delivery = "image";
+    } else if (loaded && caps.embedded_context && file.category == AttachmentCategory::text &&
+               parsers::valid_utf8(*file.content) == *file.content) {
+      block = {{"type", "resource"},
+               {"resource", {{"uri", uri}, {"mimeType", file.mime}, {"text", *file.content}}}};
+      delivery = "resource";
+    } else if (loaded && caps.embedded_context && file.category == AttachmentCategory::document) {
+      block = {{"type", "resource"},
+               {"resource",
+                {{"uri", uri}, {"mimeType", file.mime}, {"blob", base64_encode(*file.content)}}}};
+      delivery = "resource";
+    }
+    if (!delivery.empty()) {
+      embedded += file.content->size();
+    } else {
+      // Any other file, or one over the limits: the agent reads the staged copy itself.
+      link["uri"] = uri;
+      link["size"] = file.bytes;
+      block = std::move(link);
+      delivery = "link";
+    }
+    prompt.blocks.push_back(std::move(block));
+    prompt.deliveries.push_back(std::move(delivery));
+  }
+  return prompt;
+}
+
+namespace {
+
 bool within(const fs::path& path, const std::vector<fs::path>& roots) {
   for (const auto& root : roots) {
     auto rel = path.lexically_relative(root);
@@ -126,6 +223,7 @@ class AcpAgent {
     StopCause cancel_cause = StopCause::none;  // a deadline or Ctrl-C cancelled this turn
     std::optional<double> first_delta_ms;
     uint64_t started_ns = 0;
+    std::vector<AttachmentReport> attachments;  // how the prompt's attachments went
   };
 
   /// `one_shot`: one prompt, then the agent is shut down, and the whole run has one deadline.
@@ -167,7 +265,36 @@ class AcpAgent {
     workspace_ = directory->workspace;
     cwd_ = directory->cwd;
     temp_dir_ = std::move(directory->temp_dir);
+    // A Ctrl-C from here on stops the run: the staging below, or the agent.
+    stop_hook_ = loop_.add_stop_hook([this](StopCause cause) { interrupt(cause); });
+    if (request_.attachments.empty()) return launch(mode);
 
+    // The attachments are staged first: a bad one fails the run before anything is spawned.
+    // In clean mode they go under the fresh cwd; otherwise the agent is given their directory.
+    if (!control_) control_ = std::make_shared<StageControl>();
+    StagingOptions options =
+        acp_staging_options(route_, workspace_, mode == ContextMode::clean ? cwd_ : "");
+    const bool into_cwd = !options.into.empty();
+    staging_ = true;
+    stage_for_run(loop_, control_, request_, std::move(options),
+                  [this, mode, into_cwd](std::optional<StagedAttachments> staged,
+                                         std::optional<Error> error) {
+                    staging_ = false;
+                    // A Ctrl-C that came after the staging had finished.
+                    if (!error && stop_cause_ != StopCause::none)
+                      error = Error::make(ErrorCode::aborted, "the run was cancelled");
+                    if (error) return fail_before_spawn(std::move(*error));
+                    staged_ = std::move(staged);
+                    if (staged_ && !into_cwd && !staged_->attachments_dir.empty())
+                      attachment_dirs_ = {staged_->attachments_dir};
+                    launch(mode);
+                  });
+  }
+
+ private:
+  /// Spawns the agent (start() has made its directory and staged the attachments) and begins
+  /// the handshake.
+  void launch(ContextMode mode) {
     std::map<std::string, std::string> env = spec_.env;
     if (mode == ContextMode::clean)
       for (const auto& [name, value] : spec_.clean_env) env[name] = value;
@@ -232,7 +359,6 @@ class AcpAgent {
     // A one-shot run's cancel or pause: session/cancel, then the bounded shutdown (as Ctrl-C).
     if (control_) control_->set_stage([this](StageControl::Stop) { interrupt(StopCause::cancelled); });
 
-    stop_hook_ = loop_.add_stop_hook([this](StopCause cause) { interrupt(cause); });
     if (watchdog_.total_timeout_ms && one_shot_)
       total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
     if (watchdog_.start_timeout_ms)
@@ -241,12 +367,16 @@ class AcpAgent {
     initialize();
   }
 
+ public:
   // ---- prompt -----------------------------------------------------------------------------
 
   /// Sends the request's prompt. `done` runs once the turn is over: the prompt result plus the
   /// late-updates window. With `done` empty (a one-shot run) the agent is shut down as soon as
   /// the result is in, and updates still arriving until it exits belong to the turn.
-  void prompt(const std::string& text, const std::vector<Attachment>& files, EventHandler on_event,
+  /// `staged`: the prompt's attachments (a one-shot run's own when null); a Session keeps them
+  /// until the turn's Result is delivered, and their directory is one of the session's fs roots
+  /// while the turn runs.
+  void prompt(const std::string& text, const StagedAttachments* staged, EventHandler on_event,
               std::function<void()> done) {
     turn_ = std::make_unique<Turn>();
     turn_->on_event = std::move(on_event);
@@ -256,10 +386,17 @@ class AcpAgent {
     if (!one_shot_ && watchdog_.total_timeout_ms)
       total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
     arm_idle();
-    json blocks = json::array({{{"type", "text"}, {"text", text}}});
-    for (const auto& file : files) blocks.push_back(attachment_block(file.source));
+    if (staged == nullptr && staged_) staged = &*staged_;
+    AcpPrompt blocks = acp_prompt_blocks(
+        text, staged ? staged->files : std::vector<StagedAttachment>{},
+        {has_capability({"promptCapabilities", "image"}),
+         has_capability({"promptCapabilities", "embeddedContext"})});
+    if (staged) {
+      turn_->attachments = staged->reports(blocks.deliveries);
+      if (!one_shot_ && !staged->attachments_dir.empty()) turn_dirs_ = {staged->attachments_dir};
+    }
     connection_->request(
-        "session/prompt", {{"sessionId", session_id_}, {"prompt", std::move(blocks)}},
+        "session/prompt", {{"sessionId", session_id_}, {"prompt", std::move(blocks.blocks)}},
         [this](json result, std::optional<rpc::RpcError> error) {
           // The process ended first: process_finished says how.
           if (!turn_ || (error && error->code == rpc::code::connection_closed)) return;
@@ -290,6 +427,12 @@ class AcpAgent {
   /// answered "cancelled"), wait a bounded time for the agent to say so, then stop the group.
   void interrupt(StopCause cause) {
     if (shutting_down_) return;
+    if (staging_) {
+      // Nothing is spawned yet: the staging is abandoned (it removes what it copied).
+      if (stop_cause_ == StopCause::none) stop_cause_ = cause;
+      control_->cancel();
+      return;
+    }
     start_timer_.stop();
     idle_timer_.stop();
     total_timer_.stop();
@@ -385,6 +528,9 @@ class AcpAgent {
       }
       if (method != "session/new") params["sessionId"] = *request_.session_id;
     }
+    // The staged attachments' directory, for an agent that confines its own file access.
+    if (!attachment_dirs_.empty() && has_capability({"sessionCapabilities", "additionalDirectories"}))
+      params["additionalDirectories"] = attachment_dirs_;
     if (method == "session/new" && !spec_.session_meta.is_null()) {
       json meta = substitute_model(spec_.session_meta, wanted_model());
       if (!meta.empty()) params["_meta"] = std::move(meta);
@@ -655,6 +801,8 @@ class AcpAgent {
     };
     add(cwd_);
     for (const auto& dir : spec_.extra_dirs) add(dir);
+    for (const auto& dir : attachment_dirs_) add(dir);
+    for (const auto& dir : turn_dirs_) add(dir);
     return roots;
   }
 
@@ -738,22 +886,6 @@ class AcpAgent {
       return;
     }
     connection_->respond(id, json::object());
-  }
-
-  json attachment_block(const std::string& file) const {
-    fs::path path = file;
-    if (path.is_relative()) path = fs::path(workspace_) / path;
-    const std::string uri = "file://" + path.lexically_normal().string();
-    if (has_capability({"promptCapabilities", "embeddedContext"})) {
-      std::ifstream in(path, std::ios::binary);
-      std::ostringstream content;
-      content << in.rdbuf();
-      std::string text = content.str();
-      if (in && text.size() <= (1u << 20) && parsers::valid_utf8(text) == text)
-        return {{"type", "resource"},
-                {"resource", {{"uri", uri}, {"mimeType", "text/plain"}, {"text", text}}}};
-    }
-    return {{"type", "resource_link"}, {"uri", uri}, {"name", path.filename().string()}};
   }
 
   // ---- events ------------------------------------------------------------------------------
@@ -853,6 +985,10 @@ class AcpAgent {
   void hold(SessionLock lock) { session_lock_.emplace(std::move(lock)); }
   const std::string& session_id() const { return session_id_; }
   const json& session_result() const { return session_result_; }
+  /// Where a prompt's attachments are staged: relative paths resolve against the workspace; in
+  /// clean mode they go under the agent's fresh cwd (empty otherwise).
+  const std::string& workspace() const { return workspace_; }
+  std::string clean_cwd() const { return temp_dir_ ? cwd_ : std::string(); }
 
  private:
   void process_finished(ProcessOutcome&& outcome) {
@@ -870,6 +1006,7 @@ class AcpAgent {
                                (excerpt.empty() ? "" : ": " + excerpt));
     for (auto& w : outcome.warnings) warnings_.push_back(std::move(w));
     outcome_ = std::move(outcome);
+    staged_.reset();
     temp_dir_.reset();
     if (transcript_.is_open()) transcript_.close();
     end_turn();
@@ -915,6 +1052,10 @@ class AcpAgent {
   std::string command_name_;
   std::string workspace_, cwd_;
   std::optional<TempDir> temp_dir_;
+  bool staging_ = false;                      // a one-shot run's attachments are being staged
+  std::optional<StagedAttachments> staged_;   // a one-shot run's attachments
+  std::vector<std::string> attachment_dirs_;  // theirs, outside the cwd (workspace mode)
+  std::vector<std::string> turn_dirs_;        // a Session prompt's, while its turn runs
   std::optional<SessionLock> session_lock_;
   std::ofstream transcript_;
   std::unique_ptr<rpc::Connection> connection_;
@@ -964,6 +1105,7 @@ Result AcpAgent::take_turn_result() {
   result.session_id = session_id_.empty() ? std::nullopt : std::optional<std::string>(session_id_);
   if (!model_.empty()) result.model = model_;
   std::unique_ptr<Turn> owned = std::move(turn_);
+  turn_dirs_.clear();
   Turn* t = owned.get();
   if (t) {
     if (t->first_delta_ms) result.timings.first_delta_ms = t->first_delta_ms;
@@ -980,6 +1122,7 @@ Result AcpAgent::take_turn_result() {
     if (t->update_cost) session_cost_ = *t->update_cost;
     if (result.usage && result.usage->calls == 0) result.usage->calls = 1;
     result.permissions = t->permissions;
+    result.attachments = std::move(t->attachments);
     if (t->noise && t->noise->removed_anything())
       result.warnings.push_back("removed " + std::to_string(t->noise->removed_count()) +
                                 " line(s) of harness noise");
@@ -1112,7 +1255,7 @@ void begin_acp(Loop& loop, const Route& route, const RunRequest& request, EventH
     if (lock) agent->hold(std::move(*lock));
     agent->start(
         [agent, request, on_event]() {
-          agent->prompt(request.prompt, request.attachments, on_event, nullptr);
+          agent->prompt(request.prompt, nullptr, on_event, nullptr);
         },
         on_done);
   };
@@ -1208,6 +1351,10 @@ struct Session::Impl {
     DoneHandler on_done;
     std::shared_ptr<RunHandle::State> handle;
     std::shared_ptr<StageControl> control;  // the prompt's: withdraws it while queued
+    /// The attachments, staged when the prompt's turn comes (for the agent that runs it, whose
+    /// cwd holds them in clean mode); removed once its Result is delivered.
+    std::optional<StagedAttachments> staged;
+    uint64_t staged_for = 0;  // the agent (agent_serial) they were staged for
   };
 
   const Config& config;
@@ -1216,8 +1363,11 @@ struct Session::Impl {
   std::optional<Route> route;
   std::optional<Error> route_error;
   AcpAgent* agent = nullptr;  // owns itself; set to nullptr when it is gone
+  uint64_t agent_serial = 0;  // counts the agents started
   bool ready = false;         // the handshake is done
   bool busy = false;          // a handshake or a prompt is in flight
+  bool staging = false;       // the front prompt's attachments are being staged
+  bool closing = false;
   std::string session_id;
   std::deque<Pending> queue;
   uint64_t next_id = 1;
@@ -1242,6 +1392,7 @@ struct Session::Impl {
   /// Hands a prompt its Result (shaped by the stop asked for); its handle is done after this.
   void deliver(Pending& pending, Result result) {
     if (route) result.route = route->id;
+    discard(pending.staged);  // the prompt's attachments go before its Result does
     if (pending.control) {
       pending.control->shape(result);
       pending.control->complete();
@@ -1304,6 +1455,7 @@ struct Session::Impl {
     request.timeout_ms = options.timeout_ms;
     busy = true;
     ready = false;
+    ++agent_serial;
     agent = new AcpAgent(loop, *route, request, /*one_shot=*/false);
     AcpAgent* started = agent;
     agent->start(
@@ -1334,7 +1486,7 @@ struct Session::Impl {
   }
 
   void pump() {
-    if (busy || queue.empty()) return;
+    if (busy || staging || queue.empty()) return;
     if (route_error) {
       // Decided at once (inside submit()): answered from the loop.
       auto failed = std::move(queue);
@@ -1348,12 +1500,14 @@ struct Session::Impl {
     }
     if (agent == nullptr) return start_agent();
     if (!ready || !agent->alive()) return;  // agent_gone() pumps again
+    Pending& front = queue.front();
+    if (!front.files.empty() && front.staged_for != agent_serial) return stage(front);
     busy = true;
     AcpAgent* current = agent;
-    Pending& front = queue.front();
     const uint64_t id = front.id;
     auto control = front.control;
-    current->prompt(front.text, front.files, front.on_event, [this, current, id] {
+    current->prompt(front.text, front.staged ? &*front.staged : nullptr, front.on_event,
+                    [this, current, id] {
       Result result = current->take_turn_result();
       if (queue.empty() || queue.front().id != id) return;  // close() took the queue and answers it
       Pending pending = std::move(queue.front());
@@ -1368,7 +1522,61 @@ struct Session::Impl {
     });
   }
 
+  /// Removes a prompt's staged attachments. Those staged into a clean-mode agent's cwd are not
+  /// removed with the set (the cwd goes with the agent), so they go here.
+  static void discard(std::optional<StagedAttachments>& staged) {
+    if (!staged) return;
+    if (!staged->owned_dir && !staged->kept_at && !staged->attachments_dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(staged->attachments_dir, ec);
+    }
+    staged.reset();
+  }
+
+  /// Stages the front prompt's attachments (a stage of its control: a cancel or pause ends it),
+  /// then pumps again to send it. A bad attachment fails that prompt only.
+  void stage(Pending& front) {
+    discard(front.staged);
+    RunRequest request;
+    request.attachments = front.files;
+    const uint64_t id = front.id, serial = agent_serial;
+    StagingOptions staging_options =
+        acp_staging_options(*route, agent->workspace(), agent->clean_cwd());
+    const std::string into = staging_options.into;
+    staging = true;
+    stage_for_run(loop, front.control, request, std::move(staging_options),
+                  [this, id, serial, into](std::optional<StagedAttachments> staged,
+                                           std::optional<Error> error) {
+                    staging = false;
+                    if (error && !into.empty()) {
+                      // What a failed staging into the agent's cwd left (the cwd stays).
+                      std::error_code ec;
+                      fs::remove_all(fs::path(into) / "attachments", ec);
+                    }
+                    // close() answers the prompt; a withdrawn one was answered already.
+                    if (closing || queue.empty() || queue.front().id != id) return;
+                    if (error) {
+                      Pending pending = std::move(queue.front());
+                      queue.pop_front();
+                      Result r;
+                      if (!session_id.empty()) r.session_id = session_id;
+                      r.error = std::move(error);
+                      deliver(pending, std::move(r));
+                    } else {
+                      queue.front().staged = std::move(staged);
+                      queue.front().staged_for = serial;
+                    }
+                    pump();
+                  });
+  }
+
   void close() {
+    closing = true;
+    // A staging in flight is abandoned (it removes what it copied) before the prompts end.
+    if (staging) {
+      queue.front().control->cancel();
+      loop.run_until([this] { return !staging; });
+    }
     // Prompts not answered yet (the one running included) end as aborted once the agent is gone.
     auto unanswered = std::move(queue);
     queue.clear();
@@ -1384,6 +1592,7 @@ struct Session::Impl {
       deliver(pending, std::move(r));
     }
     if (posted > 0) loop.run_until([this] { return posted == 0; });
+    closing = false;  // a later prompt starts the session again
   }
 };
 

@@ -15,6 +15,7 @@
 #include "drover/request.h"
 #include "drover/config.h"
 #include "src/transport/transport.h"
+#include "staging/attachments.h"
 
 namespace drover {
 
@@ -70,6 +71,26 @@ struct PermissionChoice {
 };
 PermissionChoice choose_permission(const AcpSpec& spec, PermissionPolicy policy,
                                    const std::string& tool_kind, const nlohmann::json& options);
+
+/// What the agent takes in a prompt besides text and resource links (initialize's
+/// agentCapabilities.promptCapabilities).
+struct AcpPromptCapabilities {
+  bool image = false;
+  bool embedded_context = false;
+};
+/// A session/prompt's `prompt` array: the text, then one block per staged attachment, and how
+/// each went (AttachmentReport::delivery). A remote reference is a resource_link to its URL
+/// (`link`). A PNG, JPEG, GIF or WebP image goes as an `image` block (`image`) when the agent
+/// takes images; valid UTF-8 text as a text `resource` and a PDF as a blob `resource`
+/// (`resource`) when it takes embedded context; anything else, and whatever is over the size
+/// limits (10 MiB per attachment, 20 MiB embedded per prompt), as a resource_link to the staged
+/// copy with its name, MIME type and size (`link`).
+struct AcpPrompt {
+  nlohmann::json blocks;
+  std::vector<std::string> deliveries;
+};
+AcpPrompt acp_prompt_blocks(const std::string& text, const std::vector<StagedAttachment>& files,
+                            const AcpPromptCapabilities& caps);
 
 /// `value` with every member whose name looks like a secret (key, token, secret, password,
 /// authorization, credential, cookie) replaced by "[redacted]", also in {name, value} pairs.

@@ -771,6 +771,45 @@ TEST(CliAcp, RunPermissionFlagsAndTranscript) {
   EXPECT_EQ(both.exit_code, 2);
 }
 
+// `--file` on an ACP route: the attachments reach the agent as the blocks it takes and the result
+// says how; a bad one fails the run before the agent starts.
+TEST(CliAcpAttachments, FilesAndStdinReachTheAgentAsBlocksAndTheResultSaysHow) {
+  ScratchDir dir;
+  const std::string record = dir.path() + "/record.jsonl";
+  auto config = fake_acp_config(dir, "--record " + record);
+  // A GIF header is enough for libmagic to say image/gif.
+  const std::string gif = dir.write("pic.gif", std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14));
+  CliOptions options;
+  options.stdin_data = "notes from stdin\n";
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "--file", gif, "--file", "-",
+                           "--name", "notes.txt", "look"},
+                          options);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json result = run.json();
+  // The fake agent echoes each block: the image by its type, the resource by its URI and size.
+  const std::string text = result["text"];
+  EXPECT_EQ(text.rfind("FAKE(fake-large): look[image:image/gif][resource:file://", 0), 0u) << text;
+  EXPECT_EQ(text.substr(text.size() - 7), "len=17]") << text;
+  ASSERT_EQ(result["attachments"].size(), 2u) << result.dump();
+  EXPECT_EQ(result["attachments"][0]["name"], "pic.gif");
+  EXPECT_EQ(result["attachments"][0]["mimeType"], "image/gif");
+  EXPECT_EQ(result["attachments"][0]["delivery"], "image");
+  EXPECT_EQ(result["attachments"][1]["name"], "notes.txt");
+  EXPECT_EQ(result["attachments"][1]["source"], "-");
+  EXPECT_EQ(result["attachments"][1]["delivery"], "resource");
+}
+
+TEST(CliAcpAttachments, AMissingFileFailsBeforeTheAgentStarts) {
+  ScratchDir dir;
+  const std::string record = dir.path() + "/record.jsonl";
+  auto config = fake_acp_config(dir, "--record " + record);
+  CliRun run = run_drover({"run", "-c", config, "-o", "json", "--file", dir.path() + "/nope.png", "look"});
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_EQ(run.json()["error"]["code"], "validation_error") << run.out << run.err;
+  EXPECT_NE(run.json()["error"]["message"].get<std::string>().find("nope.png"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(record)) << "the agent never started";
+}
+
 TEST(CliAcp, ModelsAsksTheAgent) {
   ScratchDir dir;
   auto config = fake_acp_config(dir);

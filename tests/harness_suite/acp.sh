@@ -40,6 +40,15 @@
 #   run --resume SESSION-OF-W1 --output json "Say the word: W7"
 #                                             the answer, model == M, and the resumed request
 #                                             carries W1; a NOTE names session/resume or load
+#   run --file pixel.png --output json "Describe the image: W8"
+#                                             a 16x16 PNG attached: nothing staged left in the
+#                                             run's TMPDIR, the answer, the result's
+#                                             attachments (delivery image when the agent
+#                                             advertises promptCapabilities.image, else link),
+#                                             the image block drover sent (MIME, bytes), and the
+#                                             image in the model request at the gateway (its MIME
+#                                             and byte count); the mock models of opencode and
+#                                             pi are declared image-capable for this run
 #   after each run no process of it is left   (check.py procs)
 #   every --transcript file                   NDJSON {dir: in|out, msg}, no "sk-dummy" in it nor
 #                                             in drover's output (the agent echoing it: a NOTE)
@@ -158,6 +167,14 @@ hs_inner() {
       "MOCK: Say the word: $w7" "$model" "$w1" "$root/gateway.log" "$session" \
       "$root/resume.transcript.ndjson" "$root/json.out"
   fi
+
+  # 10: an image attachment, as the agent's promptCapabilities allow.
+  w8=$(word)
+  "${acheck[@]}" make-png "$root/pixel.png"
+  "${acheck[@]}" image-input "$route" "$home"
+  run_drover image --output json --file "$root/pixel.png" "Describe the image: $w8"
+  "${acheck[@]}" image "$route" "$rc" "$root/image.out" "$root/image.err" "$w8" "$root/pixel.png" \
+    "$root/gateway.log" "$root/image.transcript.ndjson" "$tmp"
 
   # 9: the transcripts of every run.
   "${acheck[@]}" transcripts "$route" "$secret" "${transcripts[@]}"

@@ -27,17 +27,34 @@ the helpers both import from checks_common.py: one `PASS`/`FAIL <route>: <check>
     check_acp.py transcripts ROUTE SECRET FILE...
                          every --transcript FILE is NDJSON with dir in/out and has no SECRET;
                          the runs' stdout/stderr (FILE.out / FILE.err next to it) neither
+    check_acp.py make-png FILE
+                         writes a 16x16 PNG to FILE (the image attachment)
+    check_acp.py image-input ROUTE HOME
+                         declares the mock model image-capable in HOME's config where the agent
+                         needs that (opencode: modalities, pi: input), so it sends images on
+    check_acp.py image   ROUTE RC OUT ERR WORD PNG GATEWAY_LOG TRANSCRIPT TMPDIR
+                         a --file PNG --output json run: nothing staged is left in TMPDIR (the
+                         run's $TMPDIR, where drover stages), the answer; when the agent advertises
+                         promptCapabilities.image (the transcript's initialize answer) the result
+                         reports the attachment delivered as `image`, the session/prompt drover
+                         sent holds an image block with its MIME type and bytes, and the agent's
+                         model request for WORD at the gateway carries the image (MIME, bytes:
+                         the log's `attachments` where the gateway records them, else the body);
+                         otherwise delivery `link` and a NOTE
     check_acp.py gateway-notes ROUTE GATEWAY_LOG CANCEL_WORD
                          NOTEs: how the cancelled run's slow stream ended at the gateway, and
                          the gateway's requests by endpoint and model
 """
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
+import struct
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
@@ -375,6 +392,143 @@ def cmd_transcripts(route, secret, files):
                     f"or configuration): " + "; ".join(echoed)[:600])
 
 
+def cmd_make_png(path):
+    width = height = 16
+    rows = b"".join(b"\x00" + b"".join(bytes((x * 16, y * 16, 128)) for x in range(width))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + \
+            struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def cmd_image_input(route, home):
+    """The mock model's config says it takes images (opencode and pi drop images for a model that
+    does not say so; claude's and codex's models take them already)."""
+    if route == "opencode-acp":
+        path = os.path.join(home, ".config/opencode/opencode.json")
+        with open(path) as f:
+            config = json.load(f)
+        model = config["provider"]["mock"]["models"]["mock-model"]
+        model["attachment"] = True
+        model["modalities"] = {"input": ["text", "image"], "output": ["text"]}
+    elif route == "pi-acp":
+        path = os.path.join(home, ".pi/agent/models.json")
+        with open(path) as f:
+            config = json.load(f)
+        for model in config["providers"]["mock"]["models"]:
+            model["input"] = ["text", "image"]
+    else:
+        return
+    with open(path, "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def data_images(value):
+    """(mime, bytes) of every base64 image in a request body: Anthropic `source` blocks
+    ({media_type, data}) and data: URLs (OpenAI image_url / input_image)."""
+    found = []
+    if isinstance(value, dict):
+        if isinstance(value.get("media_type"), str) and isinstance(value.get("data"), str):
+            try:
+                found.append((value["media_type"], len(base64.b64decode(value["data"]))))
+            except ValueError:
+                pass
+        for v in value.values():
+            found += data_images(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += data_images(v)
+    elif isinstance(value, str) and value.startswith("data:image/") and ";base64," in value:
+        head, data = value[5:].split(";base64,", 1)
+        try:
+            found.append((head, len(base64.b64decode(data))))
+        except ValueError:
+            pass
+    return found
+
+
+def gateway_images(entry):
+    """(source, [(mime, bytes)]): the gateway's own record of a request's attachments when it
+    keeps one, else the images found in the logged body."""
+    listed = entry.get("attachments")
+    if isinstance(listed, list):
+        return "the gateway's attachments log", [
+            (a.get("mimeType") or a.get("mime"), a.get("bytes")) for a in listed if isinstance(a, dict)]
+    return "the logged request body", data_images(entry.get("request"))
+
+
+def sent_image_blocks(transcript):
+    """(mime, bytes) of the image blocks of the session/prompt requests drover sent."""
+    found = []
+    for m in json_lines(transcript):
+        msg = m.get("msg")
+        if m.get("dir") != "out" or not isinstance(msg, dict) or msg.get("method") != "session/prompt":
+            continue
+        for block in (msg.get("params") or {}).get("prompt") or []:
+            if isinstance(block, dict) and block.get("type") == "image":
+                try:
+                    found.append((block.get("mimeType"), len(base64.b64decode(block.get("data") or ""))))
+                except ValueError:
+                    found.append((block.get("mimeType"), None))
+    return found
+
+
+def advertised_prompt_caps(transcript):
+    for m in json_lines(transcript):
+        msg = m.get("msg")
+        if m.get("dir") == "in" and isinstance(msg, dict) and isinstance(msg.get("result"), dict):
+            caps = msg["result"].get("agentCapabilities")
+            if isinstance(caps, dict):
+                return caps.get("promptCapabilities") or {}
+    return None
+
+
+def cmd_image(route, rc, out, err, word, png, log, transcript, tmp):
+    run = "--file pixel.png"
+    left = sorted(n for n in os.listdir(tmp) if n.startswith("drover-att-"))
+    emit(not left, route, f"{run}: no staged copy is left in $TMPDIR after the run",
+         f"left: {left}", [f"TMPDIR: {tmp}"])
+    res = exit0_json_result(route, run, rc, out, err)
+    if res is None:
+        return
+    emit(res.get("error") is None and word in str(res.get("text")), route,
+         f"{run}: answered (the text has the prompt's word)",
+         f"text {json.dumps(res.get('text'))[:200]}, error {json.dumps(res.get('error'))}",
+         diag(out, err))
+    size = os.path.getsize(png)
+    caps = advertised_prompt_caps(transcript)
+    note(route, f"{run}: the agent advertises promptCapabilities {json.dumps(caps)}")
+    reports = res.get("attachments") or []
+    report = reports[0] if len(reports) == 1 and isinstance(reports[0], dict) else {}
+    want = "image" if (caps or {}).get("image") else "link"
+    emit(report.get("name") == "pixel.png" and report.get("mimeType") == "image/png" and
+         report.get("bytes") == size and report.get("delivery") == want, route,
+         f"{run}: the result reports pixel.png (image/png, {size} bytes) delivered as {want}",
+         f"attachments {json.dumps(reports)[:300]}", diag(out, err))
+    if want != "image":
+        note(route, f"{run}: no image capability: the agent got a resource_link to the staged copy")
+        return
+    sent = sent_image_blocks(transcript)
+    emit(sent == [("image/png", size)], route,
+         f"{run}: drover sent one image block (image/png, {size} bytes)",
+         f"image blocks sent {sent}", [f"transcript: {transcript}"])
+    main = [e for e in gateway_entries(log, word) if has_tools(e)]
+    seen = [(src, imgs) for src, imgs in (gateway_images(e) for e in main)]
+    arrived = [img for _, imgs in seen for img in imgs]
+    emit(("image/png", size) in arrived, route,
+         f"{run}: the image reached the model request at the gateway (image/png, {size} bytes)",
+         f"{len(main)} request(s) with tools for the prompt; images seen {arrived[:5]}",
+         [f"gateway log: {log}"])
+    if seen:
+        note(route, f"{run}: image found through {seen[0][0]}")
+
+
 def cmd_gateway_notes(route, log, cancel_word):
     """NOTEs: how the gateway's slow stream for the cancelled run ended (logged once the gateway
     noticed), and its requests counted by endpoint and model."""
@@ -395,6 +549,9 @@ COMMANDS = {
     "resume": lambda a: cmd_resume(*a[:11]),
     "transcripts": lambda a: cmd_transcripts(a[0], a[1], a[2:]),
     "gateway-notes": lambda a: cmd_gateway_notes(*a[:3]),
+    "make-png": lambda a: cmd_make_png(a[0]),
+    "image-input": lambda a: cmd_image_input(*a[:2]),
+    "image": lambda a: cmd_image(*a[:9]),
     "policy": lambda a: check_policy(*a[:7]),
 }
 
