@@ -40,9 +40,10 @@ pid_t owner_pid(std::string_view name, std::string_view prefix) {
 
 }  // namespace
 
-std::optional<TempDir> TempDir::create(const std::string& prefix, Error& error) {
+std::optional<TempDir> TempDir::create(const std::string& prefix, Error& error,
+                                       const std::string& parent) {
   std::string pattern =
-      temp_base() + "/" + prefix + std::to_string(::getpid()) + "-XXXXXX";
+      (parent.empty() ? temp_base() : parent) + "/" + prefix + std::to_string(::getpid()) + "-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (::mkdtemp(buffer.data()) == nullptr) {  // mkdtemp creates it with mode 0700
@@ -74,10 +75,16 @@ void TempDir::remove() noexcept {
   path_.clear();
 }
 
-size_t TempDir::remove_stale(const std::string& prefix) noexcept {
+std::string TempDir::release() noexcept {
+  std::string path = std::move(path_);
+  path_.clear();
+  return path;
+}
+
+size_t TempDir::remove_stale(const std::string& prefix, const std::string& parent) noexcept {
   size_t removed = 0;
   try {
-    const std::string base = temp_base();
+    const std::string base = parent.empty() ? temp_base() : parent;
     DIR* dir = ::opendir(base.c_str());
     if (dir == nullptr) return 0;
     std::vector<std::string> stale;

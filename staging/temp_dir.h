@@ -10,17 +10,19 @@ namespace drover {
 
 class TempDir {
  public:
-  /// Creates `$TMPDIR/<prefix><pid>-XXXXXX` (TMPDIR defaulting to /tmp; pid: this process's,
-  /// so that remove_stale() can tell a leftover from a live one). On failure returns nullopt
-  /// and sets `error`.
-  static std::optional<TempDir> create(const std::string& prefix, Error& error);
+  /// Creates `<parent>/<prefix><pid>-XXXXXX` (parent: `$TMPDIR` when empty, TMPDIR defaulting
+  /// to /tmp; pid: this process's, so that remove_stale() can tell a leftover from a live one).
+  /// On failure returns nullopt and sets `error`.
+  static std::optional<TempDir> create(const std::string& prefix, Error& error,
+                                       const std::string& parent = "");
 
   /// Removes what processes killed before they could clean up left behind: the directories
   /// `$TMPDIR/<prefix><pid>-XXXXXX` (exactly that pattern, six letters or digits last) that are
   /// real directories (not symlinks) owned by the current user and whose pid is not running.
   /// A reused pid keeps a leftover until that process ends, which errs on the side of keeping.
   /// Returns how many were removed; never fails (what cannot be read or removed is skipped).
-  static size_t remove_stale(const std::string& prefix) noexcept;
+  /// `parent` as for create().
+  static size_t remove_stale(const std::string& prefix, const std::string& parent = "") noexcept;
 
   TempDir(TempDir&& other) noexcept;
   TempDir& operator=(TempDir&& other) noexcept;
@@ -31,6 +33,8 @@ class TempDir {
   const std::string& path() const noexcept { return path_; }
   /// Removes the directory tree now. Idempotent.
   void remove() noexcept;
+  /// Keeps the directory: it is no longer removed. Returns its path.
+  std::string release() noexcept;
 
  private:
   explicit TempDir(std::string path) : path_(std::move(path)) {}

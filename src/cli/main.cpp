@@ -103,8 +103,22 @@ struct RunOptions {
   std::string transcript;
   std::optional<std::string> timeout, idle_timeout, start_timeout;
   std::string output = "text";
+  std::vector<std::string> files;  ///< --file, repeatable: paths, data: and https:// URLs, "-"
+  std::string stdin_name;          ///< --name: what `--file -` is called
   std::vector<std::string> prompt_words;
 };
+
+// Reads all of stdin, at most `cap` bytes (one more says "over"), for `--file -`.
+std::string read_stdin_capped(uint64_t cap) {
+  std::string data;
+  char buffer[1 << 16];
+  while (data.size() <= cap && std::cin.read(buffer, sizeof buffer).gcount() > 0) {
+    data.append(buffer, static_cast<size_t>(std::cin.gcount()));
+    if (!std::cin) break;
+  }
+  if (data.size() > cap + 1) data.resize(cap + 1);
+  return data;
+}
 
 int command_run(const RunOptions& opts) {
   drover::RunRequest request;
@@ -126,9 +140,27 @@ int command_run(const RunOptions& opts) {
     if (!*target) return fail_usage(std::string("run: ") + name + ": " + problem);
   }
 
+  const bool prompt_from_stdin = opts.prompt_words.size() == 1 && opts.prompt_words[0] == "-";
+  const auto stdin_files = std::count(opts.files.begin(), opts.files.end(), "-");
+  if (stdin_files > 1) return fail_usage("run: --file - can be given once (stdin is read once)");
+  if (stdin_files == 1 && prompt_from_stdin)
+    return fail_usage("run: the prompt and --file - cannot both come from stdin");
+  if (!opts.stdin_name.empty() && stdin_files == 0)
+    return fail_usage("run: --name names the attachment read from stdin; give --file - with it");
+  if (stdin_files == 1 && opts.stdin_name.empty())
+    return fail_usage("run: --file - needs --name NAME (the attachment's name, e.g. scan.pdf)");
+
   int exit_code = 0;
   auto config = load(opts.config, exit_code);
   if (!config) return exit_code;
+  drover::remove_stale_staging_dirs(*config);
+  for (const auto& file : opts.files) {
+    if (file == "-")
+      request.attachments.push_back(drover::Attachment::bytes(
+          opts.stdin_name, read_stdin_capped(config->staging.max_file_bytes)));
+    else
+      request.attachments.emplace_back(file);
+  }
   request.route = opts.route;
   const bool has_own_routes = std::any_of(config->providers.begin(), config->providers.end(),
                                           [](const drover::ProviderSpec& p) { return p.preset.empty(); });
@@ -207,9 +239,14 @@ int command_run(const RunOptions& opts) {
     result.error->message = "interrupted by " + drover::signal_name(interrupted_by);
   if (standard_output.error() != 0) return fail_stdout();
 
-  if (writer.format() == drover::OutputFormat::text)
+  if (writer.format() == drover::OutputFormat::text) {
     for (const auto& warning : result.warnings)
       std::fprintf(stderr, "drover: warning: %s\n", warning.c_str());
+    for (const auto& attachment : result.attachments)
+      if (attachment.kept_at)
+        std::fprintf(stderr, "drover: attachment %s kept at %s\n", attachment.name.c_str(),
+                     attachment.kept_at->c_str());
+  }
   writer.on_result(result);
   if (standard_output.error() != 0) return fail_stdout();
   if (result.error && opts.output == "text")
@@ -499,6 +536,12 @@ int main(int argc, char** argv) {
                       "Seconds to the first output byte, or none");
   run_cmd->add_option("--output,-o", run.output, "text (answer), json (result object), jsonl (events, then result)")
       ->check(CLI::IsMember({"text", "json", "jsonl"}));
+  run_cmd->add_option("--file,-f", run.files,
+                      "Attach a file (repeatable): a path, a data: URL, an https:// URL (passed "
+                      "as a reference where the route takes one), or - for stdin (with --name)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run_cmd->add_option("--name", run.stdin_name, "The name of the attachment read by --file -");
   run_cmd->add_option("prompt", run.prompt_words, "The prompt, or - to read it from stdin")
       ->required();
 
