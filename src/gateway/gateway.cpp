@@ -79,6 +79,24 @@ Answer make_answer(const RequestInfo& info, const ResponseSpec* spec, const std:
   return a;
 }
 
+/// What the log says of each attachment: its part, type, MIME, name, decoded bytes or URL.
+oj attachments_line(const RequestInfo& info) {
+  oj out = oj::array();
+  for (const AttachmentInfo& a : info.attachments) {
+    oj item;
+    item["part"] = a.part;
+    item["type"] = a.type;
+    item["mime"] = a.mime.empty() ? oj() : oj(a.mime);
+    if (!a.name.empty()) item["name"] = a.name;
+    if (a.bytes) item["bytes"] = *a.bytes;
+    if (!a.url.empty()) item["url"] = a.url;
+    if (!a.file_id.empty()) item["fileId"] = a.file_id;
+    if (a.invalid) item["invalid"] = true;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
 Reply json_reply(int status, std::string body) {
   Reply r;
   r.status = status;
@@ -288,6 +306,8 @@ void Gateway::serve(const httplib::Request& req, httplib::Response& res,
   line["stream"] = info.stream;
   line["messages"] = info.message_count;
   line["lastUserText"] = truncate_utf8(info.last_user_text, kLoggedTextChars);
+  if (!info.attachments.empty()) line["attachments"] = attachments_line(info);
+  if (info.attachments_omitted > 0) line["attachmentsOmitted"] = info.attachments_omitted;
   line["status"] = nullptr;
   line["latencyMs"] = nullptr;
   line["rule"] = nullptr;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <initializer_list>
 #include <regex>
 #include <vector>
 
@@ -83,10 +84,11 @@ std::string content_text(const json& content) {
 
 /// Keys whose string values are identifiers or encodings, not text a model would read as words.
 bool is_identifier_key(std::string_view key) {
-  static constexpr std::array<std::string_view, 22> kKeys{
+  static constexpr std::array<std::string_view, 24> kKeys{
       "type", "role", "id", "call_id", "tool_use_id", "tool_call_id", "name", "status",
       "signature", "cache_control", "mime_type", "mimeType", "data", "image_url", "url",
-      "detail", "encrypted_content", "file_id", "media_type", "fileUri", "file_uri", "format"};
+      "detail", "encrypted_content", "file_id", "media_type", "fileUri", "file_uri", "format",
+      "file_data", "file_url"};
   return std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end();
 }
 
@@ -102,6 +104,203 @@ int64_t words_in(const json& j, std::string_view key = {}) {
 }
 
 std::string filtered(const std::string& text) { return strip_markup(text); }
+
+// ---- attachments: what each part is and how big, never its bytes ----------------------------
+
+constexpr size_t kRecordedNameChars = 200;
+
+const std::string* string_member(const json& obj, std::initializer_list<const char*> keys) {
+  if (!obj.is_object()) return nullptr;
+  for (const char* key : keys) {
+    auto it = obj.find(key);
+    if (it != obj.end() && it->is_string()) return &it->get_ref<const std::string&>();
+  }
+  return nullptr;
+}
+
+bool is_data_url(std::string_view s) { return s.size() >= 5 && lower(s.substr(0, 5)) == "data:"; }
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// `data:[<mediatype>][;param…][;base64],<data>`: the media type and the decoded size.
+void read_data_url(std::string_view url, AttachmentInfo& a) {
+  const size_t comma = url.find(',');
+  const std::string_view meta = url.substr(5, comma == std::string_view::npos ? comma : comma - 5);
+  bool base64 = false;
+  std::string mime;
+  for (size_t start = 0, n = 0;; ++n) {
+    const size_t end = meta.find(';', start);
+    std::string piece = lower(trim(meta.substr(start, end == std::string_view::npos ? end : end - start)));
+    if (n == 0) {
+      mime = std::move(piece);
+    } else if (piece == "base64") {
+      base64 = true;
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  if (a.mime.empty() && mime.find('/') != std::string::npos) a.mime = mime;
+  if (comma == std::string_view::npos) {
+    a.invalid = true;
+    return;
+  }
+  const std::string_view payload = url.substr(comma + 1);
+  if (base64) {
+    a.bytes = base64_decoded_size(payload);
+    a.invalid = !a.bytes;
+    return;
+  }
+  uint64_t escapes = 0;
+  for (size_t i = 0; i < payload.size(); ++i) {
+    if (payload[i] != '%') continue;
+    if (i + 2 >= payload.size() || !is_hex(payload[i + 1]) || !is_hex(payload[i + 2])) {
+      a.invalid = true;
+      return;
+    }
+    ++escapes;
+    i += 2;
+  }
+  a.bytes = payload.size() - 2 * escapes;
+}
+
+/// Inline data: a data: URL or bare base64.
+void read_inline(std::string_view data, AttachmentInfo& a) {
+  if (is_data_url(data)) {
+    read_data_url(data, a);
+    return;
+  }
+  a.bytes = base64_decoded_size(data);
+  a.invalid = !a.bytes;
+}
+
+/// A reference: inline data when it is a data: URL, else a URL (logged without its query string,
+/// where signed URLs carry their tokens).
+void read_reference(std::string_view ref, AttachmentInfo& a) {
+  if (is_data_url(ref)) {
+    read_data_url(ref, a);
+    return;
+  }
+  a.url = std::string(ref.substr(0, std::min(ref.find('?'), ref.find('#'))));
+}
+
+void add_attachment(RequestInfo& info, AttachmentInfo a) {
+  if (info.attachments.size() >= kMaxRecordedAttachments) {
+    ++info.attachments_omitted;
+    return;
+  }
+  a.name = truncate_utf8(a.name, kRecordedNameChars);
+  info.attachments.push_back(std::move(a));
+}
+
+void set_name(const json& obj, std::initializer_list<const char*> keys, AttachmentInfo& a) {
+  if (const std::string* name = string_member(obj, keys)) a.name = *name;
+}
+
+void set_file_id(const json& obj, AttachmentInfo& a) {
+  if (const std::string* id = string_member(obj, {"file_id"})) a.file_id = *id;
+}
+
+/// OpenAI parts: Chat `image_url` / `file`, Responses `input_image` / `input_file`.
+void read_openai_part(const json& part, RequestInfo& info) {
+  const std::string* type = string_member(part, {"type"});
+  if (type == nullptr) return;
+  AttachmentInfo a;
+  a.part = *type;
+  if (*type == "image_url") {
+    a.type = "image";
+    const json& iu = part.contains("image_url") ? part["image_url"] : json();
+    const std::string* url = iu.is_string() ? &iu.get_ref<const std::string&>() : string_member(iu, {"url"});
+    if (url != nullptr) read_reference(*url, a);
+  } else if (*type == "file") {
+    a.type = "document";
+    const json& file = part.contains("file") ? part["file"] : json();
+    set_name(file, {"filename"}, a);
+    set_file_id(file, a);
+    if (const std::string* data = string_member(file, {"file_data"})) read_inline(*data, a);
+  } else if (*type == "input_image") {
+    a.type = "image";
+    set_file_id(part, a);
+    const json& iu = part.contains("image_url") ? part["image_url"] : json();
+    const std::string* url = iu.is_string() ? &iu.get_ref<const std::string&>() : string_member(iu, {"url"});
+    if (url != nullptr) read_reference(*url, a);
+  } else if (*type == "input_file") {
+    a.type = "document";
+    set_name(part, {"filename"}, a);
+    set_file_id(part, a);
+    if (const std::string* data = string_member(part, {"file_data"})) read_inline(*data, a);
+    if (const std::string* url = string_member(part, {"file_url"})) read_reference(*url, a);
+  } else {
+    return;
+  }
+  add_attachment(info, std::move(a));
+}
+
+void read_openai_content(const json& content, RequestInfo& info) {
+  if (!content.is_array()) return;
+  for (const auto& part : content) read_openai_part(part, info);
+}
+
+/// Anthropic `image` / `document` blocks (sources base64, url, text, file), also inside a
+/// `tool_result`'s content.
+void read_anthropic_content(const json& content, RequestInfo& info, int depth = 0) {
+  if (!content.is_array()) return;
+  for (const auto& block : content) {
+    const std::string* type = string_member(block, {"type"});
+    if (type == nullptr) continue;
+    if (*type == "tool_result" && depth == 0) {
+      if (block.contains("content")) read_anthropic_content(block["content"], info, depth + 1);
+      continue;
+    }
+    if (*type != "image" && *type != "document") continue;
+    AttachmentInfo a;
+    a.part = *type;
+    a.type = *type;
+    set_name(block, {"title"}, a);
+    const json& source = block.contains("source") ? block["source"] : json();
+    if (const std::string* mime = string_member(source, {"media_type"})) a.mime = lower(*mime);
+    const std::string* kind = string_member(source, {"type"});
+    const std::string* data = string_member(source, {"data"});
+    if (kind != nullptr && *kind == "base64") {
+      read_inline(data != nullptr ? *data : std::string(), a);
+    } else if (kind != nullptr && *kind == "text") {
+      if (a.mime.empty()) a.mime = "text/plain";
+      a.bytes = data != nullptr ? data->size() : 0;
+    } else if (kind != nullptr && *kind == "url") {
+      if (const std::string* url = string_member(source, {"url"})) read_reference(*url, a);
+    } else if (kind != nullptr && *kind == "file") {
+      set_file_id(source, a);
+    }
+    add_attachment(info, std::move(a));
+  }
+}
+
+/// Gemini `inlineData` {mimeType, data} and `fileData` {mimeType, fileUri} parts (either case).
+void read_gemini_parts(const json& parts, RequestInfo& info) {
+  if (!parts.is_array()) return;
+  for (const auto& part : parts) {
+    if (!part.is_object()) continue;
+    for (const char* key : {"inlineData", "inline_data", "fileData", "file_data"}) {
+      auto it = part.find(key);
+      if (it == part.end() || !it->is_object()) continue;
+      const bool inline_data = key[0] == 'i';
+      AttachmentInfo a;
+      a.part = inline_data ? "inlineData" : "fileData";
+      if (const std::string* mime = string_member(*it, {"mimeType", "mime_type"})) a.mime = lower(*mime);
+      a.type = a.mime.rfind("image/", 0) == 0 ? "image" : "document";
+      set_name(*it, {"displayName", "display_name"}, a);
+      if (inline_data) {
+        const std::string* data = string_member(*it, {"data"});
+        read_inline(data != nullptr ? *data : std::string(), a);
+      } else if (const std::string* uri = string_member(*it, {"fileUri", "file_uri"})) {
+        read_reference(*uri, a);
+      }
+      add_attachment(info, std::move(a));
+      break;
+    }
+  }
+}
 
 // ---- per-API prompt extraction ---------------------------------------------------------------
 
@@ -126,6 +325,8 @@ void read_chat(const json& body, RequestInfo& info) {
       info.tool_result = role == "tool" || role == "function";
     }
     info.input_words = words_in(messages);
+    for (const auto& m : messages)
+      if (m.is_object() && m.contains("content")) read_openai_content(m["content"], info);
   }
   if (body.contains("stream_options") && body["stream_options"].is_object())
     info.include_usage = is_true(body["stream_options"].value("include_usage", json(false)));
@@ -149,6 +350,8 @@ void read_anthropic(const json& body, RequestInfo& info) {
                          has_block_of_type(last.value("content", json()), "tool_result");
     }
     info.input_words = words_in(messages);
+    for (const auto& m : messages)
+      if (m.is_object() && m.contains("content")) read_anthropic_content(m["content"], info);
   }
   if (body.contains("system")) info.input_words += words_in(body["system"]);
 }
@@ -178,6 +381,12 @@ void read_responses(const json& body, RequestInfo& info) {
     if (!input.empty() && input.back().is_object())
       info.tool_result = ends_with(input.back().value("type", ""), "_call_output");
     info.input_words = words_in(input);
+    for (const auto& item : input) {
+      if (!item.is_object()) continue;
+      read_openai_part(item, info);
+      for (const char* key : {"content", "output"})
+        if (item.contains(key)) read_openai_content(item[key], info);
+    }
   }
   if (body.contains("instructions")) info.input_words += words_in(body["instructions"]);
 }
@@ -203,6 +412,8 @@ void read_gemini(const json& body, RequestInfo& info) {
           if (p.is_object() && p.contains("functionResponse")) info.tool_result = true;
     }
     info.input_words = words_in(contents);
+    for (const auto& c : contents)
+      if (c.is_object() && c.contains("parts")) read_gemini_parts(c["parts"], info);
   }
   for (const char* key : {"systemInstruction", "system_instruction"})
     if (body.contains(key)) info.input_words += words_in(body[key]);
@@ -403,6 +614,26 @@ std::string strip_markup(std::string_view text) {
     }
   }
   return std::string(trim(out));
+}
+
+std::optional<uint64_t> base64_decoded_size(std::string_view data) {
+  uint64_t symbols = 0;
+  uint64_t padding = 0;
+  for (char c : data) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    if (c == '=') {
+      if (++padding > 2) return std::nullopt;
+      continue;
+    }
+    if (padding > 0) return std::nullopt;  // data after the padding
+    const bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                          c == '+' || c == '/' || c == '-' || c == '_';
+    if (!alphabet) return std::nullopt;
+    ++symbols;
+  }
+  if (symbols % 4 == 1) return std::nullopt;
+  if (padding > 0 && (symbols + padding) % 4 != 0) return std::nullopt;
+  return symbols / 4 * 3 + (symbols % 4 == 0 ? 0 : symbols % 4 - 1);
 }
 
 int64_t count_words(std::string_view text) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,23 @@ struct HttpInput {
   std::string body;
 };
 
+/// One attachment a request carries (README "The request log"): what kind of part it is, its
+/// MIME type and decoded size, or the URL it references. The bytes themselves are never kept.
+struct AttachmentInfo {
+  std::string part;         ///< the wire part: image_url, file, input_image, input_file, image,
+                            ///< document, inlineData, fileData
+  std::string type;         ///< "image" or "document" (any other file)
+  std::string mime;         ///< "" when the request does not say
+  std::string name;         ///< the filename given with it, if any (cut at 200 characters)
+  std::optional<uint64_t> bytes;  ///< decoded size of inline data
+  std::string url;          ///< a referenced URL, without its query string
+  std::string file_id;      ///< an uploaded file referenced by id
+  bool invalid = false;     ///< inline data that is not valid base64 (or a malformed data: URL)
+};
+
+/// At most this many attachments are recorded per request; the rest are only counted.
+inline constexpr size_t kMaxRecordedAttachments = 100;
+
 struct RequestInfo {
   std::string method;
   std::string path;
@@ -60,6 +78,8 @@ struct RequestInfo {
   int64_t input_words = 0;      ///< words in every message, system prompt and instructions
   bool has_tools = false;       ///< the request offers tools
   bool tool_result = false;     ///< the conversation ends with a tool result
+  std::vector<AttachmentInfo> attachments;  ///< in request order, at most kMaxRecordedAttachments
+  size_t attachments_omitted = 0;           ///< attachments past that bound
   std::string api_key;          ///< compared by script rules, never logged
   nlohmann::json body;          ///< the parsed body; null when empty or not JSON
   bool body_is_json = true;     ///< false when a body was sent and does not parse
@@ -73,6 +93,10 @@ RequestInfo analyze_request(const HttpInput& input);
 /// `<system-reminder>` blocks, Codex's `<environment_context>`); any other line starting with `<`
 /// goes as well. The rest is trimmed.
 std::string strip_markup(std::string_view text);
+
+/// Decoded size of base64 `data` (standard or URL-safe alphabet, ASCII whitespace ignored, padding
+/// optional); nullopt when it is not base64. Counts without decoding.
+std::optional<uint64_t> base64_decoded_size(std::string_view data);
 
 /// Whitespace-separated words.
 int64_t count_words(std::string_view text);
