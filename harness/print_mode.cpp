@@ -310,11 +310,11 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
   }
 
   // Attachments named relative to the workspace still resolve from a clean directory.
-  std::vector<std::string> files;
+  std::vector<TemplateFile> files;
   for (const auto& attachment : request.attachments) {
     std::string file = attachment.source;
     if (!file.empty() && file[0] != '/') file = (std::filesystem::path(cwd) / file).string();
-    files.push_back(std::move(file));
+    files.push_back(TemplateFile{file, std::filesystem::path(file).filename().string()});
   }
   cwd = directory->cwd;
   spawn.cwd = cwd;

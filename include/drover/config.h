@@ -86,6 +86,7 @@ struct StagingSpec {
   uint64_t max_file_bytes = 64ull << 20;    ///< maxFileBytes: per attachment
   uint64_t max_total_bytes = 256ull << 20;  ///< maxTotalBytes: all attachments of one run
   bool keep = false;  ///< keep the staged copies after the run (for debugging; the result says where)
+  bool configured = false;  ///< set when a config file has a "staging" block
 };
 
 /// A route's `transport.<kind>.fileInput` (pinned location): which attachments it takes and, in
@@ -320,6 +321,12 @@ struct TransportSpec {
   }
   std::variant<CliSpec, AcpSpec, ApiSpec> block_;
 };
+
+/// The attachment categories a transport takes, as `drover routes --json` lists them (README
+/// "Attachments"): print mode: fileInput's categories (every category when it lists none), every
+/// category when argsTemplate has `{files}` and there is no fileInput, none otherwise; ACP:
+/// fileInput's, else every category; API: fileInput's, else image, document and text.
+std::vector<AttachmentCategory> accepted_attachment_categories(const TransportSpec& transport);
 
 struct ModelSpec {
   std::string id;

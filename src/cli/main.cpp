@@ -393,6 +393,9 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
         for (const auto& [name, value] : cli->env) env_names.push_back(name);  // never values
       const drover::ApiSpec no_api;
       const drover::ApiSpec& api = t.if_api() ? *t.if_api() : no_api;
+      nlohmann::json attachments = nlohmann::json::array();
+      for (auto category : drover::accepted_attachment_categories(t))
+        attachments.push_back(drover::to_string(category));
       out.push_back({{"id", r.id},
                      {"provider", r.provider},
                      {"transport", r.transport},
@@ -404,6 +407,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"apiFormat", api.format},
                      {"baseUrl", drover::redact_url(api.base_url)},
                      {"apiKeyEnv", api.credentials.api_key_env.value_or("")},
+                     {"attachments", attachments},
                      {"preset", r.provider_spec->preset},
                      {"source", r.provider_spec->source},
                      {"default", def && def->id == r.id}});

@@ -13,7 +13,7 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                   "maxOutputBytes", "suppressHarnessNoise", "failOnHarnessOnlyTurn",
                   "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
                   "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
-                  "modelSelection", "strictModels", "envWhen", "policyModes"});
+                  "modelSelection", "strictModels", "envWhen", "policyModes", "fileInput"});
   parse_child_settings(ctx, v, path,
                        ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
                                      acp.context_mode, acp.watchdog, acp.max_output_bytes,
@@ -143,6 +143,9 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                    v.at("modelSelection"));
   }
   if (auto b = ctx.bool_member(v, path, "strictModels")) acp.strict_models = *b;
+  if (auto it = v.find("fileInput"); it != v.end())
+    parse_file_input(ctx, *it, child(path, "fileInput"), TransportKind::acp,
+                     acp.file_input.emplace());
 }
 
 }  // namespace drover::cfg

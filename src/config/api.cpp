@@ -18,7 +18,7 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path,
                  {"format", "baseUrl", "apiKey", "apiKeyEnv", "apiKeyDelimiter", "parameters",
-                  "headers", "connectTimeout", "timeout", "idleTimeout"});
+                  "headers", "connectTimeout", "timeout", "idleTimeout", "fileInput"});
   if (auto f = ctx.string_member(v, path, "format", false, true)) {
     if (api::wire_format_from_string(*f))
       api.format = *f;
@@ -66,6 +66,9 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
   if (auto ms = ctx.seconds_member(v, path, "connectTimeout", false)) api.connect_timeout_ms = *ms;
   api.total_timeout_ms = ctx.seconds_member(v, path, "timeout", false);
   if (auto ms = ctx.seconds_member(v, path, "idleTimeout", false)) api.idle_timeout_ms = *ms;
+  if (auto it = v.find("fileInput"); it != v.end())
+    parse_file_input(ctx, *it, child(path, "fileInput"), TransportKind::api,
+                     api.file_input.emplace());
   if (auto it = v.find("parameters"); it != v.end()) {
     const std::string ppath = child(path, "parameters");
     if (!ctx.object(*it, ppath)) return;

@@ -6,14 +6,35 @@
 namespace drover {
 namespace {
 
-constexpr std::array<std::pair<Placeholder, std::string_view>, 6> kPlaceholders{{
+constexpr std::array<std::pair<Placeholder, std::string_view>, 9> kPlaceholders{{
     {Placeholder::prompt, "prompt"},
     {Placeholder::model, "model"},
     {Placeholder::system, "system"},
     {Placeholder::output_file, "output_file"},
     {Placeholder::session_id, "session_id"},
     {Placeholder::files, "files"},
+    {Placeholder::attachments_dir, "attachments_dir"},
+    {Placeholder::path, "path"},
+    {Placeholder::name, "name"},
 }};
+
+// Which placeholders a kind of token may use: argsTemplate's, or one attachment's.
+struct PlaceholderSet {
+  std::vector<Placeholder> allowed;
+  std::string_view known;  // for messages
+};
+const PlaceholderSet kArgsPlaceholders{
+    {Placeholder::prompt, Placeholder::model, Placeholder::system, Placeholder::output_file,
+     Placeholder::session_id, Placeholder::files, Placeholder::attachments_dir},
+    "prompt, model, system, output_file, session_id, files, attachments_dir"};
+const PlaceholderSet kFilePlaceholders{{Placeholder::path, Placeholder::name}, "path, name"};
+
+std::optional<Placeholder> lookup(std::string_view name, const PlaceholderSet& set) {
+  for (const auto& [ph, n] : kPlaceholders)
+    if (n == name && std::find(set.allowed.begin(), set.allowed.end(), ph) != set.allowed.end())
+      return ph;
+  return std::nullopt;
+}
 
 // Whether the placeholder has a value; prompt always has one.
 bool has_value(Placeholder p, const TemplateValues& v) {
@@ -30,6 +51,11 @@ bool has_value(Placeholder p, const TemplateValues& v) {
       return v.session_id.has_value();
     case Placeholder::files:
       return !v.files.empty();
+    case Placeholder::attachments_dir:
+      return v.attachments_dir.has_value();
+    case Placeholder::path:
+    case Placeholder::name:
+      return false;  // only in perFileArgs, never in argsTemplate
   }
   return false;
 }
@@ -50,10 +76,15 @@ std::string value_of(Placeholder p, const TemplateValues& v) {
       std::string joined;
       for (size_t i = 0; i < v.files.size(); ++i) {
         if (i) joined += ',';
-        joined += v.files[i];
+        joined += v.files[i].path;
       }
       return joined;
     }
+    case Placeholder::attachments_dir:
+      return v.attachments_dir.value_or("");
+    case Placeholder::path:
+    case Placeholder::name:
+      return {};
   }
   return {};
 }
@@ -76,14 +107,10 @@ std::string_view to_string(Placeholder p) noexcept {
 }
 
 std::optional<Placeholder> placeholder_from_name(std::string_view name) noexcept {
-  for (const auto& [ph, n] : kPlaceholders)
-    if (n == name) return ph;
-  return std::nullopt;
+  return lookup(name, kArgsPlaceholders);
 }
 
-std::string_view known_placeholders() noexcept {
-  return "prompt, model, system, output_file, session_id, files";
-}
+std::string_view known_placeholders() noexcept { return kArgsPlaceholders.known; }
 
 bool TemplateToken::uses(Placeholder p) const noexcept {
   for (const auto& piece : pieces)
@@ -95,8 +122,10 @@ bool TemplateToken::is_exactly(Placeholder p) const noexcept {
   return pieces.size() == 1 && pieces[0].is_placeholder && pieces[0].placeholder == p;
 }
 
-std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_template_token(
-    std::string_view s) {
+namespace {
+
+std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_token(
+    std::string_view s, const PlaceholderSet& set) {
   TemplateToken token;
   size_t i = 0;
   while (i < s.size()) {
@@ -114,10 +143,10 @@ std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_templa
                                   " (write {{ for a literal brace)"};
       }
       const std::string_view name = s.substr(i + 1, close - i - 1);
-      const auto ph = placeholder_from_name(name);
+      const auto ph = lookup(name, set);
       if (!ph) {
         return {std::nullopt, "unknown placeholder {" + std::string(name) +
-                                  "} (known: " + std::string(known_placeholders()) + ")"};
+                                  "} (known: " + std::string(set.known) + ")"};
       }
       token.pieces.push_back(TemplatePiece{true, {}, *ph});
       i = close + 1;
@@ -137,6 +166,33 @@ std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_templa
     }
   }
   return {std::move(token), std::nullopt};
+}
+
+}  // namespace
+
+std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_template_token(
+    std::string_view token) {
+  return parse_token(token, kArgsPlaceholders);
+}
+
+std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_file_token(
+    std::string_view token) {
+  return parse_token(token, kFilePlaceholders);
+}
+
+std::string expand_file_token(std::string_view text, const TemplateFile& file) {
+  auto [token, problem] = parse_file_token(text);
+  if (!token) return std::string(text);
+  std::string out;
+  for (const auto& piece : token->pieces) {
+    if (!piece.is_placeholder)
+      out += piece.literal;
+    else if (piece.placeholder == Placeholder::path)
+      out += file.path;
+    else if (piece.placeholder == Placeholder::name)
+      out += file.name;
+  }
+  return out;
 }
 
 std::vector<std::string> args_template_problems(const std::vector<std::vector<std::string>>& groups,
@@ -198,7 +254,10 @@ std::vector<std::string> expand_args(const std::vector<TemplateGroup>& groups,
     if (!complete) continue;
     for (const auto& token : group) {
       if (token.is_exactly(Placeholder::files)) {
-        argv.insert(argv.end(), values.files.begin(), values.files.end());
+        // The per-file block; each token takes this file's values only (never re-expanded).
+        for (const auto& file : values.files)
+          for (const auto& per_file : values.per_file_args)
+            argv.push_back(expand_file_token(per_file, file));
         continue;
       }
       std::string out;

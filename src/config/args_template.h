@@ -13,12 +13,25 @@
 
 namespace drover {
 
-enum class Placeholder { prompt, model, system, output_file, session_id, files };
+/// The placeholders of argsTemplate (prompt … attachments_dir) and of fileInput's perFileArgs
+/// and mentionTemplate (path, name: one staged attachment).
+enum class Placeholder {
+  prompt,
+  model,
+  system,
+  output_file,
+  session_id,
+  files,
+  attachments_dir,
+  path,
+  name,
+};
 
 /// "prompt", "model", ... as written between braces.
 std::string_view to_string(Placeholder p) noexcept;
+/// An argsTemplate placeholder by name (path and name are not among them).
 std::optional<Placeholder> placeholder_from_name(std::string_view name) noexcept;
-/// "prompt, model, system, output_file, session_id, files" (for error messages).
+/// "prompt, model, system, output_file, session_id, files, attachments_dir" (for error messages).
 std::string_view known_placeholders() noexcept;
 
 /// One piece of a token: literal text (with `{{`/`}}` already unescaped) or a placeholder.
@@ -38,9 +51,13 @@ struct TemplateToken {
 
 using TemplateGroup = std::vector<TemplateToken>;
 
-/// Parses one token. On failure returns the problem without any path, e.g.
+/// Parses one argsTemplate token. On failure returns the problem without any path, e.g.
 /// `unknown placeholder {foo} (known: prompt, model, ...)` or `unbalanced '}' at offset 3`.
 std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_template_token(
+    std::string_view token);
+/// Parses one token of perFileArgs or a mentionTemplate: the same syntax, with only {path} and
+/// {name} known.
+std::pair<std::optional<TemplateToken>, std::optional<std::string>> parse_file_token(
     std::string_view token);
 
 /// Every problem in a template, one message per bad token, each prefixed with its path:
@@ -54,12 +71,23 @@ std::vector<std::string> args_template_problems(const std::vector<std::vector<st
 std::optional<Error> validate_args_template(const std::vector<std::vector<std::string>>& groups,
                                             const std::string& path_prefix);
 
+/// One staged attachment as `{files}` hands it on: {path} (absolute, of the staged copy) and
+/// {name} (its sanitized name, never starting with '-').
+struct TemplateFile {
+  std::string path;
+  std::string name;
+};
+
 /// Values for one expansion. nullopt (or no files) means "absent": any group using that
 /// placeholder is dropped whole. An empty string is a present value.
 struct TemplateValues {
   std::string prompt;
   std::optional<std::string> model, system, output_file, session_id;
-  std::vector<std::string> files;
+  std::vector<TemplateFile> files;
+  /// The tokens a whole-token `{files}` becomes for each file (fileInput's perFileArgs).
+  std::vector<std::string> per_file_args{"{path}"};
+  /// The directory holding the staged copies ({attachments_dir}); absent when the run has none.
+  std::optional<std::string> attachments_dir;
 };
 
 /// Parses a whole template; nullopt when any token is invalid (validate first for messages).
@@ -67,8 +95,9 @@ std::optional<std::vector<TemplateGroup>> parse_args_template(
     const std::vector<std::vector<std::string>>& groups);
 
 /// Expands a parsed template into argv[1..]. Values are inserted verbatim: braces inside a value
-/// are never expanded again. A token that is exactly `{files}` becomes one token per file;
-/// `{files}` inside a larger token joins the files with commas.
+/// are never expanded again. A token that is exactly `{files}` becomes, per file, the tokens of
+/// `per_file_args` with that file's {path} and {name}; `{files}` inside a larger token joins the
+/// files' paths with commas.
 std::vector<std::string> expand_args(const std::vector<TemplateGroup>& groups,
                                      const TemplateValues& values);
 /// Same, from the configured strings. Invalid tokens (which validation rejects) are passed
@@ -82,6 +111,10 @@ bool condition_holds(std::string_view condition, const RunFacts& facts);
 std::vector<std::vector<std::string>> active_groups(
     const std::vector<std::vector<std::string>>& groups,
     const std::vector<std::vector<std::string>>& when, const RunFacts& facts);
+
+/// `text` (a perFileArgs token or mentionTemplate) with {path} and {name} of `file`; an invalid
+/// text (which validation rejects) is returned as written.
+std::string expand_file_token(std::string_view text, const TemplateFile& file);
 
 /// Whether any token uses the named placeholder (`"output_file"`, ...). Unknown names and
 /// invalid tokens count as not used.

@@ -47,7 +47,7 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
       v, path,
       {"argsTemplate", "input", "parser", "env", "clearEnv", "cwd", "maxOutputBytes", "watchdog",
        "suppressHarnessNoise", "failOnHarnessOnlyTurn", "noiseMarkers", "streaming",
-       "contextMode", "cleanEnv", "ephemeral", "discovery", "envWhen"});
+       "contextMode", "cleanEnv", "ephemeral", "discovery", "envWhen", "fileInput"});
   // nullopt when input itself is invalid: the {prompt} rules depend on it, so they are skipped.
   std::optional<CliSpec::Input> input = CliSpec::Input::arg;
   if (auto s = ctx.string_member(v, path, "input", false, false)) {
@@ -97,6 +97,23 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
   if (auto b = ctx.bool_member(v, path, "ephemeral")) cli.ephemeral = *b;
   if (auto it = v.find("discovery"); it != v.end())
     parse_discovery(ctx, *it, child(path, "discovery"), cli.discovery);
+  if (auto it = v.find("fileInput"); it != v.end()) {
+    const std::string fpath = child(path, "fileInput");
+    FileInputSpec& in = cli.file_input.emplace();
+    const size_t before = ctx.errors.size();
+    parse_file_input(ctx, *it, fpath, TransportKind::cli, in);
+    // Where the files go must exist in the template (placement args) or must not (prompt).
+    const bool files = template_uses(cli.args_template, "files") ||
+                       (cli.streaming && template_uses(cli.streaming->args_template, "files"));
+    if (ctx.errors.size() == before && in.placement == FileInputSpec::Placement::args && !files)
+      ctx.error(fpath, "placement \"args\" needs {files} in argsTemplate (or "
+                       "streaming.argsTemplate), where the per-file arguments go; or set "
+                       "placement to \"prompt\"");
+    if (ctx.errors.size() == before && in.placement == FileInputSpec::Placement::prompt && files)
+      ctx.error(child(fpath, "placement"),
+                "\"prompt\" mentions the files in the prompt, so the argsTemplate's {files} "
+                "would stay empty: remove it (use {attachments_dir} to name their directory)");
+  }
 }
 
 }  // namespace drover::cfg

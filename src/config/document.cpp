@@ -282,9 +282,10 @@ void parse_root(Ctx& ctx, const ojson& doc, Config& config) {
     ctx.error("", "expected an object at the top level, got " + describe(doc));
     return;
   }
-  ctx.check_keys(doc, "", {"defaultRoute", "providers", "routing", "description"});
+  ctx.check_keys(doc, "", {"defaultRoute", "providers", "routing", "staging", "description"});
   if (auto d = ctx.string_member(doc, "", "defaultRoute", false, true)) config.default_route = *d;
   if (auto r = doc.find("routing"); r != doc.end()) parse_routing(ctx, *r, "routing", config.routing);
+  if (auto s = doc.find("staging"); s != doc.end()) parse_staging(ctx, *s, "staging", config.staging);
   auto it = doc.find("providers");
   if (it == doc.end()) return;
   if (!it->is_object()) {

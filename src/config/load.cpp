@@ -168,6 +168,9 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
         yielded.push_back("routing");
       else if (config->routing.configured)
         merged.routing = config->routing;  // workspace wins
+      // `staging` makes a workspace file one that needs trust (it says where copies are written),
+      // so a workspace block that was read is trusted and wins like routing.
+      if (config->staging.configured) merged.staging = config->staging;
       if (!yielded.empty())
         merged.notices.push_back(valid_utf8(
             verdict.key + " is not trusted, so the global configuration's " +

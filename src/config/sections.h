@@ -51,6 +51,15 @@ void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, Chi
 void parse_env_when(Ctx& ctx, const ojson& v, const std::string& path,
                     std::vector<ConditionalEnv>& out);
 
+// ---- staging.cpp: where attachments are staged, and which a route takes ----------------------
+
+/// The top-level `staging` block.
+void parse_staging(Ctx& ctx, const ojson& v, const std::string& path, StagingSpec& staging);
+/// `transport.<kind>.fileInput`; placement, perFileArgs, mentionTemplate and separator are for
+/// kind cli only (an error naming the key elsewhere).
+void parse_file_input(Ctx& ctx, const ojson& v, const std::string& path, TransportKind kind,
+                      FileInputSpec& in);
+
 // ---- cli.cpp, acp.cpp, api.cpp: the blocks of the three transport kinds --------------------
 
 void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli);

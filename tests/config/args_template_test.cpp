@@ -56,10 +56,10 @@ TEST(ArgsTemplate, GroupsWithAbsentValuesAreDroppedWhole) {
   all.system = "sys";
   all.session_id = "s";
   all.output_file = "/tmp/out";
-  all.files = {"a.txt"};
+  all.files = {{"/s/a.txt", "a.txt"}};
   EXPECT_THAT(expand_args(groups, all),
               ElementsAre("run", "--model", "m", "--append-system-prompt", "sys", "--resume", "s",
-                          "-o", "/tmp/out", "--attach", "a.txt", "hi"));
+                          "-o", "/tmp/out", "--attach", "/s/a.txt", "hi"));
 }
 
 TEST(ArgsTemplate, OneAbsentValueDropsTheGroupEvenIfOthersArePresent) {
@@ -77,15 +77,45 @@ TEST(ArgsTemplate, EmptyStringIsAPresentValue) {
 
 TEST(ArgsTemplate, ExactFilesTokenFansOutOnePerFile) {
   TemplateValues v = with_prompt("p");
-  v.files = {"a.txt", "dir/b c.png", "{model}"};
+  v.files = {{"/s/a.txt", "a.txt"}, {"/s/dir/b c.png", "b_c.png"}, {"/s/{model}", "{name}"}};
   EXPECT_THAT(expand_args(Groups{{"--files", "{files}"}, {"{prompt}"}}, v),
-              ElementsAre("--files", "a.txt", "dir/b c.png", "{model}", "p"));
+              ElementsAre("--files", "/s/a.txt", "/s/dir/b c.png", "/s/{model}", "p"));
 }
 
-TEST(ArgsTemplate, FilesInsideALargerTokenJoinWithCommas) {
+TEST(ArgsTemplate, FilesInsideALargerTokenJoinThePathsWithCommas) {
   TemplateValues v = with_prompt("p");
-  v.files = {"a", "b", "c"};
-  EXPECT_THAT(expand_args(Groups{{"--files={files}"}}, v), ElementsAre("--files=a,b,c"));
+  v.files = {{"/a", "a"}, {"/b", "b"}, {"/c", "c"}};
+  v.per_file_args = {"--file", "{path}"};  // for the whole-token form only
+  EXPECT_THAT(expand_args(Groups{{"--files={files}"}}, v), ElementsAre("--files=/a,/b,/c"));
+}
+
+TEST(ArgsTemplate, FilesBecomesThePerFileArgumentsOfEachFile) {
+  TemplateValues v = with_prompt("p");
+  v.files = {{"/s/attachments/a.png", "a.png"}, {"/s/attachments/{path}", "{path}"}};
+  v.per_file_args = {"--image", "{path}", "--label={name}:{{x}}"};
+  EXPECT_THAT(expand_args(Groups{{"run"}, {"{files}"}, {"{prompt}"}}, v),
+              ElementsAre("run", "--image", "/s/attachments/a.png", "--label=a.png:{x}", "--image",
+                          "/s/attachments/{path}", "--label={path}:{x}", "p"))
+      << "a file's values are inserted verbatim, never expanded again";
+}
+
+TEST(ArgsTemplate, AttachmentsDirGroupIsDroppedWithoutAttachments) {
+  const Groups groups{{"--add-dir", "{attachments_dir}"}, {"{prompt}"}};
+  EXPECT_THAT(expand_args(groups, with_prompt("p")), ElementsAre("p"));
+  TemplateValues v = with_prompt("p");
+  v.attachments_dir = "/tmp/drover-att-1-abc/attachments";
+  EXPECT_THAT(expand_args(groups, v),
+              ElementsAre("--add-dir", "/tmp/drover-att-1-abc/attachments", "p"));
+}
+
+TEST(ArgsTemplate, FileTokensKnowOnlyPathAndName) {
+  EXPECT_FALSE(parse_file_token("--f={path}/{name}").second) << "path and name are known";
+  EXPECT_EQ(parse_file_token("{prompt}").second, "unknown placeholder {prompt} (known: path, name)");
+  EXPECT_EQ(parse_template_token("{path}").second.value_or("").rfind("unknown placeholder {path}", 0),
+            0u)
+      << "an argsTemplate has no single file to name";
+  EXPECT_EQ(expand_file_token("@{path} ({name})", TemplateFile{"/d/a b.txt", "a_b.txt"}),
+            "@/d/a b.txt (a_b.txt)");
 }
 
 TEST(ArgsTemplate, DoubledBracesAreLiteral) {
@@ -114,10 +144,10 @@ TEST(ArgsTemplate, ParseTokenPieces) {
 TEST(ArgsTemplate, ParseTokenErrors) {
   EXPECT_EQ(parse_template_token("{foo}").second,
             "unknown placeholder {foo} (known: prompt, model, system, output_file, session_id, "
-            "files)");
+            "files, attachments_dir)");
   EXPECT_EQ(parse_template_token("{}").second,
             "unknown placeholder {} (known: prompt, model, system, output_file, session_id, "
-            "files)");
+            "files, attachments_dir)");
   EXPECT_EQ(parse_template_token("ab{model").second,
             "unbalanced '{' at offset 2 (write {{ for a literal brace)");
   EXPECT_EQ(parse_template_token("{a{model}").second,
@@ -135,7 +165,7 @@ TEST(ArgsTemplate, ValidateReportsEveryBadTokenWithItsPath) {
   EXPECT_EQ(error->code, ErrorCode::config_error);
   EXPECT_EQ(error->message,
             "cli.t[1]: unknown placeholder {bad} (known: prompt, model, system, output_file, "
-            "session_id, files)\n"
+            "session_id, files, attachments_dir)\n"
             "cli.t[2][1]: unbalanced '{' at offset 0 (write {{ for a literal brace)");
 }
 

@@ -327,7 +327,7 @@ TEST(ConfigErrors, UnknownKeySuggestionIgnoresCaseAndSnakeCase) {
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
   const std::string msg = parse_error(R"({"providers": {}, "colour": "blue"})");
-  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing, description)");
+  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing, staging, description)");
 }
 
 TEST(ConfigErrors, DuplicateJsonKeysAreErrors) {
@@ -487,7 +487,7 @@ TEST(ConfigErrors, UnknownPlaceholderAtExactPath) {
       with_cli(R"({"argsTemplate": ["-p", "{prompt}", "--x={foo}", ["--y", "{bar}"]]})"));
   EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
                              ".argsTemplate[2]: unknown placeholder {foo} (known: prompt, model, "
-                             "system, output_file, session_id, files)"));
+                             "system, output_file, session_id, files, attachments_dir)"));
   EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[3][1]: unknown placeholder {bar}"));
 }
 

@@ -357,6 +357,29 @@ TEST_F(Staging, ACancelledJobLeavesNothingAndSaysAborted) {
   expect_nothing_staged();
 }
 
+TEST_F(Staging, CopyingALargeAttachmentLeavesTheLoopFree) {
+  // The copy runs on the work queue: the loop keeps serving timers (other runs) meanwhile.
+  workspace_.write("large.bin", std::string(64 << 20, 'x'));
+  Loop loop;
+  bool done = false;
+  int ticks = 0;
+  LoopTimer timer(loop);
+  std::function<void()> tick = [&] {
+    ++ticks;
+    if (!done) timer.start(1, tick);
+  };
+  timer.start(1, tick);
+  stage_attachments(loop, {"large.bin"}, options(),
+                    [&](std::optional<StagedAttachments> s, std::optional<Error> e) {
+                      done = true;
+                      EXPECT_TRUE(s.has_value()) << (e ? e->message : "");
+                    });
+  loop.run();
+  EXPECT_TRUE(done);
+  EXPECT_GE(ticks, 2) << "the loop was blocked while the attachment was copied";
+  expect_nothing_staged();
+}
+
 TEST_F(Staging, AnUnwritableStagingDirectoryIsAClearError) {
   workspace_.write("notes.txt", "hello");
   auto o = options();
