@@ -20,7 +20,9 @@
 #include "src/loop/loop.h"
 #include "src/loop/process.h"
 #include "src/config/redact.h"
+#include "src/transport/attachments.h"
 #include "src/transport/run_control.h"
+#include "staging/attachments.h"
 #include "staging/session_lock.h"
 #include "staging/temp_dir.h"
 
@@ -39,6 +41,10 @@ struct PrintModeRun {
   ResultHandler on_done;
   std::unique_ptr<parsers::OutputParser> parser;
   std::optional<TempDir> temp_dir;
+  // The run's attachments, staged before anything is spawned; removed (unless kept) before the
+  // Result is handed on. In clean mode they are inside temp_dir.
+  std::optional<StagedAttachments> staged;
+  std::string delivery;  // "args" or "prompt": how the staged files reached the harness
   std::optional<std::string> output_file;
   std::string command_name;
   WatchdogSpec watchdog;       // the route's, with the request's overrides: what the process ran with
@@ -73,11 +79,20 @@ struct PrintModeRun {
   void complete(ProcessOutcome&& outcome);
   /// Ends the run before anything was spawned; temporary files go first.
   void fail(Error error) {
-    temp_dir.reset();
     Result result;
+    release_attachments(result, /*delivered=*/false);
+    temp_dir.reset();
     result.error = std::move(error);
     result.policy = policy.report;
     deliver(std::move(result));
+  }
+  /// Reports the attachments (when the harness got them) and removes their copies, unless
+  /// kept: then the result says where they are.
+  void release_attachments(Result& result, bool delivered) {
+    if (!staged) return;
+    if (delivered) result.attachments = staged->reports({}, delivery);
+    if (staged->kept_at) result.warnings.push_back("attachments kept in " + *staged->kept_at);
+    staged.reset();
   }
   /// Shapes the Result by the stop asked for, then hands it on from the loop (never from inside
   /// start_print_mode or a RunControl call).
@@ -204,6 +219,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   // is handed on (and serialized).
   std::string().swap(outcome.stdout_tail);
   std::string().swap(outcome.stderr_tail);
+  release_attachments(result, /*delivered=*/true);
   temp_dir.reset();  // remove {output_file} before anyone sees the result
   session_lock.reset();
   deliver(std::move(result));
@@ -237,12 +253,20 @@ void spawn_print_mode(Loop& loop, std::shared_ptr<PrintModeRun> run, SpawnOption
 
 namespace {
 
+// What the process is started with once the attachments are staged.
+struct Launch {
+  SpawnOptions spawn;  // everything but argv (and stdin, which may mention the attachments)
+  std::vector<std::vector<std::string>> args_template;  // the groups this run uses
+  TemplateValues values;  // everything but the attachments
+};
+
+void launch_print_mode(const std::shared_ptr<PrintModeRun>& run, Launch launch);
+
 void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, const Route& route,
                       const RunRequest& request, EventHandler on_event, ResultHandler on_done) {
   const TransportSpec& transport = route.account_spec->transport;
   const CliSpec& cli = transport.cli();
   const bool streaming = request.stream && cli.streaming.has_value();
-  const ParserSpec& parser_spec = streaming ? cli.streaming->parser : cli.parser;
 
   run->loop = &loop;
   run->route = route;
@@ -309,13 +333,6 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
     return;
   }
 
-  // Attachments named relative to the workspace still resolve from a clean directory.
-  std::vector<TemplateFile> files;
-  for (const auto& attachment : request.attachments) {
-    std::string file = attachment.source;
-    if (!file.empty() && file[0] != '/') file = (std::filesystem::path(cwd) / file).string();
-    files.push_back(TemplateFile{file, std::filesystem::path(file).filename().string()});
-  }
   cwd = directory->cwd;
   spawn.cwd = cwd;
   if (spawn.file.empty()) {
@@ -325,12 +342,32 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
     return;
   }
 
-  TemplateValues values;
-  values.prompt = request.prompt;
-  if (!route.model.empty()) values.model = route.model;
-  values.system = request.system_prompt;
-  values.session_id = request.session_id;
-  values.files = std::move(files);
+  // Which attachments the route takes, and where they go; refused before anything is staged.
+  const bool in_prompt =
+      cli.file_input && cli.file_input->placement == FileInputSpec::Placement::prompt;
+  if (!request.attachments.empty()) {
+    if (accepted_attachment_categories(transport).empty())
+      return run->fail(Error::make(ErrorCode::unsupported_capability,
+                                   "route " + route.id +
+                                       " takes no attachments (its transport.cli has no "
+                                       "fileInput and its argsTemplate no {files})"));
+    // {files} in a group this run does not use (a condition, the other template) would drop
+    // the attachments silently.
+    if (!in_prompt && !template_uses(args_template, "files"))
+      return run->fail(Error::make(
+          ErrorCode::unsupported_capability,
+          "route " + route.id + " cannot pass attachments to this run: no {files} in the " +
+              (streaming ? "streaming.argsTemplate" : "argsTemplate") +
+              " groups it uses (their conditions do not hold)"));
+  }
+  run->delivery = in_prompt ? "prompt" : "args";
+
+  auto launch = std::make_shared<Launch>();
+  launch->values.prompt = request.prompt;
+  if (!route.model.empty()) launch->values.model = route.model;
+  launch->values.system = request.system_prompt;
+  launch->values.session_id = request.session_id;
+  if (cli.file_input) launch->values.per_file_args = cli.file_input->per_file_args;
   if (template_uses(args_template, "output_file")) {
     Error error;
     if (!run->temp_dir) run->temp_dir = TempDir::create("drover-", error);
@@ -339,14 +376,66 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
       return;
     }
     run->output_file = run->temp_dir->path() + "/answer.txt";
-    values.output_file = run->output_file;
+    launch->values.output_file = run->output_file;
   }
-  spawn.args = expand_args(args_template, values);
+  launch->args_template = args_template;
+  spawn.watchdog = apply_request_timeouts(cli.watchdog.for_run(facts.resuming), request);
+  spawn.max_output_bytes = cli.max_output_bytes;
+  spawn.stdout_kept_bytes = kParsedStdoutKeptBytes;
+  launch->spawn = std::move(spawn);
+
+  // Staging comes first: a refused or broken attachment ends the run before anything runs or
+  // waits for the session. Clean mode stages into the fresh directory (relative sources still
+  // resolve against the workspace), so the harness is shown no workspace path; kept copies go
+  // to a directory of their own, as the fresh one goes with the run.
+  StagingOptions options = staging_options_for(route, directory->workspace);
+  if (facts.context == ContextMode::clean && !options.keep) options.into = cwd;
+  stage_for_run(loop, run->control, request, std::move(options),
+                [run, launch](std::optional<StagedAttachments> staged, std::optional<Error> error) {
+                  run->control->set_stage(nullptr);
+                  if (staged) run->staged = std::move(*staged);
+                  if (error) return run->fail(std::move(*error));
+                  launch_print_mode(run, std::move(*launch));
+                });
+}
+
+void launch_print_mode(const std::shared_ptr<PrintModeRun>& run, Launch launch) {
+  Loop& loop = *run->loop;
+  const Route& route = run->route;
+  const RunRequest& request = run->request;
+  const TransportSpec& transport = route.account_spec->transport;
+  const CliSpec& cli = transport.cli();
+  // A stop asked for while nothing was live: nothing is started.
+  if (run->control->requested() != StageControl::Stop::none)
+    return run->fail(Error::make(ErrorCode::aborted, "the run was stopped before it started"));
+
+  TemplateValues& values = launch.values;
+  if (run->staged && !run->staged->files.empty()) {
+    for (const auto& file : run->staged->files) {
+      // Staging guarantees both; an argument that is neither a path nor a plain name must never
+      // reach the harness's option parser.
+      if (file.path.empty() || file.path.front() != '/' || file.name.empty() ||
+          file.name.front() == '-')
+        return run->fail(Error::make(ErrorCode::harness_error,
+                                     "attachment " + file.source +
+                                         " was not staged as a file the harness can be given"));
+      values.files.push_back(TemplateFile{file.path, file.name});
+    }
+    if (!run->staged->attachments_dir.empty()) values.attachments_dir = run->staged->attachments_dir;
+    if (run->delivery == "prompt") {
+      const FileInputSpec& in = *cli.file_input;
+      for (const auto& file : values.files)
+        values.prompt += in.separator + expand_file_token(in.mention_template, file);
+      values.files.clear();  // mentioned, not passed: {attachments_dir} still names them
+    }
+  }
+  SpawnOptions& spawn = launch.spawn;
+  spawn.args = expand_args(launch.args_template, values);
   spawn.args.insert(spawn.args.begin(), transport.command);
   if (std::any_of(spawn.args.begin(), spawn.args.end(),
                   [](const std::string& arg) { return arg.find('\0') != std::string::npos; })) {
     // execve() would cut the argument at the NUL and the harness would answer half a prompt.
-    const bool prompt = request.prompt.find('\0') != std::string::npos;
+    const bool prompt = values.prompt.find('\0') != std::string::npos;
     run->fail(Error::make(
         ErrorCode::validation_error,
         std::string(prompt ? "the prompt" : "an argument for route " + route.id) +
@@ -354,14 +443,12 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
             (prompt ? "; use a route with input: \"stdin\" (cli.input) for such prompts" : "")));
     return;
   }
-  if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = request.prompt;
-
-  spawn.watchdog = apply_request_timeouts(cli.watchdog.for_run(facts.resuming), request);
-  spawn.max_output_bytes = cli.max_output_bytes;
-  spawn.stdout_kept_bytes = kParsedStdoutKeptBytes;
+  if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = values.prompt;
   run->watchdog = spawn.watchdog;
 
-  run->parser = parsers::make_parser(parser_spec, cli.max_output_bytes);
+  const bool streaming = request.stream && cli.streaming.has_value();
+  run->parser = parsers::make_parser(streaming ? cli.streaming->parser : cli.parser,
+                                     cli.max_output_bytes);
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
   if (!request.session_id) return spawn_print_mode(loop, run, std::move(spawn));

@@ -1,5 +1,7 @@
 #include "src/api/api_transport.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +11,8 @@
 #include "src/api/http_client.h"
 #include "src/api/wire.h"
 #include "src/config/redact.h"
+#include "src/loop/loop.h"
+#include "src/transport/attachments.h"
 #include "src/transport/run_control.h"
 
 namespace drover {
@@ -44,6 +48,41 @@ const ModelSpec* find_model(const Route& route) {
   return nullptr;
 }
 
+// The directory relative attachment paths resolve against: the request's cwd, else ours.
+std::string api_workspace(const RunRequest& request) {
+  std::error_code ec;
+  std::string dir = request.cwd.value_or("");
+  if (dir.empty()) dir = std::filesystem::current_path(ec).string();
+  return std::filesystem::absolute(dir, ec).string();
+}
+
+bool has_category(const std::vector<AttachmentCategory>& list, AttachmentCategory c) {
+  return std::find(list.begin(), list.end(), c) != list.end();
+}
+
+// What the wire format can carry, narrowed to what the route's fileInput.categories names.
+std::vector<AttachmentCategory> narrowed(std::vector<AttachmentCategory> carried,
+                                         const std::vector<AttachmentCategory>& configured) {
+  if (configured.empty()) return carried;
+  carried.erase(std::remove_if(carried.begin(), carried.end(),
+                               [&](AttachmentCategory c) { return !has_category(configured, c); }),
+                carried.end());
+  return carried;
+}
+
+// Images and PDFs need a model that reads them (PDFs are read as page images by all three
+// providers): a model saying supportsImages: false never gets them, and a custom endpoint only
+// when its model says supportsImages: true. The reason when not; nullopt when it does.
+std::optional<std::string> no_vision_reason(const Route& route, api::WireFormat format) {
+  const ModelSpec* model = find_model(route);
+  if (model != nullptr && model->supports_images == false)
+    return "model " + route.model + " says \"supportsImages\": false";
+  if (model != nullptr && model->supports_images == true) return std::nullopt;
+  if (api::is_default_endpoint(format, route.account_spec->transport.api().base_url))
+    return std::nullopt;
+  return "a custom baseUrl is text-only unless the model says \"supportsImages\": true";
+}
+
 // One HTTP exchange of an API call; a second one may follow (response format fallback).
 struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   Loop* loop = nullptr;
@@ -58,6 +97,10 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   std::shared_ptr<StageControl> control = std::make_shared<StageControl>();
   std::string streamed_text;  // what the deltas carried: a paused stream's answer so far
   std::string streamed_thinking;
+  // The request's attachments, staged (kept until the outcome is delivered), and how each went.
+  std::optional<StagedAttachments> staged;
+  std::vector<std::string> deliveries;
+  bool sent = false;  // a request went out: the attachments were delivered
 
   // Per exchange
   int status = 0;
@@ -67,11 +110,50 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   std::string plain_body;
   bool streaming_body = false;
 
+  /// Turns the staged attachments into the call's (moving the bytes), refusing what the model
+  /// cannot read or the provider cannot carry inline.
+  std::optional<Error> attach(StagedAttachments&& staged_set) {
+    staged = std::move(staged_set);
+    const std::optional<std::string> no_vision = no_vision_reason(route, call.format);
+    const uint64_t inline_max = api::max_inline_attachment_bytes(call.format);
+    for (StagedAttachment& file : staged->files) {
+      const std::string what = "attachment \"" + file.name + "\"";
+      const bool visual = file.category == AttachmentCategory::image ||
+                          file.category == AttachmentCategory::document;
+      if (visual && no_vision)
+        return Error::make(ErrorCode::unsupported_capability,
+                           "route " + route.id + " does not take " +
+                               std::string(to_string(file.category)) + " attachments (" + what +
+                               " is " + file.mime + "): " + *no_vision);
+      api::ApiAttachment a;
+      a.name = file.name;
+      a.category = file.category;
+      a.mime = file.mime;
+      a.url = file.url;
+      if (!file.url) {
+        if (!file.content)
+          return Error::make(ErrorCode::validation_error,
+                             what + " is " + std::to_string(file.bytes) + " bytes, over the " +
+                                 std::to_string(inline_max) + " bytes " +
+                                 std::string(api::to_string(call.format)) + " can carry inline");
+        a.content = std::move(*file.content);
+        file.content.reset();
+      }
+      deliveries.emplace_back(api::attachment_delivery(a));
+      call.attachments.push_back(std::move(a));
+    }
+    return api::check_attachments(call);
+  }
+
   void start() {
     Error error;
     api::HttpClient* http = api::HttpClient::for_loop(*loop, error);
     if (http == nullptr) return fail(std::move(error));
     api::HttpRequestSpec spec = api::build_request(call);
+    if (!call.attachments.empty()) {
+      if (auto over = api::check_request_size(call.format, spec.body.size()))
+        return fail(std::move(*over));
+    }
     const ApiSpec& api_spec = route.account_spec->transport.api();
     api::HttpRequest req = http_request(std::move(spec), call.format, api_key, api_spec);
     // A request's 0 means no limit (RunRequest::timeout_ms).
@@ -98,6 +180,7 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
     callbacks.on_done = [self](api::HttpOutcome&& out) { self->done(std::move(out)); };
     const uint64_t id = http->start(std::move(req), std::move(callbacks), error);
     if (id == 0) return fail(std::move(error));
+    sent = true;
     // A cancel or a pause aborts this transfer; done() sees it cancelled.
     control->set_stage([http, id](StageControl::Stop) { http->cancel(id); });
   }
@@ -208,13 +291,17 @@ struct ApiCallRun : std::enable_shared_from_this<ApiCallRun> {
   /// (an HTTP cancel completes the transfer at once).
   void finish() {
     Result& result = outcome.result;
+    if (staged && sent) result.attachments = staged->reports(deliveries);
     control->shape(result);
     control->complete();
     secrets.redact(result);
     if (result.error) result.error->message = redact_url(std::move(result.error->message));
     auto done = std::move(on_done);
     auto shared = std::make_shared<TransportOutcome>(std::move(outcome));
-    if (done) loop->post([done = std::move(done), shared] { done(std::move(*shared)); });
+    // The staged set (and any directory it owns) goes once the outcome has been handed on.
+    auto keep = std::make_shared<std::optional<StagedAttachments>>(std::move(staged));
+    staged.reset();
+    if (done) loop->post([done = std::move(done), shared, keep] { done(std::move(*shared)); });
   }
 };
 
@@ -256,7 +343,26 @@ std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& a
                           "account or pass --model"));
     return run->control;
   }
-  run->start();
+  // Attachments first, before any request: staged off the loop into memory (no copies on disk),
+  // gated by what the wire format carries inline and as URLs.
+  StagingOptions options = staging_options_for(route, api_workspace(request));
+  options.copy = false;
+  options.load_max_bytes = api::max_inline_attachment_bytes(*format);
+  options.categories = narrowed(api::inline_categories(*format), options.categories);
+  options.remote_categories = narrowed(api::remote_categories(*format), options.categories);
+  if (!request.attachments.empty() && options.categories.empty()) {
+    run->fail(Error::make(ErrorCode::unsupported_capability,
+                          "route " + route.id + " takes no attachments: its fileInput.categories "
+                          "names none of image, document, text"));
+    return run->control;
+  }
+  stage_for_run(loop, run->control, request, std::move(options),
+                [run](std::optional<StagedAttachments> staged, std::optional<Error> error) {
+                  if (error) return run->fail(std::move(*error));
+                  if (auto refused = run->attach(std::move(staged).value_or(StagedAttachments{})))
+                    return run->fail(std::move(*refused));
+                  run->start();
+                });
   return run->control;
 }
 

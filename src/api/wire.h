@@ -3,6 +3,7 @@
 // Pure: no I/O, no clock. The HTTP side lives in src/api/http_client.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "drover/attachment.h"
 #include "drover/config.h"
 #include "drover/result.h"
 #include "parsers/sse_parser.h"
@@ -24,15 +26,67 @@ namespace drover::api {
 /// https://api.anthropic.com, https://generativelanguage.googleapis.com).
 std::string_view default_base_url(WireFormat format) noexcept;
 
+/// One attachment of a model call (README "Attachments over the API"): its bytes, sent inline in
+/// the provider's content block, or a remote https:// reference passed on as a URL.
+struct ApiAttachment {
+  std::string name;  ///< as the model sees it
+  AttachmentCategory category = AttachmentCategory::other;
+  std::string mime;
+  std::string content;  ///< the bytes; empty for a remote reference
+  std::optional<std::string> url;  ///< a remote reference, never fetched here
+};
+
+/// Whether `base_url` is the format's public endpoint (empty counts as it; trailing slashes
+/// do not matter). Anything else is a custom endpoint.
+bool is_default_endpoint(WireFormat format, std::string_view base_url);
+
 /// Everything one model call needs.
 struct ApiCall {
   WireFormat format = WireFormat::openai_chat;
   std::string base_url;  ///< API root as the official SDK takes it (no trailing slash needed)
   std::string model;
   std::string prompt;    ///< the user's text
+  /// Sent before the prompt in the user message, in order: images and PDFs as content blocks,
+  /// text files as text parts headed `[attachment: NAME]`, URLs as references.
+  std::vector<ApiAttachment> attachments;
   ApiParameters parameters;  ///< system prompt, temperature, max tokens, response format, stream
   ApiCompat compat;
 };
+
+// ---- attachments ---------------------------------------------------------------------------
+
+/// The categories `format` carries inline (all four: image, document = PDF, text) and those it
+/// takes as remote https:// references: Anthropic image and document (url sources), OpenAI chat
+/// image (image_url), OpenAI responses image and document (image_url, file_url), Gemini none.
+std::vector<AttachmentCategory> inline_categories(WireFormat format);
+std::vector<AttachmentCategory> remote_categories(WireFormat format);
+
+/// The provider's documented limits on what a request carries inline; 0: none documented.
+struct AttachmentLimits {
+  uint64_t image_bytes = 0;          ///< one image
+  uint64_t image_base64_bytes = 0;   ///< one image, base64-encoded (Anthropic counts it so)
+  uint64_t images_total_bytes = 0;   ///< all images of the request
+  std::size_t max_images = 0;        ///< images per request
+  uint64_t document_bytes = 0;       ///< one PDF
+  uint64_t documents_total_bytes = 0;  ///< all PDFs of the request
+  uint64_t request_bytes = 0;        ///< the whole request body
+};
+AttachmentLimits attachment_limits(WireFormat format);
+/// The largest attachment `format` can carry inline (what staging loads into memory).
+uint64_t max_inline_attachment_bytes(WireFormat format);
+
+/// Whether `format` takes images of type `mime` inline (Anthropic and OpenAI: JPEG, PNG, GIF,
+/// WebP; Gemini: PNG, JPEG, WebP, HEIC, HEIF).
+bool takes_image_type(WireFormat format, std::string_view mime);
+
+/// Checks call.attachments before anything is sent: unsupported_capability for an image type
+/// the provider does not take, validation_error naming the attachment and the limit it is over.
+std::optional<Error> check_attachments(const ApiCall& call);
+/// validation_error when a built body is over the provider's request size limit.
+std::optional<Error> check_request_size(WireFormat format, std::size_t body_bytes);
+
+/// How `attachment` reaches the model, in the result's vocabulary: image, document, text, link.
+std::string_view attachment_delivery(const ApiAttachment& attachment) noexcept;
 
 struct HttpRequestSpec {
   std::string method = "POST";

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "src/api/wire_common.h"
+#include "src/core/base64.h"
 
 namespace drover::api::wire {
 namespace {
@@ -117,6 +118,31 @@ class MessagesDecoder final : public DecoderBase {
 
 }  // namespace
 
+namespace {
+
+/// The user message's content: the prompt alone, or image / document / text blocks followed by
+/// it.
+json anthropic_user_content(const ApiCall& call) {
+  if (call.attachments.empty()) return call.prompt;
+  json blocks = json::array();
+  for (const ApiAttachment& a : call.attachments) {
+    const bool image = a.category == AttachmentCategory::image;
+    if (image || a.category == AttachmentCategory::document) {
+      json source = a.url ? json{{"type", "url"}, {"url", *a.url}}
+                          : json{{"type", "base64"}, {"media_type", a.mime}, {"data", base64_encode(a.content)}};
+      json block{{"type", image ? "image" : "document"}, {"source", std::move(source)}};
+      if (!image) block["title"] = a.name;
+      blocks.push_back(std::move(block));
+    } else if (a.category == AttachmentCategory::text) {
+      blocks.push_back({{"type", "text"}, {"text", attachment_text(a)}});
+    }
+  }
+  if (!call.prompt.empty()) blocks.push_back({{"type", "text"}, {"text", call.prompt}});
+  return blocks;
+}
+
+}  // namespace
+
 void build_anthropic(const ApiCall& call, HttpRequestSpec& spec) {
   const ApiParameters& p = call.parameters;
   spec.url = base_url_or_default(call.format, call.base_url) + "/v1/messages";
@@ -127,7 +153,7 @@ void build_anthropic(const ApiCall& call, HttpRequestSpec& spec) {
   if (auto instruction = format_instruction(read_response_format(p.response_format)))
     system = system ? *system + "\n\n" + *instruction : *instruction;
   if (system) body["system"] = *system;
-  body["messages"] = json::array({{{"role", "user"}, {"content", call.prompt}}});
+  body["messages"] = json::array({{{"role", "user"}, {"content", anthropic_user_content(call)}}});
   body["stream"] = p.stream;
   if (p.temperature) body["temperature"] = *p.temperature;
   spec.body = body.dump(-1, ' ', false, json::error_handler_t::replace);

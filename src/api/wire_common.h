@@ -44,6 +44,11 @@ struct ResponseFormat {
 };
 ResponseFormat read_response_format(const std::optional<json>& parameter);
 
+/// "data:<mime>;base64,<bytes, base64-encoded>".
+std::string data_url(std::string_view mime, std::string_view bytes);
+/// A text attachment as the model reads it: "[attachment: NAME]", a newline, then its content.
+std::string attachment_text(const ApiAttachment& attachment);
+
 /// The system prompt when set and not empty.
 std::optional<std::string> system_prompt(const ApiParameters& parameters);
 

@@ -1,5 +1,6 @@
 // Gemini generateContent / streamGenerateContent: request body and response decoding.
 #include "src/api/wire_common.h"
+#include "src/core/base64.h"
 
 namespace drover::api::wire {
 namespace {
@@ -104,13 +105,31 @@ class GeminiDecoder final : public DecoderBase {
 
 }  // namespace
 
+namespace {
+
+/// The user turn's parts: inlineData per image or PDF, a text part per text file, then the
+/// prompt. (Gemini takes no remote references here: they are refused before.)
+json gemini_user_parts(const ApiCall& call) {
+  json parts = json::array();
+  for (const ApiAttachment& a : call.attachments) {
+    if (a.category == AttachmentCategory::image || a.category == AttachmentCategory::document) {
+      parts.push_back({{"inlineData", {{"mimeType", a.mime}, {"data", base64_encode(a.content)}}}});
+    } else if (a.category == AttachmentCategory::text) {
+      parts.push_back({{"text", attachment_text(a)}});
+    }
+  }
+  if (!call.prompt.empty() || parts.empty()) parts.push_back({{"text", call.prompt}});
+  return parts;
+}
+
+}  // namespace
+
 void build_gemini(const ApiCall& call, HttpRequestSpec& spec) {
   const ApiParameters& p = call.parameters;
   spec.url = base_url_or_default(call.format, call.base_url) + "/v1beta/models/" +
              model_segment(call.model) +
              (p.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
-  json body{{"contents",
-             json::array({{{"role", "user"}, {"parts", json::array({{{"text", call.prompt}}})}}})}};
+  json body{{"contents", json::array({{{"role", "user"}, {"parts", gemini_user_parts(call)}}})}};
   if (auto system = system_prompt(p))
     body["systemInstruction"] = {{"parts", json::array({{{"text", *system}}})}};
   json config = json::object();

@@ -229,6 +229,47 @@ class ResponsesDecoder final : public DecoderBase {
 
 }  // namespace
 
+namespace {
+
+/// The user message's content: the prompt alone, or the attachments' parts followed by it.
+json chat_user_content(const ApiCall& call) {
+  if (call.attachments.empty()) return call.prompt;
+  json parts = json::array();
+  for (const ApiAttachment& a : call.attachments) {
+    if (a.category == AttachmentCategory::image) {
+      parts.push_back({{"type", "image_url"}, {"image_url", {{"url", a.url ? *a.url : data_url(a.mime, a.content)}}}});
+    } else if (a.category == AttachmentCategory::document) {
+      parts.push_back({{"type", "file"}, {"file", {{"filename", a.name}, {"file_data", data_url(a.mime, a.content)}}}});
+    } else if (a.category == AttachmentCategory::text) {
+      parts.push_back({{"type", "text"}, {"text", attachment_text(a)}});
+    }
+  }
+  if (!call.prompt.empty()) parts.push_back({{"type", "text"}, {"text", call.prompt}});
+  return parts;
+}
+
+/// Responses `input`: the prompt as a string, or one user message of input_image / input_file /
+/// input_text parts.
+json responses_input(const ApiCall& call) {
+  if (call.attachments.empty()) return call.prompt;
+  json parts = json::array();
+  for (const ApiAttachment& a : call.attachments) {
+    if (a.category == AttachmentCategory::image) {
+      parts.push_back({{"type", "input_image"}, {"image_url", a.url ? *a.url : data_url(a.mime, a.content)}});
+    } else if (a.category == AttachmentCategory::document && a.url) {
+      parts.push_back({{"type", "input_file"}, {"file_url", *a.url}});
+    } else if (a.category == AttachmentCategory::document) {
+      parts.push_back({{"type", "input_file"}, {"filename", a.name}, {"file_data", data_url(a.mime, a.content)}});
+    } else if (a.category == AttachmentCategory::text) {
+      parts.push_back({{"type", "input_text"}, {"text", attachment_text(a)}});
+    }
+  }
+  if (!call.prompt.empty()) parts.push_back({{"type", "input_text"}, {"text", call.prompt}});
+  return json::array({{{"role", "user"}, {"content", std::move(parts)}}});
+}
+
+}  // namespace
+
 void build_openai_chat(const ApiCall& call, HttpRequestSpec& spec) {
   const ApiParameters& p = call.parameters;
   spec.url = base_url_or_default(call.format, call.base_url) + "/chat/completions";
@@ -238,7 +279,7 @@ void build_openai_chat(const ApiCall& call, HttpRequestSpec& spec) {
     const bool developer = call.compat.supports_developer_role == true;
     messages.push_back({{"role", developer ? "developer" : "system"}, {"content", *system}});
   }
-  messages.push_back({{"role", "user"}, {"content", call.prompt}});
+  messages.push_back({{"role", "user"}, {"content", chat_user_content(call)}});
   body["messages"] = std::move(messages);
   body["stream"] = p.stream;
   if (p.stream && call.compat.supports_usage_in_streaming != false)
@@ -259,7 +300,7 @@ void build_openai_chat(const ApiCall& call, HttpRequestSpec& spec) {
 void build_openai_responses(const ApiCall& call, HttpRequestSpec& spec) {
   const ApiParameters& p = call.parameters;
   spec.url = base_url_or_default(call.format, call.base_url) + "/responses";
-  json body{{"model", call.model}, {"input", call.prompt}};
+  json body{{"model", call.model}, {"input", responses_input(call)}};
   if (auto system = system_prompt(p)) body["instructions"] = *system;
   body["stream"] = p.stream;
   if (p.max_tokens) body["max_output_tokens"] = *p.max_tokens;

@@ -1,6 +1,7 @@
 #include "src/gateway/request_info.h"
 
 #include "parsers/json_limits.h"
+#include "src/core/base64.h"
 #include "src/core/text.h"
 
 #include <algorithm>
@@ -124,6 +125,15 @@ bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/// The decoded size of base64 `data`, or invalid (the decoded copy is dropped at once).
+void read_base64(std::string_view data, AttachmentInfo& a) {
+  if (auto bytes = base64_decode(data)) {
+    a.bytes = bytes->size();
+  } else {
+    a.invalid = true;
+  }
+}
+
 /// `data:[<mediatype>][;param…][;base64],<data>`: the media type and the decoded size.
 void read_data_url(std::string_view url, AttachmentInfo& a) {
   const size_t comma = url.find(',');
@@ -148,8 +158,7 @@ void read_data_url(std::string_view url, AttachmentInfo& a) {
   }
   const std::string_view payload = url.substr(comma + 1);
   if (base64) {
-    a.bytes = base64_decoded_size(payload);
-    a.invalid = !a.bytes;
+    read_base64(payload, a);
     return;
   }
   uint64_t escapes = 0;
@@ -171,8 +180,7 @@ void read_inline(std::string_view data, AttachmentInfo& a) {
     read_data_url(data, a);
     return;
   }
-  a.bytes = base64_decoded_size(data);
-  a.invalid = !a.bytes;
+  read_base64(data, a);
 }
 
 /// A reference: inline data when it is a data: URL, else a URL (logged without its query string,
@@ -614,26 +622,6 @@ std::string strip_markup(std::string_view text) {
     }
   }
   return std::string(trim(out));
-}
-
-std::optional<uint64_t> base64_decoded_size(std::string_view data) {
-  uint64_t symbols = 0;
-  uint64_t padding = 0;
-  for (char c : data) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    if (c == '=') {
-      if (++padding > 2) return std::nullopt;
-      continue;
-    }
-    if (padding > 0) return std::nullopt;  // data after the padding
-    const bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                          c == '+' || c == '/' || c == '-' || c == '_';
-    if (!alphabet) return std::nullopt;
-    ++symbols;
-  }
-  if (symbols % 4 == 1) return std::nullopt;
-  if (padding > 0 && (symbols + padding) % 4 != 0) return std::nullopt;
-  return symbols / 4 * 3 + (symbols % 4 == 0 ? 0 : symbols % 4 - 1);
 }
 
 int64_t count_words(std::string_view text) {

@@ -94,10 +94,6 @@ RequestInfo analyze_request(const HttpInput& input);
 /// goes as well. The rest is trimmed.
 std::string strip_markup(std::string_view text);
 
-/// Decoded size of base64 `data` (standard or URL-safe alphabet, ASCII whitespace ignored, padding
-/// optional); nullopt when it is not base64. Counts without decoding.
-std::optional<uint64_t> base64_decoded_size(std::string_view data);
-
 /// Whitespace-separated words.
 int64_t count_words(std::string_view text);
 

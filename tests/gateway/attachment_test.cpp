@@ -3,31 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "gateway/gateway_harness.h"
+#include "src/core/base64.h"
 #include "support/fixtures.h"
 
 namespace drover::test::gateway {
 namespace {
 
-std::string b64(const std::string& bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const auto n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i]) << 16 |
-                                         static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                                         static_cast<unsigned char>(bytes[i + 2]));
-    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(n >> shift) & 63]);
-  }
-  if (i < bytes.size()) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
+std::string b64(const std::string& bytes) { return base64_encode(bytes); }
 
 struct Fixtures {
   std::string png = read_fixture("api/attach-pixels.png");

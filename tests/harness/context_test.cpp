@@ -118,15 +118,24 @@ TEST(ContextMode, CleanEnvIsSetOnlyInCleanMode) {
 TEST(ContextMode, RelativeAttachmentsResolveAgainstTheWorkspace) {
   ScratchDir dir;
   std::ofstream(dir.path() + "/doc.txt") << "x";
+  std::ofstream(dir.path() + "/other.txt") << "y";
   json cli = {{"argsTemplate", {"--mode", "argv", "--prompt", "{prompt}", "--text={files}"}},
               {"parser", {{"kind", "text"}}}};
   RunRequest request;
   request.cwd = dir.path();
   request.context_mode = ContextMode::clean;
-  request.attachments = {"doc.txt", "/abs/other.txt"};
+  request.attachments = {"doc.txt", dir.path() + "/other.txt"};
   auto argv = argv_of(run(cli, request));
-  EXPECT_TRUE(has(argv, "--text=" + dir.path() + "/doc.txt,/abs/other.txt"))
-      << json(argv).dump();
+  // Staged copies inside the clean directory, joined with commas inside a larger token.
+  auto text = std::find_if(argv.begin(), argv.end(),
+                           [](const std::string& a) { return a.rfind("--text=", 0) == 0; });
+  ASSERT_NE(text, argv.end()) << json(argv).dump();
+  const std::string joined = text->substr(7);
+  const size_t comma = joined.find(',');
+  ASSERT_NE(comma, std::string::npos) << joined;
+  EXPECT_EQ(fs::path(joined.substr(0, comma)).filename(), "doc.txt");
+  EXPECT_EQ(fs::path(joined.substr(comma + 1)).filename(), "other.txt");
+  EXPECT_EQ(joined.find(dir.path()), std::string::npos) << "a workspace path reached the harness";
 }
 
 TEST(ConditionalArgs, GroupsFollowContextEphemeralResumeAndEnvironment) {
