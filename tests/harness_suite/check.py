@@ -334,10 +334,11 @@ def inline_images(value):
 
 def cmd_attachments(route, run, rc, out, err, log, word, delivery, tmp, directory, *files):
     """A run (RUN: its flags, for the checks' names) with `--file` for each FILE:CATEGORY (paths
-    relative to DIRECTORY, the workspace): the answer; the result's attachments (one per file: category, MIME, size, delivery); the text
-    file's codeword in a request of the run (its content reached the model); each image's exact
-    bytes in one (decoded from the request body) and in the gateway's record of the request's
-    attachments (type image, MIME, byte count); no staged copy left in TMP."""
+    relative to DIRECTORY, the workspace): the answer; the result's attachments (one per file:
+    category, size, delivery); the text file's codeword in a request of the run (its content
+    reached the model); each image's exact bytes in one (decoded from the request body) and in
+    the gateway's record of the request's attachments (type image, MIME, byte count); no staged
+    copy left in TMP."""
     res = exit0_json_result(route, run, rc, out, err)
     if res is None:
         return
