@@ -144,6 +144,8 @@ exporter = \"none\""
       HENV_ENV=(CODEX_HOME="$home/.codex" MOCK_API_KEY=sk-dummy)
       ;;
     opencode)
+      # The model declares image and PDF input: opencode sends attachments (--file) of those
+      # kinds only to models that do ("this model does not support image input" otherwise).
       write_config "$home/.config/opencode/opencode.json" "{
   \"\$schema\": \"https://opencode.ai/config.json\",
   \"autoupdate\": false,
@@ -154,7 +156,8 @@ exporter = \"none\""
       \"npm\": \"@ai-sdk/openai-compatible\",
       \"name\": \"Mock\",
       \"options\": { \"baseURL\": \"$gateway_url/v1\", \"apiKey\": \"sk-dummy\" },
-      \"models\": { \"mock-model\": { \"name\": \"Mock Model\" } }
+      \"models\": { \"mock-model\": { \"name\": \"Mock Model\",
+                                      \"modalities\": { \"input\": [\"text\", \"image\", \"pdf\"], \"output\": [\"text\"] } } }
     }
   }
 }"
@@ -163,6 +166,8 @@ exporter = \"none\""
                 OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_SHARE=1)
       ;;
     pi)
+      # The models declare image input: pi replaces images (@file) for other models with
+      # "(image omitted: model does not support images)".
       write_config "$home/.pi/agent/models.json" "{
   \"providers\": {
     \"mock\": {
@@ -170,13 +175,13 @@ exporter = \"none\""
       \"api\": \"openai-completions\",
       \"apiKey\": \"sk-dummy\",
       \"compat\": { \"supportsDeveloperRole\": false, \"supportsReasoningEffort\": false },
-      \"models\": [ { \"id\": \"mock-model\", \"name\": \"Mock Model\", \"contextWindow\": 128000, \"maxTokens\": 4096 } ]
+      \"models\": [ { \"id\": \"mock-model\", \"name\": \"Mock Model\", \"contextWindow\": 128000, \"maxTokens\": 4096, \"input\": [\"text\", \"image\"] } ]
     },
     \"mock-anthropic\": {
       \"baseUrl\": \"$gateway_url\",
       \"api\": \"anthropic-messages\",
       \"apiKey\": \"sk-dummy\",
-      \"models\": [ { \"id\": \"mock-claude\", \"name\": \"Mock Claude\", \"contextWindow\": 200000, \"maxTokens\": 4096 } ]
+      \"models\": [ { \"id\": \"mock-claude\", \"name\": \"Mock Claude\", \"contextWindow\": 200000, \"maxTokens\": 4096, \"input\": [\"text\", \"image\"] } ]
     }
   }
 }"

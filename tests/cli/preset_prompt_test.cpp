@@ -1,15 +1,20 @@
 // The built-in print-mode presets never let a prompt be read as one of the harness's own options:
 // each preset's command is replaced by a stub on PATH that records its argv and stdin, and
 // `drover run --route PRESET -- PROMPT` must put a prompt such as "--version" either after a `--`
-// or on stdin only.
+// or on stdin only. The same stubs show how each preset hands `--file` attachments over.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "src/config/presets.h"
 #include "support/drover_cli.h"
+#include "support/fixtures.h"
 
 namespace drover::test {
 namespace {
@@ -43,6 +48,7 @@ const std::vector<std::vector<std::string>> kVariants = {
 struct Recorded {
   CliRun cli;
   std::vector<std::string> argv;  // without argv[0]
+  std::vector<std::string> raw_argv;  // the same, drover's temporary paths left as they were
   std::string stdin_text;
   size_t calls = 0;
 };
@@ -90,6 +96,7 @@ class PresetPrompt : public ::testing::TestWithParam<std::string> {
       size_t end = argv.find('\0', start);
       if (end == std::string::npos) end = argv.size();
       std::string arg = argv.substr(start, end - start);
+      r.raw_argv.push_back(arg);
       // drover's per-run temporary files ({output_file}) differ from run to run.
       if (arg.rfind(tmp_ + "/drover-", 0) == 0) arg = "<drover temp file>";
       r.argv.push_back(std::move(arg));
@@ -153,6 +160,120 @@ TEST_P(PresetPrompt, AModelIsNeverAnOptionOfTheHarness) {
   EXPECT_EQ(r.calls, 0u) << "the harness is not started";
   EXPECT_EQ(r.cli.exit_code, 2) << r.cli.err;
   EXPECT_NE(r.cli.err.find("the model must not start with '-'"), std::string::npos) << r.cli.err;
+}
+
+// How each preset takes attachments (its fileInput): the categories, and the argument each file
+// becomes (prefix + staged path), or, with no prefix, a mention @"PATH" on a line of its own after
+// the prompt plus `--add-dir DIR` of the staged directory.
+struct AttachmentWay {
+  std::set<std::string> takes;
+  std::string prefix;
+};
+const std::map<std::string, AttachmentWay> kAttachmentWays = {
+    {"claude-cli", {{"text", "image", "document"}, ""}},
+    {"openclaude-cli", {{"text", "image", "document"}, ""}},
+    {"codex-cli", {{"image"}, "--image="}},  // with '=': --image takes every value that follows
+    {"opencode-cli", {{"text", "image", "document"}, "--file="}},
+    {"pi-cli", {{"text", "image"}, "@"}},
+    {"pi-cli-text", {{"text", "image"}, "@"}},
+};
+
+// One file per category, as `drover run --file NAME` in the test's directory.
+const std::vector<std::pair<std::string, std::string>> kAttachmentFiles = {
+    {"text", "notes.txt"}, {"image", "pixel.png"}, {"document", "page.pdf"}, {"other", "blob.bin"}};
+
+void write_attachment_files(const ScratchDir& dir) {
+  dir.write("notes.txt", "Release notes.\n");
+  dir.write("pixel.png", read_fixture("api/attach-pixels.png"));
+  dir.write("page.pdf", read_fixture("api/attach-page.pdf"));
+  dir.write("blob.bin", std::string("\x00\x01\x02\xff\xfe", 5) + std::string(64, '\x07'));
+}
+
+TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
+  ASSERT_TRUE(kAttachmentWays.count(GetParam())) << GetParam() << " is missing from kAttachmentWays";
+  const AttachmentWay& way = kAttachmentWays.at(GetParam());
+  write_attachment_files(dir_);
+  std::vector<std::string> given;  // the files of the categories it takes, in order
+  for (const auto& [category, name] : kAttachmentFiles)
+    if (way.takes.count(category)) given.push_back(name);
+  for (const auto& flags : kVariants) {
+    std::string variant;
+    for (const auto& f : flags) variant += " " + f;
+    SCOPED_TRACE("drover run --route " + GetParam() + variant);
+    Recorded base = run(flags, "hello");
+    ASSERT_EQ(base.calls, 1u) << base.cli.err;
+    std::vector<std::string> with_files = flags;
+    for (const auto& name : given) with_files.insert(with_files.end(), {"--file", name});
+    Recorded r = run(with_files, "hello");
+    ASSERT_EQ(r.calls, 1u) << r.cli.err;
+    EXPECT_EQ(r.stdin_text, base.stdin_text) << "stdin carries the prompt (if it did) and nothing else";
+
+    // Each staged copy: an absolute path under drover's directory in TMPDIR, under its own name.
+    std::vector<std::string> staged;
+    std::vector<std::string> rest;  // the argv without what the attachments added
+    if (!way.prefix.empty()) {
+      for (size_t i = 0; i < r.raw_argv.size(); ++i) {
+        if (r.raw_argv[i].rfind(way.prefix, 0) == 0)
+          staged.push_back(r.raw_argv[i].substr(way.prefix.size()));
+        else
+          rest.push_back(r.argv[i]);
+      }
+    } else {
+      auto dash = std::find(r.raw_argv.begin(), r.raw_argv.end(), "--");
+      ASSERT_NE(dash, r.raw_argv.end());
+      ASSERT_EQ(dash + 2, r.raw_argv.end()) << "the prompt is the last argument, after --";
+      std::string mentions = r.raw_argv.back();
+      ASSERT_EQ(mentions.rfind("hello\n", 0), 0u) << mentions;
+      for (size_t at = mentions.find('\n'); at != std::string::npos;) {
+        const size_t next = mentions.find('\n', at + 1);
+        const std::string line = mentions.substr(at + 1, next == std::string::npos ? next : next - at - 1);
+        ASSERT_GE(line.size(), 3u) << line;
+        EXPECT_EQ(line.substr(0, 2), "@\"") << line;
+        EXPECT_EQ(line.back(), '"') << line;
+        staged.push_back(line.substr(2, line.size() - 3));
+        at = next;
+      }
+      auto add_dir = std::find(r.raw_argv.begin(), r.raw_argv.end(), "--add-dir");
+      ASSERT_NE(add_dir, r.raw_argv.end()) << "the staged directory is opened to the harness";
+      ASSERT_LT(add_dir, dash);
+      ASSERT_FALSE(staged.empty());
+      EXPECT_EQ(*(add_dir + 1), std::filesystem::path(staged[0]).parent_path().string());
+      const auto skip = static_cast<size_t>(add_dir - r.raw_argv.begin());
+      for (size_t i = 0; i + 1 < r.argv.size(); ++i)
+        if (i != skip && i != skip + 1) rest.push_back(r.argv[i]);
+      rest.push_back("hello");
+      EXPECT_EQ(std::find(base.raw_argv.begin(), base.raw_argv.end(), "--add-dir"), base.raw_argv.end())
+          << "no --add-dir without attachments";
+    }
+    EXPECT_EQ(rest, base.argv) << "the attachments add their arguments and shift nothing else";
+    ASSERT_EQ(staged.size(), given.size());
+    for (size_t i = 0; i < given.size(); ++i) {
+      EXPECT_EQ(staged[i].rfind(tmp_ + "/drover-", 0), 0u) << staged[i];
+      EXPECT_EQ(std::filesystem::path(staged[i]).filename().string(), given[i]) << staged[i];
+      EXPECT_EQ(std::filesystem::path(staged[i]).parent_path().filename().string(), "attachments")
+          << staged[i];
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(tmp_))
+      EXPECT_NE(entry.path().filename().string().rfind("drover-att-", 0), 0u)
+          << entry.path() << " is left after the run";
+  }
+}
+
+TEST_P(PresetPrompt, AttachmentsOfOtherCategoriesAreRefusedBeforeTheHarnessStarts) {
+  ASSERT_TRUE(kAttachmentWays.count(GetParam())) << GetParam() << " is missing from kAttachmentWays";
+  write_attachment_files(dir_);
+  for (const auto& [category, name] : kAttachmentFiles) {
+    if (kAttachmentWays.at(GetParam()).takes.count(category)) continue;
+    SCOPED_TRACE("--file " + name + " (" + category + ")");
+    Recorded r = run({"-o", "json", "--file", name}, "hello");
+    EXPECT_EQ(r.calls, 0u) << "the harness is not started";
+    EXPECT_NE(r.cli.exit_code, 0);
+    const auto result = nlohmann::json::parse(r.cli.out, nullptr, false);
+    ASSERT_TRUE(result.is_object()) << r.cli.out << r.cli.err;
+    EXPECT_EQ(result["error"]["code"], "unsupported_capability") << r.cli.out;
+    EXPECT_NE(result["error"]["message"].get<std::string>().find(category), std::string::npos)
+        << r.cli.out;
+  }
 }
 
 // Every built-in print-mode preset, by name (CoversEveryBuiltinPrintModePreset keeps it whole).

@@ -20,6 +20,19 @@ check_acp.py and the command dispatch are in checks_common.py.
                                                  like any other and reaches the model as is
                                                  (OUTPUT json or jsonl; FLAGS: the run's other
                                                  drover flags, for the check's name)
+    check.py attachment-files DIR WORD           writes the files the attachment runs attach into
+                                                 DIR: `release notes.txt` (naming the codeword
+                                                 WORD), pixel.png, page.pdf, blob.bin
+    check.py attachments ROUTE RUN RC OUT ERR GATEWAY_LOG PROMPT_WORD DELIVERY TMP DIR FILE:CATEGORY...
+                                                 a run (RUN: its flags, for the checks' names)
+                                                 with `--file FILE...` (in DIR): the result
+                                                 reports each staged file, the model got the text
+                                                 file's content and each image's bytes, the
+                                                 gateway's log records the images, and nothing
+                                                 staged is left in TMP
+    check.py attachment-refused ROUTE RC OUT ERR GATEWAY_LOG PROMPT_WORD CATEGORY
+                                                 a file of a category the route does not take is
+                                                 refused before the harness starts
     check.py session OUT                         prints the result's sessionId (or nothing)
     check.py procs   ROUTE HOME CACHE_DIR LEFTOVER_FILE
                                                  processes left over by the run (see procs())
@@ -27,17 +40,22 @@ check_acp.py and the command dispatch are in checks_common.py.
                                                  a NOTE: the gateway's requests, counted by
                                                  method, path and status
 """
+import base64
 import json
 import os
+import random
+import re
 import signal
+import struct
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
     emit, skip, note, diag, load_result, json_lines, gateway_entries, note_gateway_requests,
-    exit0_json_result, jsonl_result, check_text_and_error, check_deltas, note_usage_growth,
-    check_option_prompt, check_policy, run_command)
+    exit0_json_result, json_result, jsonl_result, check_text_and_error, check_deltas,
+    note_usage_growth, check_option_prompt, check_policy, run_command)
 
 
 def cmd_json(route, rc, out, err, expected, caps=""):
@@ -236,6 +254,153 @@ def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean
     emit(not left, route, f"{run}: drover's clean directory is removed", f"left in TMPDIR: {left}")
 
 
+def png_bytes(width, height, rgb):
+    """A valid RGB PNG of one colour (harnesses decode images before sending them)."""
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def pdf_bytes(text):
+    """A one-page PDF showing `text`."""
+    stream = b"BT /F1 12 Tf 10 50 Td (" + text.encode() + b") Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+# The text attachment names its codeword so: the model must receive the file's content, not only
+# its name or path.
+CODEWORD = re.compile(r"The codeword is (\w+)\.")
+
+
+def attachment_files(directory, word):
+    with open(os.path.join(directory, "release notes.txt"), "w") as f:
+        f.write(f"Release notes.\nThe codeword is {word}.\n")
+    rgb = tuple(random.randrange(256) for _ in range(3))
+    with open(os.path.join(directory, "pixel.png"), "wb") as f:
+        f.write(png_bytes(8, 8, rgb))
+    with open(os.path.join(directory, "page.pdf"), "wb") as f:
+        f.write(pdf_bytes(word))
+    with open(os.path.join(directory, "blob.bin"), "wb") as f:
+        f.write(b"\x00\x01\x02\xff" + os.urandom(2048))
+
+
+def run_entries(log, word):
+    """The gateway's log entries of one run: those whose request body has the run's word (a
+    harness's title request among them)."""
+    return [e for e in json_lines(log) if word in json.dumps(e.get("request", ""))]
+
+
+def inline_images(value):
+    """(mime, bytes) of every base64 image in a request body: data: URLs (Chat image_url,
+    Responses input_image) and Anthropic image blocks."""
+    found = []
+    if isinstance(value, dict):
+        source = value.get("source")
+        if value.get("type") == "image" and isinstance(source, dict) and source.get("type") == "base64":
+            try:
+                found.append((source.get("media_type"), base64.b64decode(source.get("data", ""))))
+            except ValueError:
+                pass
+        for v in value.values():
+            found += inline_images(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += inline_images(v)
+    elif isinstance(value, str):
+        m = re.match(r"data:([^;,]+);base64,(.*)$", value, re.S)
+        if m and m.group(1).startswith("image/"):
+            try:
+                found.append((m.group(1), base64.b64decode(m.group(2))))
+            except ValueError:
+                pass
+    return found
+
+
+def cmd_attachments(route, run, rc, out, err, log, word, delivery, tmp, directory, *files):
+    """A run (RUN: its flags, for the checks' names) with `--file` for each FILE:CATEGORY (paths
+    relative to DIRECTORY, the workspace): the answer; the result's attachments (one per file:
+    category, size, delivery); the text file's codeword in a request of the run (its content
+    reached the model); each image's exact bytes in one (decoded from the request body) and in
+    the gateway's record of the request's attachments (type image, MIME, byte count); no staged
+    copy left in TMP."""
+    res = exit0_json_result(route, run, rc, out, err)
+    if res is None:
+        return
+    check_text_and_error(route, run, res, "MOCK: attachments received", out, err)
+    expected = []
+    for spec in files:
+        name, category = spec.rsplit(":", 1)
+        with open(os.path.join(directory, name), "rb") as f:
+            expected.append((name, category, f.read()))
+    reports = res.get("attachments") or []
+    want = [{"source": n, "category": c, "bytes": len(b), "delivery": delivery}
+            for n, c, b in expected]
+    got = [{k: r.get(k) for k in ("source", "category", "bytes", "delivery")} for r in reports]
+    emit(got == want, route, f"{run}: the result reports each file (category, size, delivery "
+                             f"{delivery})", f"attachments {json.dumps(reports)}, expected {json.dumps(want)}",
+         diag(out, err))
+    names = [r.get("name") for r in reports]
+    emit(all(isinstance(n, str) and n and "/" not in n and " " not in n for n in names), route,
+         f"{run}: the staged names are sanitized", f"names {json.dumps(names)}")
+    entries = run_entries(log, word)
+    bodies = [json.dumps(e.get("request")) for e in entries]
+    for name, category, data in expected:
+        if category == "text":
+            codeword = CODEWORD.search(data.decode()).group(1)
+            emit(any(codeword in b for b in bodies), route,
+                 f"{run}: the model receives the content of the text file {name!r}",
+                 f"the codeword {codeword} is in none of the run's {len(entries)} request(s)",
+                 [f"gateway log: {log}"] + diag(out, err))
+        elif category == "image":
+            images = [i for e in entries for i in inline_images(e.get("request"))]
+            emit(("image/png", data) in images, route,
+                 f"{run}: the model receives the image {name!r} (image/png, {len(data)} bytes)",
+                 f"the run's {len(entries)} request(s) carry the images "
+                 f"{[(m, len(b)) for m, b in images]}", [f"gateway log: {log}"] + diag(out, err))
+            records = [a for e in entries for a in e.get("attachments") or []]
+            emit(any(a.get("type") == "image" and a.get("mime") == "image/png"
+                     and a.get("bytes") == len(data) for a in records), route,
+                 f"{run}: the gateway's log records the image {name!r} (image/png, "
+                 f"{len(data)} bytes)", f"recorded {json.dumps(records)}", [f"gateway log: {log}"])
+    kinds = sorted({f"{a.get('part')} {a.get('mime')}" for e in entries for a in e.get("attachments") or []})
+    note(route, f"{run}: {len(entries)} request(s) of the run; attachment parts {kinds or 'none recorded'}")
+    left = [n for n in os.listdir(tmp) if n.startswith("drover-")]
+    emit(not left, route, f"{run}: no staged copy is left", f"left in TMPDIR: {left}")
+
+
+def cmd_attachment_refused(route, rc, out, err, log, word, category):
+    """A file of a category the route does not take: refused with unsupported_capability (naming
+    the category) before the harness starts, so no request reaches the model."""
+    run = f"--file (category {category})"
+    res = json_result(route, run, out, err)
+    if res is None:
+        return
+    error = res.get("error") or {}
+    emit(rc != "0" and error.get("code") == "unsupported_capability"
+         and category in (error.get("message") or ""), route,
+         f"{run}: refused with unsupported_capability naming the category",
+         f"exit {rc}, error {json.dumps(error)}", diag(out, err))
+    emit(res.get("process") is None and not run_entries(log, word), route,
+         f"{run}: refused before the harness started", f"process {json.dumps(res.get('process'))}, "
+         f"{len(run_entries(log, word))} request(s) reached the gateway", diag(out, err))
+
+
 def print_session(out):
     try:
         sid = load_result(out).get("sessionId")
@@ -252,6 +417,9 @@ COMMANDS = {
     "resume-unknown": lambda a: cmd_resume_unknown(*a[:5]),
     "context": lambda a: cmd_context(*a[:9]),
     "option-prompt": lambda a: check_option_prompt(*a[:8]),
+    "attachment-files": lambda a: attachment_files(*a[:2]),
+    "attachments": lambda a: cmd_attachments(*a),
+    "attachment-refused": lambda a: cmd_attachment_refused(*a[:7]),
     "session": lambda a: print_session(a[0]),
     "procs": lambda a: procs(*a[:4]),
     "gateway-notes": lambda a: note_gateway_requests(*a[:2]),

@@ -43,6 +43,23 @@
 #                                                   deny-all and approve-reads never create the
 #                                                   marker, approve-all does; the result's policy
 #                                                   says how the preset enforced it
+#   drover run --route R --output json --file F... "Attachment check: W7"
+#                                                   with a text file and a PNG (codex: the PNG
+#                                                   only): exit 0, the answer, the result's
+#                                                   attachments (category, size, delivery args,
+#                                                   claude: prompt), the text file's content and
+#                                                   the image's exact bytes in the model's request,
+#                                                   the gateway's log records the image (type, MIME,
+#                                                   bytes), no staged copy left in TMPDIR
+#   drover run --route R --output json --context clean --file F "Attachment check: W8"
+#                                                   the same for the first of those files, staged
+#                                                   into the fresh directory (claude-cli: a NOTE,
+#                                                   its clean context passes --bare, which opens no
+#                                                   @ mentions)
+#   drover run --route R --output json --file F "Attachment check: W9"
+#                                                   F of a category the route does not take (codex:
+#                                                   text, pi: PDF, others: binary): refused with
+#                                                   unsupported_capability, no harness started
 #   after each run no process of it is left         (any process whose environment has the
 #                                                   run's HOME; processes from the harness's cache
 #                                                   dir that are not the run's only get a NOTE)
@@ -89,6 +106,39 @@ run_drover() {
   local args=(run --route "$route")
   [ -z "$model" ] || args+=(--model "$model")
   hs_run_cmd "$name" "${args[@]}" "$@"
+}
+
+# The files a route is given (FILE:CATEGORY, made by `check.py attachment-files` in the
+# workspace), how the preset passes them, and a file of a category it refuses.
+attachment_runs() {
+  local files=("release notes.txt:text" pixel.png:image) refused=blob.bin:other delivery=args
+  local args=() f w
+  case "$route" in
+    codex-cli) files=(pixel.png:image) refused="release notes.txt:text" ;;
+    claude-cli) delivery=prompt ;;
+    pi-cli|pi-cli-text) refused=page.pdf:document ;;
+  esac
+  "${check[@]}" attachment-files "$work" "$(word)"
+  for f in "${files[@]}"; do args+=(--file "${f%:*}"); done
+  w=$(word)
+  run_drover attachments --output json "${args[@]}" "Attachment check: $w"
+  "${check[@]}" attachments "$route" --file "$rc" "$root/attachments.out" "$root/attachments.err" \
+    "$root/gateway.log" "$w" "$delivery" "$tmp" "$work" "${files[@]}"
+  # Clean context: staged into the run's fresh directory (the harness's cwd) instead.
+  if [ "$route" = claude-cli ]; then
+    echo "NOTE $route: --context clean --file: not run: with ANTHROPIC_API_KEY set the clean context passes --bare, under which Claude Code does not open @ mentions (the model gets the paths only)"
+  else
+    w=$(word)
+    run_drover attachments-clean --output json --context clean --file "${files[0]%:*}" \
+      "Attachment check: $w"
+    "${check[@]}" attachments "$route" "--context clean --file" "$rc" "$root/attachments-clean.out" \
+      "$root/attachments-clean.err" "$root/gateway.log" "$w" "$delivery" "$tmp" "$work" "${files[0]}"
+  fi
+  w=$(word)
+  run_drover attachment-refused --output json --file "${refused%:*}" "Attachment check: $w"
+  "${check[@]}" attachment-refused "$route" "$rc" "$root/attachment-refused.out" \
+    "$root/attachment-refused.err" "$root/gateway.log" "$w" "${refused##*:}"
+  rm -f "$work/release notes.txt" "$work/pixel.png" "$work/page.pdf" "$work/blob.bin"
 }
 
 hs_inner() {
@@ -147,6 +197,9 @@ hs_inner() {
 
   # A shell tool call (touch marker.txt in the cwd) under each permission policy.
   hs_policy_runs run_drover "${check[@]}"
+
+  # Attachments (--file), and one of a category the route does not take.
+  attachment_runs
 
   # Notes about the gateway traffic: which endpoints the harness used.
   "${check[@]}" gateway-notes "$route" "$root/gateway.log"
