@@ -301,6 +301,7 @@ class AcpAgent {
     RunFacts facts;
     facts.context = mode;
     facts.resuming = request_.session_id.has_value();
+    facts.attachments = !request_.attachments.empty();
     facts.policy = policy_.policy;
     SpawnOptions spawn;
     spawn.env = build_child_environment(env, spec_.clear_env);

@@ -288,6 +288,7 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
   std::string cwd = directory->workspace;
   run->temp_dir = std::move(directory->temp_dir);
   facts.resuming = request.session_id.has_value();
+  facts.attachments = !request.attachments.empty();
   // Ephemeral by default only in clean mode (extraction leaves nothing behind); a resumed turn
   // continues a session that exists, so it is never ephemeral.
   facts.ephemeral = !facts.resuming && request.ephemeral.value_or(cli.ephemeral.value_or(

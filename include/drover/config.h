@@ -53,6 +53,7 @@ struct RunFacts {
   bool ephemeral = false;  ///< the run should leave no session files behind
   /// The permission policy of the run (conditions approve-all, approve-reads, deny-all).
   PermissionPolicy policy = PermissionPolicy::approve_reads;
+  bool attachments = false;  ///< the run has attachments (condition `attachments`)
   /// Looks a variable up in the child's environment (for `env:NAME` conditions).
   std::function<bool(const std::string&)> env_has;
 };
@@ -120,7 +121,8 @@ struct CliSpec {
   /// Per group of args_template (same length, or empty for "all unconditional"): the conditions
   /// that must all hold for the group to be used. Conditions: clean, workspace, resume, fresh,
   /// ephemeral, persistent, approve-all, approve-reads, deny-all (the run's permission policy),
-  /// env:NAME (set and non-empty in the child's environment); a leading `!` negates one.
+  /// attachments (the run has some), env:NAME (set and non-empty in the child's environment);
+  /// a leading `!` negates one.
   std::vector<std::vector<std::string>> args_when;
   enum class Input { arg, stdin_ } input = Input::arg;
   ParserSpec parser;

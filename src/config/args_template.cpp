@@ -312,6 +312,7 @@ bool condition_holds(std::string_view condition, const RunFacts& facts) {
   else if (condition == "fresh") holds = !facts.resuming;
   else if (condition == "ephemeral") holds = facts.ephemeral;
   else if (condition == "persistent") holds = !facts.ephemeral;
+  else if (condition == "attachments") holds = facts.attachments;
   else if (auto policy = permission_policy_from_string(condition)) holds = facts.policy == *policy;
   else if (condition.substr(0, 4) == "env:")
     holds = facts.env_has && facts.env_has(std::string(condition.substr(4)));

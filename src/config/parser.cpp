@@ -128,9 +128,9 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
 // `when` conditions of a conditional argv group (CliSpec::args_when).
 bool valid_condition(std::string_view c) {
   if (!c.empty() && c[0] == '!') c.remove_prefix(1);
-  static constexpr std::array<std::string_view, 9> kFlags{
-      "clean",      "workspace",   "resume",        "fresh",   "ephemeral",
-      "persistent", "approve-all", "approve-reads", "deny-all"};
+  static constexpr std::array<std::string_view, 10> kFlags{
+      "clean",      "workspace",   "resume",        "fresh",    "ephemeral",
+      "persistent", "approve-all", "approve-reads", "deny-all", "attachments"};
   if (std::find(kFlags.begin(), kFlags.end(), c) != kFlags.end()) return true;
   return c.size() > 4 && c.substr(0, 4) == "env:" && c.find('=') == std::string_view::npos;
 }
@@ -150,7 +150,7 @@ std::vector<std::string> parse_when(Ctx& ctx, const ojson& v, const std::string&
     else
       ctx.expected(cpath,
                    "a condition: clean, workspace, resume, fresh, ephemeral, persistent, "
-                   "approve-all, approve-reads, deny-all or env:NAME (optionally negated with a "
+                   "approve-all, approve-reads, deny-all, attachments or env:NAME (optionally negated with a "
                    "leading !)",
                    c);
   }

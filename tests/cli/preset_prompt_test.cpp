@@ -76,7 +76,8 @@ class PresetPrompt : public ::testing::TestWithParam<std::string> {
     std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
   }
 
-  Recorded run(const std::vector<std::string>& flags, const std::string& prompt) {
+  Recorded run(const std::vector<std::string>& flags, const std::string& prompt,
+               const std::map<std::string, std::string>& extra_env = {}) {
     std::filesystem::remove_all(record_);
     std::filesystem::create_directories(record_);
     std::vector<std::string> args = {"run", "--route", GetParam()};
@@ -89,6 +90,7 @@ class PresetPrompt : public ::testing::TestWithParam<std::string> {
                    {"XDG_CONFIG_HOME", dir_.path() + "/xdg"},
                    {"TMPDIR", tmp_},
                    {"STUB_RECORD", record_}};
+    for (const auto& [name, value] : extra_env) options.env[name] = value;
     Recorded r;
     r.cli = run_drover(args, options);
     const std::string argv = read_file(record_ + "/argv");
@@ -257,6 +259,21 @@ TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
       EXPECT_NE(entry.path().filename().string().rfind("drover-att-", 0), 0u)
           << entry.path() << " is left after the run";
   }
+}
+
+// claude's --bare (clean context with an API key) leaves @mentions unopened: a run with
+// attachments goes without it, a run without keeps it.
+TEST_P(PresetPrompt, ClaudeGoesWithoutBareWhenTheRunHasAttachments) {
+  if (GetParam() != "claude-cli") GTEST_SKIP() << "claude-cli only (openclaude has no --bare)";
+  write_attachment_files(dir_);
+  const std::map<std::string, std::string> key{{"ANTHROPIC_API_KEY", "sk-test"}};
+  Recorded plain = run({"-o", "json", "--context", "clean"}, "hello", key);
+  ASSERT_EQ(plain.calls, 1u) << plain.cli.err;
+  EXPECT_NE(std::find(plain.raw_argv.begin(), plain.raw_argv.end(), "--bare"), plain.raw_argv.end());
+  Recorded attached = run({"-o", "json", "--context", "clean", "--file", "notes.txt"}, "hello", key);
+  ASSERT_EQ(attached.calls, 1u) << attached.cli.err;
+  EXPECT_EQ(std::find(attached.raw_argv.begin(), attached.raw_argv.end(), "--bare"),
+            attached.raw_argv.end());
 }
 
 TEST_P(PresetPrompt, AttachmentsOfOtherCategoriesAreRefusedBeforeTheHarnessStarts) {

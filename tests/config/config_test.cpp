@@ -728,8 +728,8 @@ TEST(ConfigErrors, ConditionalArgGroups) {
       R"({"argsTemplate": ["x", {"when": "sometimes", "args": "--a"}, {"args": "--b"}, {"when": "clean"}, {"when": ["env:"], "args": [1]}, {"when": "clean", "args": "{prompt}"}, {"when": "clean", "args": "--c", "extra": 1}]})"));
   const std::string t = std::string(kCli) + ".argsTemplate";
   EXPECT_THAT(msg, HasSubstr(t + "[1].when: expected a condition: clean, workspace, resume, fresh, "
-                                 "ephemeral, persistent, approve-all, approve-reads, deny-all or "
-                                 "env:NAME"));
+                                 "ephemeral, persistent, approve-all, approve-reads, deny-all, "
+                                 "attachments or env:NAME"));
   EXPECT_THAT(msg, HasSubstr(t + "[2]: missing required key \"when\""));
   EXPECT_THAT(msg, HasSubstr(t + "[3]: missing required key \"args\""));
   EXPECT_THAT(msg, HasSubstr(t + "[4].when[0]: expected a condition"));
