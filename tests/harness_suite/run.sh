@@ -53,9 +53,8 @@
 #                                                   bytes), no staged copy left in TMPDIR
 #   drover run --route R --output json --context clean --file F "Attachment check: W8"
 #                                                   the same for the first of those files, staged
-#                                                   into the fresh directory (claude-cli: a NOTE,
-#                                                   its clean context passes --bare, which opens no
-#                                                   @ mentions)
+#                                                   into the fresh directory (claude-cli goes
+#                                                   without --bare then, which opens no @ mentions)
 #   drover run --route R --output json --file F "Attachment check: W9"
 #                                                   F of a category the route does not take (codex:
 #                                                   text, pi: PDF, others: binary): refused with
@@ -124,16 +123,13 @@ attachment_runs() {
   run_drover attachments --output json "${args[@]}" "Attachment check: $w"
   "${check[@]}" attachments "$route" --file "$rc" "$root/attachments.out" "$root/attachments.err" \
     "$root/gateway.log" "$w" "$delivery" "$tmp" "$work" "${files[@]}"
-  # Clean context: staged into the run's fresh directory (the harness's cwd) instead.
-  if [ "$route" = claude-cli ]; then
-    echo "NOTE $route: --context clean --file: not run: with ANTHROPIC_API_KEY set the clean context passes --bare, under which Claude Code does not open @ mentions (the model gets the paths only)"
-  else
-    w=$(word)
-    run_drover attachments-clean --output json --context clean --file "${files[0]%:*}" \
-      "Attachment check: $w"
-    "${check[@]}" attachments "$route" "--context clean --file" "$rc" "$root/attachments-clean.out" \
-      "$root/attachments-clean.err" "$root/gateway.log" "$w" "$delivery" "$tmp" "$work" "${files[0]}"
-  fi
+  # Clean context: staged into the run's fresh directory (the harness's cwd) instead (claude-cli
+  # then goes without --bare, which would leave the @ mentions unopened).
+  w=$(word)
+  run_drover attachments-clean --output json --context clean --file "${files[0]%:*}" \
+    "Attachment check: $w"
+  "${check[@]}" attachments "$route" "--context clean --file" "$rc" "$root/attachments-clean.out" \
+    "$root/attachments-clean.err" "$root/gateway.log" "$w" "$delivery" "$tmp" "$work" "${files[0]}"
   w=$(word)
   run_drover attachment-refused --output json --file "${refused%:*}" "Attachment check: $w"
   "${check[@]}" attachment-refused "$route" "$rc" "$root/attachment-refused.out" \
