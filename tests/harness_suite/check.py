@@ -40,7 +40,6 @@ check_acp.py and the command dispatch are in checks_common.py.
                                                  a NOTE: the gateway's requests, counted by
                                                  method, path and status
 """
-import base64
 import json
 import os
 import random
@@ -55,7 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
     emit, skip, note, diag, load_result, json_lines, gateway_entries, note_gateway_requests,
     exit0_json_result, json_result, jsonl_result, check_text_and_error, check_deltas,
-    note_usage_growth, check_option_prompt, check_policy, run_command)
+    note_usage_growth, check_option_prompt, check_policy, run_command, inline_images)
 
 
 def cmd_json(route, rc, out, err, expected, caps=""):
@@ -304,32 +303,6 @@ def run_entries(log, word):
     """The gateway's log entries of one run: those whose request body has the run's word (a
     harness's title request among them)."""
     return [e for e in json_lines(log) if word in json.dumps(e.get("request", ""))]
-
-
-def inline_images(value):
-    """(mime, bytes) of every base64 image in a request body: data: URLs (Chat image_url,
-    Responses input_image) and Anthropic image blocks."""
-    found = []
-    if isinstance(value, dict):
-        source = value.get("source")
-        if value.get("type") == "image" and isinstance(source, dict) and source.get("type") == "base64":
-            try:
-                found.append((source.get("media_type"), base64.b64decode(source.get("data", ""))))
-            except ValueError:
-                pass
-        for v in value.values():
-            found += inline_images(v)
-    elif isinstance(value, list):
-        for v in value:
-            found += inline_images(v)
-    elif isinstance(value, str):
-        m = re.match(r"data:([^;,]+);base64,(.*)$", value, re.S)
-        if m and m.group(1).startswith("image/"):
-            try:
-                found.append((m.group(1), base64.b64decode(m.group(2))))
-            except ValueError:
-                pass
-    return found
 
 
 def cmd_attachments(route, run, rc, out, err, log, word, delivery, tmp, directory, *files):

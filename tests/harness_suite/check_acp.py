@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks_common import (  # noqa: E402
     emit, note, diag, json_lines, load_jsonl, gateway_entries, note_gateway_requests, check_exit0,
     json_result, exit0_json_result, jsonl_result, check_text_and_error, check_deltas,
-    note_usage_growth, check_policy, run_command)
+    note_usage_growth, check_policy, run_command, inline_images)
 
 
 def model_warnings(res):
@@ -429,30 +429,6 @@ def cmd_image_input(route, home):
         json.dump(config, f, indent=2)
 
 
-def data_images(value):
-    """(mime, bytes) of every base64 image in a request body: Anthropic `source` blocks
-    ({media_type, data}) and data: URLs (OpenAI image_url / input_image)."""
-    found = []
-    if isinstance(value, dict):
-        if isinstance(value.get("media_type"), str) and isinstance(value.get("data"), str):
-            try:
-                found.append((value["media_type"], len(base64.b64decode(value["data"]))))
-            except ValueError:
-                pass
-        for v in value.values():
-            found += data_images(v)
-    elif isinstance(value, list):
-        for v in value:
-            found += data_images(v)
-    elif isinstance(value, str) and value.startswith("data:image/") and ";base64," in value:
-        head, data = value[5:].split(";base64,", 1)
-        try:
-            found.append((head, len(base64.b64decode(data))))
-        except ValueError:
-            pass
-    return found
-
-
 def gateway_images(entry):
     """(source, [(mime, bytes)]): the gateway's own record of a request's attachments when it
     keeps one, else the images found in the logged body."""
@@ -460,7 +436,7 @@ def gateway_images(entry):
     if isinstance(listed, list):
         return "the gateway's attachments log", [
             (a.get("mimeType") or a.get("mime"), a.get("bytes")) for a in listed if isinstance(a, dict)]
-    return "the logged request body", data_images(entry.get("request"))
+    return "the logged request body", [(mime, len(data)) for mime, data in inline_images(entry.get("request"))]
 
 
 def sent_image_blocks(transcript):

@@ -2,9 +2,11 @@
 check.py's docstring), the checks on a drover result that both suites make and the command
 dispatch.
 """
+import base64
 import collections
 import json
 import os
+import re
 import sys
 
 
@@ -241,3 +243,29 @@ def run_command(prog, commands, argv):
         print(f"{prog}: unknown command {cmd}", file=sys.stderr)
         return 2
     return commands[cmd](argv[2:]) or 0
+
+
+def inline_images(value):
+    """(mime, bytes) of every base64 image in a request body: data: URLs (Chat image_url,
+    Responses input_image) and Anthropic image blocks."""
+    found = []
+    if isinstance(value, dict):
+        source = value.get("source")
+        if value.get("type") == "image" and isinstance(source, dict) and source.get("type") == "base64":
+            try:
+                found.append((source.get("media_type"), base64.b64decode(source.get("data", ""))))
+            except ValueError:
+                pass
+        for v in value.values():
+            found += inline_images(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += inline_images(v)
+    elif isinstance(value, str):
+        m = re.match(r"data:([^;,]+);base64,(.*)$", value, re.S)
+        if m and m.group(1).startswith("image/"):
+            try:
+                found.append((m.group(1), base64.b64decode(m.group(2))))
+            except ValueError:
+                pass
+    return found
