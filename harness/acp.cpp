@@ -116,8 +116,11 @@ StagingOptions acp_staging_options(const Route& route, const std::string& worksp
   if (!options.keep) options.into = clean_cwd;
   options.copy = true;
   options.load_max_bytes = kMaxLoadedAttachmentBytes;
-  options.remote_categories = {AttachmentCategory::image, AttachmentCategory::document,
-                               AttachmentCategory::text, AttachmentCategory::other};
+  // fileInput.categories narrows references as it narrows files.
+  options.remote_categories = options.categories;
+  if (options.remote_categories.empty())
+    options.remote_categories = {AttachmentCategory::image, AttachmentCategory::document,
+                                 AttachmentCategory::text, AttachmentCategory::other};
   return options;
 }
 
@@ -394,6 +397,7 @@ class AcpAgent {
          has_capability({"promptCapabilities", "embeddedContext"})});
     if (staged) {
       turn_->attachments = staged->reports(blocks.deliveries);
+      if (staged->kept_at) warn("attachments kept in " + *staged->kept_at);
       if (!one_shot_ && !staged->attachments_dir.empty()) turn_dirs_ = {staged->attachments_dir};
     }
     connection_->request(
@@ -1523,16 +1527,8 @@ struct Session::Impl {
     });
   }
 
-  /// Removes a prompt's staged attachments. Those staged into a clean-mode agent's cwd are not
-  /// removed with the set (the cwd goes with the agent), so they go here.
-  static void discard(std::optional<StagedAttachments>& staged) {
-    if (!staged) return;
-    if (!staged->owned_dir && !staged->kept_at && !staged->attachments_dir.empty()) {
-      std::error_code ec;
-      fs::remove_all(staged->attachments_dir, ec);
-    }
-    staged.reset();
-  }
+  /// Removes a prompt's staged attachments (the set owns what it made, in the agent's cwd too).
+  static void discard(std::optional<StagedAttachments>& staged) { staged.reset(); }
 
   /// Stages the front prompt's attachments (a stage of its control: a cancel or pause ends it),
   /// then pumps again to send it. A bad attachment fails that prompt only.
@@ -1543,17 +1539,11 @@ struct Session::Impl {
     const uint64_t id = front.id, serial = agent_serial;
     StagingOptions staging_options =
         acp_staging_options(*route, agent->workspace(), agent->clean_cwd());
-    const std::string into = staging_options.into;
     staging = true;
     stage_for_run(loop, front.control, request, std::move(staging_options),
-                  [this, id, serial, into](std::optional<StagedAttachments> staged,
-                                           std::optional<Error> error) {
+                  [this, id, serial](std::optional<StagedAttachments> staged,
+                                     std::optional<Error> error) {
                     staging = false;
-                    if (error && !into.empty()) {
-                      // What a failed staging into the agent's cwd left (the cwd stays).
-                      std::error_code ec;
-                      fs::remove_all(fs::path(into) / "attachments", ec);
-                    }
                     // close() answers the prompt; a withdrawn one was answered already.
                     if (closing || queue.empty() || queue.front().id != id) return;
                     if (error) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -30,10 +31,15 @@ constexpr std::size_t kMaxExtensionBytes = 16;
 
 // ---- names ----------------------------------------------------------------------------------
 
-// Length of the valid UTF-8 sequence of two or more bytes at s[i], else 0.
+// Length of the valid UTF-8 sequence of two or more bytes at s[i] that may stay in a name, else
+// 0: C1 controls, line and paragraph separators, bidirectional controls and the BOM are refused
+// like ASCII controls (they reorder or break the prompt a name is mentioned in).
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   const auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
+  const std::size_t n = b >= 0xF0 && b <= 0xF4   ? 4
+                        : b >= 0xE0 && b <= 0xEF ? 3
+                        : b >= 0xC2 && b <= 0xDF ? 2
+                                                 : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k)
     if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
@@ -41,6 +47,11 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 >= 0xA0) || (b == 0xF0 && b1 < 0x90) ||
       (b == 0xF4 && b1 >= 0x90))
     return 0;  // overlong, surrogate, beyond U+10FFFF
+  uint32_t cp = n == 2 ? b & 0x1F : n == 3 ? b & 0x0F : b & 0x07;
+  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+      (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF)
+    return 0;
   return n;
 }
 
@@ -285,10 +296,10 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
       result_->files.push_back(std::move(item.staged));
     }
     if (options_.keep && result_->owned_dir) {
-      result_->kept_at = result_->owned_dir->release();
+      const bool own_run_dir = options_.into.empty();
+      const std::string released = result_->owned_dir->release();
       result_->owned_dir.reset();
-    } else if (options_.keep && !result_->attachments_dir.empty()) {
-      result_->kept_at = result_->attachments_dir;
+      result_->kept_at = own_run_dir ? released : result_->attachments_dir;
     }
   }
 
@@ -313,9 +324,11 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
       s.source = url_for_display(attachment.source);
       s.url = attachment.source;
       if (raw_name.empty()) {
-        std::string_view path = attachment.source;
-        path = path.substr(0, path.find_first_of("?#"));
-        raw_name = std::string(path.substr(path.rfind('/') + 1));
+        // The last segment of the path; never the authority (it may carry credentials).
+        std::string_view rest = std::string_view(attachment.source).substr(8);
+        rest = rest.substr(0, rest.find_first_of("?#"));
+        const auto slash = rest.find('/');
+        raw_name = slash == std::string_view::npos ? "" : std::string(rest.substr(rest.rfind('/') + 1));
       }
     } else if (starts_with(attachment.source, "http://")) {
       return fail(invalid(in_quotes(url_for_display(attachment.source)),
@@ -383,7 +396,8 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
     if (fd < 0) return fail_bool(invalid(what, std::strerror(errno)));
     item.source = Fd(fd);
     struct stat opened;
-    if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode))
+    if (::fstat(fd, &opened) != 0) return fail_bool(invalid(what, std::strerror(errno)));
+    if (!S_ISREG(opened.st_mode))
       return fail_bool(invalid(what, "is " + file_type_name(opened.st_mode) + "; only regular files can be attached"));
     if (static_cast<uint64_t>(opened.st_size) > options_.max_file_bytes)
       return fail_bool(over_file_limit(s, static_cast<uint64_t>(opened.st_size)));
@@ -409,25 +423,57 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
   bool make_directory(StagedAttachments& staged) {
     std::string dir;
     if (!options_.into.empty()) {
-      dir = options_.into + "/attachments";
+      // The first free `attachments`, `attachments-2`, …: never one that was there before.
+      for (int n = 1;; ++n) {
+        dir = options_.into + "/attachments" + (n == 1 ? "" : "-" + std::to_string(n));
+        if (::mkdir(dir.c_str(), 0700) == 0) break;
+        if (errno != EEXIST || n >= 100) return fail_io("cannot create " + dir);
+      }
+      staged.owned_dir = TempDir::adopt(dir);
     } else {
+      const std::string parent = options_.dir.empty() ? default_parent() : options_.dir;
+      if (auto problem = unsafe_parent(parent)) {
+        error_ = Error::make(ErrorCode::config_error, "cannot stage attachments in " + parent +
+                                                          ": " + *problem + kWhereToSetIt);
+        return false;
+      }
       Error error;
-      staged.owned_dir = TempDir::create(std::string(kAttachmentDirPrefix), error, options_.dir);
+      const auto prefix = options_.keep ? kKeptAttachmentDirPrefix : kAttachmentDirPrefix;
+      staged.owned_dir = TempDir::create(std::string(prefix), error, parent);
       if (!staged.owned_dir) {
-        error_ = Error::make(ErrorCode::validation_error,
-                             "cannot stage attachments: " + error.message +
-                                 " (staging dir: set staging.dir or the route's fileInput.stagingDir)");
+        error_ = Error::make(ErrorCode::config_error,
+                             "cannot stage attachments: " + error.message + kWhereToSetIt);
         return false;
       }
       dir = staged.owned_dir->path() + "/attachments";
-    }
-    if (::mkdir(dir.c_str(), 0700) != 0) {
-      error_ = Error::make(ErrorCode::harness_error,
-                           "cannot create " + dir + ": " + std::strerror(errno));
-      return false;
+      if (::mkdir(dir.c_str(), 0700) != 0) return fail_io("cannot create " + dir);
     }
     staged.attachments_dir = dir;
     return true;
+  }
+
+  static constexpr const char* kWhereToSetIt =
+      " (the staging dir: staging.dir, or the route's fileInput.stagingDir)";
+
+  static std::string default_parent() {
+    const char* tmp = std::getenv("TMPDIR");
+    return tmp && *tmp ? tmp : "/tmp";
+  }
+
+  // A directory others can write to without the sticky bit lets them swap our new directory
+  // for a link between its creation and our writes into it.
+  static std::optional<std::string> unsafe_parent(const std::string& parent) {
+    struct stat st;
+    if (::stat(parent.c_str(), &st) != 0) return std::string(std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return std::string("not a directory");
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+      return std::string("it is writable by other users and not sticky (chmod +t, or 0700)");
+    return std::nullopt;
+  }
+
+  bool fail_io(const std::string& what) {
+    error_ = Error::make(ErrorCode::harness_error, what + ": " + std::strerror(errno));
+    return false;
   }
 
   // Writes the copy (and keeps the bytes when asked); false with error_ set on failure.
@@ -462,8 +508,10 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
     if (item.bytes) {
       if (!write_all(item.bytes->data(), item.bytes->size())) return false;
       if (load) s.content = std::move(*item.bytes);
+      copied_total_ += s.bytes;
       return true;
     }
+    if (!options_.copy && !load) return true;  // neither copied nor loaded: nothing to read
     std::string content;
     std::string chunk(kCopyChunk, '\0');
     uint64_t copied = 0;
@@ -481,10 +529,17 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
         error_ = over_file_limit(s, copied);
         return false;
       }
+      if (copied_total_ + copied > options_.max_total_bytes) {
+        error_ = invalid(in_quotes(s.source), "the attachments come to more than the limit of " +
+                                                  std::to_string(options_.max_total_bytes) +
+                                                  " bytes per run (maxTotalBytes)");
+        return false;
+      }
       if (!write_all(chunk.data(), static_cast<std::size_t>(n))) return false;
       if (load) content.append(chunk.data(), static_cast<std::size_t>(n));
     }
     s.bytes = copied;
+    copied_total_ += copied;
     if (load && copied <= options_.load_max_bytes) s.content = std::move(content);
     return true;
   }
@@ -504,6 +559,7 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
   uv_work_t work_{};
   std::shared_ptr<Job> self_;
   std::atomic<bool> cancelled_{false};
+  uint64_t copied_total_ = 0;  // what was actually read: files may grow after the size check
   std::optional<StagedAttachments> result_;
   std::optional<Error> error_;
 };

@@ -24,6 +24,9 @@ class Loop;
 /// Per-run directories are `<dir>/drover-att-<pid>-XXXXXX` (TempDir::remove_stale clears dead
 /// ones by this prefix).
 inline constexpr std::string_view kAttachmentDirPrefix = "drover-att-";
+/// Directories kept on purpose (`keep`) are named `drover-kept-<pid>-XXXXXX`: no sweep removes
+/// them.
+inline constexpr std::string_view kKeptAttachmentDirPrefix = "drover-kept-";
 /// Sanitized names are at most this many bytes, extension included.
 inline constexpr std::size_t kMaxAttachmentNameBytes = 120;
 
@@ -33,7 +36,8 @@ struct StagingOptions {
   /// Parent of the per-run directory; empty: $TMPDIR, else /tmp. Ignored when `into` is set.
   std::string dir;
   /// Stage into `<into>/attachments/` (an existing private directory such as a clean-mode run's
-  /// fresh cwd, removed by its owner) instead of a directory of our own.
+  /// fresh cwd) instead of a directory of our own; `attachments-2/`, `-3/`… when that exists
+  /// (a long-lived agent's cwd may have one of its own). Only what the job made is removed.
   std::string into;
   uint64_t max_file_bytes = 64ull << 20;
   uint64_t max_total_bytes = 256ull << 20;
@@ -80,7 +84,9 @@ class StagedAttachments {
   std::vector<AttachmentReport> reports(const std::vector<std::string>& deliveries,
                                         const std::string& fallback = "") const;
 
-  std::optional<TempDir> owned_dir;  ///< our own per-run directory (none when staged `into`)
+  /// The directory this run made (the per-run directory, or the one inside `into`), removed
+  /// with the set; none when kept.
+  std::optional<TempDir> owned_dir;
 };
 
 /// Stages `attachments` off the loop thread and calls `done` on the loop with the result or an

@@ -24,6 +24,9 @@ class TempDir {
   /// `parent` as for create().
   static size_t remove_stale(const std::string& prefix, const std::string& parent = "") noexcept;
 
+  /// Takes over an existing directory (one this process just made): removed like one created.
+  static TempDir adopt(std::string path) { return TempDir(std::move(path)); }
+
   TempDir(TempDir&& other) noexcept;
   TempDir& operator=(TempDir&& other) noexcept;
   TempDir(const TempDir&) = delete;

@@ -329,6 +329,8 @@ struct TransportSpec {
 /// category when argsTemplate has `{files}` and there is no fileInput, none otherwise; ACP:
 /// fileInput's, else every category; API: fileInput's, else image, document and text.
 std::vector<AttachmentCategory> accepted_attachment_categories(const TransportSpec& transport);
+/// The transport block's fileInput, whichever kind; nullptr when it has none.
+const FileInputSpec* file_input_of(const TransportSpec& transport) noexcept;
 
 struct ModelSpec {
   std::string id;

@@ -108,6 +108,17 @@ struct RunOptions {
   std::vector<std::string> prompt_words;
 };
 
+// The largest maxFileBytes any route may apply: stdin is read up to it (one byte more says
+// "over"), so that the route's own limit decides.
+uint64_t largest_file_limit(const drover::Config& config) {
+  uint64_t largest = config.staging.max_file_bytes;
+  for (const auto& provider : config.providers)
+    for (const auto& account : provider.accounts)
+      if (const auto* input = drover::file_input_of(account.transport); input && input->max_file_bytes)
+        largest = std::max(largest, *input->max_file_bytes);
+  return largest;
+}
+
 // Reads all of stdin, at most `cap` bytes (one more says "over"), for `--file -`.
 std::string read_stdin_capped(uint64_t cap) {
   std::string data;
@@ -157,7 +168,7 @@ int command_run(const RunOptions& opts) {
   for (const auto& file : opts.files) {
     if (file == "-")
       request.attachments.push_back(drover::Attachment::bytes(
-          opts.stdin_name, read_stdin_capped(config->staging.max_file_bytes)));
+          opts.stdin_name, read_stdin_capped(largest_file_limit(*config))));
     else
       request.attachments.emplace_back(file);
   }

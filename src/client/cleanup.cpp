@@ -19,14 +19,9 @@ std::size_t remove_stale_staging_dirs(const Config& config) noexcept {
     std::set<std::string> dirs;
     if (config.staging.dir) dirs.insert(*config.staging.dir);
     for (const auto& provider : config.providers)
-      for (const auto& account : provider.accounts) {
-        const TransportSpec& t = account.transport;
-        const std::optional<FileInputSpec>* input =
-            t.if_cli() ? &t.if_cli()->file_input
-            : t.if_acp() ? &t.if_acp()->file_input
-            : t.if_api() ? &t.if_api()->file_input : nullptr;
-        if (input && *input && (*input)->staging_dir) dirs.insert(*(*input)->staging_dir);
-      }
+      for (const auto& account : provider.accounts)
+        if (const auto* input = file_input_of(account.transport); input && input->staging_dir)
+          dirs.insert(*input->staging_dir);
     std::size_t removed = 0;
     for (const auto& dir : dirs) removed += TempDir::remove_stale(std::string(kAttachmentDirPrefix), dir);
     return removed;

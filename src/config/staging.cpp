@@ -150,21 +150,27 @@ void parse_file_input(Ctx& ctx, const ojson& v, const std::string& path, Transpo
 
 namespace drover {
 
+const FileInputSpec* file_input_of(const TransportSpec& transport) noexcept {
+  const std::optional<FileInputSpec>* input =
+      transport.if_cli()   ? &transport.if_cli()->file_input
+      : transport.if_acp() ? &transport.if_acp()->file_input
+      : transport.if_api() ? &transport.if_api()->file_input
+                           : nullptr;
+  return input && *input ? &**input : nullptr;
+}
+
 std::vector<AttachmentCategory> accepted_attachment_categories(const TransportSpec& transport) {
   const std::vector<AttachmentCategory> all{AttachmentCategory::image, AttachmentCategory::document,
                                             AttachmentCategory::text, AttachmentCategory::other};
   const CliSpec* cli = transport.if_cli();
-  const AcpSpec* acp = transport.if_acp();
-  const ApiSpec* api = transport.if_api();
-  const std::optional<FileInputSpec>& file_input =
-      cli ? cli->file_input : acp ? acp->file_input : api->file_input;
+  const FileInputSpec* file_input = file_input_of(transport);
   if (file_input && !file_input->categories.empty()) return file_input->categories;
   if (cli) {
     const bool files = template_uses(cli->args_template, "files") ||
                        (cli->streaming && template_uses(cli->streaming->args_template, "files"));
     return file_input || files ? all : std::vector<AttachmentCategory>{};
   }
-  if (acp) return all;
+  if (transport.if_acp()) return all;
   return {AttachmentCategory::image, AttachmentCategory::document, AttachmentCategory::text};
 }
 

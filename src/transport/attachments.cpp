@@ -3,17 +3,6 @@
 #include "src/loop/loop.h"
 
 namespace drover {
-namespace {
-
-const FileInputSpec* file_input_of(const TransportSpec& transport) {
-  if (const auto* cli = transport.if_cli()) return cli->file_input ? &*cli->file_input : nullptr;
-  if (const auto* acp = transport.if_acp()) return acp->file_input ? &*acp->file_input : nullptr;
-  if (const auto* api = transport.if_api()) return api->file_input ? &*api->file_input : nullptr;
-  return nullptr;
-}
-
-}  // namespace
-
 StagingOptions staging_options_for(const Route& route, const std::string& workspace) {
   StagingOptions options;
   options.route_id = route.id;

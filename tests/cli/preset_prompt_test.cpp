@@ -263,8 +263,10 @@ TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
 
 // claude's --bare (clean context with an API key) leaves @mentions unopened: a run with
 // attachments goes without it, a run without keeps it.
-TEST_P(PresetPrompt, ClaudeGoesWithoutBareWhenTheRunHasAttachments) {
-  if (GetParam() != "claude-cli") GTEST_SKIP() << "claude-cli only (openclaude has no --bare)";
+// claude-cli only: openclaude has no --bare.
+class ClaudePresetPrompt : public PresetPrompt {};
+
+TEST_P(ClaudePresetPrompt, GoesWithoutBareWhenTheRunHasAttachments) {
   write_attachment_files(dir_);
   const std::map<std::string, std::string> key{{"ANTHROPIC_API_KEY", "sk-test"}};
   Recorded plain = run({"-o", "json", "--context", "clean"}, "hello", key);
@@ -297,6 +299,7 @@ TEST_P(PresetPrompt, AttachmentsOfOtherCategoriesAreRefusedBeforeTheHarnessStart
 const std::vector<std::string> kPrintModePresets = {"claude-cli",  "codex-cli",   "openclaude-cli",
                                                     "opencode-cli", "pi-cli",     "pi-cli-text"};
 
+INSTANTIATE_TEST_SUITE_P(Claude, ClaudePresetPrompt, ::testing::Values("claude-cli"));
 INSTANTIATE_TEST_SUITE_P(BuiltinPresets, PresetPrompt, ::testing::ValuesIn(kPrintModePresets),
                          [](const auto& info) {
                            std::string name = info.param;

@@ -377,6 +377,12 @@ TEST(AcpAttachments, ACategoryTheRoutesFileInputDoesNotTakeIsRefusedBeforeTheAge
   out = run_once(config, request);
   ASSERT_FALSE(out.result.error) << out.result.error->message;
   EXPECT_EQ(delivery_of(out.result, "notes.txt"), "resource");
+  // So are remote references: fileInput.categories narrows them too.
+  request.attachments = {"https://example.com/report.pdf"};
+  out = run_once(config, request);
+  ASSERT_TRUE(out.result.error);
+  EXPECT_EQ(out.result.error->code, ErrorCode::unsupported_capability) << out.result.error->message;
+  EXPECT_EQ(recorded(record, "prompt").size(), 1u) << "only the text run's prompt reached the agent";
 }
 
 TEST(AcpAttachments, ACancelDuringTheStagingEndsTheRunWithNothingSpawnedOrLeft) {

@@ -82,6 +82,11 @@ TEST(AttachmentNames, HostileNamesBecomeSafeBasenames) {
   EXPECT_EQ(sanitize_attachment_name("r\xC3\xA9sum\xC3\xA9.pdf", none), "r\xC3\xA9sum\xC3\xA9.pdf");
   EXPECT_EQ(sanitize_attachment_name("bad\xFF\xC3(.txt", none), "bad___.txt");
   EXPECT_EQ(sanitize_attachment_name("space name.csv", none), "space_name.csv");
+  // Invalid UTF-8 lead bytes, C1 controls, bidi overrides, line separators: replaced.
+  EXPECT_EQ(sanitize_attachment_name("a\xFF\x80\x80.txt", none), "a___.txt");
+  EXPECT_EQ(sanitize_attachment_name("a\xC2\x85" "b.txt", none), "a__b.txt");
+  EXPECT_EQ(sanitize_attachment_name("evil\xE2\x80\xAEtxt.exe", none), "evil___txt.exe");
+  EXPECT_EQ(sanitize_attachment_name("a\xE2\x80\xA8" "b", none), "a___b");
 }
 
 TEST(AttachmentNames, LongNamesAreCutOnACharacterBoundaryKeepingTheExtension) {
@@ -284,6 +289,15 @@ TEST_F(Staging, DataUrlsAndRemoteReferences) {
   EXPECT_EQ(remote.category, AttachmentCategory::image);
   EXPECT_TRUE(remote.path.empty());
 
+  // No path: the name never comes from the authority (it may hold credentials).
+  out = stage({"https://user:token@example.com"}, o);
+  ASSERT_TRUE(out.error);  // category other: not a remote image
+  o.remote_categories = {AttachmentCategory::other};
+  out = stage({"https://user:token@example.com?x=1"}, o);
+  ASSERT_FALSE(out.error) << out.error->message;
+  EXPECT_EQ(out.staged->files[0].name, "attachment");
+  o.remote_categories = {AttachmentCategory::image};
+
   out = stage({"https://example.com/doc.pdf?token=SECRET"}, o);
   ASSERT_TRUE(out.error);
   EXPECT_EQ(out.error->code, ErrorCode::unsupported_capability);
@@ -310,15 +324,31 @@ TEST_F(Staging, LoadsTheBytesWhenAskedAndCopiesOnlyWhenAsked) {
   expect_nothing_staged();
 }
 
-TEST_F(Staging, IntoAnExistingDirectory) {
+TEST_F(Staging, IntoAnExistingDirectoryRemovesOnlyWhatItMade) {
   ScratchDir run_dir;
   workspace_.write("notes.txt", "hello");
   auto o = options();
   o.into = run_dir.path();
-  auto out = stage({"notes.txt"}, o);
-  ASSERT_FALSE(out.error) << out.error->message;
-  EXPECT_EQ(out.staged->files[0].path, run_dir.path() + "/attachments/notes.txt");
-  EXPECT_FALSE(out.staged->owned_dir);
+  {
+    auto out = stage({"notes.txt"}, o);
+    ASSERT_FALSE(out.error) << out.error->message;
+    EXPECT_EQ(out.staged->files[0].path, run_dir.path() + "/attachments/notes.txt");
+  }
+  EXPECT_FALSE(fs::exists(run_dir.path() + "/attachments"));
+  EXPECT_TRUE(fs::exists(run_dir.path()));
+  // A long-lived agent's cwd may have an attachments/ of its own: it is left alone.
+  run_dir.write("attachments/agent-work.txt", "mine");
+  {
+    auto out = stage({"notes.txt"}, o);
+    ASSERT_FALSE(out.error) << out.error->message;
+    EXPECT_EQ(out.staged->files[0].path, run_dir.path() + "/attachments-2/notes.txt");
+  }
+  EXPECT_FALSE(fs::exists(run_dir.path() + "/attachments-2"));
+  EXPECT_EQ(slurp(run_dir.path() + "/attachments/agent-work.txt"), "mine");
+  // A refused staging removes nothing of it either.
+  auto refused = stage({"notes.txt", "missing.txt"}, o);
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(slurp(run_dir.path() + "/attachments/agent-work.txt"), "mine");
   expect_nothing_staged();
 }
 
@@ -332,10 +362,14 @@ TEST_F(Staging, KeepLeavesTheCopiesAndSaysWhere) {
     ASSERT_FALSE(out.error) << out.error->message;
     ASSERT_TRUE(out.staged->kept_at);
     kept = *out.staged->kept_at;
+    EXPECT_EQ(fs::path(kept).filename().string().rfind(std::string(kKeptAttachmentDirPrefix), 0), 0u)
+        << kept << ": a name the sweep of dead runs' directories leaves alone";
     auto reports = out.staged->reports({"args"});
     ASSERT_TRUE(reports[0].kept_at);
     EXPECT_EQ(*reports[0].kept_at, out.staged->files[0].path);
   }
+  EXPECT_TRUE(fs::exists(kept + "/attachments/notes.txt"));
+  EXPECT_EQ(TempDir::remove_stale(std::string(kAttachmentDirPrefix), staging_.path()), 0u);
   EXPECT_TRUE(fs::exists(kept + "/attachments/notes.txt"));
 }
 
@@ -378,6 +412,22 @@ TEST_F(Staging, CopyingALargeAttachmentLeavesTheLoopFree) {
   EXPECT_TRUE(done);
   EXPECT_GE(ticks, 2) << "the loop was blocked while the attachment was copied";
   expect_nothing_staged();
+}
+
+TEST_F(Staging, AStagingDirectoryOthersCanWriteToIsRefused) {
+  workspace_.write("notes.txt", "hello");
+  ScratchDir shared;
+  ASSERT_EQ(::chmod(shared.path().c_str(), 0777), 0);
+  auto o = options();
+  o.dir = shared.path();
+  auto out = stage({"notes.txt"}, o);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, ErrorCode::config_error);
+  EXPECT_NE(out.error->message.find("not sticky"), std::string::npos) << out.error->message;
+  EXPECT_TRUE(shared.empty());
+  ASSERT_EQ(::chmod(shared.path().c_str(), 01777), 0);  // like /tmp: fine
+  out = stage({"notes.txt"}, o);
+  EXPECT_FALSE(out.error) << out.error->message;
 }
 
 TEST_F(Staging, AnUnwritableStagingDirectoryIsAClearError) {
