@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -371,10 +370,9 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
     return item;
   }
 
+  // Unlike files, no remote categories means none.
   bool accepts_remote(AttachmentCategory c) const {
-    return !options_.remote_categories.empty() &&
-           std::find(options_.remote_categories.begin(), options_.remote_categories.end(), c) !=
-               options_.remote_categories.end();
+    return !options_.remote_categories.empty() && accepts(options_.remote_categories, c);
   }
 
   // Opens a local file: the target of a symlink, refused unless a regular file within the
@@ -431,7 +429,7 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
       }
       staged.owned_dir = TempDir::adopt(dir);
     } else {
-      const std::string parent = options_.dir.empty() ? default_parent() : options_.dir;
+      const std::string parent = options_.dir.empty() ? TempDir::default_parent() : options_.dir;
       if (auto problem = unsafe_parent(parent)) {
         error_ = Error::make(ErrorCode::config_error, "cannot stage attachments in " + parent +
                                                           ": " + *problem + kWhereToSetIt);
@@ -454,11 +452,6 @@ class Job final : public StagingJob, public std::enable_shared_from_this<Job> {
 
   static constexpr const char* kWhereToSetIt =
       " (the staging dir: staging.dir, or the route's fileInput.stagingDir)";
-
-  static std::string default_parent() {
-    const char* tmp = std::getenv("TMPDIR");
-    return tmp && *tmp ? tmp : "/tmp";
-  }
 
   // A directory others can write to without the sticky bit lets them swap our new directory
   // for a link between its creation and our writes into it.

@@ -18,11 +18,6 @@
 namespace drover {
 namespace {
 
-std::string temp_base() {
-  const char* base = std::getenv("TMPDIR");
-  return base && *base ? base : "/tmp";
-}
-
 // The owner pid of `<prefix><pid>-XXXXXX`, or 0 when `name` is not exactly that.
 pid_t owner_pid(std::string_view name, std::string_view prefix) {
   if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return 0;
@@ -40,10 +35,15 @@ pid_t owner_pid(std::string_view name, std::string_view prefix) {
 
 }  // namespace
 
+std::string TempDir::default_parent() {
+  const char* base = std::getenv("TMPDIR");
+  return base && *base ? base : "/tmp";
+}
+
 std::optional<TempDir> TempDir::create(const std::string& prefix, Error& error,
                                        const std::string& parent) {
   std::string pattern =
-      (parent.empty() ? temp_base() : parent) + "/" + prefix + std::to_string(::getpid()) + "-XXXXXX";
+      (parent.empty() ? default_parent() : parent) + "/" + prefix + std::to_string(::getpid()) + "-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (::mkdtemp(buffer.data()) == nullptr) {  // mkdtemp creates it with mode 0700
@@ -84,7 +84,7 @@ std::string TempDir::release() noexcept {
 size_t TempDir::remove_stale(const std::string& prefix, const std::string& parent) noexcept {
   size_t removed = 0;
   try {
-    const std::string base = parent.empty() ? temp_base() : parent;
+    const std::string base = parent.empty() ? default_parent() : parent;
     DIR* dir = ::opendir(base.c_str());
     if (dir == nullptr) return 0;
     std::vector<std::string> stale;

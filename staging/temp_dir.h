@@ -21,6 +21,9 @@ class TempDir {
   /// real directories (not symlinks) owned by the current user and whose pid is not running.
   /// A reused pid keeps a leftover until that process ends, which errs on the side of keeping.
   /// Returns how many were removed; never fails (what cannot be read or removed is skipped).
+  /// Where temporary directories go when no parent is given: `$TMPDIR`, else /tmp.
+  static std::string default_parent();
+
   /// `parent` as for create().
   static size_t remove_stale(const std::string& prefix, const std::string& parent = "") noexcept;
 
