@@ -6,6 +6,8 @@ packages=(
   libuv1-dev nlohmann-json3-dev libspdlog-dev libboost-dev libboost-filesystem-dev
   libcurl4-openssl-dev libcli11-dev libcpp-httplib-dev libmagic-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libvalijson-dev json-schema-test-suite  # batch --json-schema; the official schema test cases
+  slurmctld slurmd slurm-client munge     # the sharding test's single-node Slurm (label slurm)
   time  # /usr/bin/time -v: peak RSS in bench/output_memory.sh
 )
 # Node.js and npm run the official SDKs of the real-client test (any Node >= 18 will do).

@@ -66,6 +66,15 @@ class Client {
   /// (nothing watched) when stdout is not a pipe or is watched already.
   bool watch_stdout_reader(std::function<void()> handler);
 
+  /// Client-wide fan-out limits (README "Fan-out limits"), field by field over the config's
+  /// top-level `fanout`. Applies to runs that start a try after the call.
+  void set_fanout(FanoutLimits limits);
+  /// ACP routes: keep up to `max_agents` agent processes per route alive between runs and give
+  /// each run a fresh session on an idle one (README "Warm agent pools"). 0 (the default): every
+  /// run spawns its own agent and shuts it down. Runs with a session id to resume, a transcript,
+  /// or a route whose fanout.maxConcurrency is 1 use at most one agent.
+  void keep_agents_warm(size_t max_agents);
+
   /// Runs `request` and returns its Result (never throws for run failures: see Result::error).
   /// Other pending runs make progress meanwhile and may stay pending.
   Result run(const RunRequest& request);

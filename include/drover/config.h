@@ -80,6 +80,18 @@ struct ConditionalEnv {
   std::map<std::string, std::string> env;
 };
 
+/// Client-side fan-out limits (README "Fan-out limits"): the config's top-level `fanout`, a
+/// provider's or account's `fanout`, a Client's set_fanout() and RunRequest::fanout. Each field
+/// merges separately: the request's value, else the route's, else the client's.
+struct FanoutLimits {
+  std::optional<int64_t> max_concurrency;      ///< maxConcurrency: calls in flight (FIFO semaphore)
+  std::optional<double> requests_per_second;   ///< requestsPerSecond: call starts (token bucket)
+  std::optional<int64_t> max_calls;            ///< maxCalls: lifetime ceiling; past it fanout_limit
+  bool empty() const noexcept {
+    return !max_concurrency && !requests_per_second && !max_calls;
+  }
+};
+
 /// Where and how attachments are staged (README "Attachments"): the config's top-level
 /// `staging`, which a route's `fileInput` overrides field by field.
 struct StagingSpec {
@@ -343,11 +355,13 @@ struct AccountSpec {
   std::string id;
   TransportSpec transport;
   std::vector<ModelSpec> models;
+  FanoutLimits fanout;  ///< the account's `fanout`
 };
 
 struct ProviderSpec {
   std::string id;
   std::vector<AccountSpec> accounts;
+  FanoutLimits fanout;  ///< the provider's `fanout` (an account's own fields win)
   std::string preset;  ///< the preset this provider came from; empty for the user's own
   std::string source;  ///< the file that defined it (a preset's origin for presets)
 };
@@ -362,6 +376,7 @@ struct Route {
   const ProviderSpec* provider_spec = nullptr;
   const AccountSpec* account_spec = nullptr;
   StagingSpec staging;  ///< the config's `staging` (the route's fileInput is applied on top per run)
+  FanoutLimits fanout;  ///< the account's `fanout`, else the provider's (field by field)
 };
 
 /// What the router does when a try fails (README "Routing and fallback").
@@ -394,6 +409,7 @@ struct Config {
   std::optional<std::string> default_route;
   RoutingSpec routing;
   StagingSpec staging;  ///< `staging`: copied into every Route
+  FanoutLimits fanout;  ///< top-level `fanout`: the client-wide limits
   std::vector<ProviderSpec> providers;  ///< in file order
   std::vector<std::string> sources;     ///< files this config was read from, in load order
   std::vector<UntrustedSource> untrusted;  ///< workspace files left out, untrusted

@@ -38,6 +38,11 @@ struct RunRequest {
   std::optional<PermissionPolicy> permissions;
   /// ACP routes: every JSON-RPC message both ways, as NDJSON, to this file (secrets redacted).
   std::optional<std::string> transcript_path;
+  /// The answer must be JSON valid against this schema: API routes send it as the provider's
+  /// response format (OpenAI json_schema, Gemini responseSchema, Anthropic as instructions).
+  std::optional<nlohmann::json> json_schema;
+  /// Fan-out limits for this request, field by field over the route's and the client's.
+  FanoutLimits fanout;
   /// The caller consumes deltas as they come: print-mode routes with a streaming variant use it.
   bool stream = false;
 };
