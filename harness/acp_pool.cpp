@@ -177,15 +177,15 @@ void AcpPool::pump(const std::string& key) {
       const bool spawned = std::any_of(slots_.begin(), slots_.end(), [&](const auto& s) {
         return s->fresh_for.lock() == front && !s->dead && !s->retiring;
       });
-      if (spawned) break;
-      spawn(front)->fresh_for = front;
-      continue;
+      if (!spawned) spawn(front)->fresh_for = front;
+      break;
     }
-    const size_t starting = static_cast<size_t>(std::count_if(
-        slots_.begin(), slots_.end(), [&](const auto& s) {
-          return s->key == key && !s->agent && !s->dead && !s->retiring && !s->fresh_for.lock();
-        }));
-    if (starting >= queue.size()) break;
+    // One agent of a key starts at a time: agents sharing a home (codex-acp's state database)
+    // can fail when they initialize it at once, and the first run need not wait for the rest.
+    const bool starting = std::any_of(slots_.begin(), slots_.end(), [&](const auto& s) {
+      return s->key == key && !s->agent && !s->dead && !s->retiring;
+    });
+    if (starting) break;
     spawn(front);
   }
   if (queue.empty()) waiting_.erase(key);
@@ -302,14 +302,22 @@ void AcpPool::agent_gone(const std::shared_ptr<Slot>& slot, Result last) {
   slot->agent = nullptr;
   slot->dead = true;
   if (never_ready && !slot->retiring) {
-    // The agent failed before it was ready (not found, refused policy, a failed handshake): the
-    // first run waiting for one gets that failure, as its one-shot run would have.
+    // The agent failed before it was ready: the first run waiting for one gets that failure,
+    // as its one-shot run would have; a spawned agent that was not stopped by drover (it
+    // exited, or failed its handshake) is tried once more for it first.
     auto it = waiting_.find(slot->key);
     if (it != waiting_.end() && !it->second.empty()) {
-      auto run = std::move(it->second.front());
-      it->second.pop_front();
+      auto& run = it->second.front();
       if (!last.error) last.error = Error::make(ErrorCode::harness_error, "the agent ended before it was ready");
-      finish(run, std::move(last));
+      if (!run->retried && last.process && last.process->stopped_by == StopCause::none) {
+        run->retried = true;
+        run->warnings.push_back("the agent failed to start (" + last.error->message +
+                                "); the run was retried on a fresh agent");
+      } else {
+        auto failed = std::move(run);
+        it->second.pop_front();
+        finish(failed, std::move(last));
+      }
     }
   }
   pump_later(slot->key);

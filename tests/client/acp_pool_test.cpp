@@ -355,6 +355,22 @@ TEST(AcpPool, ATimeoutEndsItsRunOnlyAndTheAgentServesTheNext) {
   EXPECT_EQ(agent_pids(dir).size(), 1u);
 }
 
+TEST(AcpPool, AnAgentThatFailsToStartIsTriedOnceMoreForItsRun) {
+  ScratchDir dir;
+  Client client(pool_config(dir, "--fail-init-once " + dir.path() + "/failed-once"));
+  client.keep_agents_warm(2);
+  auto results = run_documents(client, 4);
+  int retried = 0;
+  for (auto& [i, list] : results) {
+    ASSERT_EQ(list.size(), 1u);
+    ASSERT_FALSE(list[0].error) << list[0].error->message;
+    EXPECT_EQ(list[0].text, answer(i));
+    for (const auto& w : list[0].warnings) retried += w.find("failed to start") != std::string::npos;
+  }
+  EXPECT_EQ(retried, 1);
+  EXPECT_EQ(agent_pids(dir).size(), 3u);  // the failed one and the two kept
+}
+
 TEST(AcpPool, ResumedRunsBypassThePool) {
   ScratchDir dir;
   Client client(pool_config(dir, "--resume-cap"));
