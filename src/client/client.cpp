@@ -184,6 +184,8 @@ bool Client::watch_stdout_reader(std::function<void()> handler) {
   return impl_->loop.watch_stdout_reader(std::move(handler));
 }
 
+void Client::set_fanout(FanoutLimits limits) { impl_->router_state.fanout.set_client_limits(limits); }
+
 void Client::keep_agents_warm(size_t max_agents) {
   Impl& impl = *impl_;
   if (impl.pool == nullptr) {
