@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "parsers/json_limits.h"
 #include "src/core/text.h"
 
@@ -341,7 +343,51 @@ std::unique_ptr<BatchOutput> BatchOutput::open(const std::string& path,
 }
 
 BatchOutput::~BatchOutput() {
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(sync_mutex_);
+      closing_ = true;
+    }
+    sync_wake_.notify_one();
+    syncer_.join();  // it syncs what is left first
+    if (sync_error_) spdlog::error("{}", *sync_error_);
+  }
   if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
+void BatchOutput::sync_lines() {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  for (;;) {
+    sync_wake_.wait(lock, [this] { return closing_ || written_lines_ > synced_lines_; });
+    if (written_lines_ == synced_lines_ && closing_) return;
+    const uint64_t covered = written_lines_;
+    lock.unlock();
+    const int rc = ::fdatasync(fd_);
+    const int err = errno;
+    lock.lock();
+    if (rc != 0 && !sync_error_)
+      sync_error_ = "batch output " + shown(path_) + ": fsync failed: " + errno_text(err);
+    synced_lines_ = covered;
+    sync_done_.notify_all();
+  }
+}
+
+std::optional<Error> BatchOutput::sync_failure() {
+  std::lock_guard<std::mutex> lock(sync_mutex_);
+  if (!sync_error_) return std::nullopt;
+  return Error::make(ErrorCode::harness_error, *sync_error_);
+}
+
+bool BatchOutput::flush(std::optional<Error>& error) {
+  {
+    std::unique_lock<std::mutex> lock(sync_mutex_);
+    sync_done_.wait(lock, [this] { return synced_lines_ == written_lines_; });
+  }
+  if (auto failure = sync_failure()) {
+    error = std::move(failure);
+    return false;
+  }
+  return true;
 }
 
 bool BatchOutput::append(const BatchRecord& record, std::optional<Error>& error) {
@@ -361,12 +407,17 @@ bool BatchOutput::append(const BatchRecord& record, std::optional<Error>& error)
     }
     written += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd_) != 0) {
-    error = Error::make(ErrorCode::harness_error,
-                        "batch output " + shown(path_) + ": fsync failed: " + errno_text(errno));
+  size_ += static_cast<int64_t>(line.size());
+  {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    ++written_lines_;
+    if (!syncer_.joinable()) syncer_ = std::thread([this] { sync_lines(); });
+  }
+  sync_wake_.notify_one();
+  if (auto failure = sync_failure()) {
+    error = std::move(failure);
     return false;
   }
-  size_ += static_cast<int64_t>(line.size());
   return true;
 }
 

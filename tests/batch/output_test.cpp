@@ -120,6 +120,31 @@ TEST(BatchOutputFile, AppendsAndReadsBackLastLinePerId) {
   EXPECT_EQ(read_batch_output(path, error).size(), 3u);
 }
 
+// Lines are written at once and fsynced by the output's own thread, in groups: every line is in
+// the file (in order) as append() returns, and flush() returns once the last one is synced.
+TEST(BatchOutputFile, LinesAreInTheFileAtOnceAndFlushWaitsForTheirSync) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/out.jsonl";
+  std::optional<Error> error;
+  auto out = BatchOutput::open(path, error);
+  ASSERT_TRUE(out) << error->message;
+  std::string expected;
+  for (int i = 0; i < 500; ++i) {
+    const BatchRecord record = sample("doc-" + std::to_string(i), i % 3 != 0);
+    ASSERT_TRUE(out->append(record, error)) << error->message;
+    expected += line_of(record);
+    if (i % 100 == 0) {
+      EXPECT_EQ(test::read_file(path), expected);  // before any flush
+    }
+  }
+  ASSERT_TRUE(out->flush(error)) << error->message;
+  EXPECT_EQ(test::read_file(path), expected);
+  ASSERT_TRUE(out->flush(error));  // nothing new: returns at once
+  ASSERT_TRUE(out->append(sample("last"), error));
+  out.reset();  // the destructor syncs the rest
+  EXPECT_EQ(read_batch_output(path, error).size(), 501u);
+}
+
 TEST(BatchOutputFile, TornLastLineIsCutGoodLinesRemain) {
   ScratchDir dir;
   const std::string path = dir.path() + "/out.jsonl";
