@@ -413,6 +413,10 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
       nlohmann::json attachments = nlohmann::json::array();
       for (auto category : drover::accepted_attachment_categories(t))
         attachments.push_back(drover::to_string(category));
+      nlohmann::json fanout = nlohmann::json::object();  // the account's, else the provider's
+      if (r.fanout.max_concurrency) fanout["maxConcurrency"] = *r.fanout.max_concurrency;
+      if (r.fanout.requests_per_second) fanout["requestsPerSecond"] = *r.fanout.requests_per_second;
+      if (r.fanout.max_calls) fanout["maxCalls"] = *r.fanout.max_calls;
       out.push_back({{"id", r.id},
                      {"provider", r.provider},
                      {"transport", r.transport},
@@ -425,6 +429,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"baseUrl", drover::redact_url(api.base_url)},
                      {"apiKeyEnv", api.credentials.api_key_env.value_or("")},
                      {"attachments", attachments},
+                     {"fanout", fanout},
                      {"preset", r.provider_spec->preset},
                      {"source", r.provider_spec->source},
                      {"default", def && def->id == r.id}});

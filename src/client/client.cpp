@@ -199,6 +199,8 @@ bool Client::watch_stdout_reader(std::function<void()> handler) {
   return impl_->loop.watch_stdout_reader(std::move(handler));
 }
 
+void Client::set_fanout(FanoutLimits limits) { impl_->router_state.fanout.set_client_limits(limits); }
+
 Result Client::run(const RunRequest& request) { return stream(request, nullptr); }
 
 Result Client::stream(const RunRequest& request, const EventHandler& on_event) {
