@@ -185,7 +185,8 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     control_ = implementation->start(
         loop_, TransportAttempt{current_.route, request_, std::move(key)},
         TransportSink{std::move(events),
-                      [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); }});
+                      [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); },
+                      static_cast<bool>(on_event_)});
   }
 
   // A try that fails before any transport started: its outcome arrives from the loop like any
