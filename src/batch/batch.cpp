@@ -134,6 +134,11 @@ bool Batch::Impl::prepare(BatchOutcome& outcome) {
   if (options.retries < 0)
     return refuse(ErrorCode::validation_error,
                   "retries must be 0 or more, not " + std::to_string(options.retries));
+  if (options.requests_per_second && !(*options.requests_per_second > 0))
+    return refuse(ErrorCode::validation_error, "requests per second must be more than 0");
+  if (options.max_calls && *options.max_calls < 1)
+    return refuse(ErrorCode::validation_error,
+                  "max calls must be at least 1, not " + std::to_string(*options.max_calls));
   if (options.timeout_ms && *options.timeout_ms < 0)
     return refuse(ErrorCode::validation_error, "the timeout must not be negative");
   if (options.prompt_template.find_first_not_of(" \t\r\n") == std::string::npos)
@@ -213,11 +218,19 @@ BatchOutcome Batch::Impl::run() {
   }
   running_batch = true;
   if (!cancelled && prepare(outcome)) {
-    // TODO(fan-out, warm pool): client.set_fanout({concurrency, rps, max calls}) and
-    // client.keep_agents_warm(concurrency) once the Client defines them.
+    // The flags' limits over the config's (field by field); concurrency is the runner's own.
+    if (options.requests_per_second || options.max_calls) {
+      FanoutLimits limits;
+      limits.requests_per_second = options.requests_per_second;
+      limits.max_calls = options.max_calls;
+      client.set_fanout(limits);
+    }
+    const bool warm = route.account_spec->transport.kind == TransportKind::acp;
+    if (warm) client.keep_agents_warm(static_cast<size_t>(options.concurrency));
     fill();
     if (work_left()) tick_timer = client.post_after(kProgressEveryMs, [this] { tick(); });
     client.wait();
+    if (warm) client.keep_agents_warm(0);  // the agents go with the batch
   }
   // Whatever is still recorded as in flight was cancelled: no line.
   active.clear();

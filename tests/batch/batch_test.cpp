@@ -238,6 +238,24 @@ TEST(Batch, CancelStopsRunsInFlightWithoutALineForThem) {
   EXPECT_EQ(ws.records().size(), 4u);
 }
 
+TEST(Batch, MaxCallsIsACeilingForTheWholeBatch) {
+  BatchWorkspace ws;
+  std::vector<BatchDocument> documents;
+  for (int i = 0; i < 5; ++i) documents.push_back(file_document(ws, "m" + std::to_string(i)));
+  BatchOptions o = options_for(ws, std::move(documents));
+  o.concurrency = 1;
+  o.max_calls = 2;
+  BatchOutcome outcome = run_batch(ws, std::move(o));
+  ASSERT_FALSE(outcome.error) << outcome.error->message;
+  EXPECT_EQ(outcome.progress.succeeded, 2);
+  EXPECT_EQ(outcome.progress.failed, 3);
+  int limited = 0;
+  for (const auto& [id, record] : ws.records())
+    limited += !record["error"].is_null() && record["error"]["code"] == "fanout_limit";
+  EXPECT_EQ(limited, 3);
+  EXPECT_EQ(ws.log().size(), 4u);  // two agents started and ended, no more
+}
+
 TEST(Batch, OnlyTheShardsDocumentsRun) {
   BatchWorkspace ws;
   std::vector<BatchDocument> documents;
