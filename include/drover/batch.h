@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,7 @@ std::optional<BatchRecord> batch_record_from_json(const nlohmann::json& j, std::
 struct BatchProgress {
   int64_t total = 0;      ///< documents of this run (this shard), skipped ones included
   int64_t skipped = 0;    ///< done by an earlier run
+  int64_t skipped_failed = 0;  ///< of those, the ones whose last line is a failure (no --redo-failed)
   int64_t succeeded = 0;  ///< this run
   int64_t failed = 0;     ///< this run
   int64_t running = 0;
@@ -76,6 +78,7 @@ struct BatchOptions {
   std::optional<int64_t> timeout_ms; ///< per document try; unset: the route's
   BatchDelivery delivery = BatchDelivery::attach;
   /// The schema answers must validate against (--json-schema), and its text as read (in the key).
+  /// With only the text set, the schema is parsed from it (bounded depth; an error names it).
   std::optional<nlohmann::json> json_schema;
   std::string json_schema_text;
   std::optional<BatchShard> shard;   ///< nullopt: every document
@@ -89,7 +92,8 @@ struct BatchOutcome {
   BatchProgress progress;
   bool interrupted = false;  ///< cancel() (Ctrl-C): what finished is on disk
   std::optional<Error> error;  ///< the batch could not run at all (bad options, locked output)
-  /// 0 every document succeeded, 1 some failed, 130 interrupted, else exit_code_for(error).
+  /// 0 every document succeeded, 1 some failed (in this run, or skipped with a failed last
+  /// line), 130 interrupted, else exit_code_for(error).
   int exit_code() const noexcept;
 };
 
@@ -103,6 +107,13 @@ std::vector<BatchDocument> collect_batch_documents(const std::vector<std::string
 /// JOB_COMPLETION_INDEX with `shards` (Kubernetes Indexed Jobs). nullopt when neither is set.
 std::optional<BatchShard> shard_from_environment(std::optional<int64_t> shards,
                                                  std::optional<Error>& error);
+
+/// "I/N" (0 <= I < N) to a shard (`--shard`); nullopt with `error` (validation_error naming the
+/// value).
+std::optional<BatchShard> parse_batch_shard(std::string_view text, std::optional<Error>& error);
+
+/// The live progress line: "120/1000 done · 3 failed · 8 running · 4.1 docs/s · ETA 3m34s · …".
+std::string format_batch_progress(const BatchProgress& progress);
 
 /// Runs a batch on `client` (whose fan-out limits and warm agents it sets for the run). Blocks
 /// until every document has a line or cancel() was called. Use from the Client's thread.

@@ -50,6 +50,14 @@ class Client {
   /// Runs submitted and not yet delivered.
   size_t pending() const noexcept;
 
+  /// Calls `fire` once on the loop `ms` milliseconds from now (a back-off before submitting
+  /// again, a progress tick). wait() keeps driving the loop until every such timer has fired or
+  /// been dropped. Returns an id for cancel_timer(). Callable from handlers; an exception from
+  /// `fire` is logged.
+  uint64_t post_after(int64_t ms, std::function<void()> fire);
+  /// Drops a post_after() timer that has not fired: false when it has fired or was dropped.
+  bool cancel_timer(uint64_t id);
+
   /// Cancels every pending run, started or not: each ends with error `aborted` (its children
   /// get SIGTERM, then SIGKILL after a grace period). Idempotent; callable from handlers.
   void cancel_all();

@@ -2,6 +2,7 @@
 // against a second writer, its torn last line (after a crash) cut off before anything is added.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +35,7 @@ class BatchOutput {
   BatchOutput() = default;
   std::string path_;
   int fd_ = -1;
+  int64_t size_ = 0;  ///< bytes of complete lines (where the next record begins)
   std::map<std::string, BatchRecord> previous_;
 };
 

@@ -52,6 +52,9 @@ struct Client::Impl {
   std::map<uint64_t, std::shared_ptr<Submission>> live;  ///< submitted, not yet delivered
   uint64_t next_id = 1;
   Loop loop;
+  // After the loop: destroyed first, while the loop their handles live on is still there.
+  std::map<uint64_t, std::unique_ptr<LoopTimer>> timers;  ///< post_after(), not yet fired
+  uint64_t next_timer_id = 1;
 };
 
 
@@ -160,10 +163,26 @@ RunHandle Client::submit(RunRequest request, EventHandler on_event, DoneHandler 
 
 void Client::wait() {
   Impl& impl = *impl_;
-  impl.drive([&impl] { return impl.live.empty(); });
+  impl.drive([&impl] { return impl.live.empty() && impl.timers.empty(); });
 }
 
 size_t Client::pending() const noexcept { return impl_->live.size(); }
+
+uint64_t Client::post_after(int64_t ms, std::function<void()> fire) {
+  Impl& impl = *impl_;
+  const uint64_t id = impl.next_timer_id++;
+  auto timer = std::make_unique<LoopTimer>(impl.loop);
+  timer->start(ms, [&impl, id, fire = std::move(fire)] {
+    // Taken out first: `fire` may post other timers or cancel this one.
+    auto node = impl.timers.extract(id);
+    if (node.empty()) return;
+    guarded("a post_after() callback", [&] { fire(); });
+  });
+  impl.timers.emplace(id, std::move(timer));
+  return id;
+}
+
+bool Client::cancel_timer(uint64_t id) { return impl_->timers.erase(id) > 0; }
 
 void Client::cancel_all() {
   for (auto& [id, run] : impl_->live) run->state->request(RunHandle::State::Stop::cancel);

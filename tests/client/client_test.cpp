@@ -374,6 +374,26 @@ TEST(CompletingOnDrop, CalledOnceAndNeverAgain) {
   EXPECT_FALSE(results[0].error);
 }
 
+TEST(Client, WaitDrivesPostAfterTimersAndSkipsDroppedOnes) {
+  Client client(mode_config());
+  std::vector<std::string> order;
+  client.post_after(30, [&] {
+    order.push_back("timer");
+    // From a timer: a run and another timer, both waited for.
+    client.submit(prompt("echo"), {}, [&](Result r) {
+      order.push_back("run " + r.text);
+      client.post_after(1, [&] { order.push_back("second timer"); });
+    });
+  });
+  const uint64_t dropped = client.post_after(10, [&] { order.push_back("dropped"); });
+  EXPECT_TRUE(client.cancel_timer(dropped));
+  EXPECT_FALSE(client.cancel_timer(dropped));
+  EXPECT_TRUE(order.empty());  // nothing fires before the loop is driven
+  client.wait();
+  EXPECT_EQ(order, (std::vector<std::string>{"timer", "run answer", "second timer"}));
+  EXPECT_EQ(client.pending(), 0u);
+}
+
 TEST(ZeroConfigRoute, PicksNothingWhenNoHarnessIsOnPath) {
   ScratchDir dir;
   const char* saved = std::getenv("PATH");
