@@ -205,7 +205,7 @@ up_failed() {
 
 up() {
   local prog
-  for prog in slurmctld slurmd sinfo sbatch squeue scancel; do
+  for prog in slurmctld slurmd sinfo sbatch squeue scancel scontrol; do
     command -v "$prog" >/dev/null || skip "$prog is not installed (Debian: slurmctld slurmd slurm-client)"
   done
   case "$auth" in
