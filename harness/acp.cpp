@@ -106,24 +106,6 @@ const json* model_config_option(const json& session_result) {
 constexpr uint64_t kMaxLoadedAttachmentBytes = 10ull << 20;
 constexpr uint64_t kMaxEmbeddedBytes = 20ull << 20;
 
-// The staging of an ACP run's attachments: every category, remote https:// references of every
-// category too (they go as resource_links), copies on disk for the links and bytes in memory for
-// the blocks; in clean mode under the run's fresh cwd (`clean_cwd`; empty in workspace mode),
-// unless they are to be kept: the cwd goes with the agent.
-StagingOptions acp_staging_options(const Route& route, const std::string& workspace,
-                                   const std::string& clean_cwd) {
-  StagingOptions options = staging_options_for(route, workspace);
-  if (!options.keep) options.into = clean_cwd;
-  options.copy = true;
-  options.load_max_bytes = kMaxLoadedAttachmentBytes;
-  // fileInput.categories narrows references as it narrows files.
-  options.remote_categories = options.categories;
-  if (options.remote_categories.empty())
-    options.remote_categories = {AttachmentCategory::image, AttachmentCategory::document,
-                                 AttachmentCategory::text, AttachmentCategory::other};
-  return options;
-}
-
 // A file:// URI of an absolute path, with what a URI cannot hold percent-encoded.
 std::string file_uri(const std::string& path) {
   static const char* kHex = "0123456789ABCDEF";
@@ -142,6 +124,20 @@ std::string file_uri(const std::string& path) {
 }
 
 }  // namespace
+
+StagingOptions acp_staging_options(const Route& route, const std::string& workspace,
+                                   const std::string& clean_cwd) {
+  StagingOptions options = staging_options_for(route, workspace);
+  if (!options.keep) options.into = clean_cwd;
+  options.copy = true;
+  options.load_max_bytes = kMaxLoadedAttachmentBytes;
+  // fileInput.categories narrows references as it narrows files.
+  options.remote_categories = options.categories;
+  if (options.remote_categories.empty())
+    options.remote_categories = {AttachmentCategory::image, AttachmentCategory::document,
+                                 AttachmentCategory::text, AttachmentCategory::other};
+  return options;
+}
 
 AcpPrompt acp_prompt_blocks(const std::string& text, const std::vector<StagedAttachment>& files,
                             const AcpPromptCapabilities& caps) {
@@ -204,6 +200,8 @@ bool within(const fs::path& path, const std::vector<fs::path>& roots) {
   }
   return false;
 }
+
+}  // namespace
 
 /// One agent process, its JSON-RPC connection and its session. Owns itself: it deletes itself
 /// after delivering its last callback (the process's completion).
@@ -270,7 +268,8 @@ class AcpAgent {
     temp_dir_ = std::move(directory->temp_dir);
     // A Ctrl-C from here on stops the run: the staging below, or the agent.
     stop_hook_ = loop_.add_stop_hook([this](StopCause cause) { interrupt(cause); });
-    if (request_.attachments.empty()) return launch(mode);
+    // A pooled agent's runs bring their own attachments (begin_run).
+    if (request_.attachments.empty() || pooled_) return launch(mode);
 
     // The attachments are staged first: a bad one fails the run before anything is spawned.
     // In clean mode they go under the fresh cwd; otherwise the agent is given their directory.
@@ -387,7 +386,7 @@ class AcpAgent {
     turn_->started_ns = uv_hrtime();
     if (spec_.noise.suppress) turn_->noise.emplace(markers_for(spec_.noise));
     turn_done_ = std::move(done);
-    if (!one_shot_ && watchdog_.total_timeout_ms)
+    if (!one_shot_ && !pooled_ && watchdog_.total_timeout_ms)
       total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
     arm_idle();
     if (staged == nullptr && staged_) staged = &*staged_;
@@ -479,6 +478,50 @@ class AcpAgent {
   /// The RunControl of a one-shot run: its stops go to this agent while it is alive.
   void set_control(std::shared_ptr<StageControl> control) { control_ = std::move(control); }
 
+  // ---- pooled runs (harness/acp_pool.h) ---------------------------------------------------
+
+  /// A pooled agent: start() ends with initialize's answer (no session is made) and `ready`
+  /// runs; each run then gets a session of its own through begin_run(), one at a time.
+  void for_pool() { pooled_ = true; }
+
+  /// Runs `request` on this idle pooled agent in a fresh session: session/new in `cwd`, model
+  /// selection and the policy's mode as a one-shot run makes them, then the prompt with
+  /// `staged` (the caller's until `done`). The request's total timeout covers the whole run,
+  /// its start timeout the session's setup, its idle timeout the turn. `done` runs once: when
+  /// the turn is over (the agent is idle again) or when the agent is gone, with `died` set when
+  /// it ended by itself (no watchdog, cancel or shutdown of drover's). `control`'s stops go to
+  /// the run: during the turn they cancel the turn only; during the setup they stop the agent.
+  void begin_run(RunRequest request, std::string cwd, const StagedAttachments* staged,
+                 EventHandler on_event, std::shared_ptr<StageControl> control,
+                 std::function<void(Result&&, bool died)> done) {
+    request_ = std::move(request);
+    cwd_ = std::move(cwd);
+    run_staged_ = staged;
+    run_events_ = std::move(on_event);
+    run_done_ = std::move(done);
+    control_ = std::move(control);
+    session_id_.clear();
+    session_result_ = json();
+    model_.clear();
+    session_cost_ = 0;
+    policy_mode_set_ = false;
+    attachment_dirs_.clear();
+    // Attachments staged outside the session's cwd (workspace mode) are the session's too.
+    if (staged && !staged->attachments_dir.empty() &&
+        !within(fs::path(staged->attachments_dir), {fs::path(cwd_)}))
+      attachment_dirs_ = {staged->attachments_dir};
+    watchdog_ = apply_request_timeouts(spec_.watchdog.for_run(false), request_);
+    if (watchdog_.total_timeout_ms)
+      total_timer_.start(*watchdog_.total_timeout_ms, [this] { interrupt(StopCause::total_timeout); });
+    if (watchdog_.start_timeout_ms)
+      start_timer_.start(*watchdog_.start_timeout_ms, [this] { interrupt(StopCause::start_timeout); });
+    open_session(false);
+    control_->set_stage([this](StageControl::Stop) {
+      if (turn_ && turn_done_) return stop_turn();
+      interrupt(StopCause::cancelled);
+    });
+  }
+
  private:
   // ---- handshake --------------------------------------------------------------------------
 
@@ -504,6 +547,7 @@ class AcpAgent {
                              agent_caps_ = *caps;
                            if (const json* methods = member(result, "authMethods"))
                              auth_methods_ = *methods;
+                           if (pooled_) return probed(std::move(result));
                            open_session(false);
                          });
   }
@@ -673,10 +717,34 @@ class AcpAgent {
     }
     start_timer_.stop();  // the start timeout covers the handshake only
     if (!one_shot_) idle_timer_.stop();
+    if (pooled_) {
+      if (!run_done_) return;
+      return prompt(request_.prompt, run_staged_, run_events_,
+                    [this] { finish_run(take_turn_result()); });
+    }
     if (ready_) {
       auto ready = std::move(ready_);
       ready();
     }
+  }
+
+  /// A pooled run's turn is over (or the agent is gone): its Result goes to the pool.
+  void finish_run(Result result) {
+    total_timer_.stop();
+    start_timer_.stop();
+    if (control_) control_->set_stage(nullptr);
+    control_.reset();
+    run_staged_ = nullptr;
+    run_events_ = nullptr;
+    attachment_dirs_.clear();
+    const bool gone = process_ == nullptr;
+    if (gone && outcome_) {
+      result.process = outcome_->info;
+      if (!result.error) result.process->evidence.clear();
+    }
+    auto done = std::move(run_done_);
+    run_done_ = nullptr;
+    done(std::move(result), gone && died_);
   }
 
   void probed(json result) {
@@ -1005,16 +1073,19 @@ class AcpAgent {
     const bool answered = turn_ && turn_->answered;
     connection_->close(command_name_ + " " + how);
     if (outcome.error && !error_) error_ = outcome.error;  // one of its callbacks threw
-    if (!error_ && !answered && stop_cause_ == StopCause::none && !shutting_down_)
+    if (!error_ && !answered && stop_cause_ == StopCause::none && !shutting_down_) {
+      died_ = outcome.info.stopped_by == StopCause::none;  // not killed by drover (kill_all)
       error_ = Error::make(classify_failure_message(excerpt),
                            command_name_ + " " + how + " before answering" +
                                (excerpt.empty() ? "" : ": " + excerpt));
+    }
     for (auto& w : outcome.warnings) warnings_.push_back(std::move(w));
     outcome_ = std::move(outcome);
     staged_.reset();
     temp_dir_.reset();
     if (transcript_.is_open()) transcript_.close();
     end_turn();
+    if (run_done_) finish_run(build_result());  // a pooled run still setting up its session
     Result result = build_result();
     if (control_) control_->set_stage(nullptr);  // the agent is gone
     auto finished = std::move(finished_);
@@ -1043,6 +1114,12 @@ class AcpAgent {
  private:
 
   const bool one_shot_;
+  bool pooled_ = false;
+  bool died_ = false;  // the process ended by itself, before answering
+  // The pooled run in progress (begin_run): its attachments, events and completion.
+  const StagedAttachments* run_staged_ = nullptr;
+  EventHandler run_events_;
+  std::function<void(Result&&, bool)> run_done_;
   bool discovery_only_ = false;
   bool probe_only_ = false;
   json initialize_result_;
@@ -1163,8 +1240,6 @@ Result AcpAgent::take_turn_result() {
   secrets_.redact(result);
   return result;
 }
-
-}  // namespace
 
 AcpModelReport models_from_session(const json& session_result) {
   AcpModelReport report;
@@ -1344,6 +1419,29 @@ void probe_acp_agent(Loop& loop, const Route& route, int64_t timeout_ms,
       });
 }
 
+
+void start_pooled_acp_agent(Loop& loop, const Route& route, const RunRequest& request,
+                            std::function<void(AcpAgent&)> ready,
+                            std::function<void(Result&&)> gone) {
+  RunRequest first = request;
+  first.session_id.reset();
+  first.transcript_path.reset();
+  auto* agent = new AcpAgent(loop, route, std::move(first), /*one_shot=*/false);
+  agent->for_pool();
+  agent->start([agent, ready = std::move(ready)] { ready(*agent); }, std::move(gone));
+}
+
+void begin_pooled_acp_run(AcpAgent& agent, RunRequest request, std::string cwd,
+                          const StagedAttachments* staged, EventHandler on_event,
+                          std::shared_ptr<StageControl> control,
+                          std::function<void(Result&&, bool)> done) {
+  agent.begin_run(std::move(request), std::move(cwd), staged, std::move(on_event),
+                  std::move(control), std::move(done));
+}
+
+void shutdown_acp_agent(AcpAgent& agent) { agent.shutdown(false); }
+
+bool acp_agent_alive(const AcpAgent& agent) { return agent.alive(); }
 
 // ---- Session ----------------------------------------------------------------------------------
 

@@ -28,6 +28,31 @@ class Loop;
 std::shared_ptr<RunControl> start_acp(Loop& loop, const TransportAttempt& attempt,
                                       TransportSink sink);
 
+class AcpAgent;
+class StageControl;
+
+/// Pooled agents (harness/acp_pool.h). An agent owns itself and is gone after `gone` has run.
+/// Spawns the route's agent as a run of `request` would (its environment, arguments, context
+/// mode, policy and working directory; a clean run's agent gets a fresh directory of its own for
+/// its life) and sends initialize; `ready` gets the agent, idle, without a session. `gone` runs
+/// once, after the process group is gone (also for a failure before the spawn, posted).
+void start_pooled_acp_agent(Loop& loop, const Route& route, const RunRequest& request,
+                            std::function<void(AcpAgent&)> ready,
+                            std::function<void(Result&&)> gone);
+/// Runs `request` on an idle pooled agent in a fresh session in `cwd` (session/new, model
+/// selection, the policy's mode, the prompt with `staged`, the caller's until `done`). `done`
+/// runs once, from the loop: when the turn is over (the agent is idle again) or the agent is
+/// gone, `died` telling whether it ended by itself (not stopped by drover). `control`'s stops
+/// cancel the turn (the agent stays) or, before the turn, stop the agent.
+void begin_pooled_acp_run(AcpAgent& agent, RunRequest request, std::string cwd,
+                          const StagedAttachments* staged, EventHandler on_event,
+                          std::shared_ptr<StageControl> control,
+                          std::function<void(Result&&, bool died)> done);
+/// Closes the agent's stdin and stops its group after the route's exit grace.
+void shutdown_acp_agent(AcpAgent& agent);
+/// Still running and not being shut down.
+bool acp_agent_alive(const AcpAgent& agent);
+
 /// What an agent advertises for model selection after session/new.
 struct AcpModelReport {
   struct Model {
@@ -91,6 +116,13 @@ struct AcpPrompt {
 };
 AcpPrompt acp_prompt_blocks(const std::string& text, const std::vector<StagedAttachment>& files,
                             const AcpPromptCapabilities& caps);
+
+/// The staging of an ACP run's attachments: every category, remote https:// references of every
+/// category too (they go as resource_links), copies on disk for the links and bytes in memory for
+/// the blocks; in clean mode under the run's fresh cwd (`clean_cwd`; empty in workspace mode),
+/// unless they are to be kept: the cwd goes with the agent.
+StagingOptions acp_staging_options(const Route& route, const std::string& workspace,
+                                   const std::string& clean_cwd);
 
 /// `value` with every member whose name looks like a secret (key, token, secret, password,
 /// authorization, credential, cookie) replaced by "[redacted]", also in {name, value} pairs.

@@ -20,12 +20,6 @@
 
 namespace drover {
 
-std::string seconds_text(int64_t ms) {
-  std::ostringstream out;
-  out << static_cast<double>(ms) / 1000.0 << " s";
-  return out.str();
-}
-
 // The last non-empty lines of a failing process's stderr (or stdout), for the error message.
 std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail) {
   const std::string& source = stderr_tail.find_first_not_of(" \t\r\n") != std::string::npos

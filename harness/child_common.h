@@ -15,13 +15,11 @@
 #include "parsers/noise_filter.h"
 #include "staging/session_lock.h"
 #include "staging/temp_dir.h"
+#include "src/core/time.h"  // seconds_text
 
 namespace drover {
 
 class Loop;
-
-/// "1.5 s" for 1500 ms.
-std::string seconds_text(int64_t ms);
 
 /// The last non-empty lines of a failing process's stderr (or stdout), for an error message.
 std::string failure_excerpt(const std::string& stderr_tail, const std::string& stdout_tail);

@@ -4,16 +4,16 @@ three routes, a few failures) for the README's report screenshot. Deterministic.
 import hashlib, json, random, sys
 
 rng = random.Random(13)
-routes = [("claude-cli/anthropic", "claude-sonnet-4-5", 0.003, 0.015, 9000),
-          ("codex-acp/openai", "gpt-5-codex", 0.00125, 0.01, 7000),
-          ("openai/api", "gpt-4.1-mini", 0.0004, 0.0016, 1800)]
+routes = [("claude-cli:cli:default:claude-sonnet-4-5", "claude-sonnet-4-5", 0.003, 0.015, 9000),
+          ("codex-acp:acp:default:gpt-5-codex", "gpt-5-codex", 0.00125, 0.01, 7000),
+          ("openai:api:main:gpt-4.1-mini", "gpt-4.1-mini", 0.0004, 0.0016, 1800)]
 vendors = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell"]
 failures = [("timeout", "no answer within 120 s (total timeout); the harness was stopped", False),
             ("rate_limit", "429 Too Many Requests: rate limit reached for requests per minute", True),
             ("validation_error", "the answer did not validate against the schema: /total: "
              "required property missing; /currency: \"EURO\" is not one of [\"EUR\",\"USD\",\"GBP\"]", False),
             ("harness_error", "claude exited with status 1: Error: ENOENT: no such file or directory, "
-             "open '/tmp/drover-attach-4411-Qx81aZ/invoice.pdf'", False)]
+             "open '/tmp/drover-att-4411-Qx81aZ/attachments/invoice.pdf'", False)]
 out = []
 for i in range(240):
     vendor = vendors[i % len(vendors)]

@@ -336,6 +336,13 @@ std::shared_ptr<RunControl> start_api_call(Loop& loop, const TransportAttempt& a
   call.prompt = request.prompt;
   call.parameters = spec.parameters;
   if (request.system_prompt) call.parameters.system_prompt = request.system_prompt;
+  // A schema the answer must satisfy wins over the route's responseFormat: OpenAI gets it as
+  // json_schema (not strict: strict mode refuses many schemas), Gemini as responseJsonSchema,
+  // Anthropic as an instruction in the system prompt (src/api/wire_*.cpp).
+  if (request.json_schema)
+    call.parameters.response_format = nlohmann::json{
+        {"type", "json_schema"}, {"name", "answer"}, {"schema", *request.json_schema},
+        {"strict", false}};
   if (const ModelSpec* model = find_model(route)) call.compat = model->compat;
   if (call.model.empty()) {
     run->fail(Error::make(ErrorCode::config_error,

@@ -284,7 +284,13 @@ std::string render_batch_report_html(const std::vector<BatchRecord>& records,
        "<th class=\"n\">input tokens</th><th class=\"n\">output tokens</th>"
        "<th class=\"n\">total tokens</th><th class=\"n\">cost</th><th class=\"n\">mean duration</th></tr>";
   for (const auto& [key, g] : groups) {
-    h += "<tr><td class=\"name\">" + esc(key.first) + "</td><td class=\"name\">" + esc(key.second) +
+    // The model has its own column: a route id ending in ":<model>" is shown without it.
+    std::string route = key.first;
+    const std::string suffix = ":" + key.second;
+    if (!key.second.empty() && route.size() > suffix.size() &&
+        route.compare(route.size() - suffix.size(), suffix.size(), suffix) == 0)
+      route.resize(route.size() - suffix.size());
+    h += "<tr><td class=\"name\">" + esc(route) + "</td><td class=\"name\">" + esc(key.second) +
          "</td><td class=\"n\">" + std::to_string(g.documents) + "</td><td class=\"n\">" +
          std::to_string(g.succeeded) + "</td><td class=\"n\">" + std::to_string(g.failed) +
          "</td><td class=\"n\">" + tokens_cell(g.usage.input_tokens) + "</td><td class=\"n\">" +

@@ -31,6 +31,16 @@
 #include "drover/presets.h"
 #include "drover/trust.h"
 
+// src/cli/batch.cpp: `drover batch`, `drover batch report`, `drover batch merge`.
+namespace drover_cli {
+struct BatchCommand;
+BatchCommand* add_batch_command(CLI::App& app);
+bool batch_command_parsed(const BatchCommand& command);
+int run_batch_command(BatchCommand& command,
+                      std::optional<drover::Config> (*load)(const std::string&, int&),
+                      std::optional<int64_t> (*timeout_flag)(const std::string&, std::string&));
+}  // namespace drover_cli
+
 namespace {
 
 using drover::Error;
@@ -403,6 +413,10 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
       nlohmann::json attachments = nlohmann::json::array();
       for (auto category : drover::accepted_attachment_categories(t))
         attachments.push_back(drover::to_string(category));
+      nlohmann::json fanout = nlohmann::json::object();  // the account's, else the provider's
+      if (r.fanout.max_concurrency) fanout["maxConcurrency"] = *r.fanout.max_concurrency;
+      if (r.fanout.requests_per_second) fanout["requestsPerSecond"] = *r.fanout.requests_per_second;
+      if (r.fanout.max_calls) fanout["maxCalls"] = *r.fanout.max_calls;
       out.push_back({{"id", r.id},
                      {"provider", r.provider},
                      {"transport", r.transport},
@@ -415,6 +429,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"baseUrl", drover::redact_url(api.base_url)},
                      {"apiKeyEnv", api.credentials.api_key_env.value_or("")},
                      {"attachments", attachments},
+                     {"fanout", fanout},
                      {"preset", r.provider_spec->preset},
                      {"source", r.provider_spec->source},
                      {"default", def && def->id == r.id}});
@@ -596,6 +611,8 @@ int main(int argc, char** argv) {
   trust_cmd->add_flag("--list", trust_list, "List the trusted files and whether they changed")
       ->excludes(trust_remove_flag);
 
+  drover_cli::BatchCommand* batch_cmd = drover_cli::add_batch_command(app);
+
   // Listed for --help; `drover mock-gateway …` is handled before parsing (see exec_mock_gateway).
   app.add_subcommand("mock-gateway",
                      "Serve the OpenAI, Anthropic and Gemini APIs on loopback for tests and demos "
@@ -621,5 +638,7 @@ int main(int argc, char** argv) {
   if (check_cmd->parsed()) return command_check(check_config, check_json);
   if (models_cmd->parsed()) return command_models(models);
   if (trust_cmd->parsed()) return command_trust(trust_file, trust_remove, trust_list);
+  if (drover_cli::batch_command_parsed(*batch_cmd))
+    return drover_cli::run_batch_command(*batch_cmd, load, timeout_flag_ms);
   return kExitUsage;
 }

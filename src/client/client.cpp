@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "harness/acp_pool.h"
 #include "harness/print_mode.h"
 #include "src/loop/loop.h"
 #include "src/route/router.h"
@@ -49,6 +50,9 @@ struct Client::Impl {
   bool closing = false;
   Config config;
   RouterState router_state;
+  /// The builtin transports, with the warm pool as the ACP one once keep_agents_warm() made it.
+  TransportSet transports = builtin_transports();
+  AcpPool* pool = nullptr;  ///< a service of `loop` (which owns it)
   std::map<uint64_t, std::shared_ptr<Submission>> live;  ///< submitted, not yet delivered
   uint64_t next_id = 1;
   Loop loop;
@@ -83,7 +87,7 @@ void Client::Impl::start(const std::shared_ptr<Submission>& run) {
         complete(run, std::move(result));
       },
       run->request.route);
-  run->state->attach(start_run(loop, config, builtin_transports(), run->request, std::move(events),
+  run->state->attach(start_run(loop, config, transports, run->request, std::move(events),
                                std::move(done), &router_state));
 }
 
@@ -197,6 +201,19 @@ void Client::watch_termination_signals(std::function<void(int)> handler) {
 
 bool Client::watch_stdout_reader(std::function<void()> handler) {
   return impl_->loop.watch_stdout_reader(std::move(handler));
+}
+
+void Client::set_fanout(FanoutLimits limits) { impl_->router_state.fanout.set_client_limits(limits); }
+
+void Client::keep_agents_warm(size_t max_agents) {
+  Impl& impl = *impl_;
+  if (impl.pool == nullptr) {
+    if (max_agents == 0) return;
+    impl.pool = static_cast<AcpPool*>(
+        impl.loop.add_service("acp-pool", std::make_unique<AcpPool>(impl.loop)));
+    impl.transports.set(*impl.pool);
+  }
+  impl.pool->set_max_agents(max_agents);
 }
 
 Result Client::run(const RunRequest& request) { return stream(request, nullptr); }

@@ -229,7 +229,7 @@ void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpe
     base->merge_patch(patch_doc);
     return parse_account(ctx, *base, path, a);
   }
-  ctx.check_keys(v, path, {"id", "transport", "models", "preset"});
+  ctx.check_keys(v, path, {"id", "transport", "models", "preset", "fanout"});
   if (auto id = ctx.id_member(v, path, "id", true, "account id")) a.id = *id;
   if (auto it = v.find("transport"); it != v.end()) {
     parse_transport(ctx, *it, child(path, "transport"), a.transport);
@@ -238,11 +238,14 @@ void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpe
   }
   if (auto it = v.find("models"); it != v.end())
     parse_models(ctx, *it, child(path, "models"), a.models);
+  if (auto it = v.find("fanout"); it != v.end())
+    parse_fanout(ctx, *it, child(path, "fanout"), a.fanout);
 }
 
 void parse_provider(Ctx& ctx, const ojson& v, const std::string& path, ProviderSpec& p) {
   if (!ctx.object(v, path)) return;
-  ctx.check_keys(v, path, {"accounts"});
+  ctx.check_keys(v, path, {"accounts", "fanout"});
+  if (auto f = v.find("fanout"); f != v.end()) parse_fanout(ctx, *f, child(path, "fanout"), p.fanout);
   auto it = v.find("accounts");
   if (it == v.end()) {
     ctx.missing(path, "accounts", "an array");
@@ -282,10 +285,12 @@ void parse_root(Ctx& ctx, const ojson& doc, Config& config) {
     ctx.error("", "expected an object at the top level, got " + describe(doc));
     return;
   }
-  ctx.check_keys(doc, "", {"defaultRoute", "providers", "routing", "staging", "description"});
+  ctx.check_keys(doc, "",
+                 {"defaultRoute", "providers", "routing", "staging", "fanout", "description"});
   if (auto d = ctx.string_member(doc, "", "defaultRoute", false, true)) config.default_route = *d;
   if (auto r = doc.find("routing"); r != doc.end()) parse_routing(ctx, *r, "routing", config.routing);
   if (auto s = doc.find("staging"); s != doc.end()) parse_staging(ctx, *s, "staging", config.staging);
+  if (auto f = doc.find("fanout"); f != doc.end()) parse_fanout(ctx, *f, "fanout", config.fanout);
   auto it = doc.find("providers");
   if (it == doc.end()) return;
   if (!it->is_object()) {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "src/config/fanout.h"
 #include "src/config/presets.h"
 #include "src/config/sections.h"
 #include "src/config/trust.h"
@@ -171,6 +172,9 @@ std::pair<std::optional<Config>, std::optional<Error>> load_config(const ConfigL
       // `staging` makes a workspace file one that needs trust (it says where copies are written),
       // so a workspace block that was read is trusted and wins like routing.
       if (config->staging.configured) merged.staging = config->staging;
+      // Likewise `fanout` (any key but defaultRoute, routing and description makes a workspace file
+      // one that needs trust): field by field, the later file's values win.
+      merged.fanout = merged_fanout(config->fanout, merged.fanout);
       if (!yielded.empty())
         merged.notices.push_back(valid_utf8(
             verdict.key + " is not trusted, so the global configuration's " +

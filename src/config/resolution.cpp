@@ -4,6 +4,7 @@
 // copying a Config is fine as long as routes are taken from the copy they are used with.
 #include <algorithm>
 
+#include "src/config/fanout.h"
 #include "src/config/sections.h"
 
 namespace drover::cfg {
@@ -70,10 +71,7 @@ std::vector<Route> Config::routes() const {
   for (const auto& p : providers) {
     for (const auto& a : p.accounts) {
       const std::string& transport = a.transport.id.empty() ? std::string(to_string(a.transport.kind)) : a.transport.id;
-      FanoutLimits fanout = a.fanout;
-      if (!fanout.max_concurrency) fanout.max_concurrency = p.fanout.max_concurrency;
-      if (!fanout.requests_per_second) fanout.requests_per_second = p.fanout.requests_per_second;
-      if (!fanout.max_calls) fanout.max_calls = p.fanout.max_calls;
+      const FanoutLimits fanout = merged_fanout(a.fanout, p.fanout);
       auto add = [&](const std::string& model) {
         out.push_back(Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model,
                             &p, &a, staging, fanout});

@@ -70,6 +70,11 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api);
 
 void parse_routing(Ctx& ctx, const ojson& v, const std::string& path, RoutingSpec& routing);
 
+// ---- fanout.cpp -----------------------------------------------------------------------------
+
+/// A `fanout` block (top level, provider, account): its fields set in `fanout`.
+void parse_fanout(Ctx& ctx, const ojson& v, const std::string& path, FanoutLimits& fanout);
+
 // ---- document.cpp: JSON text to a Config (root, providers, accounts, transports) -----------
 
 /// Parses and validates one source without checking defaultRoute (a workspace file may name a

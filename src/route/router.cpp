@@ -82,15 +82,22 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   void cancel() {
     if (finished_) return;
     cancelled_ = true;
-    if (timer_) return finish_waiting();
+    if (timer_ || waiter_) return finish_waiting();
     if (control_) control_->cancel();
   }
 
   void pause() {
     if (finished_) return;
     paused_ = true;
-    if (timer_) return finish_waiting();
+    if (timer_ || waiter_) return finish_waiting();
     if (control_) control_->pause();
+  }
+
+  // maxCalls of the request or the client, before routing: fanout_limit once it is used up.
+  std::optional<Error> fanout_used_up() const {
+    const FanoutLimits client = merged_fanout(state_.fanout.client_limits(), config_.fanout);
+    return state_.fanout.used_up(
+        kClientScope, request_.fanout.max_calls ? request_.fanout.max_calls : client.max_calls);
   }
 
  private:
@@ -117,8 +124,35 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     return route;
   }
 
+  // Starts a try on `candidate` once the fan-out limiter gives it a slot (at once, or after
+  // waiting in its queue); a try the limiter refuses ends the request with fanout_limit.
   void attempt(Candidate candidate) {
     current_ = std::move(candidate);
+    const FanoutLimits client = merged_fanout(state_.fanout.client_limits(), config_.fanout);
+    auto ticket = state_.fanout.acquire(
+        loop_, current_.route, limits_for_try(request_.fanout, current_.route, client),
+        [self = shared_from_this()](std::unique_ptr<FanoutSlot> slot, std::optional<Error> refused) {
+          self->waiter_ = 0;
+          self->end_wait();
+          self->slot_ready(std::move(slot), std::move(refused));
+        });
+    if (ticket.waiter == 0) return slot_ready(std::move(ticket.slot), std::move(ticket.refused));
+    waiter_ = ticket.waiter;
+    watch_stop();
+  }
+
+  void slot_ready(std::unique_ptr<FanoutSlot> slot, std::optional<Error> refused) {
+    if (refused) {
+      Result r;
+      r.error = std::move(refused);
+      return deliver(std::move(r));
+    }
+    slot_ = std::move(slot);
+    last_result_.reset();
+    launch();
+  }
+
+  void launch() {
     emitted_ = false;
     attempt_started_ = uv_hrtime();
     const TransportSpec& transport = current_.route.account_spec->transport;
@@ -151,7 +185,8 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     control_ = implementation->start(
         loop_, TransportAttempt{current_.route, request_, std::move(key)},
         TransportSink{std::move(events),
-                      [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); }});
+                      [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); },
+                      static_cast<bool>(on_event_)});
   }
 
   // A try that fails before any transport started: its outcome arrives from the loop like any
@@ -185,6 +220,9 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     if (finished_) return;
     control_.reset();
     Result& r = outcome.result;
+    std::optional<std::string> slowdown;
+    if (slot_) slowdown = slot_->finish(r.error);
+    slot_.reset();
     Attempt a;
     a.route = current_.route.id;
     a.transport = to_string(current_.route.account_spec->transport.kind);
@@ -201,6 +239,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     }
     for (auto& w : r.warnings) warnings_.push_back(std::move(w));
     r.warnings.clear();
+    if (slowdown) emit_warning(*slowdown);
 
     if (!r.error) return deliver(std::move(r));
     const Error error = *r.error;
@@ -299,16 +338,23 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
       self->end_wait();
       self->start_pending();
     });
+    watch_stop();
+  }
+
+  // Ctrl-C (Loop::stop_all) and the loop's end while waiting (to retry, for a fan-out slot)
+  // end the request as cancel() does.
+  void watch_stop() {
     auto weak = weak_from_this();
     stop_hook_ = loop_.add_stop_hook([weak](StopCause) {
       if (auto self = weak.lock()) self->cancel();
     });
   }
 
+  // The last try's Result stays until the next try starts: a pause while that one waits for a
+  // fan-out slot answers with it.
   void start_pending() {
     Candidate next = std::move(*pending_);
     pending_.reset();
-    last_result_.reset();
     attempt(std::move(next));
   }
 
@@ -316,16 +362,20 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     if (stop_hook_) loop_.remove_stop_hook(stop_hook_);
     stop_hook_ = 0;
     timer_.reset();  // safe from the timer's own callback
+    if (waiter_) state_.fanout.withdraw(waiter_);
+    waiter_ = 0;
   }
 
   // Stopped between tries: cancel ends the request aborted, pause with the last try's answer.
   void finish_waiting() {
+    const bool queued = waiter_ != 0;
     end_wait();
     pending_.reset();
     Result r = last_result_ ? std::move(*last_result_) : Result{};
     last_result_.reset();
     if (cancelled_) {
-      r.error = Error::make(ErrorCode::aborted, "cancelled while waiting to retry");
+      r.error = Error::make(ErrorCode::aborted, queued ? "cancelled while waiting for a fan-out slot"
+                                                       : "cancelled while waiting to retry");
     } else {
       r.error.reset();
       r.stop_reason = "paused";
@@ -366,6 +416,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     result.timings.first_delta_ms = first_delta_ms_;
     on_event_ = nullptr;
     control_.reset();
+    slot_.reset();
     loop_.post([done = std::move(on_done_), result = std::move(result)]() mutable {
       done(std::move(result));
     });
@@ -401,6 +452,8 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   std::optional<double> first_delta_ms_;
   std::shared_ptr<RunControl> control_;  // the try in flight's, until its outcome arrived
   std::unique_ptr<LoopTimer> timer_;      // set while waiting to retry
+  uint64_t waiter_ = 0;                    // set while queued for a fan-out slot
+  std::unique_ptr<FanoutSlot> slot_;       // the try in flight's, until its outcome arrived
   uint64_t stop_hook_ = 0;
 };
 
@@ -436,6 +489,10 @@ std::shared_ptr<RunControl> start_run(Loop& loop, const Config& config,
   if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
     run->fail_before_start(request.route,
                            Error::make(ErrorCode::validation_error, "the prompt is empty"));
+    return control;
+  }
+  if (auto used_up = run->fanout_used_up()) {
+    run->fail_before_start(request.route, std::move(*used_up));
     return control;
   }
   auto [route, error] = config.resolve(request.route);

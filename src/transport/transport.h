@@ -36,6 +36,9 @@ using OutcomeHandler = std::function<void(TransportOutcome&&)>;
 struct TransportSink {
   EventHandler on_event;
   OutcomeHandler on_done;
+  /// Whether `on_event`'s deltas reach a consumer (the caller's event handler): a try whose
+  /// answer a consumer has seen in part must not be run again by the transport.
+  bool consumer = true;
 };
 
 /// Ends a run early. Both are idempotent and do nothing once the run has completed; the

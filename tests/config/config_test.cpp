@@ -327,7 +327,7 @@ TEST(ConfigErrors, UnknownKeySuggestionIgnoresCaseAndSnakeCase) {
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
   const std::string msg = parse_error(R"({"providers": {}, "colour": "blue"})");
-  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing, staging, description)");
+  EXPECT_EQ(msg, "drover.json: colour: unknown key (expected one of: defaultRoute, providers, routing, staging, fanout, description)");
 }
 
 TEST(ConfigErrors, DuplicateJsonKeysAreErrors) {
@@ -1674,6 +1674,95 @@ TEST(ConfigTrust, RelativeCommandsResolveFromTheRealDirectory) {
   EXPECT_EQ(config->providers.at(0).accounts.at(0).transport.command,
             (fs::canonical(dir.path() / "trusted-project") / ".tools" / "pwn.sh").string())
       << "not elsewhere/link/.tools/pwn.sh, nor anything ../ from it";
+}
+
+// ---- fanout ---------------------------------------------------------------------------------
+
+TEST(ConfigFanout, TopLevelProviderAndAccountBlocksAreRead) {
+  Config c = parse_ok(R"({"fanout": {"maxConcurrency": 8, "requestsPerSecond": 2.5, "maxCalls": 0},
+    "providers": {"p": {"fanout": {"maxConcurrency": 4, "requestsPerSecond": 1},
+                        "accounts": [)" + cli_account("a") + "," +
+                      R"({"id": "b", "fanout": {"maxConcurrency": 2, "maxCalls": 100},
+                          "transport": {"command": "agent", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})");
+  EXPECT_EQ(c.fanout.max_concurrency, 8);
+  EXPECT_EQ(c.fanout.requests_per_second, 2.5);
+  EXPECT_EQ(c.fanout.max_calls, 0) << "0 is a ceiling too: nothing may start";
+  ASSERT_EQ(c.providers.size(), 1u);
+  EXPECT_EQ(c.providers[0].fanout.max_concurrency, 4);
+  EXPECT_FALSE(c.providers[0].fanout.max_calls);
+  EXPECT_TRUE(c.providers[0].accounts[0].fanout.empty());
+  EXPECT_EQ(c.providers[0].accounts[1].fanout.max_concurrency, 2);
+  // A route has the account's fields, else the provider's.
+  auto routes = c.routes();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].fanout.max_concurrency, 4);
+  EXPECT_EQ(routes[0].fanout.requests_per_second, 1);
+  EXPECT_FALSE(routes[0].fanout.max_calls);
+  EXPECT_EQ(routes[1].fanout.max_concurrency, 2);
+  EXPECT_EQ(routes[1].fanout.requests_per_second, 1);
+  EXPECT_EQ(routes[1].fanout.max_calls, 100);
+
+  Config none = parse_ok(R"({"providers": {"p": )" + provider(cli_account("a")) + "}}");
+  EXPECT_TRUE(none.fanout.empty());
+  EXPECT_TRUE(none.routes().at(0).fanout.empty());
+}
+
+TEST(ConfigFanout, BadValuesAndUnknownKeysNameTheFileAndKey) {
+  auto top = [](const std::string& fanout) {
+    return parse_error(R"({"fanout": )" + fanout + R"(, "providers": {"p": )" +
+                       provider(cli_account("a")) + "}}");
+  };
+  EXPECT_THAT(top(R"({"maxConcurrency": 0})"),
+              HasSubstr("drover.json: fanout.maxConcurrency: expected a positive integer, got 0"));
+  EXPECT_THAT(top(R"({"maxConcurrency": 1.5})"),
+              HasSubstr("fanout.maxConcurrency: expected a positive integer"));
+  EXPECT_THAT(top(R"({"maxConcurrency": "4"})"),
+              HasSubstr("fanout.maxConcurrency: expected a positive integer"));
+  EXPECT_THAT(top(R"({"requestsPerSecond": 0})"),
+              HasSubstr("drover.json: fanout.requestsPerSecond: expected a number > 0, got 0"));
+  EXPECT_THAT(top(R"({"requestsPerSecond": -1})"),
+              HasSubstr("fanout.requestsPerSecond: expected a number > 0"));
+  EXPECT_THAT(top(R"({"requestsPerSecond": true})"),
+              HasSubstr("fanout.requestsPerSecond: expected a number > 0"));
+  EXPECT_THAT(top(R"({"maxCalls": -1})"),
+              HasSubstr("drover.json: fanout.maxCalls: expected an integer >= 0, got -1"));
+  EXPECT_THAT(top(R"({"maxCalls": 2.5})"), HasSubstr("fanout.maxCalls: expected an integer >= 0"));
+  EXPECT_THAT(top(R"({"maxConcurency": 2})"),
+              HasSubstr("drover.json: fanout.maxConcurency: unknown key (did you mean "
+                        "\"maxConcurrency\"?)"));
+  EXPECT_THAT(top(R"({"burst": 2})"),
+              HasSubstr("fanout.burst: unknown key (expected one of: maxConcurrency, "
+                        "requestsPerSecond, maxCalls)"));
+  EXPECT_THAT(top("4"), HasSubstr("drover.json: fanout: expected an object, got 4"));
+
+  EXPECT_THAT(parse_error(R"({"providers": {"p": {"fanout": {"maxCalls": "ten"}, "accounts": [)" +
+                          cli_account("a") + "]}}}"),
+              HasSubstr("drover.json: providers.p.fanout.maxCalls: expected an integer >= 0"));
+  EXPECT_THAT(parse_error(R"({"providers": {"p": {"accounts": [{"id": "a", "fanout": {"rps": 1},
+                  "transport": {"command": "agent", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})"),
+              HasSubstr("drover.json: providers.p.accounts[0].fanout.rps: unknown key"));
+  EXPECT_THAT(parse_error(R"({"providers": {"p": {"accounts": [{"id": "a", "fanout": [],
+                  "transport": {"command": "agent", "cli": {"argsTemplate": ["{prompt}"]}}}]}}})"),
+              HasSubstr("providers.p.accounts[0].fanout: expected an object"));
+}
+
+TEST(ConfigFanout, AWorkspaceFileNeedsTrustForItAndThenWinsFieldByField) {
+  TempDir dir;
+  dir.write("home/.config/drover/config.json",
+            R"({"fanout": {"maxConcurrency": 4, "requestsPerSecond": 2},
+                "providers": {"g": )" + provider(cli_account("x")) + "}}");
+  const std::string ws = dir.write("ws/drover.json", R"({"fanout": {"maxConcurrency": 1}})");
+  auto [untrusted, uerr] = load_config(lookup_in(dir));
+  ASSERT_TRUE(untrusted) << uerr->message;
+  EXPECT_EQ(untrusted->fanout.max_concurrency, 4) << "an untrusted file's fanout is left out";
+  EXPECT_EQ(untrusted->untrusted.size(), 1u);
+
+  trust(lookup_in(dir), ws);
+  auto [config, error] = load_config(lookup_in(dir));
+  ASSERT_TRUE(config) << error->message;
+  EXPECT_EQ(config->fanout.max_concurrency, 1);
+  EXPECT_EQ(config->fanout.requests_per_second, 2) << "the global file's other fields stay";
+  EXPECT_FALSE(config->fanout.max_calls);
 }
 
 }  // namespace
