@@ -237,6 +237,9 @@ BatchOutcome Batch::Impl::run() {
   progress.running = 0;
   progress.elapsed_ms = ms_since(started);
   outcome.progress = progress;
+  // Every line on disk before the batch reports how it ended.
+  if (std::optional<Error> sync_error; output && !fatal && !output->flush(sync_error))
+    fatal = sync_error;
   if (fatal) outcome.error = fatal;
   outcome.interrupted = cancelled && !fatal && !outcome.error;
   output.reset();  // the lock goes with it
