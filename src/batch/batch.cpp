@@ -99,6 +99,8 @@ struct Batch::Impl {
   void finish_unstarted(const Pending& pending, Error error);
   void write(BatchRecord record);
   double backoff_ms(int64_t retry, const Error& error);
+  /// The document's output key, from `content` or (nullopt) from reading it.
+  std::string key_of(const BatchDocument& document, const std::optional<std::string>& content) const;
   void report_progress();
   void tick();
   bool work_left() const { return next < queue.size() || !active.empty(); }
@@ -184,22 +186,22 @@ bool Batch::Impl::prepare(BatchOutcome& outcome) {
     return false;
   }
 
-  // Every document of this shard gets its key now; the ones done before are skipped.
-  const uint64_t limit = read_limit(route, options.delivery);
+  // A document with a line from before gets its key now, to skip it when it is done; the others
+  // get theirs when they start (reading every document up front would delay the first run).
+  const auto& previous = output->previous();
   for (size_t i = 0; i < options.documents.size(); ++i) {
     const BatchDocument& document = options.documents[i];
     if (options.shard && batch_shard_of(document.id, options.shard->count) != options.shard->index)
       continue;
     ++progress.total;
-    std::optional<Error> read_error;
-    auto content = read_batch_document(document, limit, read_error);
-    Pending pending{i, batch_document_key(options.prompt_template, content.value_or(""),
-                                          document.vars, route.id, route.model,
-                                          options.json_schema_text)};
-    const auto& previous = output->previous();
-    if (auto done = previous.find(document.id);
-        done != previous.end() && done->second.key == pending.key &&
-        (!done->second.error || !options.redo_failed)) {
+    Pending pending{i, ""};
+    auto done = previous.find(document.id);
+    if (done == previous.end()) {
+      queue.push_back(std::move(pending));
+      continue;
+    }
+    pending.key = key_of(document, std::nullopt);
+    if (done->second.key == pending.key && (!done->second.error || !options.redo_failed)) {
       ++progress.skipped;
       if (done->second.error) ++progress.skipped_failed;
       continue;
@@ -282,12 +284,24 @@ void Batch::Impl::fill() {
   }
 }
 
+std::string Batch::Impl::key_of(const BatchDocument& document,
+                                const std::optional<std::string>& content) const {
+  std::optional<std::string> read;
+  if (!content) {
+    std::optional<Error> read_error;
+    read = read_batch_document(document, read_limit(route, options.delivery), read_error);
+  }
+  return batch_document_key(options.prompt_template, content ? *content : read.value_or(""),
+                            document.vars, route.id, route.model, options.json_schema_text);
+}
+
 bool Batch::Impl::start(Pending pending) {
   const BatchDocument& document = options.documents[pending.document];
   std::optional<std::string> text;
   if (options.delivery == BatchDelivery::inline_text) {
     std::optional<Error> read_error;
     text = read_batch_document(document, kMaxInlineBytes, read_error);
+    if (pending.key.empty()) pending.key = key_of(document, text.value_or(""));
     if (!text) {
       finish_unstarted(pending, read_error ? *read_error
                                            : Error::make(ErrorCode::validation_error,
@@ -301,6 +315,8 @@ bool Batch::Impl::start(Pending pending) {
                                                 "cannot be delivered inline; use --deliver attach"));
       return false;
     }
+  } else if (pending.key.empty()) {
+    pending.key = key_of(document, std::nullopt);
   }
   std::optional<Error> render_error;
   auto prompt = render_batch_prompt(options.prompt_template, document, text, render_error);
