@@ -121,6 +121,10 @@ std::optional<Error> error_from_json(const json& j, std::string& problem) {
   return e;
 }
 
+/// The longest line read back as a record: far above any line drover writes (an answer is kept
+/// up to the route's output bound), so a longer one is another program's file, not a record.
+constexpr std::size_t kMaxRecordLineBytes = 256u << 20;
+
 /// The records of an output file's text. Complete lines only: what follows the last newline is a
 /// torn line, whose offset `torn_at` gives (the text's size when there is none). False with
 /// `problem` (naming the line) when a complete line is not a record.
@@ -136,6 +140,11 @@ bool parse_output(std::string_view text, std::vector<BatchRecord>& records, std:
     pos = nl + 1;
     ++line_no;
     if (text::trim(line).empty()) continue;
+    if (line.size() > kMaxRecordLineBytes) {
+      problem = "line " + std::to_string(line_no) + " is not a batch record: longer than " +
+                std::to_string(kMaxRecordLineBytes >> 20) + " MiB";
+      return false;
+    }
     parsers::JsonLimit limit = parsers::JsonLimit::none;
     const json j = parsers::parse_untrusted(line, &limit);
     std::string why;

@@ -181,6 +181,18 @@ TEST(BatchOutputFile, ABadCompleteLineIsAnErrorAndTheFileIsLeftAlone) {
   EXPECT_NE(error->message.find("line 3"), std::string::npos) << error->message;
 }
 
+// A line longer than any record drover writes is refused before it is parsed, naming it.
+TEST(BatchOutputFile, AnOverlongLineIsRefusedUnparsed) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/out.jsonl";
+  write_file(path, line_of(sample("a")) + "[" + std::string((256u << 20) + 1, ' ') + "]\n");
+  std::optional<Error> error;
+  EXPECT_FALSE(BatchOutput::open(path, error));
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->message.find("line 2"), std::string::npos) << error->message;
+  EXPECT_NE(error->message.find("longer than 256 MiB"), std::string::npos) << error->message;
+}
+
 TEST(BatchOutputFile, ParsesAtEverySplitPointOfATruncatedFile) {
   ScratchDir dir;
   const std::string path = dir.path() + "/out.jsonl";
