@@ -227,6 +227,8 @@ struct ApiParameters {
 
 /// Where an API key comes from. Keys never reach a log, an error, a result or argv.
 struct CredentialSpec {
+  /// The entry's id in an account's `credentials` list; empty for transport.api's own keys.
+  std::string id;
   std::optional<std::string> api_key;      ///< literal (discouraged: prefer apiKeyEnv)
   std::optional<std::string> api_key_env;  ///< environment variable holding the key (or a pool)
   std::optional<std::string> api_key_delimiter;  ///< splits apiKeyEnv into a pool of keys
@@ -240,7 +242,10 @@ struct ApiSpec {
   /// API root exactly as the provider's official SDK takes it: http://host:port/v1 for OpenAI,
   /// http://host:port for Anthropic and Gemini. Empty: the provider's public endpoint.
   std::string base_url;
-  CredentialSpec credentials;
+  /// The sources of the account's key pool, in pool order: one entry from transport.api's
+  /// apiKey/apiKeyEnv/apiKeyDelimiter, or the account's `credentials` list (one or the other).
+  /// Empty: the route sends no key.
+  std::vector<CredentialSpec> credentials;
   ApiParameters parameters;
   std::map<std::string, std::string> headers;  ///< extra request headers
   int64_t connect_timeout_ms = 10000;
@@ -351,11 +356,23 @@ struct ModelSpec {
   ApiCompat compat;
 };
 
+/// How an account treats models its `models` list does not name (`modelAllowlistMode`).
+enum class ModelAllowlistMode {
+  shortlist,  ///< listed models come first (`drover models`, the default route); others allowed
+  strict,     ///< only listed models: any other is refused (validation_error) before a run
+};
+
 struct AccountSpec {
   std::string id;
   TransportSpec transport;
   std::vector<ModelSpec> models;
   FanoutLimits fanout;  ///< the account's `fanout`
+  /// modelAllowlistMode; unset: as shortlist, except that `drover models` keeps the order in
+  /// which the harness or endpoint listed its models.
+  std::optional<ModelAllowlistMode> model_allowlist;
+  /// systemPrompt: the system prompt of a request that brings none (every transport kind).
+  std::optional<std::string> system_prompt;
+  std::string profile;  ///< `profile`: a label of the account's own; drover does not use it
 };
 
 struct ProviderSpec {
@@ -377,7 +394,14 @@ struct Route {
   const AccountSpec* account_spec = nullptr;
   StagingSpec staging;  ///< the config's `staging` (the route's fileInput is applied on top per run)
   FanoutLimits fanout;  ///< the account's `fanout`, else the provider's (field by field)
+  /// Set by Config::resolve when the route stands in for a selector that matched none
+  /// (`routing.resolution.unknownSelector: "default"`): the warning the run's result carries.
+  std::string resolution_warning;
 };
+
+/// validation_error when `route`'s model is one its account's strict allowlist
+/// (`"modelAllowlistMode": "strict"`) does not list; nullopt otherwise.
+std::optional<Error> model_allowlist_refusal(const Route& route);
 
 /// What the router does when a try fails (README "Routing and fallback").
 struct RoutingSpec {
@@ -394,6 +418,16 @@ struct RoutingSpec {
   };
   int64_t cooldown_ms = 60000;  ///< a failed credential or route is skipped this long
   int max_attempts = 6;         ///< hard cap on tries per request
+  /// `resolution.unknownSelector`: what a route selector that matches no route does.
+  enum class UnknownSelector {
+    error,     ///< config_error naming the selector and the routes there are (the default)
+    default_,  ///< the route `defaultRouteId` is used instead, with a warning in the result
+    off,       ///< no matching at all: only a configured route's full id is accepted
+  };
+  UnknownSelector unknown_selector = UnknownSelector::error;
+  /// `resolution.defaultRouteId`: the route unknown selectors get with `default`; also the
+  /// default route when the config sets no top-level defaultRoute.
+  std::optional<std::string> default_route_id;
   bool configured = false;      ///< set when a config file has a "routing" block
 };
 
@@ -421,8 +455,13 @@ struct Config {
   std::vector<Route> routes() const;
   /// Resolves a full or partial route id (`acme`, `acme:cli`, `acme:cli:main`,
   /// `acme:cli:main:m1`, or `provider::account:` style with empty parts as wildcards) to the
-  /// first matching route. Empty `id` means the default route, else the first route.
+  /// first matching route. Empty `id` means the default route (defaultRoute, else
+  /// routing.resolution.defaultRouteId), else the first route. routing.resolution.unknownSelector
+  /// decides what a selector matching nothing does (README "Routing and fallback"): an error,
+  /// the defaultRouteId route (Route::resolution_warning says so), or with `off` only full ids
+  /// of configured routes are accepted at all.
   /// Errors: config_error when nothing matches (the message lists what exists).
+  /// Errors: validation_error when the model is one a strict allowlist does not list.
   /// Errors: config_error also when the route would have come from an untrusted workspace file
   /// (see untrusted_dependency).
   std::pair<std::optional<Route>, std::optional<Error>> resolve(const std::string& id) const;

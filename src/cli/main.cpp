@@ -315,6 +315,8 @@ int command_models(const ModelsOptions& opts) {
                  resolved.second ? resolved.second->message.c_str() : "no route");
     return kExitUsage;
   }
+  if (!route->resolution_warning.empty())
+    std::fprintf(stderr, "drover: warning: %s\n", route->resolution_warning.c_str());
   drover::DiscoveryOptions discovery;
   discovery.refresh = opts.refresh;
   discovery.cache_dir = drover::default_models_cache_dir();
@@ -389,6 +391,14 @@ int command_check(const std::string& config_path, bool as_json) {
   return 0;
 }
 
+// The variables an API account's keys come from, comma-separated (names, never keys).
+std::string api_key_envs(const drover::ApiSpec& api) {
+  std::string out;
+  for (const auto& c : api.credentials)
+    if (c.api_key_env) out += (out.empty() ? "" : ",") + *c.api_key_env;
+  return out;
+}
+
 int command_routes(const std::string& config_path, bool as_json, bool all) {
   int exit_code = 0;
   auto config = load(config_path, exit_code);
@@ -427,7 +437,7 @@ int command_routes(const std::string& config_path, bool as_json, bool all) {
                      {"env", env_names},
                      {"apiFormat", api.format},
                      {"baseUrl", drover::redact_url(api.base_url)},
-                     {"apiKeyEnv", api.credentials.api_key_env.value_or("")},
+                     {"apiKeyEnv", api_key_envs(api)},
                      {"attachments", attachments},
                      {"fanout", fanout},
                      {"preset", r.provider_spec->preset},

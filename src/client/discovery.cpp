@@ -106,6 +106,30 @@ void add_configured(ModelsReport& r, const Route& route) {
   }
 }
 
+// modelAllowlistMode over a discovered list: the account's models first, in its order (the
+// discovered entry where there is one); then, unless the allowlist is strict, the other
+// discovered models in the order they came. Without a mode the list stays as discovered.
+void apply_allowlist(ModelsReport& r, const Route& route) {
+  const AccountSpec& account = *route.account_spec;
+  if (!account.model_allowlist || account.models.empty() || r.source == "configured") return;
+  std::vector<DiscoveredModel> ordered;
+  std::vector<bool> used(r.models.size(), false);
+  for (const auto& m : account.models) {
+    bool found = false;
+    for (size_t i = 0; i < r.models.size() && !found; ++i)
+      if (!used[i] && r.models[i].id == m.id) {
+        used[i] = found = true;
+        ordered.push_back(r.models[i]);
+      }
+    if (!found)
+      ordered.push_back({m.id, "", m.context_window, m.context_window ? "configured" : ""});
+  }
+  if (*account.model_allowlist == ModelAllowlistMode::shortlist)
+    for (size_t i = 0; i < r.models.size(); ++i)
+      if (!used[i]) ordered.push_back(r.models[i]);
+  r.models = std::move(ordered);
+}
+
 // A configured context window for a discovered model that did not report one.
 void merge_configured_windows(ModelsReport& r, const Route& route) {
   for (auto& d : r.models) {
@@ -280,6 +304,7 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
     // Always asked afresh: the endpoint answers in milliseconds; its errors are the report's.
     ModelsReport report = from_api(route);
     if (!report.error) merge_configured_windows(report, route);
+    if (!report.error) apply_allowlist(report, route);
     report.route = route.id;
     return report;
   }
@@ -300,6 +325,7 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
   if (!options.refresh && !file.empty())
     if (auto cached = read_cache(file, spec.ttl_ms)) {
       cached->route = route.id;
+      apply_allowlist(*cached, route);
       return *cached;
     }
 
@@ -329,7 +355,8 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
     report.warnings.push_back(why + "; listing the configured models");
   } else {
     merge_configured_windows(report, route);
-    if (!file.empty()) write_cache(file, report);
+    if (!file.empty()) write_cache(file, report);  // as discovered: the allowlist may change
+    apply_allowlist(report, route);
   }
   // A failing listing command may print the route's secrets; the endpoint may carry credentials.
   const Secrets secrets = route_secrets(route);

@@ -14,6 +14,56 @@ bool valid_env_name(const std::string& name) {
                      [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
+// apiKey / apiKeyEnv / apiKeyDelimiter of `v` (transport.api, or an entry of an account's
+// `credentials`) into `out`. A literal key is allowed (and never printed), but an environment
+// variable is preferred.
+void parse_credential(Ctx& ctx, const ojson& v, const std::string& path, CredentialSpec& out) {
+  out.api_key = ctx.string_member(v, path, "apiKey", false, true);
+  out.api_key_env = ctx.string_member(v, path, "apiKeyEnv", false, true);
+  if (out.api_key_env && !valid_env_name(*out.api_key_env)) {
+    // Most likely the key itself pasted here: say so without echoing it.
+    ctx.error(child(path, "apiKeyEnv"),
+              "must name an environment variable (letters, digits and _, not starting with a "
+              "digit); it looks like a key was pasted instead, which is not shown");
+    out.api_key_env.reset();
+  }
+  out.api_key_delimiter = ctx.string_member(v, path, "apiKeyDelimiter", false, true);
+  if (out.api_key && out.api_key_env)
+    ctx.error(child(path, "apiKey"), "give either apiKey or apiKeyEnv, not both");
+  if (out.api_key_delimiter && !v.contains("apiKeyEnv"))
+    ctx.error(child(path, "apiKeyDelimiter"), "only valid with apiKeyEnv (a pool of keys in one variable)");
+}
+
+// "json_object", or {"type": "json_object"} / {"type": "json_schema", "schema": {...}, "name"?,
+// "strict"?}: the request's response_format. nullopt (with an error) when it is none of these.
+std::optional<nlohmann::json> parse_response_format(Ctx& ctx, const ojson& rf,
+                                                    const std::string& rpath) {
+  if (rf.is_string() && rf.get<std::string>() == "json_object")
+    return nlohmann::json{{"type", "json_object"}};
+  if (!rf.is_object()) {
+    ctx.expected(rpath, "\"json_object\" or an object {type, schema, strict}", rf);
+    return std::nullopt;
+  }
+  ctx.check_keys(rf, rpath, {"type", "schema", "name", "strict"});
+  auto type = ctx.string_member(rf, rpath, "type", true, true);
+  if (type && *type == "json_object") return nlohmann::json{{"type", "json_object"}};
+  if (type && *type == "json_schema") {
+    auto schema = rf.find("schema");
+    if (schema == rf.end() || !schema->is_object()) {
+      ctx.error(rpath, "a json_schema response format needs \"schema\" (an object)");
+      return std::nullopt;
+    }
+    nlohmann::json out{{"type", "json_schema"},
+                       {"schema", nlohmann::json::parse(schema->dump())},
+                       {"name", "response"}};
+    if (auto n = ctx.string_member(rf, rpath, "name", false, true)) out["name"] = *n;
+    if (auto b = ctx.bool_member(rf, rpath, "strict")) out["strict"] = *b;
+    return out;
+  }
+  if (type) ctx.expected(child(rpath, "type"), "one of json_object, json_schema", rf.at("type"));
+  return std::nullopt;
+}
+
 void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) {
   if (!ctx.object(v, path)) return;
   ctx.check_keys(v, path,
@@ -37,21 +87,9 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
       api.base_url = *u;
     }
   }
-  // A literal key is allowed (and never printed), but an environment variable is preferred.
-  api.credentials.api_key = ctx.string_member(v, path, "apiKey", false, true);
-  api.credentials.api_key_env = ctx.string_member(v, path, "apiKeyEnv", false, true);
-  if (api.credentials.api_key_env && !valid_env_name(*api.credentials.api_key_env)) {
-    // Most likely the key itself pasted here: say so without echoing it.
-    ctx.error(child(path, "apiKeyEnv"),
-              "must name an environment variable (letters, digits and _, not starting with a "
-              "digit); it looks like a key was pasted instead, which is not shown");
-    api.credentials.api_key_env.reset();
-  }
-  api.credentials.api_key_delimiter = ctx.string_member(v, path, "apiKeyDelimiter", false, true);
-  if (api.credentials.api_key && api.credentials.api_key_env)
-    ctx.error(child(path, "apiKey"), "give either apiKey or apiKeyEnv, not both");
-  if (api.credentials.api_key_delimiter && !api.credentials.api_key_env)
-    ctx.error(child(path, "apiKeyDelimiter"), "only valid with apiKeyEnv (a pool of keys in one variable)");
+  CredentialSpec credential;
+  parse_credential(ctx, v, path, credential);
+  if (credential.api_key || credential.api_key_env) api.credentials.push_back(std::move(credential));
   if (auto it = v.find("headers"); it != v.end()) {
     const std::string hpath = child(path, "headers");
     if (ctx.object(*it, hpath)) {
@@ -86,36 +124,8 @@ void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api) 
     params.system_prompt = ctx.string_member(pv, ppath, "systemPrompt", false, false);
     params.reasoning_effort = ctx.string_member(pv, ppath, "reasoningEffort", false, true);
     if (auto b = ctx.bool_member(pv, ppath, "stream")) params.stream = *b;
-    if (auto rf = pv.find("responseFormat"); rf != pv.end()) {
-      const std::string rpath = child(ppath, "responseFormat");
-      // "json_object", or {"type": "json_object"} / {"type": "json_schema", "schema": {...},
-      // "name"?, "strict"?}.
-      if (rf->is_string() && rf->get<std::string>() == "json_object") {
-        params.response_format = nlohmann::json{{"type", "json_object"}};
-      } else if (rf->is_object()) {
-        ctx.check_keys(*rf, rpath, {"type", "schema", "name", "strict"});
-        auto type = ctx.string_member(*rf, rpath, "type", true, true);
-        if (type && *type == "json_object") {
-          params.response_format = nlohmann::json{{"type", "json_object"}};
-        } else if (type && *type == "json_schema") {
-          auto schema = rf->find("schema");
-          if (schema == rf->end() || !schema->is_object()) {
-            ctx.error(rpath, "a json_schema response format needs \"schema\" (an object)");
-          } else {
-            nlohmann::json out{{"type", "json_schema"},
-                               {"schema", nlohmann::json::parse(schema->dump())},
-                               {"name", "response"}};
-            if (auto n = ctx.string_member(*rf, rpath, "name", false, true)) out["name"] = *n;
-            if (auto b = ctx.bool_member(*rf, rpath, "strict")) out["strict"] = *b;
-            params.response_format = std::move(out);
-          }
-        } else if (type) {
-          ctx.expected(child(rpath, "type"), "one of json_object, json_schema", rf->at("type"));
-        }
-      } else {
-        ctx.expected(rpath, "\"json_object\" or an object {type, schema, strict}", *rf);
-      }
-    }
+    if (auto rf = pv.find("responseFormat"); rf != pv.end())
+      params.response_format = parse_response_format(ctx, *rf, child(ppath, "responseFormat"));
   }
 }
 

@@ -11,11 +11,12 @@
 
 namespace drover {
 
-/// The API keys of an account's credential spec, in pool order (from apiKey, or the variable
-/// apiKeyEnv split by apiKeyDelimiter; blanks dropped). Empty when the account has none.
-/// `error` is set when apiKeyEnv names a variable that is unset or empty.
-std::vector<std::string> load_api_keys(const CredentialSpec& spec, const std::string& route_id,
-                                       std::optional<Error>& error);
+/// The API keys of an account's credential specs, in pool order: each entry's apiKey, or its
+/// variable apiKeyEnv split by apiKeyDelimiter (blanks dropped), entry after entry. Empty when
+/// the account has none. `error` is set when an apiKeyEnv names a variable that is unset or
+/// empty, or holds no key (the message names the variable and, for a `credentials` entry, its id).
+std::vector<std::string> load_api_keys(const std::vector<CredentialSpec>& specs,
+                                       const std::string& route_id, std::optional<Error>& error);
 
 /// `provider:transport:account` of `route`: what an account's cooldown is kept under.
 std::string account_label(const Route& route);

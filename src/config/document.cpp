@@ -172,21 +172,30 @@ void parse_models(Ctx& ctx, const ojson& v, const std::string& path,
   }
 }
 
-// The first account of preset `name`, as JSON, or nullptr (with an error) when there is none.
+std::optional<ojson> find_preset_account(const Ctx& ctx, const std::string& name) {
+  if (ctx.presets == nullptr) return std::nullopt;
+  for (const auto& p : *ctx.presets) {
+    if (p.name != name) continue;
+    ojson doc = parsers::parse_untrusted<ojson>(p.text, nullptr, /*ignore_comments=*/true);
+    if (!doc.is_discarded() && doc.contains("providers") && doc["providers"].is_object()) {
+      for (auto& [id, provider] : doc["providers"].items()) {
+        if (provider.contains("accounts") && provider["accounts"].is_array() &&
+            !provider["accounts"].empty())
+          return provider["accounts"][0];
+      }
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::optional<ojson> preset_account(Ctx& ctx, const std::string& name, const std::string& path) {
+  if (auto account = find_preset_account(ctx, name)) return account;
   std::vector<std::string> known;
   if (ctx.presets != nullptr) {
     for (const auto& p : *ctx.presets) {
       known.push_back(p.name);
       if (p.name != name) continue;
-      ojson doc = parsers::parse_untrusted<ojson>(p.text, nullptr, /*ignore_comments=*/true);
-      if (!doc.is_discarded() && doc.contains("providers") && doc["providers"].is_object()) {
-        for (auto& [id, provider] : doc["providers"].items()) {
-          if (provider.contains("accounts") && provider["accounts"].is_array() &&
-              !provider["accounts"].empty())
-            return provider["accounts"][0];
-        }
-      }
       ctx.error(path, p.origin + " has no account to start from");
       return std::nullopt;
     }
@@ -215,8 +224,10 @@ void drop_inherited_permission_declaration(ojson& base, const ojson& patch) {
     base["transport"].erase("permissions");
 }
 
-void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpec& a) {
-  if (!ctx.object(v, path)) return;
+void parse_account(Ctx& ctx, const ojson& written, const std::string& path, AccountSpec& a) {
+  if (!ctx.object(written, path)) return;
+  ojson v = written;
+  normalize_account_layout(ctx, v, path);  // ai-connect's spellings (src/config/ai_connect.cpp)
   if (auto it = v.find("preset"); it != v.end()) {
     // Start from the preset's account and apply this one on top (a JSON merge patch: objects
     // merge key by key, anything else replaces, null removes).
@@ -229,7 +240,9 @@ void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpe
     base->merge_patch(patch_doc);
     return parse_account(ctx, *base, path, a);
   }
-  ctx.check_keys(v, path, {"id", "transport", "models", "preset", "fanout"});
+  ctx.check_keys(v, path, {"id", "transport", "models", "preset", "fanout", "credentials",
+                           "modelAllowlistMode", "systemPrompt", "defaultResponseFormat",
+                           "profile"});
   if (auto id = ctx.id_member(v, path, "id", true, "account id")) a.id = *id;
   if (auto it = v.find("transport"); it != v.end()) {
     parse_transport(ctx, *it, child(path, "transport"), a.transport);
@@ -240,6 +253,7 @@ void parse_account(Ctx& ctx, const ojson& v, const std::string& path, AccountSpe
     parse_models(ctx, *it, child(path, "models"), a.models);
   if (auto it = v.find("fanout"); it != v.end())
     parse_fanout(ctx, *it, child(path, "fanout"), a.fanout);
+  parse_account_layout(ctx, v, path, a);
 }
 
 void parse_provider(Ctx& ctx, const ojson& v, const std::string& path, ProviderSpec& p) {

@@ -118,9 +118,11 @@ Secrets route_secrets(const Route& route) {
     for (const auto& [name, value] : *env)
       if (secret_env_name(name)) secrets.add(value);
   if (const ApiSpec* api = t.if_api()) {
-    std::optional<Error> ignored;  // a missing variable is reported when the run needs it
-    for (auto& key : load_api_keys(api->credentials, route.id, ignored))
-      secrets.add(std::move(key));
+    for (const auto& credential : api->credentials) {
+      // Entry by entry: one missing variable (reported when a run needs it) hides no other key.
+      std::optional<Error> ignored;
+      for (auto& key : load_api_keys({credential}, route.id, ignored)) secrets.add(std::move(key));
+    }
     if (std::string userinfo = url_userinfo(api->base_url); !userinfo.empty()) {
       const size_t colon = userinfo.find(':');
       if (colon != std::string::npos) secrets.add(userinfo.substr(colon + 1));

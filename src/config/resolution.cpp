@@ -52,10 +52,15 @@ bool part_matches(const std::vector<std::string>& parts, size_t i, const std::st
 }  // namespace
 
 std::optional<std::string> default_route_problem(const Config& config, const std::string& origin) {
-  if (!config.default_route) return std::nullopt;
-  auto [route, error] = config.resolve(*config.default_route);
-  if (!error) return std::nullopt;
-  return origin + ": defaultRoute: " + error->message;
+  if (config.default_route) {
+    auto [route, error] = config.resolve(*config.default_route);
+    if (error) return origin + ": defaultRoute: " + error->message;
+  }
+  if (config.routing.default_route_id) {
+    auto [route, error] = config.resolve(*config.routing.default_route_id);
+    if (error) return origin + ": routing.resolution.defaultRouteId: " + error->message;
+  }
+  return std::nullopt;
 }
 
 }  // namespace drover::cfg
@@ -74,7 +79,7 @@ std::vector<Route> Config::routes() const {
       const FanoutLimits fanout = merged_fanout(a.fanout, p.fanout);
       auto add = [&](const std::string& model) {
         out.push_back(Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model,
-                            &p, &a, staging, fanout});
+                            &p, &a, staging, fanout, {}});
       };
       if (a.models.empty()) add("");  // the harness's own default model
       for (const auto& m : a.models) add(m.id);
@@ -83,42 +88,79 @@ std::vector<Route> Config::routes() const {
   return out;
 }
 
+std::optional<Error> model_allowlist_refusal(const Route& route) {
+  const AccountSpec* account = route.account_spec;
+  if (account == nullptr || account->model_allowlist != ModelAllowlistMode::strict) return std::nullopt;
+  for (const auto& m : account->models)
+    if (m.id == route.model) return std::nullopt;
+  std::vector<std::string_view> allowed;
+  for (const auto& m : account->models) allowed.push_back(m.id);
+  return Error::make(ErrorCode::validation_error,
+                     valid_utf8("model " + quote(route.model) + " is not allowed on " +
+                                route.provider + ":" + route.transport + ":" + route.account +
+                                " (its modelAllowlistMode is strict; allowed: " +
+                                join(allowed, ", ") + ")"));
+}
+
 // Resolution rules:
-// 1. "" -> defaultRoute when set, else the first route.
+// 1. "" -> defaultRoute when set, else routing.resolution.defaultRouteId, else the first route.
 // 2. Otherwise the id is split into provider:transport:account:model. Missing trailing parts
 //    and empty parts are wildcards; the first route in file order matching every part wins.
+//    With unknownSelector "off" there are no wildcards: the id must be a route's full id.
 // 3. When nothing matched and a model part was given, the first route matching the other three
 //    parts is returned with that model substituted: users may name models the config does not
 //    list (new releases, aliases), just as `--model` may override the model of any route. This
-//    applies whether or not the account lists models; listed models still win in step 2.
+//    applies whether or not the account lists models; listed models still win in step 2. An
+//    account whose modelAllowlistMode is strict refuses the model instead (validation_error).
+// 4. A selector that matched nothing is a config_error, or with unknownSelector "default" the
+//    defaultRouteId route, carrying a warning that says so.
 std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std::string& id) const {
   try {
     if (auto dependency = untrusted_dependency(id)) return {std::nullopt, std::move(dependency)};
     const auto all = routes();
     if (id.empty()) {
       if (default_route && !default_route->empty()) return resolve(*default_route);
+      if (routing.default_route_id) return resolve(*routing.default_route_id);
       if (!all.empty()) return {all.front(), std::nullopt};
       return {std::nullopt,
               config_error(sources.empty() ? "no routes configured (no configuration file found)"
                                            : "no routes configured")};
     }
+    const bool exact = routing.unknown_selector == RoutingSpec::UnknownSelector::off;
     const auto parts = split_route(id);
+    const bool full = parts.size() == 4 && !parts[0].empty() && !parts[1].empty() &&
+                      !parts[2].empty();
     auto matches = [&](const Route& r, size_t n) {
       return part_matches(parts, 0, r.provider) && part_matches(parts, 1, r.transport) &&
              part_matches(parts, 2, r.account) && (n < 4 || part_matches(parts, 3, r.model));
     };
-    for (const auto& r : all)
-      if (matches(r, 4)) return {r, std::nullopt};
-    if (parts.size() == 4 && !parts[3].empty()) {
-      for (const auto& r : all) {
-        if (!matches(r, 3)) continue;
-        Route out = r;
-        out.model = parts[3];
-        out.id = route_id(r.provider, r.transport, r.account, out.model);
-        return {out, std::nullopt};
+    if (!exact || full) {
+      for (const auto& r : all)
+        if ((exact ? r.id == id : matches(r, 4))) return {r, std::nullopt};
+      if (parts.size() == 4 && !parts[3].empty()) {
+        for (const auto& r : all) {
+          if (!matches(r, 3)) continue;
+          Route out = r;
+          out.model = parts[3];
+          out.id = route_id(r.provider, r.transport, r.account, out.model);
+          if (auto refused = model_allowlist_refusal(out)) return {std::nullopt, std::move(refused)};
+          return {out, std::nullopt};
+        }
       }
     }
+    if (routing.unknown_selector == RoutingSpec::UnknownSelector::default_ &&
+        routing.default_route_id && *routing.default_route_id != id) {
+      auto [fallback, error] = resolve(*routing.default_route_id);
+      if (fallback)
+        fallback->resolution_warning =
+            valid_utf8("no route matches " + quote(id) + "; using the default route " +
+                       fallback->id + " (routing.resolution.unknownSelector is \"default\")");
+      return {std::move(fallback), std::move(error)};
+    }
     std::string message = "no route matches " + quote(id);
+    if (exact && !full)
+      message += " (routing.resolution.unknownSelector is \"off\": give a route's full id, "
+                 "provider:transport:account:model)";
     message +=
         all.empty() ? "; no routes are configured" : "; available routes: " + route_list(all);
     return {std::nullopt, config_error(std::move(message))};

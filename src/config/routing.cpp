@@ -9,7 +9,9 @@ namespace drover::cfg {
 void parse_routing(Ctx& ctx, const ojson& v, const std::string& path, RoutingSpec& routing) {
   if (!ctx.object(v, path)) return;
   routing.configured = true;
-  ctx.check_keys(v, path, {"strategy", "fallback", "cooldown", "maxAttempts"});
+  ctx.check_keys(v, path, {"strategy", "fallback", "cooldown", "maxAttempts", "resolution"});
+  if (auto r = v.find("resolution"); r != v.end())
+    parse_resolution(ctx, *r, child(path, "resolution"), routing);
   if (auto st = ctx.string_member(v, path, "strategy", false, true)) {
     if (*st == "first")
       routing.strategy = RoutingSpec::Strategy::first;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -54,9 +55,14 @@ struct Ctx {
   std::vector<std::string> errors;
   // Paths of keys an unknown key was suggested as: their "missing" error would only repeat it.
   std::set<std::string> suggested;
+  // Keys the ai-connect layout normalization moved (src/config/ai_connect.cpp): the path drover
+  // reads a value at -> the path it was written at, so a message names what is in the file.
+  std::map<std::string, std::string> moved;
 
   void error(const std::string& path, const std::string& message) {
-    errors.push_back(origin + ": " + (path.empty() ? "" : path + ": ") + message);
+    auto it = moved.find(path);
+    const std::string& shown = it == moved.end() ? path : it->second;
+    errors.push_back(origin + ": " + (shown.empty() ? "" : shown + ": ") + message);
   }
   void expected(const std::string& path, const std::string& what, const ojson& found) {
     error(path, "expected " + what + ", got " + describe(found));

@@ -66,6 +66,30 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli);
 void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp);
 void parse_api(Ctx& ctx, const ojson& v, const std::string& path, ApiSpec& api);
 
+/// transport.api's apiKey / apiKeyEnv / apiKeyDelimiter, or those of a `credentials` entry.
+void parse_credential(Ctx& ctx, const ojson& v, const std::string& path, CredentialSpec& out);
+/// A responseFormat value; nullopt (with an error) when it is not one.
+std::optional<nlohmann::json> parse_response_format(Ctx& ctx, const ojson& v,
+                                                    const std::string& path);
+
+/// The first account of preset `name`, as JSON; nullopt when there is none (no error).
+std::optional<ojson> find_preset_account(const Ctx& ctx, const std::string& name);
+/// The same, with an error at `path` naming the known presets when there is none.
+std::optional<ojson> preset_account(Ctx& ctx, const std::string& name, const std::string& path);
+
+// ---- ai_connect.cpp: ai-connect's spellings of accounts, transports and routing ------------
+
+/// Rewrites ai-connect's spellings in `account` into drover's, in place, before it is read:
+/// "transport": "<kind>", transport.baseUrl, transport.auth.methodId and transport.<kind>.preset
+/// (which becomes the account's "preset"). A value spelled both ways is an error naming both
+/// paths; moved keys keep their written path in messages (Ctx::moved).
+void normalize_account_layout(Ctx& ctx, ojson& account, const std::string& path);
+/// The account keys of ai-connect's layout, read once the transport is: credentials,
+/// modelAllowlistMode, systemPrompt, defaultResponseFormat, profile.
+void parse_account_layout(Ctx& ctx, const ojson& v, const std::string& path, AccountSpec& a);
+/// routing.resolution: unknownSelector, defaultRouteId.
+void parse_resolution(Ctx& ctx, const ojson& v, const std::string& path, RoutingSpec& routing);
+
 // ---- routing.cpp ----------------------------------------------------------------------------
 
 void parse_routing(Ctx& ctx, const ojson& v, const std::string& path, RoutingSpec& routing);

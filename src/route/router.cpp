@@ -66,6 +66,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   void begin(Route route) {
     started_at_ = uv_hrtime();
     started_wall_ = now_rfc3339();
+    if (!route.resolution_warning.empty()) warnings_.push_back(route.resolution_warning);
     attempt(Candidate{choose_account(std::move(route)), -1});
   }
 
@@ -116,7 +117,8 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
     const uint64_t now = now_ms();
     for (size_t i = 0; i < peers.size(); ++i) {
       const Route& pick = peers[(counter + i) % peers.size()];
-      if (!state_.cooling(account_label(pick), now)) {
+      if (!state_.cooling(account_label(pick), now) &&
+          !model_allowlist_refusal(with_model(pick, route.model))) {
         counter = (counter + i + 1) % peers.size();
         return with_model(pick, route.model);
       }
@@ -182,8 +184,14 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
         key = keys_[static_cast<size_t>(current_.credential) % keys_.size()];
       }
     }
+    // The account's systemPrompt stands in for a request that brings none (per try: a fallback
+    // may land on another account).
+    attempt_request_ = request_;
+    const AccountSpec& account = *current_.route.account_spec;
+    if (!attempt_request_.system_prompt && account.system_prompt)
+      attempt_request_.system_prompt = account.system_prompt;
     control_ = implementation->start(
-        loop_, TransportAttempt{current_.route, request_, std::move(key)},
+        loop_, TransportAttempt{current_.route, attempt_request_, std::move(key)},
         TransportSink{std::move(events),
                       [self](TransportOutcome&& outcome) { self->attempt_done(std::move(outcome)); },
                       static_cast<bool>(on_event_)});
@@ -302,6 +310,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
           if (r.provider != cur.provider || r.account == cur.account) continue;
           if ((r.transport == cur.transport) != same_transport) continue;
           if (tried_.count(account_label(r)) || state_.cooling(account_label(r), now)) continue;
+          if (model_allowlist_refusal(with_model(r, cur.model))) continue;  // a strict allowlist
           mark_account_cooling(cur);
           return Candidate{with_model(r, cur.model), -1};
         }
@@ -426,6 +435,7 @@ class RoutedRun : public std::enable_shared_from_this<RoutedRun> {
   const Config& config_;
   const TransportSet& transports_;
   RunRequest request_;
+  RunRequest attempt_request_;  // request_ with the account's defaults, for the try in flight
   EventHandler on_event_;
   ResultHandler on_done_;
   std::shared_ptr<RouterState> owned_state_;  // when the caller gave none
@@ -503,6 +513,10 @@ std::shared_ptr<RunControl> start_run(Loop& loop, const Config& config,
   }
   Route chosen = *route;
   if (request.model && !request.model->empty()) chosen = with_model(chosen, *request.model);
+  if (auto refused = model_allowlist_refusal(chosen)) {
+    run->fail_before_start(chosen.id, std::move(*refused));
+    return control;
+  }
   run->begin(std::move(chosen));
   return control;
 }

@@ -1333,8 +1333,8 @@ TEST(ConfigApi, ApiTransportRoutingAndCompatParse) {
   const ApiSpec& api = c.providers[0].accounts[0].transport.api();
   EXPECT_EQ(api.format, "openai-chat");
   EXPECT_EQ(api.base_url, "http://127.0.0.1:8046/v1");
-  EXPECT_EQ(api.credentials.api_key_env, "OPENAI_KEYS");
-  EXPECT_EQ(api.credentials.api_key_delimiter, ",");
+  EXPECT_EQ(api.credentials.at(0).api_key_env, "OPENAI_KEYS");
+  EXPECT_EQ(api.credentials.at(0).api_key_delimiter, ",");
   EXPECT_EQ(api.headers.at("x-team"), "a");
   EXPECT_EQ(api.connect_timeout_ms, 2000);
   EXPECT_EQ(api.total_timeout_ms, 30000);
