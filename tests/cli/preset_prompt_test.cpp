@@ -215,8 +215,9 @@ TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
     Recorded r = run(with_files, "hello");
     ASSERT_EQ(r.calls, 1u) << r.cli.err;
     const bool mentions_on_stdin = way.prefix.empty() && base.stdin_text == "hello";
-    if (!mentions_on_stdin)
+    if (!mentions_on_stdin) {
       EXPECT_EQ(r.stdin_text, base.stdin_text) << "stdin carries the prompt (if it did) and nothing else";
+    }
 
     // Each staged copy: an absolute path under drover's directory in TMPDIR, under its own name.
     std::vector<std::string> staged;
@@ -249,7 +250,9 @@ TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
       }
       auto add_dir = std::find(r.raw_argv.begin(), r.raw_argv.end(), way.dir_flag);
       ASSERT_NE(add_dir, r.raw_argv.end()) << "the staged directory is opened to the harness";
-      if (!mentions_on_stdin) ASSERT_LT(add_dir, dash);
+      if (!mentions_on_stdin) {
+        ASSERT_LT(add_dir, dash);
+      }
       ASSERT_FALSE(staged.empty());
       EXPECT_EQ(*(add_dir + 1), std::filesystem::path(staged[0]).parent_path().string());
       const auto skip = static_cast<size_t>(add_dir - r.raw_argv.begin());
