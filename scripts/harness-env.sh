@@ -10,13 +10,13 @@
 #                                     sets HENV_GW_PID, HENV_PORT and HENV_GATEWAY_URL; 1 if it did not start
 #   henv_stop_gateway                 stops it (SIGTERM, then waits)
 #   henv_base_path                    prints a PATH with node's directory and /usr/local/bin:/usr/bin:/bin
-#   henv_configure HARNESS HOME URL   HARNESS is claude, codex, opencode or pi: writes the config files
+#   henv_configure HARNESS HOME URL   HARNESS is claude, codex, opencode, pi or gemini: writes the config files
 #                                     into the throwaway HOME (with write_config, which appends each file
 #                                     to the config_files array) and sets HENV_ENV to the VAR=value words
 #                                     the harness needs besides PATH/HOME/TMPDIR (HENV_ENV_ERRORS: extra
 #                                     words for error cases, e.g. no retries)
 #                                     The ACP agents (scripts/record-acp.py) are claude-acp, codex-acp,
-#                                     opencode-acp and pi-acp: the same files and words as the harness
+#                                     opencode-acp, pi-acp and gemini-acp: the same files and words as the harness
 #                                     they drive, plus what the adapter needs on top (see each case)
 #
 # Nothing here changes shell options; callers use `set -euo pipefail`.
@@ -70,6 +70,7 @@ henv_route_install() {
     claude-code-acp) echo claude-acp ;;
     codex-acp) echo codex-acp ;;
     pi-acp) echo pi-acp ;;
+    gemini-cli|gemini-acp) echo gemini ;;
     *) return 1 ;;
   esac
 }
@@ -87,6 +88,7 @@ henv_route_model() {
     claude-code-acp) echo sonnet ;;
     codex-cli|codex-acp) echo gpt-5.5 ;;
     opencode-cli|opencode-acp|pi-cli|pi-cli-text|pi-acp) echo mock/mock-model ;;
+    gemini-cli|gemini-acp) echo gemini-2.5-pro ;;
     *) echo "" ;;
   esac
 }
@@ -188,6 +190,19 @@ exporter = \"none\""
       write_config "$home/.pi/agent/settings.json" '{ "quietStartup": true }'
       HENV_ENV=(PI_CODING_AGENT_DIR="$home/.pi/agent" PI_OFFLINE=1 PI_TELEMETRY=0)
       ;;
+    gemini)
+      # With GOOGLE_GEMINI_BASE_URL set, gemini picks the auth type "gateway", which headless
+      # runs reject ("Invalid auth method selected.", exit 41): settings.json selects the API key.
+      # Usage statistics and update checks off. maxAttempts 1: a 429 fails at once (gemini makes
+      # 10 attempts with backoff otherwise, minutes against a scripted 429). GEMINI_CLI_NO_RELAUNCH:
+      # no second node process (it re-launches itself to raise its heap limit: 600-750 ms a run).
+      write_config "$home/.gemini/settings.json" '{
+  "security": { "auth": { "selectedType": "gemini-api-key" } },
+  "privacy": { "usageStatisticsEnabled": false },
+  "general": { "enableAutoUpdate": false, "enableAutoUpdateNotification": false, "maxAttempts": 1 }
+}'
+      HENV_ENV=(GEMINI_API_KEY=sk-dummy GOOGLE_GEMINI_BASE_URL="$gateway_url" GEMINI_CLI_NO_RELAUNCH=1)
+      ;;
     claude-acp)
       # As root, Claude Code refuses permission bypass unless IS_SANDBOX=1: claude-agent-acp 0.100
       # then rejects the advertised mode bypassPermissions (-32602 "Invalid value for config option
@@ -196,8 +211,9 @@ exporter = \"none\""
       henv_configure claude "$home" "$gateway_url" || return
       HENV_ENV+=(IS_SANDBOX=1)
       ;;
-    codex-acp|opencode-acp|pi-acp)
-      # codex-acp reads $CODEX_HOME/config.toml; `opencode acp` opencode's config; pi-acp runs pi,
+    codex-acp|opencode-acp|pi-acp|gemini-acp)
+      # gemini-acp is `gemini --acp` with gemini's settings and words (ACP mode would take the
+      # "gateway" auth type too, but the same settings do no harm). codex-acp reads $CODEX_HOME/config.toml; `opencode acp` opencode's config; pi-acp runs pi,
       # whose settings.json already has the quietStartup it needs (else a banner leads the answer).
       henv_configure "${harness%-acp}" "$home" "$gateway_url" || return
       ;;

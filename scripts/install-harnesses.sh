@@ -4,8 +4,8 @@
 #
 #   scripts/install-harnesses.sh [--quiet] [NAME|acp|all]...
 #
-#   NAME: claude codex opencode pi            the print-mode harnesses (the default: all four)
-#         claude-acp codex-acp pi-acp         the ACP adapters (`acp`: these three; `all`: all seven)
+#   NAME: claude codex opencode pi gemini     the print-mode harnesses (the default: all five)
+#         claude-acp codex-acp pi-acp         the ACP adapters (`acp`: these three; `all`: all eight)
 #
 #   ${DROVER_CACHE_DIR:-$HOME/.cache/drover}/harnesses/<name>/node_modules/.bin/<bin>
 #
@@ -30,6 +30,8 @@
 #               and the prefix's node_modules/.bin (with that `pi`) first on PATH and execs pi-acp
 #               under Node 22 (rewritten when stale).
 #   opencode's ACP agent is `opencode acp` of the opencode install: there is no opencode-acp.
+#   gemini's is `gemini --acp` of the gemini install (@google/gemini-cli, bin
+#   node_modules/.bin/gemini): there is no gemini-acp either.
 #
 # Exit codes: 0 all requested harnesses installed, 1 an install failed, 2 bad arguments,
 # 77 the npm registry is unreachable (so a test wrapper can skip).
@@ -43,11 +45,12 @@ harness_table=(
   "codex|@openai/codex|${DROVER_CODEX_VERSION:-0.169.0}|codex"
   "opencode|opencode-ai|${DROVER_OPENCODE_VERSION:-1.18.33}|opencode"
   "pi|@mariozechner/pi-coding-agent|${DROVER_PI_VERSION:-0.73.1}|pi"
+  "gemini|@google/gemini-cli|${DROVER_GEMINI_VERSION:-0.61.0}|gemini"
   "claude-acp|@agentclientprotocol/claude-agent-acp|${DROVER_CLAUDE_ACP_VERSION:-0.100.0}|claude-agent-acp"
   "codex-acp|@agentclientprotocol/codex-acp|${DROVER_CODEX_ACP_VERSION:-2.6.0}|codex-acp"
   "pi-acp|pi-acp|${DROVER_PI_ACP_VERSION:-0.0.34}|pi-acp"
 )
-print_mode=(claude codex opencode pi)
+print_mode=(claude codex opencode pi gemini)
 acp_adapters=(claude-acp codex-acp pi-acp)
 
 # What the pi-acp prefix gets besides pi-acp: Node 22 from npm (a plain binary at
@@ -58,8 +61,8 @@ pi_acp_pi_pkg=@earendil-works/pi-coding-agent
 pi_acp_pi_version=${DROVER_PI_ACP_PI_VERSION:-0.87.1}
 
 usage() {
-  echo "usage: $0 [--quiet] [claude|codex|opencode|pi|claude-acp|codex-acp|pi-acp|acp|all]..." >&2
-  echo "       (none: the four print-mode harnesses; acp: the three ACP adapters; all: all seven)" >&2
+  echo "usage: $0 [--quiet] [claude|codex|opencode|pi|gemini|claude-acp|codex-acp|pi-acp|acp|all]..." >&2
+  echo "       (none: the five print-mode harnesses; acp: the three ACP adapters; all: all eight)" >&2
 }
 
 quiet=0
@@ -68,7 +71,7 @@ for arg in "$@"; do
   case "$arg" in
     -h|--help) usage; exit 0 ;;
     -q|--quiet) quiet=1 ;;
-    claude|codex|opencode|pi|claude-acp|codex-acp|pi-acp) requested+=("$arg") ;;
+    claude|codex|opencode|pi|gemini|claude-acp|codex-acp|pi-acp) requested+=("$arg") ;;
     acp) requested+=("${acp_adapters[@]}") ;;
     all) requested+=("${print_mode[@]}" "${acp_adapters[@]}") ;;
     *) echo "install-harnesses: unknown harness or option: $arg" >&2; usage; exit 2 ;;

@@ -6,8 +6,8 @@ fixtures/acp/README.md):
   scripts/record-acp.py [--out DIR] [--gateway PATH] [--no-netns] [--keep] [--timeout S]
                         [--both] [--command 'ARGV...'] [AGENT...]
 
-AGENTs (default: all four): claude-acp (claude-agent-acp), codex-acp, opencode-acp (`opencode acp`),
-pi-acp. The adapters are installed if needed by scripts/install-harnesses.sh (cached outside the
+AGENTs (default: all five): claude-acp (claude-agent-acp), codex-acp, opencode-acp (`opencode acp`),
+pi-acp, gemini-acp (`gemini --acp --skip-trust`). The adapters are installed if needed by scripts/install-harnesses.sh (cached outside the
 repository); --command replaces the command line of the one AGENT given (shell words, e.g.
 --command 'env -u IS_SANDBOX /path/to/claude-agent-acp').
 
@@ -18,7 +18,8 @@ process group (and session) of its own, with `env -i`-style environment (PATH, H
 plus the words henv_configure gives), in an empty work directory:
 
   plain    initialize, session/new, model selection through session/set_config_option (the
-           configOptions entry with category "model"), session/prompt "Say the word: recorded";
+           configOptions entry with category "model"; without one, session/set_model from the
+           session's `models` list), session/prompt "Say the word: recorded";
            then stdin is closed (does the agent exit on EOF?)
   tool     the same with "Create a marker file": the gateway makes the model ask for one shell
            call (touch marker.txt); the first permission request is answered with the option of
@@ -69,6 +70,7 @@ AGENTS = {
     "codex-acp": ("codex-acp", "codex-acp", [], ["gpt-5.5"]),
     "opencode-acp": ("opencode", "opencode-acp", ["acp"], ["mock/mock-model"]),
     "pi-acp": ("pi-acp", "pi-acp", [], ["mock/mock-model"]),
+    "gemini-acp": ("gemini", "gemini-acp", ["--acp", "--skip-trust"], ["gemini-2.5-pro"]),
 }
 
 PROMPTS = {
@@ -521,6 +523,15 @@ def _drive(name, ctx, agent, s, cwd, resume_of, timeout):
                                                            "error": msg.get("error")}
     elif config_id is None:
         s["set_config_option"] = "no configOptions entry with category model"
+        # The older (unstable) way: a `models` list in the session result, session/set_model.
+        legacy = result.get("models") if isinstance(result.get("models"), dict) else {}
+        ids = [m.get("modelId") for m in legacy.get("availableModels") or []]
+        chosen = next((p for p in ctx["model_prefs"] if p in ids), None)
+        if chosen is not None and legacy.get("currentModelId") != chosen:
+            msg, sent, got = agent.call("session/set_model",
+                                        {"sessionId": session_id, "modelId": chosen}, timeout)
+            s["set_model"] = None if msg is None else {"modelId": chosen, "ms": ms(got - sent),
+                                                       "ok": "result" in msg, "error": msg.get("error")}
 
     n_before = len(agent.notifications)
     s["updates_before_prompt"] = update_kinds(agent.notifications)  # session setup, replay, config
@@ -640,6 +651,8 @@ def versions(agent, cache):
                                                 capture_output=True, text=True).stdout.strip()
         except OSError:
             pass
+    elif agent == "gemini-acp":
+        v["@google/gemini-cli"] = package_version(os.path.join(h, "gemini"), "@google/gemini-cli")
     v["node (PATH)"] = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     return v
 
@@ -690,9 +703,12 @@ def record_agent(agent, cfg):
         ctx = {"argv": argv, "env": env, "home": home, "stage": stage, "model_prefs": prefs,
                "timeout": cfg["timeout"]}
         scen = {}
+        plain_end = time.time()
         for name in ("plain", "tool", "cancel"):
             log(f"{agent}: {name}")
             scen[name] = run_scenario(name, ctx, os.path.join(root, f"work-{name}"))
+            if name == "plain":
+                plain_end = time.time()
             s = scen[name]
             log(f"{agent}: {name}: result {json.dumps(s.get('prompt_result'))}, "
                 f"answer {s.get('answer')!r}, end {json.dumps(s['end'])}" + (f", ERROR {s['error']}" if "error" in s else ""))
@@ -710,6 +726,12 @@ def record_agent(agent, cfg):
             if not plain_session:
                 scen[name] = {"skipped": "plain has no session"}
                 continue
+            if agent == "gemini-acp" and int(time.time() // 60) == int(plain_end // 60):
+                # gemini names a session's file after the minute it was made in, and a
+                # session/load in that minute writes over the file, then fails.
+                wait = (int(plain_end // 60) + 1) * 60 - time.time() + 1
+                log(f"{agent}: waiting {wait:.0f} s for a later minute before {name}")
+                time.sleep(wait)
             log(f"{agent}: {name}")
             scen[name] = run_scenario(name, ctx, os.path.join(root, "work-plain"),
                                       resume_of={"sessionId": plain_session})

@@ -3,11 +3,12 @@
 # into fixtures/harness/<harness>/ (see fixtures/harness/README.md):
 #
 #   scripts/record-harnesses.sh [--out DIR] [--no-netns] [--keep] [claude] [codex] [opencode] [pi]
+#                               [gemini]
 #
 # For each harness: installs it if needed (scripts/install-harnesses.sh, cached outside the repo),
 # starts the mock gateway (fixtures/harness/gateway-script.json) on a free port, gives the harness a
-# throwaway HOME (and XDG dirs / CODEX_HOME / PI_CODING_AGENT_DIR) configured for the gateway, and
-# runs each case with `env -i` in an empty work directory. Per case it writes, byte-exact:
+# throwaway HOME (and XDG dirs / CODEX_HOME / PI_CODING_AGENT_DIR / ~/.gemini) configured for the
+# gateway, and runs each case with `env -i` in an empty work directory. Per case it writes, byte-exact:
 #   <case>.<json|jsonl|txt>   stdout
 #   <case>.stderr.txt         stderr
 #   <case>.cmd.txt            the env and argv used, exit status, config files (the random port is
@@ -45,12 +46,12 @@ if [ "${1:-}" != "--inner" ]; then
       --out=*) out=${1#--out=} ;;
       --no-netns) netns=0 ;;
       --keep) keep=1 ;;
-      claude|codex|opencode|pi) harnesses+=("$1") ;;
+      claude|codex|opencode|pi|gemini) harnesses+=("$1") ;;
       *) echo "record-harnesses: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
   done
-  [ ${#harnesses[@]} -gt 0 ] || harnesses=(claude codex opencode pi)
+  [ ${#harnesses[@]} -gt 0 ] || harnesses=(claude codex opencode pi gemini)
 
   gateway=${DROVER_GATEWAY:-$repo/build/drover-gateway}
   if [ ! -x "$gateway" ]; then
@@ -271,6 +272,41 @@ case "$harness" in
       "Say the word: ratelimit"
     run_case tool-json jsonl "${pi_env[@]}" -- -p --mode json --model mock/mock-model \
       "Create a marker file"
+    ;;
+
+  gemini)
+    henv_configure gemini "$home" "$gateway_url"
+    gemini_env=("${HENV_ENV[@]}")
+    # The prompt goes on stdin, as the gemini-cli preset sends it (headless: stdin is no terminal).
+    prompt_case() {
+      printf '%s' "$1" >"$tmp/prompt.txt"
+      case_stdin="$tmp/prompt.txt"
+      case_stdin_desc="the prompt $(q "$1") (no trailing newline)"
+    }
+    gemini_args=(--skip-trust -m gemini-2.5-pro)
+    prompt_case "Say the word: tangerine"
+    run_case stream-json jsonl "${gemini_env[@]}" -- --output-format stream-json "${gemini_args[@]}"
+    session=$(jq -r 'select(.type == "init") | .session_id' "$stage/stream-json.jsonl" 2>/dev/null | head -1 || true)
+    prompt_case "Say the word: apricot"
+    run_case json json "${gemini_env[@]}" -- --output-format json "${gemini_args[@]}"
+    prompt_case "--version"
+    run_case dash-prompt jsonl "${gemini_env[@]}" -- --output-format stream-json "${gemini_args[@]}"
+    if [ -n "$session" ]; then
+      prompt_case "Say the word: nectarine"
+      run_case resume-stream-json jsonl "${gemini_env[@]}" -- --output-format stream-json \
+        "${gemini_args[@]}" --resume "$session"
+    else
+      echo "record-harnesses: gemini: no session_id in stream-json.jsonl; resume skipped" >&2
+    fi
+    prompt_case "Say the word: ratelimit"
+    run_case error-rate-limit jsonl "${gemini_env[@]}" -- --output-format stream-json "${gemini_args[@]}"
+    prompt_case "Create a marker file"
+    run_case tool-default jsonl "${gemini_env[@]}" -- --output-format stream-json "${gemini_args[@]}" \
+      --approval-mode default
+    rm -f "$work/marker.txt"
+    run_case tool-yolo jsonl "${gemini_env[@]}" -- --output-format stream-json "${gemini_args[@]}" \
+      --approval-mode yolo
+    [ -f "$work/marker.txt" ] || echo "record-harnesses: gemini: tool-yolo made no marker.txt" >&2
     ;;
 esac
 

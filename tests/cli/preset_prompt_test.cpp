@@ -165,11 +165,15 @@ TEST_P(PresetPrompt, AModelIsNeverAnOptionOfTheHarness) {
 }
 
 // How each preset takes attachments (its fileInput): the categories, and the argument each file
-// becomes (prefix + staged path), or, with no prefix, a mention @"PATH" on a line of its own after
-// the prompt plus `--add-dir DIR` of the staged directory.
+// becomes (prefix + staged path), or, with no prefix, a mention (mention_open PATH mention_close,
+// claude's @"PATH") on a line of its own after the prompt (in argv after `--`, or on stdin) plus
+// `dir_flag DIR` of the staged directory.
 struct AttachmentWay {
   std::set<std::string> takes;
   std::string prefix;
+  std::string mention_open = "@\"";
+  std::string mention_close = "\"";
+  std::string dir_flag = "--add-dir";
 };
 const std::map<std::string, AttachmentWay> kAttachmentWays = {
     {"claude-cli", {{"text", "image", "document"}, ""}},
@@ -178,6 +182,8 @@ const std::map<std::string, AttachmentWay> kAttachmentWays = {
     {"opencode-cli", {{"text", "image", "document"}, "--file="}},
     {"pi-cli", {{"text", "image"}, "@"}},
     {"pi-cli-text", {{"text", "image"}, "@"}},
+    // gemini's own @PATH (no quotes: staged paths have no spaces), after the prompt on stdin.
+    {"gemini-cli", {{"text", "image", "document"}, "", "@", "", "--include-directories"}},
 };
 
 // One file per category, as `drover run --file NAME` in the test's directory.
@@ -208,7 +214,10 @@ TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
     for (const auto& name : given) with_files.insert(with_files.end(), {"--file", name});
     Recorded r = run(with_files, "hello");
     ASSERT_EQ(r.calls, 1u) << r.cli.err;
-    EXPECT_EQ(r.stdin_text, base.stdin_text) << "stdin carries the prompt (if it did) and nothing else";
+    const bool mentions_on_stdin = way.prefix.empty() && base.stdin_text == "hello";
+    if (!mentions_on_stdin) {
+      EXPECT_EQ(r.stdin_text, base.stdin_text) << "stdin carries the prompt (if it did) and nothing else";
+    }
 
     // Each staged copy: an absolute path under drover's directory in TMPDIR, under its own name.
     std::vector<std::string> staged;
@@ -222,30 +231,37 @@ TEST_P(PresetPrompt, AttachmentsReachTheHarnessTheWayThePresetSays) {
       }
     } else {
       auto dash = std::find(r.raw_argv.begin(), r.raw_argv.end(), "--");
-      ASSERT_NE(dash, r.raw_argv.end());
-      ASSERT_EQ(dash + 2, r.raw_argv.end()) << "the prompt is the last argument, after --";
-      std::string mentions = r.raw_argv.back();
+      std::string mentions = r.stdin_text;
+      if (!mentions_on_stdin) {
+        ASSERT_NE(dash, r.raw_argv.end());
+        ASSERT_EQ(dash + 2, r.raw_argv.end()) << "the prompt is the last argument, after --";
+        mentions = r.raw_argv.back();
+      }
       ASSERT_EQ(mentions.rfind("hello\n", 0), 0u) << mentions;
+      const size_t open = way.mention_open.size(), close = way.mention_close.size();
       for (size_t at = mentions.find('\n'); at != std::string::npos;) {
         const size_t next = mentions.find('\n', at + 1);
         const std::string line = mentions.substr(at + 1, next == std::string::npos ? next : next - at - 1);
-        ASSERT_GE(line.size(), 3u) << line;
-        EXPECT_EQ(line.substr(0, 2), "@\"") << line;
-        EXPECT_EQ(line.back(), '"') << line;
-        staged.push_back(line.substr(2, line.size() - 3));
+        ASSERT_GT(line.size(), open + close) << line;
+        EXPECT_EQ(line.substr(0, open), way.mention_open) << line;
+        EXPECT_EQ(line.substr(line.size() - close), way.mention_close) << line;
+        staged.push_back(line.substr(open, line.size() - open - close));
         at = next;
       }
-      auto add_dir = std::find(r.raw_argv.begin(), r.raw_argv.end(), "--add-dir");
+      auto add_dir = std::find(r.raw_argv.begin(), r.raw_argv.end(), way.dir_flag);
       ASSERT_NE(add_dir, r.raw_argv.end()) << "the staged directory is opened to the harness";
-      ASSERT_LT(add_dir, dash);
+      if (!mentions_on_stdin) {
+        ASSERT_LT(add_dir, dash);
+      }
       ASSERT_FALSE(staged.empty());
       EXPECT_EQ(*(add_dir + 1), std::filesystem::path(staged[0]).parent_path().string());
       const auto skip = static_cast<size_t>(add_dir - r.raw_argv.begin());
-      for (size_t i = 0; i + 1 < r.argv.size(); ++i)
+      const size_t kept = mentions_on_stdin ? r.argv.size() : r.argv.size() - 1;
+      for (size_t i = 0; i < kept; ++i)
         if (i != skip && i != skip + 1) rest.push_back(r.argv[i]);
-      rest.push_back("hello");
-      EXPECT_EQ(std::find(base.raw_argv.begin(), base.raw_argv.end(), "--add-dir"), base.raw_argv.end())
-          << "no --add-dir without attachments";
+      if (!mentions_on_stdin) rest.push_back("hello");
+      EXPECT_EQ(std::find(base.raw_argv.begin(), base.raw_argv.end(), way.dir_flag), base.raw_argv.end())
+          << "no " << way.dir_flag << " without attachments";
     }
     EXPECT_EQ(rest, base.argv) << "the attachments add their arguments and shift nothing else";
     ASSERT_EQ(staged.size(), given.size());
@@ -296,8 +312,9 @@ TEST_P(PresetPrompt, AttachmentsOfOtherCategoriesAreRefusedBeforeTheHarnessStart
 }
 
 // Every built-in print-mode preset, by name (CoversEveryBuiltinPrintModePreset keeps it whole).
-const std::vector<std::string> kPrintModePresets = {"claude-cli",  "codex-cli",   "openclaude-cli",
-                                                    "opencode-cli", "pi-cli",     "pi-cli-text"};
+const std::vector<std::string> kPrintModePresets = {"claude-cli",   "codex-cli", "openclaude-cli",
+                                                    "opencode-cli", "pi-cli",    "pi-cli-text",
+                                                    "gemini-cli"};
 
 INSTANTIATE_TEST_SUITE_P(Claude, ClaudePresetPrompt, ::testing::Values("claude-cli"));
 INSTANTIATE_TEST_SUITE_P(BuiltinPresets, PresetPrompt, ::testing::ValuesIn(kPrintModePresets),

@@ -534,7 +534,7 @@ TEST(CliPresets, ListsAndShowsPresets) {
   std::set<std::string> names;
   for (const auto& p : list.json()) names.insert(p["name"]);
   for (const char* expected : {"claude-cli", "codex-cli", "pi-cli", "pi-cli-text", "opencode-cli",
-                               "openclaude-cli"})
+                               "openclaude-cli", "gemini-cli", "gemini-acp"})
     EXPECT_TRUE(names.count(expected)) << expected;
   CliRun show = run_drover({"presets", "show", "codex-cli"});
   ASSERT_EQ(show.exit_code, 0);

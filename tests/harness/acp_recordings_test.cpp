@@ -1,6 +1,6 @@
 // The JSON-RPC connection and the session/update reader on REAL ACP agent output:
-// fixtures/acp/<agent>/<scenario>.stdout is what claude-agent-acp, codex-acp, opencode acp and
-// pi-acp wrote to a client against the mock gateway (scripts/record-acp.py). Fed whole, byte by
+// fixtures/acp/<agent>/<scenario>.stdout is what claude-agent-acp, codex-acp, opencode acp,
+// pi-acp and gemini --acp wrote to a client against the mock gateway (scripts/record-acp.py). Fed whole, byte by
 // byte and split in two at every line end (and every 101st byte), each recording must give the
 // answer the recorder saw (summary.json), the prompt's stop reason and its usage.
 #include <filesystem>
@@ -111,10 +111,10 @@ std::vector<Recording> recordings() {
 TEST(AcpRecordings, EveryAgentAndScenarioIsPresent) {
   std::set<std::string> names;
   for (const auto& r : recordings()) names.insert(r.name);
-  for (const char* agent : {"claude-acp", "codex-acp", "opencode-acp", "pi-acp"})
+  for (const char* agent : {"claude-acp", "codex-acp", "opencode-acp", "pi-acp", "gemini-acp"})
     for (const char* scenario : {"plain", "tool", "cancel"})
       EXPECT_TRUE(names.count(std::string(agent) + "/" + scenario)) << agent << "/" << scenario;
-  EXPECT_GE(names.size(), 15u);
+  EXPECT_GE(names.size(), 18u);
 }
 
 TEST(AcpRecordings, AnswerStopReasonAndUsageWholeAndSplit) {

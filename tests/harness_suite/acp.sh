@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The REAL ACP agents (claude-agent-acp, codex-acp, `opencode acp`, pi-acp) driven through drover's
-# ACP presets, offline, against drover's mock gateway:
+# The REAL ACP agents (claude-agent-acp, codex-acp, `opencode acp`, pi-acp, `gemini --acp`) driven
+# through drover's ACP presets, offline, against drover's mock gateway:
 #
 #   tests/harness_suite/acp.sh PATH/TO/drover [ROUTE...]
 #
-# ROUTEs (default: all): claude-code-acp codex-acp opencode-acp pi-acp. For each route: installs
-# the agent if needed (scripts/install-harnesses.sh names claude-acp, codex-acp, opencode, pi-acp;
-# cached outside the repo), starts `drover mock-gateway --verbose` with acp-gateway-script.json
+# ROUTEs (default: all): claude-code-acp codex-acp opencode-acp pi-acp gemini-acp. For each route:
+# installs the agent if needed (scripts/install-harnesses.sh names claude-acp, codex-acp, opencode,
+# pi-acp, gemini; cached outside the repo), starts `drover mock-gateway --verbose` with acp-gateway-script.json
 # inside a fresh network namespace (`unshare -n`; plain loopback when that does not work, said
 # so), gives the agent a throwaway HOME configured for the gateway like scripts/record-acp.py
 # (`henv_configure` from scripts/harness-env.sh), puts the agent's bin dir first on PATH and runs
 # every `drover run` with `--model M --transcript FILE` (M: claude-code-acp sonnet, an alias the
-# agent advertises; codex-acp gpt-5.5; opencode-acp and pi-acp mock/mock-model):
+# agent advertises; codex-acp gpt-5.5; opencode-acp and pi-acp mock/mock-model; gemini-acp
+# gemini-2.5-pro):
 #
 #   run --output json "Say the word: W1"      exit 0, text "MOCK: …", error null, model == M,
 #                                             sessionId, no warning about the model
@@ -67,7 +68,7 @@ set -euo pipefail
 # shellcheck source=tests/harness_suite/suite-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/suite-common.sh"
 
-all_routes=(claude-code-acp codex-acp opencode-acp pi-acp)
+all_routes=(claude-code-acp codex-acp opencode-acp pi-acp gemini-acp)
 hs_workdir="drover-acp-suite"
 hs_agent="ACP agent"
 hs_agents=agents
@@ -84,6 +85,7 @@ route_gateway_model() {
   case "$1" in
     codex-acp) echo gpt-5.5 ;;
     opencode-acp|pi-acp) echo mock-model ;;
+    gemini-acp) echo gemini-2.5-pro ;;
     *) echo "" ;;
   esac
 }
@@ -123,6 +125,7 @@ hs_inner() {
   # 1, 2: the answer, the model in the result and at the gateway.
   w1=$(word)
   run_drover json --output json "Say the word: $w1"
+  json_end=$(date +%s)
   "${acheck[@]}" answer "$route" json "$rc" "$root/json.out" "$root/json.err" \
     "MOCK: Say the word: $w1" "$model"
   "${acheck[@]}" gateway-model "$route" "$root/gateway.log" "$w1" "$(route_gateway_model "$route")" \
@@ -162,6 +165,13 @@ hs_inner() {
     echo "FAIL $route: --resume: no session id from the json run to resume"
   else
     w7=$(word)
+    if [ "$route" = gemini-acp ] && [ $(( $(date +%s) / 60 )) -eq $(( json_end / 60 )) ]; then
+      # gemini names its session files after the minute of their creation, and a session/load
+      # in that minute writes over the file, then fails. Not a drover matter: wait for the next.
+      local wait=$(( (json_end / 60 + 1) * 60 - $(date +%s) + 1 ))
+      echo "NOTE $route: --resume: waiting ${wait} s for a later clock minute (gemini cannot load a session in the minute it was made)"
+      sleep "$wait"
+    fi
     run_drover resume --output json --resume "$session" "Say the word: $w7"
     "${acheck[@]}" resume "$route" "$rc" "$root/resume.out" "$root/resume.err" \
       "MOCK: Say the word: $w7" "$model" "$w1" "$root/gateway.log" "$session" \

@@ -222,7 +222,7 @@ def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean
     workspace = requests_with(log, workspace_word)
     clean = requests_with(log, clean_word)
     if any(marker in b for b in workspace):
-        note(route, "workspace context: the harness sent the project file (AGENTS.md/CLAUDE.md) "
+        note(route, "workspace context: the harness sent the project file (AGENTS.md/CLAUDE.md/GEMINI.md) "
                     "to the model, so the clean check below is meaningful")
     else:
         note(route, "workspace context: the harness did not send the project file to the model "
@@ -243,9 +243,9 @@ def cmd_context(route, log, marker, workspace_word, clean_word, clean_out, clean
                         kept.append(os.path.relpath(path, home))
             except OSError:
                 pass
-    if route == "opencode-cli":
-        note(route, f"{run}: opencode has no switch to keep a run off disk; files with the "
-                    f"prompt: {kept or 'none'}")
+    if route in ("opencode-cli", "gemini-cli"):
+        note(route, f"{run}: {route.split('-')[0]} has no switch to keep a run off disk; files "
+                    f"with the prompt: {kept or 'none'}")
     else:
         emit(not kept, route, f"{run}: ephemeral: no file under HOME keeps the prompt",
              f"found in {kept}")

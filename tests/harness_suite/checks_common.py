@@ -247,7 +247,7 @@ def run_command(prog, commands, argv):
 
 def inline_images(value):
     """(mime, bytes) of every base64 image in a request body: data: URLs (Chat image_url,
-    Responses input_image) and Anthropic image blocks."""
+    Responses input_image), Anthropic image blocks and Gemini inlineData parts."""
     found = []
     if isinstance(value, dict):
         source = value.get("source")
@@ -256,6 +256,14 @@ def inline_images(value):
                 found.append((source.get("media_type"), base64.b64decode(source.get("data", ""))))
             except ValueError:
                 pass
+        inline = value.get("inlineData", value.get("inline_data"))
+        if isinstance(inline, dict):
+            mime = inline.get("mimeType", inline.get("mime_type")) or ""
+            if mime.startswith("image/"):
+                try:
+                    found.append((mime, base64.b64decode(inline.get("data", ""))))
+                except ValueError:
+                    pass
         for v in value.values():
             found += inline_images(v)
     elif isinstance(value, list):

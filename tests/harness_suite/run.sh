@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The REAL harnesses (Claude Code, Codex, opencode, pi) driven through drover's built-in presets,
-# offline, against drover's mock gateway:
+# The REAL harnesses (Claude Code, Codex, opencode, pi, Gemini CLI) driven through drover's
+# built-in presets, offline, against drover's mock gateway:
 #
 #   tests/harness_suite/run.sh PATH/TO/drover [ROUTE...]
 #
-# ROUTEs (default: all): claude-cli codex-cli opencode-cli pi-cli pi-cli-text. For each route:
-# installs the harness if needed (scripts/install-harnesses.sh, cached outside the repo), starts
-# `drover mock-gateway` inside a fresh network namespace (`unshare -n`; plain loopback when that
+# ROUTEs (default: all): claude-cli codex-cli opencode-cli pi-cli pi-cli-text gemini-cli. For each
+# route: installs the harness if needed (scripts/install-harnesses.sh, cached outside the repo),
+# starts `drover mock-gateway` inside a fresh network namespace (`unshare -n`; plain loopback when that
 # does not work, said so), gives the harness a throwaway HOME (XDG dirs, CODEX_HOME,
 # PI_CODING_AGENT_DIR) configured for the gateway exactly like scripts/record-harnesses.sh (both
 # use scripts/harness-env.sh), puts the harness's bin dir first on PATH and checks:
@@ -29,13 +29,14 @@
 #                                                   user text (no prompt is a harness option);
 #                                                   also --output jsonl -- --version (the streaming
 #                                                   variant) and --resume SESSION -- -p
-#   with AGENTS.md and CLAUDE.md naming a marker in the workspace:
+#   with AGENTS.md, CLAUDE.md and GEMINI.md naming a marker in the workspace:
 #   drover run --route R --output json "Say the word: W5"                  (the control: a NOTE
 #                                                   says whether the marker reached the model)
 #   drover run --route R --output json --context clean "Say the word: W6"
 #                                                   the answer; the marker is in no request of
 #                                                   the run; sessionId null; no file under HOME
-#                                                   has W6 (opencode: a NOTE, it cannot); no
+#                                                   has W6 (opencode, gemini: a NOTE, they
+#                                                   cannot); no
 #                                                   drover-* directory left in TMPDIR
 #   drover run --route R --deny-all / --approve-reads / --approve-all --output json
 #     "Create the marker file: Wn"                  the gateway makes the model run `touch
@@ -81,7 +82,7 @@ set -euo pipefail
 # shellcheck source=tests/harness_suite/suite-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/suite-common.sh"
 
-all_routes=(claude-cli codex-cli opencode-cli pi-cli pi-cli-text)
+all_routes=(claude-cli codex-cli opencode-cli pi-cli pi-cli-text gemini-cli)
 hs_workdir="drover-harness-suite"
 hs_agent=harness
 hs_agents=harnesses
@@ -114,7 +115,7 @@ attachment_runs() {
   local args=() f w
   case "$route" in
     codex-cli) files=(pixel.png:image) refused="release notes.txt:text" ;;
-    claude-cli) delivery=prompt ;;
+    claude-cli|gemini-cli) delivery=prompt ;;
     pi-cli|pi-cli-text) refused=page.pdf:document ;;
   esac
   "${check[@]}" attachment-files "$work" "$(word)"
@@ -181,7 +182,7 @@ hs_inner() {
   # Context: a project file in the workspace names a marker. A workspace run may send it to the
   # model (the control); a clean run must not, must keep no session and must leave no directory.
   marker="M$(word)"
-  for f in AGENTS.md CLAUDE.md; do
+  for f in AGENTS.md CLAUDE.md GEMINI.md; do
     printf 'Project notes. The project codename is %s.\n' "$marker" >"$work/$f"
   done
   w5=$(word); w6=$(word)
@@ -189,7 +190,7 @@ hs_inner() {
   run_drover clean-context --output json --context clean "Say the word: $w6"
   "${check[@]}" context "$route" "$root/gateway.log" "$marker" "$w5" "$w6" \
     "$root/clean-context.out" "$root/clean-context.err" "$home" "$tmp"
-  rm -f "$work/AGENTS.md" "$work/CLAUDE.md"
+  rm -f "$work/AGENTS.md" "$work/CLAUDE.md" "$work/GEMINI.md"
 
   # A shell tool call (touch marker.txt in the cwd) under each permission policy.
   hs_policy_runs run_drover "${check[@]}"
