@@ -239,7 +239,8 @@ class AcpAgent {
         start_timer_(loop),
         idle_timer_(loop),
         total_timer_(loop),
-        phase_timer_(loop) {}
+        phase_timer_(loop),
+        close_timer_(loop) {}
 
   ~AcpAgent() {
     if (stop_hook_) loop_.remove_stop_hook(stop_hook_);
@@ -501,6 +502,7 @@ class AcpAgent {
     run_done_ = std::move(done);
     control_ = std::move(control);
     session_id_.clear();
+    session_closed_ = false;
     session_result_ = json();
     model_.clear();
     session_cost_ = 0;
@@ -534,6 +536,12 @@ class AcpAgent {
     connection_->request("initialize", std::move(params),
                          [this](json result, std::optional<rpc::RpcError> error) {
                            if (error) return handshake_failed("initialize", *error);
+                           // Kept for a control agent too (drover sessions): its requests may
+                           // need to authenticate.
+                           if (const json* caps = member(result, "agentCapabilities"))
+                             agent_caps_ = *caps;
+                           if (const json* methods = member(result, "authMethods"))
+                             auth_methods_ = *methods;
                            if (probe_only_) return probed(result);
                            const json* version = member(result, "protocolVersion");
                            if (!version || !version->is_number_integer() ||
@@ -543,10 +551,6 @@ class AcpAgent {
                                  command_name_ + " speaks ACP protocol version " +
                                      (version ? version->dump() : std::string("(none)")) +
                                      "; drover speaks " + std::to_string(kProtocolVersion)));
-                           if (const json* caps = member(result, "agentCapabilities"))
-                             agent_caps_ = *caps;
-                           if (const json* methods = member(result, "authMethods"))
-                             auth_methods_ = *methods;
                            if (pooled_) return probed(std::move(result));
                            open_session(false);
                          });
@@ -587,7 +591,8 @@ class AcpAgent {
     connection_->request(method, std::move(params), [this, method, after_auth](
                                                         json result, std::optional<rpc::RpcError> error) {
       replaying_ = false;
-      if (error && error->code == rpc::code::auth_required && !after_auth) return authenticate();
+      if (error && error->code == rpc::code::auth_required && !after_auth)
+        return authenticate([this] { open_session(true); });
       if (error && method != "session/new" && error->code == rpc::code::method_not_found) {
         warn(command_name_ + " rejected " + method + " as unknown although it advertises it; "
                                                      "started a new session instead");
@@ -610,26 +615,26 @@ class AcpAgent {
     });
   }
 
-  void authenticate() {
-    std::vector<std::string> ids;
-    if (auth_methods_.is_array())
-      for (const auto& m : auth_methods_) ids.push_back(string_at(m, "id"));
-    std::string offered;
-    for (const auto& id : ids) offered += (offered.empty() ? "" : ", ") + id;
-    if (!spec_.auth_method)
-      return fail(Error::make(ErrorCode::auth_error,
-                              command_name_ + " requires authentication (methods: " +
-                                  (offered.empty() ? "none offered" : offered) +
-                                  "); set the route's acp.authMethod"));
-    connection_->request("authenticate", {{"methodId", *spec_.auth_method}},
-                         [this](json, std::optional<rpc::RpcError> error) {
+  /// The agent asked for authentication (-32000): authenticate with the route's method, then
+  /// `retry` (once). Without a method to use, the run fails with auth_error naming the methods
+  /// the agent offers.
+  void authenticate(std::function<void()> retry) {
+    std::string problem;
+    std::optional<std::string> method = acp_auth_method(spec_.auth_method, auth_methods_, problem);
+    if (!method)
+      return fail(Error::make(ErrorCode::auth_error, command_name_ + " requires authentication " +
+                                                         problem));
+    connection_->request("authenticate", {{"methodId", *method}},
+                         [this, method = *method, retry = std::move(retry)](
+                             json, std::optional<rpc::RpcError> error) {
                            if (error && error->code == rpc::code::connection_closed) return;
                            if (error)
                              return fail(Error::make(ErrorCode::auth_error,
                                                      command_name_ + " authentication with " +
-                                                         *spec_.auth_method +
-                                                         " failed: " + rpc_error_text(*error)));
-                           open_session(true);
+                                                         method + " failed: " +
+                                                         rpc_error_text(*error)));
+                           authenticated_ = true;
+                           retry();
                          });
   }
 
@@ -730,6 +735,7 @@ class AcpAgent {
 
   /// A pooled run's turn is over (or the agent is gone): its Result goes to the pool.
   void finish_run(Result result) {
+    close_pooled_session();
     total_timer_.stop();
     start_timer_.stop();
     if (control_) control_->set_stage(nullptr);
@@ -1040,7 +1046,12 @@ class AcpAgent {
   /// grace). `now`: skip the wait (errors, deadlines).
   void shutdown(bool now) {
     if (shutting_down_ || process_ == nullptr) return;
+    if (!now && !closing_session_) {
+      closing_session_ = true;
+      if (close_session([this] { shutdown(false); })) return;
+    }
     shutting_down_ = true;
+    cancel_pending_requests();
     start_timer_.stop();
     idle_timer_.stop();
     total_timer_.stop();
@@ -1054,6 +1065,40 @@ class AcpAgent {
     });
   }
 
+  /// Sends `method` to the agent for a caller of its own (`drover sessions`); an auth_required
+  /// answer is retried once after authenticate, as session/new is. `done` runs once with the
+  /// result or the error (also when the agent goes before answering).
+  void call(const std::string& method, json params,
+            std::function<void(json, std::optional<Error>)> done, bool after_auth = false) {
+    if (!connection_ || !alive()) {
+      auto shared = std::make_shared<std::function<void(json, std::optional<Error>)>>(std::move(done));
+      loop_.post([shared, name = command_name_] {
+        (*shared)(json(), Error::make(ErrorCode::harness_error, name + " is shutting down"));
+      });
+      return;
+    }
+    json retry_params = params;
+    connection_->request(method, std::move(params), [this, method, after_auth, done = std::move(done),
+                                                     retry_params = std::move(retry_params)](
+                                                        json result,
+                                                        std::optional<rpc::RpcError> error) mutable {
+      if (error && error->code == rpc::code::auth_required && !after_auth && !authenticated_) {
+        auto shared = std::make_shared<std::function<void(json, std::optional<Error>)>>(std::move(done));
+        return authenticate([this, method, shared, retry_params = std::move(retry_params)]() mutable {
+          call(method, std::move(retry_params), std::move(*shared), true);
+        });
+      }
+      if (!error) return done(std::move(result), std::nullopt);
+      ErrorCode code = ErrorCode::harness_error;
+      if (error->code == rpc::code::method_not_found) code = ErrorCode::unsupported_capability;
+      if (error->code == rpc::code::auth_required) code = ErrorCode::auth_error;
+      done(json(), Error::make(code, command_name_ + " failed " + method + ": " +
+                                         (error->code == rpc::code::connection_closed
+                                              ? parsers::valid_utf8(error->message)
+                                              : rpc_error_text(*error))));
+    });
+  }
+
   /// Keeps the session's lock until the agent is gone.
   void hold(SessionLock lock) { session_lock_.emplace(std::move(lock)); }
   const std::string& session_id() const { return session_id_; }
@@ -1064,6 +1109,54 @@ class AcpAgent {
   std::string clean_cwd() const { return temp_dir_ ? cwd_ : std::string(); }
 
  private:
+  /// The open session's session/close, when the agent advertises it, then `next` once it is
+  /// answered (whatever the answer) or after the cancel grace. False, and nothing sent, when
+  /// there is no session to close.
+  bool close_session(std::function<void()> next) {
+    if (session_id_.empty() || session_closed_ || !connection_ || connection_->closed() ||
+        !has_capability({"sessionCapabilities", "close"}))
+      return false;
+    session_closed_ = true;
+    auto once = std::make_shared<std::function<void()>>(std::move(next));
+    auto run = [once] {
+      if (!*once) return;
+      auto f = std::move(*once);
+      *once = nullptr;
+      f();
+    };
+    connection_->request("session/close", {{"sessionId", session_id_}},
+                         [this, run](json, std::optional<rpc::RpcError> error) {
+                           if (error && error->code == rpc::code::connection_closed) return;
+                           // Closing a session the agent no longer knows is no failure.
+                           if (error && error->code != rpc::code::resource_not_found)
+                             warn(command_name_ + " failed session/close: " + rpc_error_text(*error));
+                           close_timer_.stop();
+                           run();
+                         });
+    close_timer_.start(spec_.cancel_grace_ms, run);
+    return true;
+  }
+
+  /// A pooled run's session is closed as the run ends (the agent stays): nobody waits for the
+  /// answer.
+  void close_pooled_session() {
+    if (session_id_.empty() || session_closed_ || !alive() ||
+        !has_capability({"sessionCapabilities", "close"}))
+      return;
+    session_closed_ = true;
+    connection_->request("session/close", {{"sessionId", session_id_}}, nullptr);
+  }
+
+  /// drover gives up on every request of its own still waiting for an answer: each gets a
+  /// `$/cancel_request`, and an answer that still comes is dropped without a word.
+  void cancel_pending_requests() {
+    if (!connection_ || connection_->closed()) return;
+    for (int64_t id : connection_->pending_ids()) {
+      connection_->abandon(id);
+      connection_->notify("$/cancel_request", {{"requestId", id}});
+    }
+  }
+
   void process_finished(ProcessOutcome&& outcome) {
     process_ = nullptr;
     const std::string excerpt = failure_excerpt(outcome.stderr_tail, "");
@@ -1145,9 +1238,13 @@ class AcpAgent {
   uint64_t stop_hook_ = 0;
   uint64_t started_ns_ = 0;
   LoopTimer start_timer_, idle_timer_, total_timer_, phase_timer_;
+  LoopTimer close_timer_;  // the wait for session/close's answer
 
   json agent_caps_ = json::object();
   json auth_methods_;
+  bool authenticated_ = false;    // authenticate succeeded once
+  bool session_closed_ = false;   // session/close was sent for session_id_
+  bool closing_session_ = false;  // a graceful shutdown has had its session/close
   std::string session_id_;
   json session_result_;
   std::string model_;
@@ -1300,6 +1397,42 @@ PermissionChoice choose_permission(const AcpSpec& spec, PermissionPolicy policy,
   return choice;
 }
 
+std::optional<std::string> acp_auth_method(const std::optional<std::string>& configured,
+                                           const json& offered, std::string& problem) {
+  constexpr size_t kMaxListed = 8;
+  std::vector<std::string> usable;  // ids the client may send to authenticate
+  std::string listed;
+  size_t count = 0;
+  bool has_literal_auto = false;
+  if (offered.is_array()) {
+    for (const auto& m : offered) {
+      const std::string id = parsers::valid_utf8(string_at(m, "id"));
+      if (id.empty()) continue;
+      const bool terminal = string_at(m, "type") == "terminal";
+      if (!terminal) usable.push_back(id);
+      if (id == "auto") has_literal_auto = true;
+      if (++count > kMaxListed) continue;
+      std::string name = parsers::valid_utf8(string_at(m, "name"));
+      if (name.size() > 80) name = name.substr(0, 80) + "…";
+      listed += (listed.empty() ? "" : ", ") + id.substr(0, 120);
+      if (!name.empty() && name != id) listed += " \"" + name + "\"";
+      if (terminal) listed += " (terminal login)";
+    }
+  }
+  if (count > kMaxListed) listed += ", and " + std::to_string(count - kMaxListed) + " more";
+  const std::string offered_text =
+      listed.empty() ? "the agent offers none" : "methods offered: " + listed;
+  if (configured && (*configured != "auto" || has_literal_auto)) return *configured;
+  if (configured && usable.size() == 1) return usable.front();
+  if (configured)
+    problem = "(acp.authMethod \"auto\" needs the agent to offer exactly one method it "
+              "authenticates itself; " + offered_text + ")";
+  else
+    problem = "(" + offered_text + "); set the route's acp.authMethod to one of them, or to "
+              "\"auto\" for the only one";
+  return std::nullopt;
+}
+
 json redact_secrets(json value) {
   static const std::vector<std::string> kSecretWords{"key",        "token",  "secret", "password",
                                                      "authorization", "credential", "cookie"};
@@ -1419,6 +1552,25 @@ void probe_acp_agent(Loop& loop, const Route& route, int64_t timeout_ms,
       });
 }
 
+
+void start_acp_control_agent(Loop& loop, const Route& route, int64_t timeout_ms,
+                             std::function<void(AcpAgent&, const json&)> ready,
+                             std::function<void(Result&&)> gone) {
+  RunRequest request;
+  request.timeout_ms = timeout_ms;
+  auto* agent = new AcpAgent(loop, route, request);
+  agent->for_probe();
+  agent->start([agent, ready = std::move(ready)] { ready(*agent, agent->initialize_result()); },
+               [&loop, gone = std::move(gone)](Result&& result) mutable {
+                 auto shared = std::make_shared<Result>(std::move(result));
+                 loop.post([shared, gone = std::move(gone)] { gone(std::move(*shared)); });
+               });
+}
+
+void acp_agent_call(AcpAgent& agent, const std::string& method, json params,
+                    std::function<void(json, std::optional<Error>)> done) {
+  agent.call(method, std::move(params), std::move(done));
+}
 
 void start_pooled_acp_agent(Loop& loop, const Route& route, const RunRequest& request,
                             std::function<void(AcpAgent&)> ready,

@@ -124,6 +124,29 @@ AcpPrompt acp_prompt_blocks(const std::string& text, const std::vector<StagedAtt
 StagingOptions acp_staging_options(const Route& route, const std::string& workspace,
                                    const std::string& clean_cwd);
 
+/// The method to authenticate with when an ACP agent asks for it (-32000): the route's
+/// acp.authMethod as it is; "auto": the one method the agent offers to `authenticate` (a method
+/// of type "terminal" is a login a person runs in a terminal, never sent). nullopt, with
+/// `problem` naming the methods offered (ids and names, at most 8), when there is none to use.
+std::optional<std::string> acp_auth_method(const std::optional<std::string>& configured,
+                                           const nlohmann::json& offered, std::string& problem);
+
+/// `drover sessions`: the route's agent, started as probe_acp_agent starts it and initialized
+/// (no session is made), for requests about the sessions it keeps. `ready` gets the agent and
+/// initialize's result; the caller sends requests with acp_agent_call() and ends with
+/// shutdown_acp_agent(). `timeout_ms` bounds the whole exchange (0: no limit). `gone` runs once,
+/// posted, after the process is gone; its Result's error says why it ended early, if it did.
+void start_acp_control_agent(Loop& loop, const Route& route, int64_t timeout_ms,
+                             std::function<void(AcpAgent&, const nlohmann::json&)> ready,
+                             std::function<void(Result&&)> gone);
+/// Sends a request to a control agent. An auth_required answer is retried once after
+/// authenticate (acp.authMethod, as for session/new). `done` runs once, from the loop, with the
+/// result or the error: unsupported_capability for -32601, auth_error, else harness_error. A
+/// request still pending when the agent is stopped (its timeout, Ctrl-C) gets a
+/// `$/cancel_request` and its `done` never runs: `gone` says why the agent ended.
+void acp_agent_call(AcpAgent& agent, const std::string& method, nlohmann::json params,
+                    std::function<void(nlohmann::json, std::optional<Error>)> done);
+
 /// `value` with every member whose name looks like a secret (key, token, secret, password,
 /// authorization, credential, cookie) replaced by "[redacted]", also in {name, value} pairs.
 nlohmann::json redact_secrets(nlohmann::json value);

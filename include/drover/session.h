@@ -32,7 +32,9 @@ struct SessionOptions {
 class Session {
  public:
   Session(const Config& config, SessionOptions options);
-  ~Session();  ///< closes the agent (stdin closed, then its process group stopped)
+  /// Closes the agent: session/close where the agent advertises it (its answer awaited up to the
+  /// route's cancelGrace), stdin closed, then its process group stopped.
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -53,7 +55,7 @@ class Session {
   void wait();
   /// The agent's session id (empty before the first handshake).
   const std::string& session_id() const;
-  /// Stops the agent. Idempotent; later prompts start it again.
+  /// Stops the agent as the destructor does. Idempotent; later prompts start it again.
   void close();
 
  private:

@@ -39,6 +39,13 @@ bool batch_command_parsed(const BatchCommand& command);
 int run_batch_command(BatchCommand& command,
                       std::optional<drover::Config> (*load)(const std::string&, int&),
                       std::optional<int64_t> (*timeout_flag)(const std::string&, std::string&));
+
+// src/cli/sessions.cpp: `drover sessions`, `drover sessions delete`.
+struct SessionsCommand;
+SessionsCommand* add_sessions_command(CLI::App& app);
+bool sessions_command_parsed(const SessionsCommand& command);
+int run_sessions_command(SessionsCommand& command,
+                         std::optional<drover::Config> (*load)(const std::string&, int&));
 }  // namespace drover_cli
 
 namespace {
@@ -622,6 +629,7 @@ int main(int argc, char** argv) {
       ->excludes(trust_remove_flag);
 
   drover_cli::BatchCommand* batch_cmd = drover_cli::add_batch_command(app);
+  drover_cli::SessionsCommand* sessions_cmd = drover_cli::add_sessions_command(app);
 
   // Listed for --help; `drover mock-gateway …` is handled before parsing (see exec_mock_gateway).
   app.add_subcommand("mock-gateway",
@@ -648,6 +656,8 @@ int main(int argc, char** argv) {
   if (check_cmd->parsed()) return command_check(check_config, check_json);
   if (models_cmd->parsed()) return command_models(models);
   if (trust_cmd->parsed()) return command_trust(trust_file, trust_remove, trust_list);
+  if (drover_cli::sessions_command_parsed(*sessions_cmd))
+    return drover_cli::run_sessions_command(*sessions_cmd, load);
   if (drover_cli::batch_command_parsed(*batch_cmd))
     return drover_cli::run_batch_command(*batch_cmd, load, timeout_flag_ms);
   return kExitUsage;

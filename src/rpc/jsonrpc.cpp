@@ -253,6 +253,7 @@ void Connection::dispatch(Line& line) {
       const auto it =
           m.id.is_number_integer() ? pending_.find(m.id.get<int64_t>()) : pending_.end();
       if (it == pending_.end()) {
+        if (m.id.is_number_integer() && abandoned_.erase(m.id.get<int64_t>()) > 0) break;
         if (handlers_.on_invalid)
           handlers_.on_invalid(line.text, "response to unknown id " + dump(m.id));
         break;
@@ -264,6 +265,9 @@ void Connection::dispatch(Line& line) {
       break;
     }
     case Message::Kind::invalid:
+      if (m.looks_like == Message::Kind::response && m.id.is_number_integer() &&
+          abandoned_.erase(m.id.get<int64_t>()) > 0)
+        break;  // a late answer to a request given up on, malformed or not
       if (handlers_.on_invalid) handlers_.on_invalid(line.text, m.problem);
       if (m.looks_like == Message::Kind::request && !m.id.is_null())
         respond_error(m.id,
@@ -273,6 +277,23 @@ void Connection::dispatch(Line& line) {
                      RpcError{code::internal_error, "invalid response: " + m.problem, nullptr});
       break;
   }
+}
+
+bool Connection::abandon(int64_t id) {
+  const auto it = pending_.find(id);
+  if (it == pending_.end()) return false;
+  pending_.erase(it);
+  abandoned_.insert(id);
+  // Ids only grow: the oldest abandoned request is the one least likely to be answered still.
+  while (abandoned_.size() > kMaxAbandoned) abandoned_.erase(abandoned_.begin());
+  return true;
+}
+
+std::vector<int64_t> Connection::pending_ids() const {
+  std::vector<int64_t> ids;
+  ids.reserve(pending_.size());
+  for (const auto& [id, handler] : pending_) ids.push_back(id);
+  return ids;
 }
 
 void Connection::fail_pending(int64_t id, const RpcError& error) {

@@ -7,9 +7,11 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -129,6 +131,15 @@ class Connection {
   /// known to be complete) instead of decoding them.
   void close(const std::string& reason);
 
+  /// Gives up on a pending request (it was cancelled, e.g. with `$/cancel_request`): its handler
+  /// is dropped without being called, and an answer that still comes for it later is dropped
+  /// without reaching on_invalid. The last kMaxAbandoned ids abandoned are remembered. False
+  /// when `id` is not pending.
+  bool abandon(int64_t id);
+  /// The ids of the requests still waiting for an answer, in id order.
+  std::vector<int64_t> pending_ids() const;
+  static constexpr std::size_t kMaxAbandoned = 1024;
+
   std::size_t pending_count() const noexcept { return pending_.size(); }
   bool closed() const noexcept { return closed_; }
 
@@ -149,6 +160,7 @@ class Connection {
   LineSplitter splitter_;
   std::deque<Line> incoming_;  // split but not yet dispatched
   std::map<int64_t, ResponseHandler> pending_;
+  std::set<int64_t> abandoned_;  // answers to these are dropped without a word
   int64_t next_id_ = 0;
   bool draining_ = false;
   bool closed_ = false;

@@ -566,6 +566,59 @@ TEST(RpcConnectionAlone, UnknownResponseIdIsAWarning) {
   EXPECT_THAT(out.lines, ElementsAre(HasSubstr(R"("method":"m")")));
 }
 
+TEST(RpcConnectionAlone, AnAbandonedRequestsLateAnswerIsDroppedSilently) {
+  Written out;
+  std::vector<std::string> problems;
+  Connection::Handlers h;
+  h.on_invalid = [&](std::string_view, const std::string& problem) { problems.push_back(problem); };
+  Connection c(out.writer(), h);
+  int called = 0;
+  const int64_t first = c.request("session/new", nullptr, [&](json, auto) { ++called; });
+  const int64_t second = c.request("session/prompt", nullptr, [&](json, auto) { ++called; });
+  EXPECT_THAT(c.pending_ids(), ElementsAre(first, second));
+  EXPECT_TRUE(c.abandon(first));
+  EXPECT_FALSE(c.abandon(first));  // no longer pending
+  EXPECT_FALSE(c.abandon(99));
+  EXPECT_THAT(c.pending_ids(), ElementsAre(second));
+  // The late answer (an error, as a cancelled request gets), then a malformed one: no warning.
+  c.feed(ndjson({R"({"jsonrpc":"2.0","id":0,"error":{"code":-32800,"message":"cancelled"}})"}));
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(called, 0);
+  // Only once: a second answer to the same id is the peer's mistake again.
+  c.feed(ndjson({R"({"jsonrpc":"2.0","id":0,"result":{}})"}));
+  EXPECT_THAT(problems, ElementsAre(HasSubstr("unknown id 0")));
+  // The other request is untouched; close() does not call the abandoned handler either.
+  c.close("gone");
+  EXPECT_EQ(called, 1);
+}
+
+TEST(RpcConnectionAlone, AMalformedLateAnswerToAnAbandonedRequestIsDroppedToo) {
+  Written out;
+  std::vector<std::string> problems;
+  Connection::Handlers h;
+  h.on_invalid = [&](std::string_view, const std::string& problem) { problems.push_back(problem); };
+  Connection c(out.writer(), h);
+  const int64_t id = c.request("initialize", nullptr, nullptr);
+  ASSERT_TRUE(c.abandon(id));
+  c.feed(ndjson({R"({"jsonrpc":"2.0","id":0,"result":1,"error":{"code":1,"message":"x"}})"}));
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(RpcConnectionAlone, AbandonedIdsAreBounded) {
+  Written out;
+  std::vector<std::string> problems;
+  Connection::Handlers h;
+  h.on_invalid = [&](std::string_view, const std::string& problem) { problems.push_back(problem); };
+  Connection c(out.writer(), h);
+  for (size_t i = 0; i < Connection::kMaxAbandoned + 1; ++i)
+    ASSERT_TRUE(c.abandon(c.request("m", nullptr, nullptr)));
+  // The oldest was forgotten: its answer is a warning again; the newest is still dropped.
+  c.feed(ndjson({R"({"jsonrpc":"2.0","id":0,"result":1})",
+                 R"({"jsonrpc":"2.0","id":)" + std::to_string(Connection::kMaxAbandoned) +
+                     R"(,"result":1})"}));
+  EXPECT_THAT(problems, ElementsAre(HasSubstr("unknown id 0")));
+}
+
 TEST(RpcConnectionAlone, NonJsonLinesReachOnInvalidWithTheLine) {
   Written out;
   std::vector<std::string> invalid;
