@@ -64,13 +64,15 @@ std::string string_at(const json& j, const char* key) {
   return v && v->is_string() ? v->get<std::string>() : std::string();
 }
 
-// Every "{model}" string in `meta` becomes the model; members that would be "{model}" without a
-// model are dropped.
-json substitute_model(const json& meta, const std::string& model) {
+// Every "{model}" string in `meta` becomes the model and every "{system}" the system prompt;
+// members that would be one of them without a value are dropped. `system_used`: a "{system}"
+// was filled.
+json substitute_model(const json& meta, const std::string& model, const std::string* system,
+                      bool& system_used) {
   if (meta.is_string()) return meta;
   if (meta.is_array()) {
     json out = json::array();
-    for (const auto& v : meta) out.push_back(substitute_model(v, model));
+    for (const auto& v : meta) out.push_back(substitute_model(v, model, system, system_used));
     return out;
   }
   if (!meta.is_object()) return meta;
@@ -78,8 +80,13 @@ json substitute_model(const json& meta, const std::string& model) {
   for (const auto& [key, value] : meta.items()) {
     if (value.is_string() && value.get<std::string>() == "{model}") {
       if (!model.empty()) out[key] = model;
+    } else if (value.is_string() && value.get<std::string>() == "{system}") {
+      if (system) {
+        out[key] = *system;
+        system_used = true;
+      }
     } else {
-      out[key] = substitute_model(value, model);
+      out[key] = substitute_model(value, model, system, system_used);
     }
   }
   return out;
@@ -213,6 +220,7 @@ class AcpAgent {
     std::string text;  // as the noise filter let it through
     std::string thinking;
     std::optional<Usage> usage;          // the prompt result's, else from usage_update
+    std::optional<Usage> update_usage;   // the last one an update carried (_meta.usage, acp.usage)
     std::optional<double> update_cost;   // usage_update's cumulative cost
     std::optional<std::string> stop_reason;
     std::optional<Error> error;
@@ -295,6 +303,42 @@ class AcpAgent {
   }
 
  private:
+  /// The route's args for this run: the groups whose conditions hold, expanded, a group using a
+  /// placeholder without a value ({model}, {system}, {session_id}) dropped whole.
+  std::vector<std::string> acp_args(const RunFacts& facts) {
+    std::vector<std::vector<std::string>> groups;
+    std::optional<size_t> last_group;
+    for (size_t i = 0; i < spec_.args.size(); ++i) {
+      if (i < spec_.args_when.size() &&
+          !std::all_of(spec_.args_when[i].begin(), spec_.args_when[i].end(),
+                       [&](const std::string& c) { return condition_holds(c, facts); }))
+        continue;
+      const size_t group = i < spec_.args_group.size() ? spec_.args_group[i] : i;
+      if (!last_group || *last_group != group) groups.emplace_back();
+      last_group = group;
+      groups.back().push_back(spec_.args[i]);
+    }
+    TemplateValues values;
+    const std::string model = model_for_args();
+    if (!model.empty()) values.model = model;
+    values.system = request_.system_prompt;
+    values.session_id = request_.session_id;
+    if (values.system)
+      for (const auto& group : groups)
+        if (template_uses({group}, "system") &&
+            !expand_args(std::vector<std::vector<std::string>>{group}, values).empty())
+          system_in_args_ = true;
+    return expand_args(groups, values);
+  }
+
+  /// {model} in args: the requested model, through the route's aliases.
+  std::string model_for_args() const {
+    const std::string model = wanted_model();
+    if (model.empty()) return model;
+    auto alias = spec_.model_aliases.find(model);
+    return alias == spec_.model_aliases.end() ? model : alias->second;
+  }
+
   /// Spawns the agent (start() has made its directory and staged the attachments) and begins
   /// the handshake.
   void launch(ContextMode mode) {
@@ -320,11 +364,7 @@ class AcpAgent {
           ErrorCode::not_found, "command '" + command + "' for route " + route_.id +
                                     " was not found or is not executable (PATH searched)"));
     spawn.args = {command};
-    for (size_t i = 0; i < spec_.args.size(); ++i)
-      if (i >= spec_.args_when.size() ||
-          std::all_of(spec_.args_when[i].begin(), spec_.args_when[i].end(),
-                      [&](const std::string& c) { return condition_holds(c, facts); }))
-        spawn.args.push_back(spec_.args[i]);
+    for (auto& arg : acp_args(facts)) spawn.args.push_back(std::move(arg));
     spawn.cwd = cwd_;
     spawn.interactive_stdin = true;
     spawn.owner_stops = true;  // Ctrl-C goes through session/cancel first (stop hook below)
@@ -395,6 +435,7 @@ class AcpAgent {
         text, staged ? staged->files : std::vector<StagedAttachment>{},
         {has_capability({"promptCapabilities", "image"}),
          has_capability({"promptCapabilities", "embeddedContext"})});
+    deliver_system_prompt(blocks.blocks);
     if (staged) {
       turn_->attachments = staged->reports(blocks.deliveries);
       if (staged->kept_at) warn("attachments kept in " + *staged->kept_at);
@@ -412,9 +453,11 @@ class AcpAgent {
           } else {
             if (auto reason = string_at(result, "stopReason"); !reason.empty())
               turn_->stop_reason = reason;
-            if (const json* usage = member(result, "usage")) {
-              turn_->usage = parsers::normalize_usage(*usage);
-              emit(Event::make_usage(turn_->usage, *usage));
+            if (auto report = prompt_result_usage(result, spec_.usage_result)) {
+              turn_->usage = report->usage;
+              emit(Event::make_usage(turn_->usage, std::move(report->raw)));
+            } else if (const json* usage = member(result, "usage")) {
+              emit(Event::make_usage(std::nullopt, *usage));  // nothing in it was a count
             }
           }
           idle_timer_.stop();
@@ -424,6 +467,27 @@ class AcpAgent {
           // Some agents send their last updates after the result: read on a little.
           phase_timer_.start(turn_->cancel_sent ? 0 : spec_.late_updates_ms, [this] { end_turn(); });
         });
+  }
+
+  /// The request's system prompt, the first prompt of a new session: already delivered through
+  /// args or sessionMeta, else as a leading text block (systemPrompt "leadingBlock"), else a
+  /// warning that it was not sent.
+  void deliver_system_prompt(json& blocks) {
+    if (!request_.system_prompt || system_delivered_ || system_in_args_) return;
+    system_delivered_ = true;  // once per session
+    if (!new_session_) {
+      warn("the system prompt was not sent: " + command_name_ +
+           " continues a session that already has one");
+      return;
+    }
+    if (spec_.system_prompt == AcpSpec::SystemPrompt::leading_block) {
+      blocks.insert(blocks.begin(), json{{"type", "text"}, {"text", *request_.system_prompt}});
+      return;
+    }
+    warn("the system prompt was not sent: route " + route_.id +
+         " has no way to pass it to " + command_name_ +
+         " (acp.systemPrompt \"leadingBlock\", {system} in acp.args or \"{system}\" in "
+         "acp.sessionMeta)");
   }
 
   // ---- stopping ---------------------------------------------------------------------------
@@ -507,6 +571,8 @@ class AcpAgent {
     model_.clear();
     session_cost_ = 0;
     policy_mode_set_ = false;
+    config_options_set_ = 0;
+    system_delivered_ = false;
     attachment_dirs_.clear();
     // Attachments staged outside the session's cwd (workspace mode) are the session's too.
     if (staged && !staged->attachments_dir.empty() &&
@@ -531,8 +597,10 @@ class AcpAgent {
     json params = {{"protocolVersion", kProtocolVersion},
                    {"clientCapabilities",
                     {{"fs", {{"readTextFile", spec_.fs_read}, {"writeTextFile", spec_.fs_write}}},
-                     {"terminal", false}}},
+                     {"terminal", false},
+                     {"session", {{"configOptions", {{"boolean", json::object()}}}}}}},
                    {"clientInfo", {{"name", "drover"}, {"title", "drover"}, {"version", DROVER_VERSION}}}};
+    if (spec_.elicitation) params["clientCapabilities"]["elicitation"] = {{"form", json::object()}};
     connection_->request("initialize", std::move(params),
                          [this](json result, std::optional<rpc::RpcError> error) {
                            if (error) return handshake_failed("initialize", *error);
@@ -581,13 +649,26 @@ class AcpAgent {
       }
       if (method != "session/new") params["sessionId"] = *request_.session_id;
     }
-    // The staged attachments' directory, for an agent that confines its own file access.
-    if (!attachment_dirs_.empty() && has_capability({"sessionCapabilities", "additionalDirectories"}))
-      params["additionalDirectories"] = attachment_dirs_;
+    // The route's extra directories and the staged attachments' directory, for an agent that
+    // confines its own file access.
+    if (has_capability({"sessionCapabilities", "additionalDirectories"})) {
+      std::vector<std::string> dirs;
+      const std::vector<std::string>* lists[] = {&spec_.extra_dirs, &attachment_dirs_};
+      for (const auto* list : lists)
+        for (const auto& dir : *list)
+          if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end() && dir != cwd_)
+            dirs.push_back(dir);
+      if (!dirs.empty()) params["additionalDirectories"] = std::move(dirs);
+    }
     if (method == "session/new" && !spec_.session_meta.is_null()) {
-      json meta = substitute_model(spec_.session_meta, wanted_model());
+      bool system_used = false;
+      json meta = substitute_model(spec_.session_meta, model_for_args(),
+                                   request_.system_prompt ? &*request_.system_prompt : nullptr,
+                                   system_used);
+      if (system_used) system_delivered_ = true;
       if (!meta.empty()) params["_meta"] = std::move(meta);
     }
+    new_session_ = method == "session/new";
     connection_->request(method, std::move(params), [this, method, after_auth](
                                                         json result, std::optional<rpc::RpcError> error) {
       replaying_ = false;
@@ -639,11 +720,13 @@ class AcpAgent {
   }
 
   void select_model() {
-    const std::string model = wanted_model();
     AcpModelReport offered = models_from_session(session_result_);
     model_ = offered.current.value_or("");
     auto mode = spec_.model_selection;
-    if (model.empty() || mode == AcpSpec::ModelSelection::none) return session_ready();
+    if (wanted_model().empty() || mode == AcpSpec::ModelSelection::none) return session_ready();
+    // The requested name may be an alias, an advertised id or an advertised model's name.
+    const AcpModelMatch match = match_acp_model(wanted_model(), offered.models, spec_.model_aliases);
+    const std::string model = match.id;
     const bool advertised =
         std::any_of(offered.models.begin(), offered.models.end(),
                     [&](const AcpModelReport::Model& m) { return m.id == model; });
@@ -701,6 +784,30 @@ class AcpAgent {
   }
 
   void session_ready() {
+    // The route's configOptions, in order, once per session: an option the agent refuses or
+    // does not have fails the run rather than running without it.
+    if (config_options_set_ < spec_.config_options.size() && !discovery_only_) {
+      const auto& [id, value] = spec_.config_options[config_options_set_++];
+      // A boolean goes as {type: "boolean", value} beside configId (schema: the params' own
+      // variant), a select's value id as plain value.
+      json params = {{"sessionId", session_id_}, {"configId", id}, {"value", value}};
+      if (value.is_boolean()) params["type"] = "boolean";
+      connection_->request(
+          "session/set_config_option", std::move(params),
+          [this, id = id](json result, std::optional<rpc::RpcError> error) {
+            if (error && error->code == rpc::code::connection_closed) return;
+            if (error)
+              return fail(Error::make(ErrorCode::unsupported_capability,
+                                      command_name_ + " refused config option " + id + ": " +
+                                          rpc_error_text(*error)));
+            if (const json* options = member(result, "configOptions"); options && options->is_array()) {
+              session_result_["configOptions"] = *options;
+              if (auto current = models_from_session(session_result_).current) model_ = *current;
+            }
+            session_ready();
+          });
+      return;
+    }
     // The policy's session mode (policyModes), once per agent, before the session counts as
     // ready: a mode the agent refuses fails the run rather than leaving it unrestricted.
     if (auto mode = spec_.policy_modes.find(policy_.policy);
@@ -746,7 +853,8 @@ class AcpAgent {
     const bool gone = process_ == nullptr;
     if (gone && outcome_) {
       result.process = outcome_->info;
-      if (!result.error) result.process->evidence.clear();
+      result.process->evidence = result.error ? evidence() : std::string();
+      secrets_.redact(result);
     }
     auto done = std::move(run_done_);
     run_done_ = nullptr;
@@ -784,8 +892,10 @@ class AcpAgent {
       std::string shown = parsers::valid_utf8(std::string(line.substr(0, 200)));
       warn(command_name_ + " wrote a line that is not an ACP message (" + problem + "): " + shown);
     };
-    if (transcript_.is_open())
-      h.on_message = [this](bool outgoing, std::string_view line) { record(outgoing, line); };
+    h.on_message = [this](bool outgoing, std::string_view line) {
+      remember(outgoing, line);
+      if (transcript_.is_open()) record(outgoing, line);
+    };
     return h;
   }
 
@@ -795,6 +905,10 @@ class AcpAgent {
     const json* update = member(params, "update");
     if (!update) return;
     AcpUpdate u = read_session_update(*update);
+    if (auto report = update_usage(*update, spec_.usage_update)) {
+      turn_->update_usage = report->usage;
+      emit(Event::make_usage(report->usage, std::move(report->raw)));
+    }
     switch (u.kind) {
       case AcpUpdate::Kind::message:
         return emit_delta(turn_->noise ? turn_->noise->feed(u.text) : std::move(u.text));
@@ -811,8 +925,20 @@ class AcpAgent {
       case AcpUpdate::Kind::usage:
         if (u.cost_usd) turn_->update_cost = u.cost_usd;
         return emit(Event::make_usage(std::move(u.usage), std::move(u.data)));
+      case AcpUpdate::Kind::plan:
+        return emit(Event::make_plan(std::move(u.plan), std::move(u.data)));
+      case AcpUpdate::Kind::config:
+        // The agent changed its options (the model among them): the result names the model
+        // in use.
+        if (const json* options = member(u.data, "configOptions"); options && options->is_array()) {
+          session_result_["configOptions"] = *options;
+          if (auto current = models_from_session(session_result_).current) model_ = *current;
+        }
+        return;
+      case AcpUpdate::Kind::state:
+        return;
       case AcpUpdate::Kind::other:
-        spdlog::debug("{}: session update {}", command_name_, u.name);
+        spdlog::debug("{}: unknown session update {}", command_name_, u.name);
         return;
     }
   }
@@ -828,6 +954,13 @@ class AcpAgent {
     }
     if (method == "fs/write_text_file" && spec_.fs_write) {
       serve_write(id, params);
+      return true;
+    }
+    if (method == "elicitation/create") {
+      ElicitationAnswer answer = answer_elicitation(
+          params, spec_.elicitation == AcpSpec::Elicitation::cancel, command_name_);
+      warn(std::move(answer.warning));
+      connection_->respond(id, std::move(answer.response));
       return true;
     }
     spdlog::debug("{}: unknown request {} answered -32601", command_name_, method);
@@ -988,6 +1121,25 @@ class AcpAgent {
     spdlog::debug("{}", message);
     if (turn_ && turn_->on_event) emit(Event::make_text(Event::Kind::warning, message));
     warnings_.push_back(std::move(message));
+  }
+
+  /// Keeps the last few messages for the failure evidence (acp_failure_evidence).
+  void remember(bool outgoing, std::string_view line) {
+    constexpr size_t kKept = 8, kLineBytes = 64u << 10;
+    if (last_messages_.size() == kKept) last_messages_.pop_front();
+    // A longer message cannot be redacted without reading it whole: only its size is kept.
+    last_messages_.emplace_back(!outgoing, line.size() <= kLineBytes
+                                               ? std::string(line)
+                                               : "(a message of " + std::to_string(line.size()) +
+                                                     " bytes)");
+  }
+
+  /// The evidence of a failed run: stderr's tail and the last messages (not stdout's tail,
+  /// which is JSON-RPC and may be a long listing).
+  std::string evidence() const {
+    return acp_failure_evidence(
+        outcome_ ? outcome_->stderr_tail : std::string(),
+        std::vector<std::pair<bool, std::string>>(last_messages_.begin(), last_messages_.end()));
   }
 
   void record(bool outgoing, std::string_view line) {
@@ -1218,6 +1370,11 @@ class AcpAgent {
   json initialize_result_;
   PolicyGate policy_;
   bool policy_mode_set_ = false;  // policyModes: session/set_mode was sent
+  size_t config_options_set_ = 0;  // configOptions sent so far in this session
+  bool system_delivered_ = false;  // the system prompt went (args, sessionMeta, a prompt) or was warned about
+  bool system_in_args_ = false;    // the agent was spawned with it ({system} in args)
+  bool new_session_ = true;        // the session came from session/new (not resume or load)
+  std::deque<std::pair<bool, std::string>> last_messages_;  // for the failure evidence
   Loop& loop_;
   Route route_;
   const AcpSpec& spec_;
@@ -1270,7 +1427,7 @@ Result AcpAgent::build_result() {
   if (!result.error && !had_turn)
     result.error = Error::make(ErrorCode::harness_error, command_name_ + " ended before the prompt");
   // Stopping the agent after its answer is the normal end, not evidence of a failure.
-  if (!result.error && result.process) result.process->evidence.clear();
+  if (result.process) result.process->evidence = result.error ? evidence() : std::string();
   secrets_.redact(result);
   return result;
 }
@@ -1291,7 +1448,7 @@ Result AcpAgent::take_turn_result() {
     result.text = t->text;
     if (!t->thinking.empty()) result.thinking = t->thinking;
     result.stop_reason = t->stop_reason;
-    result.usage = t->usage;
+    result.usage = t->usage ? t->usage : t->update_usage;
     // usage_update's cost is the session's running total: the turn's share is the difference
     // to the total before it, known only when the session began in this process.
     if (t->update_cost && !request_.session_id) {

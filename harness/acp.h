@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,26 @@ void probe_acp_agent(Loop& loop, const Route& route, int64_t timeout_ms,
 /// The models a session/new (or load/resume) result advertises: the `configOptions` select with
 /// category "model" (id "model" preferred), else the legacy `models` block.
 AcpModelReport models_from_session(const nlohmann::json& session_result);
+
+/// The advertised model a requested name stands for: the route's modelAliases first (`how`
+/// "alias", the alias's target, advertised or not), then an advertised id equal to it ("id"),
+/// then an advertised model whose name is ("name"), then one whose id is a runtime id
+/// (`$runtime|provider|model(provider)`) ending in that model ("runtime"). No match: the name
+/// itself and `how` empty.
+struct AcpModelMatch {
+  std::string id;
+  std::string how;
+};
+AcpModelMatch match_acp_model(const std::string& requested,
+                              const std::vector<AcpModelReport::Model>& offered,
+                              const std::map<std::string, std::string>& aliases);
+
+/// What a print-mode route discovering through this ACP sidecar can pass on for an advertised
+/// model (README "Model discovery"): an alias of the sidecar route naming it, else, for a
+/// runtime id (one holding '|'), its name when that is one word, else the model part of the
+/// id; else the id itself.
+std::string passable_model_id(const AcpModelReport::Model& model,
+                              const std::map<std::string, std::string>& aliases);
 
 /// Decides a permission request by policy and rules. Returns the option to select (empty when
 /// none fits: the caller answers "cancelled"), whether the request is allowed, and what decided.

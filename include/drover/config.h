@@ -166,10 +166,15 @@ struct CliSpec {
 
 /// ACP: a long-lived agent speaking JSON-RPC on its stdio (README "ACP routes").
 struct AcpSpec {
-  std::vector<std::string> args;           ///< argv after the command, taken literally
+  /// argv after the command: tokens with argsTemplate's placeholders {model}, {system} and
+  /// {session_id} (`{{`/`}}` literal braces).
+  std::vector<std::string> args;
   /// Per element of args: the conditions under which it is passed (`{"when": …, "args": …}`
   /// groups are flattened, each token carrying its group's conditions); empty: all literal.
   std::vector<std::vector<std::string>> args_when;
+  /// Per element of args: the config element (group) it came from; a group using a placeholder
+  /// without a value is dropped whole. Empty: each token is its own group.
+  std::vector<size_t> args_group;
   std::map<std::string, std::string> env;  ///< set in the agent's environment
   std::map<std::string, std::string> clean_env;
   std::vector<std::string> clear_env;
@@ -203,6 +208,25 @@ struct AcpSpec {
   /// fileInput (categories, stagingDir, limits, keep; no placement). Unset: every category
   /// (image blocks, embedded resources or resource links, by what the agent advertises).
   std::optional<FileInputSpec> file_input;
+  /// systemPrompt: how a request's system prompt reaches the agent when neither args ({system})
+  /// nor sessionMeta ("{system}") carry it. `leading_block`: a text block before the prompt's
+  /// text in the first prompt of each new session. `none`: not sent (the result warns).
+  enum class SystemPrompt { none, leading_block };
+  SystemPrompt system_prompt = SystemPrompt::none;
+  /// usage: selectors for usage reports in shapes drover does not know, into the prompt result
+  /// (`result`) and into each session/update's `update` object (`update`; the last match wins).
+  std::optional<Selector> usage_result;
+  std::optional<Selector> usage_update;
+  /// modelAliases: a requested model name → the model id the agent advertises.
+  std::map<std::string, std::string> model_aliases;
+  /// configOptions: session config options set (session/set_config_option) once the session is
+  /// ready, in order: a string is a select option's value id, a boolean a boolean option's value.
+  std::vector<std::pair<std::string, nlohmann::json>> config_options;
+  /// elicitation: how `elicitation/create` is answered (`decline` or `cancel`, with a warning
+  /// naming what was asked). Set: the form mode is advertised in initialize; unset: nothing is
+  /// advertised and a request is still declined.
+  enum class Elicitation { decline, cancel };
+  std::optional<Elicitation> elicitation;
 };
 
 /// Quirks of OpenAI-compatible endpoints, per model. Unset means the wire format's default.

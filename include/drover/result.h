@@ -198,17 +198,26 @@ struct PermissionEvent : PermissionDecision {
   std::vector<PermissionOption> options;  ///< what the agent offered, in its order
 };
 
+/// One entry of an agent's plan (ACP `plan` update): what it means to do, in its order.
+struct PlanEntry {
+  std::string content;
+  std::string priority;  ///< high, medium or low (as sent)
+  std::string status;    ///< pending, in_progress or completed (as sent)
+};
+
 /// Events streamed while a request runs, in order. The last one a consumer sees is the Result.
 /// The same kinds and fields whichever transport answers (print mode, ACP, API).
 struct Event {
-  enum class Kind { delta, thinking, tool, permission, usage, warning };
+  enum class Kind { delta, thinking, tool, permission, usage, warning, plan };
   Kind kind = Kind::delta;
   std::string text;                           ///< delta / thinking text, warning message
   std::optional<ToolCall> tool;               ///< tool
   std::optional<PermissionEvent> permission;  ///< permission
   std::optional<Usage> usage;  ///< usage: normalized; absent when nothing in the report was
-  /// tool / permission / usage: the agent's or provider's JSON the event was read from (null
-  /// when there was none). Never interpreted by drover beyond the fields above.
+  /// plan: the agent's whole plan as it stands (each plan event replaces the one before).
+  std::vector<PlanEntry> plan;
+  /// tool / permission / usage / plan: the agent's or provider's JSON the event was read from
+  /// (null when there was none). Never interpreted by drover beyond the fields above.
   nlohmann::json raw;
 
   static Event make_text(Kind kind, std::string text) {
@@ -238,6 +247,13 @@ struct Event {
     e.raw = std::move(raw);
     return e;
   }
+  static Event make_plan(std::vector<PlanEntry> plan, nlohmann::json raw = nullptr) {
+    Event e;
+    e.kind = Kind::plan;
+    e.plan = std::move(plan);
+    e.raw = std::move(raw);
+    return e;
+  }
 };
 std::string_view to_string(Event::Kind kind) noexcept;
 
@@ -252,7 +268,8 @@ nlohmann::json to_json(const ToolCall& call);
 nlohmann::json to_json(const PermissionDecision& decision);
 nlohmann::json to_json(const PermissionEvent& permission);
 /// `--output jsonl` event lines (README "Commands"): delta/thinking `{"type","text"}`, warning
-/// `{"type","message"}`; tool, permission and usage `{"type", <type>: {...}, "raw"}`.
+/// `{"type","message"}`; tool, permission and usage `{"type", <type>: {...}, "raw"}`; plan
+/// `{"type":"plan", "plan": {"entries": [{content, priority, status}]}, "raw"}`.
 nlohmann::json to_json(const Event& event);
 
 }  // namespace drover

@@ -142,7 +142,9 @@ void merge_configured_windows(ModelsReport& r, const Route& route) {
   }
 }
 
-ModelsReport from_acp(const Route& acp_route) {
+// `sidecar`: the listing is for a print-mode route, which is shown the names it can pass on
+// (passable_model_id), the current model too.
+ModelsReport from_acp(const Route& acp_route, bool sidecar = false) {
   ModelsReport r;
   Loop loop;
   AcpModelReport listing;
@@ -152,7 +154,12 @@ ModelsReport from_acp(const Route& acp_route) {
   r.error = std::move(listing.error);
   r.source = "acp";
   r.current = listing.current;
-  for (auto& m : listing.models) r.models.push_back({m.id, m.name, std::nullopt, ""});
+  const auto& aliases = acp_route.account_spec->transport.acp().model_aliases;
+  for (auto& m : listing.models) {
+    std::string id = sidecar ? passable_model_id(m, aliases) : m.id;
+    if (sidecar && r.current == m.id) r.current = id;
+    r.models.push_back({std::move(id), m.name, std::nullopt, ""});
+  }
   if (!r.error && r.models.empty()) r.error = Error::make(ErrorCode::unsupported_capability, "the agent advertises no models");
   return r;
 }
@@ -339,7 +346,7 @@ ModelsReport discover_route_models(const Config& config, const Route& route,
                              : Error::make(ErrorCode::config_error,
                                            "discovery route " + spec.route + " is not an ACP route");
       else
-        report = from_acp(*sidecar);
+        report = from_acp(*sidecar, /*sidecar=*/true);
       report.source = "acp";
     }
   } else {

@@ -2,9 +2,79 @@
 #include <map>
 #include <set>
 
+#include "src/config/args_template.h"
 #include "src/config/sections.h"
 
 namespace drover::cfg {
+
+namespace {
+
+// ACP args take the placeholders that have a value when the agent is spawned.
+std::optional<std::string> acp_arg_problem(const std::string& token) {
+  auto [parsed, problem] = parse_template_token(token);
+  if (!parsed) return problem;
+  for (const auto& piece : parsed->pieces)
+    if (piece.is_placeholder && piece.placeholder != Placeholder::model &&
+        piece.placeholder != Placeholder::system && piece.placeholder != Placeholder::session_id)
+      return "placeholder {" + std::string(to_string(piece.placeholder)) +
+             "} is not available in ACP args (known: model, system, session_id)";
+  return std::nullopt;
+}
+
+void parse_acp_extras(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) {
+  if (auto m = ctx.string_member(v, path, "systemPrompt", false, false)) {
+    if (*m == "leadingBlock")
+      acp.system_prompt = AcpSpec::SystemPrompt::leading_block;
+    else if (*m == "none")
+      acp.system_prompt = AcpSpec::SystemPrompt::none;
+    else
+      ctx.expected(child(path, "systemPrompt"), "\"leadingBlock\" or \"none\"", v.at("systemPrompt"));
+  }
+  if (auto it = v.find("usage"); it != v.end()) {
+    const std::string upath = child(path, "usage");
+    if (ctx.object(*it, upath)) {
+      ctx.check_keys(*it, upath, {"result", "update"});
+      acp.usage_result = parse_selector(ctx, *it, upath, "result", "resultPath");
+      acp.usage_update = parse_selector(ctx, *it, upath, "update", "updatePath");
+    }
+  }
+  if (auto it = v.find("modelAliases"); it != v.end()) {
+    const std::string apath = child(path, "modelAliases");
+    if (ctx.object(*it, apath)) {
+      for (const auto& [alias, id] : it->items()) {
+        if (alias.empty())
+          ctx.error(apath, "an alias may not be empty");
+        else if (!id.is_string() || id.get<std::string>().empty())
+          ctx.expected(child(apath, alias), "a model id", id);
+        else
+          acp.model_aliases[alias] = id.get<std::string>();
+      }
+    }
+  }
+  if (auto it = v.find("configOptions"); it != v.end()) {
+    const std::string opath = child(path, "configOptions");
+    if (ctx.object(*it, opath)) {
+      for (const auto& [id, value] : it->items()) {
+        if (id.empty())
+          ctx.error(opath, "a config option id may not be empty");
+        else if (value.is_boolean() || (value.is_string() && !value.get<std::string>().empty()))
+          acp.config_options.emplace_back(id, nlohmann::json::parse(value.dump()));
+        else
+          ctx.expected(child(opath, id), "a value id (string) or a boolean", value);
+      }
+    }
+  }
+  if (auto m = ctx.string_member(v, path, "elicitation", false, false)) {
+    if (*m == "decline")
+      acp.elicitation = AcpSpec::Elicitation::decline;
+    else if (*m == "cancel")
+      acp.elicitation = AcpSpec::Elicitation::cancel;
+    else
+      ctx.expected(child(path, "elicitation"), "\"decline\" or \"cancel\"", v.at("elicitation"));
+  }
+}
+
+}  // namespace
 
 void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) {
   if (!ctx.object(v, path)) return;
@@ -13,7 +83,8 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                   "maxOutputBytes", "suppressHarnessNoise", "failOnHarnessOnlyTurn",
                   "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
                   "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
-                  "modelSelection", "strictModels", "envWhen", "policyModes", "fileInput"});
+                  "modelSelection", "strictModels", "envWhen", "policyModes", "fileInput",
+                  "systemPrompt", "usage", "modelAliases", "configOptions", "elicitation"});
   parse_child_settings(ctx, v, path,
                        ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
                                      acp.context_mode, acp.watchdog, acp.max_output_bytes,
@@ -53,7 +124,10 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
             ctx.error(list ? child(epath, j) : epath, kNulInArgv);
             continue;
           }
+          if (auto problem = acp_arg_problem(token.get<std::string>()))
+            ctx.error(list ? child(epath, j) : epath, *problem);
           acp.args.push_back(token.get<std::string>());
+          acp.args_group.push_back(i);
           whens.push_back(when);
         }
       }
@@ -146,6 +220,7 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
   if (auto it = v.find("fileInput"); it != v.end())
     parse_file_input(ctx, *it, child(path, "fileInput"), TransportKind::acp,
                      acp.file_input.emplace());
+  parse_acp_extras(ctx, v, path, acp);
 }
 
 }  // namespace drover::cfg

@@ -19,6 +19,10 @@ namespace drover::cfg {
 /// A print-mode `parser` block. `answer_in_file`: the template names {output_file}, where the
 /// harness writes its answer, so stdout needs no text selector.
 ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool answer_in_file);
+/// A selector `name` (a path string or {path, wherePath, whereEquals}) or `path_name` (a path
+/// string) of `parser`; nullopt when absent or invalid (the problem recorded).
+std::optional<Selector> parse_selector(Ctx& ctx, const ojson& parser, const std::string& path,
+                                       const char* name, const char* path_name);
 /// The `when` of a conditional argv group or envWhen entry.
 std::vector<std::string> parse_when(Ctx& ctx, const ojson& v, const std::string& path);
 /// {"when": conditions, "args": token or group}: returns its "args" (and sets `path` to

@@ -112,6 +112,7 @@ std::string_view to_string(Event::Kind kind) noexcept {
     case Event::Kind::permission: return "permission";
     case Event::Kind::usage: return "usage";
     case Event::Kind::warning: return "warning";
+    case Event::Kind::plan: return "plan";
   }
   return "delta";
 }
@@ -250,6 +251,14 @@ nlohmann::json to_json(const Event& e) {
       j["usage"] = e.usage ? to_json(*e.usage) : nlohmann::json(nullptr);
       j["raw"] = e.raw;
       break;
+    case Event::Kind::plan: {
+      nlohmann::json entries = nlohmann::json::array();
+      for (const auto& p : e.plan)
+        entries.push_back({{"content", p.content}, {"priority", p.priority}, {"status", p.status}});
+      j["plan"] = {{"entries", std::move(entries)}};
+      j["raw"] = e.raw;
+      break;
+    }
   }
   return j;
 }

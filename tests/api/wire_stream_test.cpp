@@ -96,6 +96,8 @@ std::vector<Event::Kind> kinds(const std::vector<Event>& events) {
         break;
       case Event::Kind::permission:
         return ::testing::AssertionFailure() << "a permission event from an API stream";
+      case Event::Kind::plan:
+        return ::testing::AssertionFailure() << "a plan event from an API stream";
       case Event::Kind::warning: break;
     }
   }

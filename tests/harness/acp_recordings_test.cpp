@@ -189,9 +189,9 @@ TEST(AcpUpdates, ReadsEveryKind) {
   auto euro = read_session_update(json::parse(
       R"({"sessionUpdate":"usage_update","used":5,"size":10,"cost":{"amount":0.5,"currency":"EUR"}})"));
   EXPECT_FALSE(euro.cost_usd);
-  auto other = read_session_update(json::parse(R"({"sessionUpdate":"plan","entries":[]})"));
+  auto other = read_session_update(json::parse(R"({"sessionUpdate":"future_thing","entries":[]})"));
   EXPECT_EQ(other.kind, AcpUpdate::Kind::other);
-  EXPECT_EQ(other.name, "plan");
+  EXPECT_EQ(other.name, "future_thing");
   EXPECT_EQ(read_session_update(json::parse("[1]")).kind, AcpUpdate::Kind::other);
 }
 
