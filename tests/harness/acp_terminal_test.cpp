@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drover/client.h"
+#include "drover/session.h"
 #include "harness/acp_terminal.h"
 #include "src/loop/loop.h"
 #include "src/route/run.h"
@@ -499,6 +500,30 @@ TEST(AcpTerminal, AGrandchildHoldingTheOutputDoesNotHoldTheWait) {
   const std::vector<long> pids = numbers_after(run.result.text, "child");
   ASSERT_EQ(pids.size(), 1u);
   EXPECT_TRUE(gone(pids[0])) << "the holder is killed with the command's group";
+}
+
+TEST(AcpTerminal, ASessionsTurnEndsWithItsCommandsGoneAndTheAgentStays) {
+  ScratchDir dir;
+  Config config = terminal_config(
+      terminal_args(shell(kTwoSleeps), {"--terminal-wait-for", "ready", "--terminal-no-wait"}),
+      {{"terminal", true}});
+  SessionOptions options;
+  options.cwd = dir.path();
+  options.permissions = PermissionPolicy::approve_all;
+  options.transcript_path = dir.path() + "/t.ndjson";
+  Session session(config, options);
+  for (int turn = 0; turn < 2; ++turn) {
+    std::vector<long> pids;
+    Result result = session.prompt("go", [&](const Event& e) {
+      for (const char* key : {"child", "shell"})
+        for (long pid : numbers_after(reported_output(e), key)) pids.push_back(pid);
+    });
+    ASSERT_FALSE(result.error) << result.error->message;
+    EXPECT_NE(result.text.find("[terminal:started]"), std::string::npos) << result.text;
+    ASSERT_EQ(pids.size(), 2u);
+    for (long pid : pids) EXPECT_TRUE(gone(pid)) << "turn " << turn << ": pid " << pid;
+  }
+  EXPECT_EQ(sent_in_transcript(*options.transcript_path, "initialize"), 1) << "one agent for both";
 }
 
 }  // namespace
