@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drover/session.h"
+#include "harness/acp_terminal.h"
 #include "harness/acp_updates.h"
 #include "harness/child_common.h"
 #include "parsers/json_limits.h"
@@ -366,6 +367,7 @@ class AcpAgent {
     spawn.args = {command};
     for (auto& arg : acp_args(facts)) spawn.args.push_back(std::move(arg));
     spawn.cwd = cwd_;
+    if (spec_.terminal.enabled) start_terminals(spawn.env);
     spawn.interactive_stdin = true;
     spawn.owner_stops = true;  // Ctrl-C goes through session/cancel first (stop hook below)
     spawn.watchdog.grace_ms = spec_.watchdog.grace_ms;
@@ -510,6 +512,7 @@ class AcpAgent {
       if (turn_->cancel_sent) return;
       turn_->cancel_cause = cause;
       turn_->cancel_sent = true;
+      if (terminals_) terminals_->kill_all();
       // Permission requests are answered at once, so none is pending here.
       connection_->notify("session/cancel", {{"sessionId", session_id_}});
       // No `cancelled` answer within the grace: stop the group.
@@ -597,7 +600,7 @@ class AcpAgent {
     json params = {{"protocolVersion", kProtocolVersion},
                    {"clientCapabilities",
                     {{"fs", {{"readTextFile", spec_.fs_read}, {"writeTextFile", spec_.fs_write}}},
-                     {"terminal", false},
+                     {"terminal", terminals_ != nullptr},
                      {"session", {{"configOptions", {{"boolean", json::object()}}}}}}},
                    {"clientInfo", {{"name", "drover"}, {"title", "drover"}, {"version", DROVER_VERSION}}}};
     if (spec_.elicitation) params["clientCapabilities"]["elicitation"] = {{"form", json::object()}};
@@ -963,6 +966,9 @@ class AcpAgent {
       connection_->respond(id, std::move(answer.response));
       return true;
     }
+    if (terminals_ && method.rfind("terminal/", 0) == 0 &&
+        terminals_->serve(id, method, params, terminal_scope()))
+      return true;
     spdlog::debug("{}: unknown request {} answered -32601", command_name_, method);
     return false;
   }
@@ -1002,6 +1008,36 @@ class AcpAgent {
     if (const json* options = member(params, "options")) event.options = permission_options(*options);
     emit(Event::make_permission(std::move(event), params));
     turn_->permissions.push_back(std::move(decision));
+  }
+
+  // ---- terminal/* (harness/acp_terminal.h) -------------------------------------------------
+
+  void start_terminals(const std::vector<std::string>& env) {
+    AcpTerminals::Hooks hooks;
+    hooks.respond = [this](const json& id, json result) { connection_->respond(id, std::move(result)); };
+    hooks.fail = [this](const json& id, int code, const std::string& message) {
+      connection_->respond_error(id, {code, message, nullptr});
+    };
+    hooks.warn = [this](std::string message) { warn(std::move(message)); };
+    hooks.decided = [this](PermissionDecision decision, const json& params) {
+      if (!turn_) return;
+      PermissionEvent event;
+      static_cast<PermissionDecision&>(event) = decision;
+      emit(Event::make_permission(std::move(event), params));
+      turn_->permissions.push_back(std::move(decision));
+    };
+    terminals_ = std::make_unique<AcpTerminals>(loop_, spec_, env, std::move(hooks));
+  }
+
+  AcpTerminals::Scope terminal_scope() const {
+    AcpTerminals::Scope scope;
+    scope.session_id = session_id_;
+    scope.cwd = cwd_;
+    scope.roots = fs_roots();
+    scope.policy = request_.permissions.value_or(spec_.permissions);
+    scope.accepting = turn_ && !turn_->answered && !turn_->cancel_sent && !shutting_down_ &&
+                      stop_cause_ == StopCause::none;
+    return scope;
   }
 
   std::vector<fs::path> fs_roots() const {
@@ -1167,6 +1203,16 @@ class AcpAgent {
 
   void end_turn() {
     if (!turn_) return;
+    // The turn's commands end with it; its Result waits until none is left running.
+    if (terminals_ && !terminals_->idle()) {
+      if (!turn_done_ || ending_turn_) return;
+      ending_turn_ = true;
+      return terminals_->release_all([this] {
+        ending_turn_ = false;
+        end_turn();
+      });
+    }
+    if (terminals_) terminals_->release_all();
     if (turn_->noise) emit_delta(turn_->noise->finish());  // what the filter still held back
     if (!turn_done_) return;
     auto done = std::move(turn_done_);
@@ -1207,6 +1253,7 @@ class AcpAgent {
     start_timer_.stop();
     idle_timer_.stop();
     total_timer_.stop();
+    if (terminals_) terminals_->kill_all();
     process_->close_stdin();
     if (now && stop_cause_ != StopCause::none) {
       process_->stop(stop_cause_);
@@ -1311,6 +1358,11 @@ class AcpAgent {
 
   void process_finished(ProcessOutcome&& outcome) {
     process_ = nullptr;
+    if (terminals_ && !terminals_->idle()) {
+      // The agent is gone: its commands go too, and the run ends once none is left.
+      auto kept = std::make_shared<ProcessOutcome>(std::move(outcome));
+      return terminals_->release_all([this, kept] { process_finished(std::move(*kept)); });
+    }
     const std::string excerpt = failure_excerpt(outcome.stderr_tail, "");
     std::string how = outcome.info.term_signal
                           ? "was killed by " + signal_name(*outcome.info.term_signal)
@@ -1392,6 +1444,8 @@ class AcpAgent {
   std::ofstream transcript_;
   std::unique_ptr<rpc::Connection> connection_;
   Process* process_ = nullptr;
+  std::unique_ptr<AcpTerminals> terminals_;  // terminal/*, when the route enables it
+  bool ending_turn_ = false;  // end_turn waits for the turn's commands to be gone
   uint64_t stop_hook_ = 0;
   uint64_t started_ns_ = 0;
   LoopTimer start_timer_, idle_timer_, total_timer_, phase_timer_;

@@ -164,6 +164,14 @@ struct CliSpec {
   std::optional<FileInputSpec> file_input;
 };
 
+/// ACP terminal/* (README "ACP routes", "Permissions"): offered to the agent only when enabled.
+struct AcpTerminalSpec {
+  bool enabled = false;
+  size_t max_terminals = 8;  ///< terminals not yet released, at once
+  /// Output kept per terminal: the default and the most an agent's outputByteLimit gets.
+  uint64_t max_output_bytes = 1ull << 20;
+};
+
 /// ACP: a long-lived agent speaking JSON-RPC on its stdio (README "ACP routes").
 struct AcpSpec {
   /// argv after the command: tokens with argsTemplate's placeholders {model}, {system} and
@@ -195,6 +203,7 @@ struct AcpSpec {
   bool fs_read = false;   ///< serve fs/read_text_file inside the session's directories
   bool fs_write = false;  ///< serve fs/write_text_file inside the session's directories
   std::vector<std::string> extra_dirs;  ///< more directories fs/* may reach (absolute)
+  AcpTerminalSpec terminal;              ///< `terminal`: terminal/* served (off by default)
   nlohmann::json mcp_servers = nlohmann::json::array();
   std::optional<std::string> auth_method;  ///< authenticate with this methodId when asked to
   /// `_meta` of session/new; every string "{model}" in it becomes the requested model (and

@@ -6,6 +6,39 @@
 #include "src/config/sections.h"
 
 namespace drover::cfg {
+namespace {
+
+// `terminal`: true or false, or an object (enabled unless it says "enabled": false).
+void parse_acp_terminal(Ctx& ctx, const ojson& v, const std::string& path, AcpTerminalSpec& spec) {
+  if (v.is_boolean()) {
+    spec.enabled = v.get<bool>();
+    return;
+  }
+  if (!v.is_object()) {
+    ctx.expected(path, "true, false or an object", v);
+    return;
+  }
+  ctx.check_keys(v, path, {"enabled", "maxTerminals", "maxOutputBytes"});
+  spec.enabled = ctx.bool_member(v, path, "enabled").value_or(true);
+  constexpr int64_t kMostTerminals = 64;
+  constexpr int64_t kMostOutputBytes = 64ll << 20;
+  if (auto n = ctx.positive_int_member(v, path, "maxTerminals")) {
+    if (*n > kMostTerminals)
+      ctx.expected(child(path, "maxTerminals"), "at most " + std::to_string(kMostTerminals),
+                   v.at("maxTerminals"));
+    else
+      spec.max_terminals = static_cast<size_t>(*n);
+  }
+  if (auto n = ctx.positive_int_member(v, path, "maxOutputBytes")) {
+    if (*n > kMostOutputBytes)
+      ctx.expected(child(path, "maxOutputBytes"), "at most 67108864 (64 MiB)",
+                   v.at("maxOutputBytes"));
+    else
+      spec.max_output_bytes = static_cast<uint64_t>(*n);
+  }
+}
+
+}  // namespace
 
 namespace {
 
@@ -84,7 +117,8 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                   "noiseMarkers", "exitGrace", "cancelGrace", "lateUpdates", "permissions",
                   "permissionRules", "fs", "mcpServers", "authMethod", "sessionMeta",
                   "modelSelection", "strictModels", "envWhen", "policyModes", "fileInput",
-                  "systemPrompt", "usage", "modelAliases", "configOptions", "elicitation"});
+                  "systemPrompt", "usage", "modelAliases", "configOptions", "elicitation",
+                  "terminal"});
   parse_child_settings(ctx, v, path,
                        ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
                                      acp.context_mode, acp.watchdog, acp.max_output_bytes,
@@ -190,6 +224,8 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
       }
     }
   }
+  if (auto it = v.find("terminal"); it != v.end())
+    parse_acp_terminal(ctx, *it, child(path, "terminal"), acp.terminal);
   if (auto it = v.find("mcpServers"); it != v.end()) {
     if (it->is_array())
       acp.mcp_servers = nlohmann::json::parse(it->dump());
