@@ -57,7 +57,8 @@ struct AcpPool::Slot {
 namespace {
 
 // What an agent process depends on (README "Warm agent pools"): runs that agree on all of it
-// may share one; the session, the prompt and the timeouts are per run.
+// may share one; the session, the prompt and the timeouts are per run. The system prompt is part
+// of it because acp.args may pass {system} to the agent at spawn.
 std::string pool_key(const Route& route, const RunRequest& request) {
   const AcpSpec& spec = route.account_spec->transport.acp();
   const ContextMode mode = request.context_mode.value_or(spec.context_mode);
@@ -67,7 +68,8 @@ std::string pool_key(const Route& route, const RunRequest& request) {
                         std::string(to_string(gate.policy)),
                         mode == ContextMode::clean ? "clean" : "workspace",
                         request.cwd.value_or(""),
-                        !request.attachments.empty()};
+                        !request.attachments.empty(),
+                        request.system_prompt.value_or("")};
   return key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

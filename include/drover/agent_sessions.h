@@ -47,7 +47,7 @@ struct AgentSessionsOptions {
 /// The sessions the agent of ACP route `route` (a full id or a prefix; empty: the default
 /// route) keeps: the agent is started as a run starts it, initialized, asked session/list (page
 /// after page) and stopped; no session is made. Blocking: runs its own loop on the calling
-/// thread and leaves no process behind. Never throws. Errors: validation_error (no such route),
+/// thread and leaves no process behind. Never throws. Errors: config_error (no such route),
 /// unsupported_capability (not an ACP route, or an agent that does not advertise
 /// sessionCapabilities.list), auth_error, timeout, harness_error (the agent failed or ended).
 AgentSessionsReport list_agent_sessions(const Config& config, const std::string& route,

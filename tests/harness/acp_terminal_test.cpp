@@ -27,8 +27,20 @@ using nlohmann::json;
 
 // One ACP route on the fake agent with `fake_args` (each element one argv entry, so a JSON
 // object stays whole) and `acp` merged into its acp block.
+// ACP args take placeholders, so literal braces (the JSON ones) are written doubled.
+std::string literal_arg(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '{' || c == '}') out += c;
+  }
+  return out;
+}
+
 Config terminal_config(const std::vector<std::string>& fake_args, const json& acp = json::object()) {
-  json block = {{"args", fake_args}};
+  json args = json::array();
+  for (const auto& arg : fake_args) args.push_back(literal_arg(arg));
+  json block = {{"args", args}};
   block.merge_patch(acp);
   json config = {{"routing", {{"fallback", {{"on", json::object()}}}}},
                  {"providers",
