@@ -6,10 +6,10 @@
 set(DROVER_LAYER_ROOT ${PROJECT_BINARY_DIR}/layers)
 set(DROVER_LAYER_TARGETS "")
 
-# drover_layer(<name> [DIRS folder...] [HEADERS drover/x.h...] [SOURCES extra.cpp...]
+# drover_layer(<name> [UNITY] [DIRS folder...] [HEADERS drover/x.h...] [SOURCES extra.cpp...]
 #              [LAYERS lower layer...] [LIBS external target...])
 function(drover_layer name)
-  cmake_parse_arguments(L "" "" "DIRS;HEADERS;SOURCES;LAYERS;LIBS" ${ARGN})
+  cmake_parse_arguments(L "UNITY" "" "DIRS;HEADERS;SOURCES;LAYERS;LIBS" ${ARGN})
   set(root ${DROVER_LAYER_ROOT}/${name})
   file(REMOVE_RECURSE ${root})
   set(sources ${L_SOURCES})
@@ -32,6 +32,10 @@ function(drover_layer name)
   endif()
   add_library(drover_${name} OBJECT ${sources})
   set_target_properties(drover_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  if(L_UNITY)
+    set_target_properties(drover_${name} PROPERTIES UNITY_BUILD ${DROVER_UNITY_BUILD}
+      UNITY_BUILD_BATCH_SIZE 6)
+  endif()
   target_include_directories(drover_${name} PUBLIC $<BUILD_INTERFACE:${root}>)
   target_compile_definitions(drover_${name} PRIVATE DROVER_VERSION="${PROJECT_VERSION}")
   foreach(lower IN LISTS L_LAYERS)

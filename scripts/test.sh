@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON -DDROVER_WERROR=ON
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON -DDROVER_WERROR=ON \
+  -DDROVER_UNITY_BUILD=ON
 cmake --build build-asan
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 "$@"

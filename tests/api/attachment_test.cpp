@@ -55,7 +55,7 @@ json config_for(const Provider& p, const std::string& gateway, bool stream, cons
 
 json vision_model(const Provider& p) { return {{"id", p.model}, {"supportsImages", true}}; }
 
-Config parse(const json& j) {
+Config attachment_config(const json& j) {
   auto [config, error] = parse_config(j.dump(), "test.json");
   EXPECT_TRUE(config) << (error ? error->message : "");
   return config ? std::move(*config) : Config{};
@@ -91,7 +91,7 @@ class Gateway {
   }
   Result run(const json& config, const Provider& p, std::vector<Attachment> attachments,
              const std::string& prompt = "what is attached?") {
-    Client client(parse(config));
+    Client client(attachment_config(config));
     RunRequest request;
     request.prompt = prompt;
     request.route = p.route;
@@ -292,7 +292,7 @@ TEST(ApiAttachmentsRefused, FileInputCategoriesNarrowWhatTheRouteTakes) {
   Gateway gw;
   ASSERT_TRUE(gw.ok());
   auto client_with = [&](std::vector<AttachmentCategory> categories) {
-    Config config = parse(config_for(kAnthropic, gw.url(), false, vision_model(kAnthropic)));
+    Config config = attachment_config(config_for(kAnthropic, gw.url(), false, vision_model(kAnthropic)));
     FileInputSpec input;
     input.categories = std::move(categories);
     config.providers.at(0).accounts.at(0).transport.api().file_input = input;
@@ -326,7 +326,7 @@ TEST(ApiAttachmentsRefused, FileInputCategoriesNarrowWhatTheRouteTakes) {
 TEST(ApiAttachmentsControl, CancelDuringStagingSendsNothing) {
   Gateway gw;
   ASSERT_TRUE(gw.ok());
-  Config config = parse(config_for(kGemini, gw.url(), true, vision_model(kGemini)));
+  Config config = attachment_config(config_for(kGemini, gw.url(), true, vision_model(kGemini)));
   auto [route, error] = config.resolve(kGemini.route);
   ASSERT_TRUE(route) << (error ? error->message : "");
   RunRequest request;

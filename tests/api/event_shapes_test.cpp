@@ -19,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-Config parse(const json& j) {
+Config shapes_config(const json& j) {
   auto [config, error] = parse_config(j.dump(), "test.json");
   EXPECT_TRUE(config) << (error ? error->message : "");
   return config ? std::move(*config) : Config{};
@@ -94,7 +94,7 @@ TEST(EventShapes, ToolAndUsageEventsHaveTheSameFieldsFromEveryTransport) {
       {"text", {{"path", "message.content"}, {"wherePath", "type"}, {"whereEquals", "turn_end"}}},
       {"usage", {{"path", "message.usage"}, {"wherePath", "type"}, {"whereEquals", "turn_end"}}}};
   const json no_fallback = {{"fallback", {{"on", json::object()}}}};
-  const Config config = parse(
+  const Config config = shapes_config(
       {{"routing", no_fallback},
        {"providers",
         {{"acp",
@@ -189,7 +189,7 @@ TEST(EventShapes, AWholeApiBodyGivesTheEventsAStreamWould) {
   ScratchDir dir;
   MockGateway gateway({"--script", tool_call_script(dir)});
   ASSERT_TRUE(gateway.ok());
-  const Config config = parse(
+  const Config config = shapes_config(
       {{"providers",
         {{"api",
           {{"accounts",

@@ -109,7 +109,7 @@ int most_at_once(const std::vector<Mark>& marks, int64_t from_ns = 0) {
   return most;
 }
 
-RunRequest prompt(const std::string& text) {
+RunRequest prompt_request(const std::string& text) {
   RunRequest request;
   request.prompt = text;
   return request;
@@ -118,7 +118,7 @@ RunRequest prompt(const std::string& text) {
 std::map<std::string, Result> run_all(Client& client, const std::vector<std::string>& prompts) {
   std::map<std::string, Result> results;
   for (const auto& p : prompts)
-    client.submit(prompt(p), {}, [&results, p](Result r) { results[p] = std::move(r); });
+    client.submit(prompt_request(p), {}, [&results, p](Result r) { results[p] = std::move(r); });
   client.wait();
   for (const auto& p : prompts) {
     EXPECT_TRUE(results.count(p)) << p;
@@ -175,7 +175,7 @@ TEST(ClientFanout, MaxCallsRefusesWithoutStartingAnything) {
   two.max_calls = 2;
   client.set_fanout(two);
   run_all(client, {"m0", "m1"});
-  Result third = client.run(prompt("m2"));
+  Result third = client.run(prompt_request("m2"));
   ASSERT_TRUE(third.error);
   EXPECT_EQ(third.error->code, ErrorCode::fanout_limit) << third.error->message;
   EXPECT_TRUE(third.attempts.empty());
@@ -223,14 +223,14 @@ TEST(ClientFanout, CancellingAQueuedRunEndsItBeforeAnyProcess) {
   Client client(std::move(*config));
   client.set_fanout(concurrency(1));
   std::map<std::string, Result> results;
-  RunRequest hang = prompt("hang");
+  RunRequest hang = prompt_request("hang");
   hang.timeout_ms = 60000;
-  client.submit(prompt("echo"), {}, [&](Result r) {
+  client.submit(prompt_request("echo"), {}, [&](Result r) {
     results["first"] = std::move(r);
     client.cancel_all();
   });
   client.submit(hang, {}, [&](Result r) { results["hang"] = std::move(r); });
-  client.submit(prompt("echo"), {}, [&](Result r) { results["queued"] = std::move(r); });
+  client.submit(prompt_request("echo"), {}, [&](Result r) { results["queued"] = std::move(r); });
   client.wait();
   ASSERT_EQ(results.size(), 3u);
   EXPECT_FALSE(results["first"].error);
@@ -265,14 +265,14 @@ TEST(ClientFanout, ARouteOfItsOwnIsNotHeldByTheClientsQueueAndDestroyingTheClien
   {
     Client client(std::move(*config));
     client.set_fanout(concurrency(1));
-    RunRequest hang = prompt("hang");
+    RunRequest hang = prompt_request("hang");
     hang.route = "t:cli:slow";
     hang.timeout_ms = 60000;
     client.submit(hang);
-    RunRequest queued = prompt("echo");
+    RunRequest queued = prompt_request("echo");
     queued.route = "t:cli:slow";
     client.submit(queued, {}, [&](Result) { queued_done = true; });
-    RunRequest fast = prompt("echo");
+    RunRequest fast = prompt_request("echo");
     fast.route = "t:cli:fast";
     Result r = client.run(fast);
     ASSERT_FALSE(r.error) << r.error->message;

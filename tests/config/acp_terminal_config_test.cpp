@@ -6,21 +6,21 @@
 namespace drover {
 namespace {
 
-std::string with_acp(const std::string& acp_body) {
+std::string with_terminal_acp(const std::string& acp_body) {
   return R"({"providers": {"acme": {"accounts": [{"id": "main", "transport": {"kind": "acp",
             "command": "agent", "acp": )" +
          acp_body + "}}]}}}";
 }
 
 AcpTerminalSpec terminal_of(const std::string& acp_body) {
-  auto [config, error] = parse_config(with_acp(acp_body), "drover.json");
+  auto [config, error] = parse_config(with_terminal_acp(acp_body), "drover.json");
   EXPECT_FALSE(error) << (error ? error->message : "");
   if (!config) return {};
   return config->providers[0].accounts[0].transport.acp().terminal;
 }
 
 std::string error_of(const std::string& acp_body) {
-  auto [config, error] = parse_config(with_acp(acp_body), "drover.json");
+  auto [config, error] = parse_config(with_terminal_acp(acp_body), "drover.json");
   EXPECT_FALSE(config);
   return error ? error->message : "<no error>";
 }

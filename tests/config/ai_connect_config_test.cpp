@@ -29,7 +29,7 @@ json one_account(const json& account, const std::string& provider = "openai",
   return doc;
 }
 
-Config parse_ok(const json& doc) {
+Config ai_parse_ok(const json& doc) {
   auto [config, error] = parse_config(doc.dump(), "test.json");
   EXPECT_TRUE(config) << (error ? error->message : "");
   return config ? std::move(*config) : Config{};
@@ -41,7 +41,7 @@ Config parse_text_ok(const std::string& text) {
   return config ? std::move(*config) : Config{};
 }
 
-std::string parse_error(const json& doc) {
+std::string ai_parse_error(const json& doc) {
   auto [config, error] = parse_config(doc.dump(), "test.json");
   EXPECT_FALSE(config) << "expected an error for " << doc.dump();
   if (!error) return {};
@@ -59,7 +59,7 @@ json api_account(const json& transport = {{"kind", "api"}, {"baseUrl", "http://1
 
 TEST(AiConnectLayout, TransportAsAKindNameIsThatKindsDefaultTransport) {
   json account = {{"id", "main"}, {"transport", "api"}};
-  const Config c = parse_ok(one_account(account));
+  const Config c = ai_parse_ok(one_account(account));
   const AccountSpec& a = first_account(c);
   ASSERT_EQ(a.transport.kind, TransportKind::api);
   EXPECT_EQ(a.transport.api().format, "openai-chat");  // from the provider id
@@ -68,11 +68,11 @@ TEST(AiConnectLayout, TransportAsAKindNameIsThatKindsDefaultTransport) {
 }
 
 TEST(AiConnectLayout, TransportBaseUrlIsTheApiBlocksBaseUrl) {
-  const Config c = parse_ok(one_account(api_account()));
+  const Config c = ai_parse_ok(one_account(api_account()));
   EXPECT_EQ(first_account(c).transport.api().base_url, "http://127.0.0.1:9/v1");
   // The current spelling keeps working, alone.
   json current = api_account({{"kind", "api"}, {"api", {{"baseUrl", "http://127.0.0.1:9/v1"}}}});
-  EXPECT_EQ(first_account(parse_ok(one_account(current))).transport.api().base_url,
+  EXPECT_EQ(first_account(ai_parse_ok(one_account(current))).transport.api().base_url,
             "http://127.0.0.1:9/v1");
 }
 
@@ -80,19 +80,19 @@ TEST(AiConnectLayout, BaseUrlSpelledBothWaysNamesBothPaths) {
   json account = api_account({{"kind", "api"},
                               {"baseUrl", "http://a.invalid/v1"},
                               {"api", {{"baseUrl", "http://b.invalid/v1"}}}});
-  EXPECT_THAT(parse_error(one_account(account)),
+  EXPECT_THAT(ai_parse_error(one_account(account)),
               HasSubstr(kAcct + ".transport.baseUrl: the base URL is given twice, here and at " +
                         kAcct + ".transport.api.baseUrl: keep one"));
 }
 
 TEST(AiConnectLayout, ABadTransportBaseUrlIsReportedWhereItWasWritten) {
   json account = api_account({{"kind", "api"}, {"baseUrl", "ftp://host"}});
-  const std::string message = parse_error(one_account(account));
+  const std::string message = ai_parse_error(one_account(account));
   EXPECT_THAT(message, HasSubstr(kAcct + ".transport.baseUrl: expected an http:// or https:// URL"));
   EXPECT_THAT(message, Not(HasSubstr("transport.api.baseUrl")));
   // One holding credentials is not echoed.
   json secret = api_account({{"kind", "api"}, {"baseUrl", "user:hunter2@host"}});
-  const std::string hidden = parse_error(one_account(secret));
+  const std::string hidden = ai_parse_error(one_account(secret));
   EXPECT_THAT(hidden, HasSubstr(kAcct + ".transport.baseUrl: expected an http:// or https:// URL"));
   EXPECT_THAT(hidden, Not(HasSubstr("hunter2")));
 }
@@ -101,14 +101,14 @@ TEST(AiConnectLayout, TransportBaseUrlOnAHarnessTransportIsAnError) {
   json account = {{"id", "main"},
                   {"transport",
                    {{"kind", "acp"}, {"command", "agent"}, {"baseUrl", "http://127.0.0.1:9"}}}};
-  EXPECT_THAT(parse_error(one_account(account, "acme")),
+  EXPECT_THAT(ai_parse_error(one_account(account, "acme")),
               HasSubstr("providers.acme.accounts[0].transport.baseUrl: only valid when kind is "
                         "\"api\", this transport is \"acp\""));
 }
 
 TEST(AiConnectLayout, AnUnknownTransportNameIsAnError) {
   json account = {{"id", "main"}, {"transport", "grpc"}};
-  const std::string message = parse_error(one_account(account));
+  const std::string message = ai_parse_error(one_account(account));
   EXPECT_THAT(message, HasSubstr(kAcct + ".transport: expected one of cli, acp, api, or a "
                                          "transport object, got \"grpc\""));
   EXPECT_THAT(message, Not(HasSubstr("missing required key \"transport\"")));
@@ -117,7 +117,7 @@ TEST(AiConnectLayout, AnUnknownTransportNameIsAnError) {
 TEST(AiConnectLayout, AuthMethodIdIsTheAcpAuthMethod) {
   json account = {{"id", "a"},
                   {"transport", {{"kind", "acp"}, {"command", "agent"}, {"auth", {{"methodId", "oauth-personal"}}}}}};
-  const Config c = parse_ok(one_account(account, "acme"));
+  const Config c = ai_parse_ok(one_account(account, "acme"));
   EXPECT_EQ(first_account(c).transport.acp().auth_method, "oauth-personal");
 }
 
@@ -129,7 +129,7 @@ TEST(AiConnectLayout, AuthErrors) {
                  {"command", "agent"},
                  {"auth", {{"methodId", "x"}}},
                  {"acp", {{"authMethod", "y"}}}}}};
-  EXPECT_THAT(parse_error(one_account(both, "acme")),
+  EXPECT_THAT(ai_parse_error(one_account(both, "acme")),
               HasSubstr(p + ".auth.methodId: the ACP auth method is given twice, here and at " + p +
                         ".acp.authMethod: keep one"));
   json on_cli = {{"id", "a"},
@@ -138,11 +138,11 @@ TEST(AiConnectLayout, AuthErrors) {
                    {"command", "agent"},
                    {"auth", {{"methodId", "x"}}},
                    {"cli", {{"argsTemplate", {"{prompt}"}}}}}}};
-  EXPECT_THAT(parse_error(one_account(on_cli, "acme")),
+  EXPECT_THAT(ai_parse_error(one_account(on_cli, "acme")),
               HasSubstr(p + ".auth: only valid when kind is \"acp\", this transport is \"cli\""));
   json no_method = {{"id", "a"},
                     {"transport", {{"kind", "acp"}, {"command", "agent"}, {"auth", {{"method", "x"}}}}}};
-  const std::string message = parse_error(one_account(no_method, "acme"));
+  const std::string message = ai_parse_error(one_account(no_method, "acme"));
   EXPECT_THAT(message, HasSubstr(p + ".auth.method: unknown key (did you mean \"methodId\"?)"));
 }
 
@@ -151,7 +151,7 @@ TEST(AiConnectLayout, CliPresetStartsTheAccountFromThatPreset) {
                   {"transport", {{"kind", "cli"}, {"cli", {{"preset", "claude-cli"},
                                                            {"env", {{"EXTRA", "1"}}}}}}},
                   {"models", {"sonnet"}}};
-  const Config c = parse_ok(one_account(account, "work"));
+  const Config c = ai_parse_ok(one_account(account, "work"));
   const AccountSpec& a = first_account(c);
   ASSERT_EQ(a.transport.kind, TransportKind::cli);
   EXPECT_EQ(a.transport.command, "claude");
@@ -161,7 +161,7 @@ TEST(AiConnectLayout, CliPresetStartsTheAccountFromThatPreset) {
   EXPECT_EQ(c.routes().at(0).id, "work:cli:mine:sonnet");
   // An ACP preset under transport.acp.
   json acp = {{"id", "a"}, {"transport", {{"kind", "acp"}, {"acp", {{"preset", "pi-acp"}}}}}};
-  const Config d = parse_ok(one_account(acp, "work"));
+  const Config d = ai_parse_ok(one_account(acp, "work"));
   EXPECT_EQ(first_account(d).transport.command, "pi-acp");
 }
 
@@ -170,18 +170,18 @@ TEST(AiConnectLayout, CliPresetErrors) {
   json both = {{"id", "a"},
                {"preset", "codex-cli"},
                {"transport", {{"kind", "cli"}, {"cli", {{"preset", "claude-cli"}}}}}};
-  EXPECT_THAT(parse_error(one_account(both, "work")),
+  EXPECT_THAT(ai_parse_error(one_account(both, "work")),
               HasSubstr(p + ".transport.cli.preset: the account's preset is given twice, here "
                             "and at " + p + ".preset: keep one"));
   json wrong_kind = {{"id", "a"}, {"transport", {{"kind", "cli"}, {"cli", {{"preset", "codex-acp"}}}}}};
-  EXPECT_THAT(parse_error(one_account(wrong_kind, "work")),
+  EXPECT_THAT(ai_parse_error(one_account(wrong_kind, "work")),
               HasSubstr(p + ".transport.cli.preset: \"codex-acp\" is a preset of kind \"acp\", "
                             "not \"cli\" (put it at " + p + ".transport.acp.preset)"));
   json unknown = {{"id", "a"}, {"transport", {{"kind", "cli"}, {"cli", {{"preset", "nope-cli"}}}}}};
-  EXPECT_THAT(parse_error(one_account(unknown, "work")),
+  EXPECT_THAT(ai_parse_error(one_account(unknown, "work")),
               HasSubstr(p + ".transport.cli.preset: unknown preset \"nope-cli\" (known: "));
   json not_string = {{"id", "a"}, {"transport", {{"kind", "cli"}, {"cli", {{"preset", 3}}}}}};
-  EXPECT_THAT(parse_error(one_account(not_string, "work")),
+  EXPECT_THAT(ai_parse_error(one_account(not_string, "work")),
               HasSubstr(p + ".transport.cli.preset: expected a preset name, got 3"));
 }
 
@@ -192,7 +192,7 @@ TEST(AiConnectLayout, AccountCredentialsAreTheKeyPoolInOrder) {
   account["credentials"] = {
       {{"id", "pool"}, {"apiKeyEnv", "AI_CONNECT_UNIT_KEYS"}, {"apiKeyDelimiter", ";"}},
       {{"id", "literal"}, {"apiKey", "sk-literal-9"}}};
-  const Config c = parse_ok(one_account(account));
+  const Config c = ai_parse_ok(one_account(account));
   const ApiSpec& api = first_account(c).transport.api();
   ASSERT_EQ(api.credentials.size(), 2u);
   EXPECT_EQ(api.credentials[0].id, "pool");
@@ -218,7 +218,7 @@ TEST(AiConnectLayout, CredentialsGivenTwiceNameBothPaths) {
                               {"baseUrl", "http://127.0.0.1:9/v1"},
                               {"api", {{"apiKeyEnv", "OPENAI_API_KEY"}}}});
   account["credentials"] = {{{"apiKeyEnv", "OTHER_KEY"}}};
-  EXPECT_THAT(parse_error(one_account(account)),
+  EXPECT_THAT(ai_parse_error(one_account(account)),
               HasSubstr(kAcct + ".credentials: the account's keys are given twice, here and at " +
                         kAcct + ".transport.api.apiKeyEnv: keep one"));
 }
@@ -227,7 +227,7 @@ TEST(AiConnectLayout, CredentialEntryErrors) {
   auto error_for = [](const json& credentials) {
     json account = api_account();
     account["credentials"] = credentials;
-    return parse_error(one_account(account));
+    return ai_parse_error(one_account(account));
   };
   const std::string c = kAcct + ".credentials";
   EXPECT_THAT(error_for(json::array({{{"id", "k"}}})),
@@ -257,7 +257,7 @@ TEST(AiConnectLayout, CredentialsOnAHarnessAccountAreAnError) {
   json account = {{"id", "a"},
                   {"transport", {{"kind", "acp"}, {"command", "agent"}}},
                   {"credentials", {{{"apiKeyEnv", "K"}}}}};
-  EXPECT_THAT(parse_error(one_account(account, "acme")),
+  EXPECT_THAT(ai_parse_error(one_account(account, "acme")),
               HasSubstr("providers.acme.accounts[0].credentials: only valid for an API account "
                         "(transport kind \"api\"), this one is \"acp\""));
 }
@@ -267,7 +267,7 @@ TEST(AiConnectLayout, CredentialsOnAHarnessAccountAreAnError) {
 TEST(AiConnectLayout, StrictAllowlistRefusesOtherModelsShortlistPassesThem) {
   json strict = api_account();
   strict["modelAllowlistMode"] = "strict";
-  const Config s = parse_ok(one_account(strict));
+  const Config s = ai_parse_ok(one_account(strict));
   EXPECT_EQ(first_account(s).model_allowlist, ModelAllowlistMode::strict);
   auto [listed, listed_error] = s.resolve("openai:api:main:gpt-5.5");
   ASSERT_TRUE(listed) << listed_error->message;
@@ -284,7 +284,7 @@ TEST(AiConnectLayout, StrictAllowlistRefusesOtherModelsShortlistPassesThem) {
 
   json shortlist = api_account();
   shortlist["modelAllowlistMode"] = "shortlist";
-  const Config l = parse_ok(one_account(shortlist));
+  const Config l = ai_parse_ok(one_account(shortlist));
   EXPECT_EQ(first_account(l).model_allowlist, ModelAllowlistMode::shortlist);
   auto [other, other_error] = l.resolve("openai:api:main:gpt-9");
   ASSERT_TRUE(other) << other_error->message;
@@ -292,18 +292,18 @@ TEST(AiConnectLayout, StrictAllowlistRefusesOtherModelsShortlistPassesThem) {
   EXPECT_FALSE(model_allowlist_refusal(*other));
   EXPECT_EQ(l.resolve("openai").first->model, "gpt-4.1");  // the shortlist's first is the default
   // Unset: as before.
-  EXPECT_FALSE(first_account(parse_ok(one_account(api_account()))).model_allowlist);
+  EXPECT_FALSE(first_account(ai_parse_ok(one_account(api_account()))).model_allowlist);
 }
 
 TEST(AiConnectLayout, AllowlistModeErrors) {
   json wrong = api_account();
   wrong["modelAllowlistMode"] = "loose";
-  EXPECT_THAT(parse_error(one_account(wrong)),
+  EXPECT_THAT(ai_parse_error(one_account(wrong)),
               HasSubstr(kAcct + ".modelAllowlistMode: expected one of strict, shortlist, got \"loose\""));
   json empty = api_account();
   empty.erase("models");
   empty["modelAllowlistMode"] = "strict";
-  EXPECT_THAT(parse_error(one_account(empty)),
+  EXPECT_THAT(ai_parse_error(one_account(empty)),
               HasSubstr(kAcct + ".modelAllowlistMode: strict needs the account's \"models\""));
 }
 
@@ -313,14 +313,14 @@ TEST(AiConnectLayout, SystemPromptIsTheAccountsDefault) {
   json account = api_account();
   account["systemPrompt"] = "Be brief.";
   account["profile"] = "work";
-  const Config c = parse_ok(one_account(account));
+  const Config c = ai_parse_ok(one_account(account));
   EXPECT_EQ(first_account(c).system_prompt, "Be brief.");
   EXPECT_EQ(first_account(c).profile, "work");
   EXPECT_FALSE(first_account(c).transport.api().parameters.system_prompt);
   json cli = {{"id", "a"},
               {"transport", {{"kind", "cli"}, {"command", "agent"}, {"cli", {{"argsTemplate", {"{prompt}"}}}}}},
               {"systemPrompt", "Harness default."}};
-  EXPECT_EQ(first_account(parse_ok(one_account(cli, "acme"))).system_prompt, "Harness default.");
+  EXPECT_EQ(first_account(ai_parse_ok(one_account(cli, "acme"))).system_prompt, "Harness default.");
 }
 
 TEST(AiConnectLayout, SystemPromptErrors) {
@@ -328,19 +328,19 @@ TEST(AiConnectLayout, SystemPromptErrors) {
                            {"baseUrl", "http://127.0.0.1:9/v1"},
                            {"api", {{"parameters", {{"systemPrompt", "One."}}}}}});
   both["systemPrompt"] = "Two.";
-  EXPECT_THAT(parse_error(one_account(both)),
+  EXPECT_THAT(ai_parse_error(one_account(both)),
               HasSubstr(kAcct + ".systemPrompt: the system prompt is given twice, here and at " +
                         kAcct + ".transport.api.parameters.systemPrompt: keep one"));
   json number = api_account();
   number["systemPrompt"] = 5;
-  EXPECT_THAT(parse_error(one_account(number)), HasSubstr(kAcct + ".systemPrompt: expected a string, got 5"));
+  EXPECT_THAT(ai_parse_error(one_account(number)), HasSubstr(kAcct + ".systemPrompt: expected a string, got 5"));
 }
 
 TEST(AiConnectLayout, DefaultResponseFormatIsTheApiRoutesResponseFormat) {
   auto format_of = [](const json& value) {
     json account = api_account();
     account["defaultResponseFormat"] = value;
-    return first_account(parse_ok(one_account(account))).transport.api().parameters.response_format;
+    return first_account(ai_parse_ok(one_account(account))).transport.api().parameters.response_format;
   };
   EXPECT_FALSE(format_of("text"));
   EXPECT_EQ(format_of("json"), json({{"type", "json_object"}}));
@@ -354,7 +354,7 @@ TEST(AiConnectLayout, DefaultResponseFormatIsTheApiRoutesResponseFormat) {
 TEST(AiConnectLayout, DefaultResponseFormatErrors) {
   auto error_for = [](const json& value, json account = api_account()) {
     account["defaultResponseFormat"] = value;
-    return parse_error(one_account(account));
+    return ai_parse_error(one_account(account));
   };
   const std::string f = kAcct + ".defaultResponseFormat";
   EXPECT_THAT(error_for("xml"),
@@ -372,7 +372,7 @@ TEST(AiConnectLayout, DefaultResponseFormatErrors) {
   json cli = {{"id", "a"},
               {"transport", {{"kind", "cli"}, {"command", "agent"}, {"cli", {{"argsTemplate", {"{prompt}"}}}}}},
               {"defaultResponseFormat", "json"}};
-  EXPECT_THAT(parse_error(one_account(cli, "acme")),
+  EXPECT_THAT(ai_parse_error(one_account(cli, "acme")),
               HasSubstr("providers.acme.accounts[0].defaultResponseFormat: only valid for an API "
                         "account (transport kind \"api\"), this one is \"cli\""));
 }
@@ -388,20 +388,20 @@ json two_providers(const json& resolution) {
 }
 
 TEST(AiConnectLayout, UnknownSelectorErrorIsTheDefault) {
-  const Config c = parse_ok(two_providers(nullptr));
+  const Config c = ai_parse_ok(two_providers(nullptr));
   EXPECT_EQ(c.routing.unknown_selector, RoutingSpec::UnknownSelector::error);
   auto [route, error] = c.resolve("nope");
   EXPECT_FALSE(route);
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, ErrorCode::config_error);
   EXPECT_THAT(error->message, HasSubstr("no route matches \"nope\"; available routes: "));
-  const Config explicit_error = parse_ok(two_providers({{"unknownSelector", "error"}}));
+  const Config explicit_error = ai_parse_ok(two_providers({{"unknownSelector", "error"}}));
   EXPECT_FALSE(explicit_error.resolve("nope").first);
   EXPECT_TRUE(explicit_error.resolve("anthropic").first);  // partial ids still match
 }
 
 TEST(AiConnectLayout, UnknownSelectorDefaultUsesDefaultRouteIdWithAWarning) {
-  const Config c = parse_ok(
+  const Config c = ai_parse_ok(
       two_providers({{"unknownSelector", "default"}, {"defaultRouteId", "anthropic:api:main:claude-sonnet-4-5"}}));
   EXPECT_EQ(c.routing.unknown_selector, RoutingSpec::UnknownSelector::default_);
   auto [route, error] = c.resolve("nope:api");
@@ -420,11 +420,11 @@ TEST(AiConnectLayout, UnknownSelectorDefaultUsesDefaultRouteIdWithAWarning) {
   // defaultRoute wins for the empty selector.
   json doc = two_providers({{"unknownSelector", "default"}, {"defaultRouteId", "anthropic"}});
   doc["defaultRoute"] = "openai";
-  EXPECT_EQ(parse_ok(doc).resolve("").first->id, "openai:api:main:gpt-4.1");
+  EXPECT_EQ(ai_parse_ok(doc).resolve("").first->id, "openai:api:main:gpt-4.1");
 }
 
 TEST(AiConnectLayout, UnknownSelectorOffAcceptsOnlyFullRouteIds) {
-  const Config c = parse_ok(two_providers({{"unknownSelector", "off"}}));
+  const Config c = ai_parse_ok(two_providers({{"unknownSelector", "off"}}));
   EXPECT_EQ(c.routing.unknown_selector, RoutingSpec::UnknownSelector::off);
   EXPECT_TRUE(c.resolve("openai:api:main:gpt-5.5").first);
   auto [partial, error] = c.resolve("openai");
@@ -439,18 +439,18 @@ TEST(AiConnectLayout, UnknownSelectorOffAcceptsOnlyFullRouteIds) {
 }
 
 TEST(AiConnectLayout, ResolutionErrors) {
-  EXPECT_THAT(parse_error(two_providers({{"unknownSelector", "fallback"}})),
+  EXPECT_THAT(ai_parse_error(two_providers({{"unknownSelector", "fallback"}})),
               HasSubstr("routing.resolution.unknownSelector: expected one of error, default, off, "
                         "got \"fallback\""));
-  EXPECT_THAT(parse_error(two_providers({{"unknownSelector", "default"}})),
+  EXPECT_THAT(ai_parse_error(two_providers({{"unknownSelector", "default"}})),
               HasSubstr("routing.resolution.unknownSelector: \"default\" needs \"defaultRouteId\""));
-  EXPECT_THAT(parse_error(two_providers({{"unknownSelector", "default"}, {"defaultRouteId", "nope"}})),
+  EXPECT_THAT(ai_parse_error(two_providers({{"unknownSelector", "default"}, {"defaultRouteId", "nope"}})),
               HasSubstr("test.json: routing.resolution.defaultRouteId: no route matches \"nope\""));
-  EXPECT_THAT(parse_error(two_providers({{"defaultRouteId", ""}})),
+  EXPECT_THAT(ai_parse_error(two_providers({{"defaultRouteId", ""}})),
               HasSubstr("routing.resolution.defaultRouteId: expected a non-empty string"));
-  EXPECT_THAT(parse_error(two_providers({{"unknownSelectr", "error"}})),
+  EXPECT_THAT(ai_parse_error(two_providers({{"unknownSelectr", "error"}})),
               HasSubstr("routing.resolution.unknownSelectr: unknown key (did you mean \"unknownSelector\"?)"));
-  EXPECT_THAT(parse_error(two_providers("default")),
+  EXPECT_THAT(ai_parse_error(two_providers("default")),
               HasSubstr("routing.resolution: expected an object, got \"default\""));
 }
 

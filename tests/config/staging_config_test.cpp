@@ -42,13 +42,13 @@ json api_with(const json& file_input) {
   return {{"kind", "api"}, {"api", {{"format", "anthropic"}, {"fileInput", file_input}}}};
 }
 
-Config parse_ok(const std::string& text) {
+Config staging_parse_ok(const std::string& text) {
   auto [config, error] = parse_config(text, "drover.json");
   EXPECT_FALSE(error) << error->message;
   return config ? std::move(*config) : Config{};
 }
 
-std::string parse_error(const std::string& text) {
+std::string staging_parse_error(const std::string& text) {
   auto [config, error] = parse_config(text, "drover.json");
   EXPECT_FALSE(config);
   if (!error) return "<no error>";
@@ -61,7 +61,7 @@ const TransportSpec& transport_of(const Config& config) {
 }
 
 TEST(StagingConfig, TheTopLevelBlockReachesEveryRoute) {
-  Config config = parse_ok(config_text(cli({{"argsTemplate", {"{prompt}"}}}),
+  Config config = staging_parse_ok(config_text(cli({{"argsTemplate", {"{prompt}"}}}),
                                        {{"staging",
                                          {{"dir", "/var/tmp//drover/"},
                                           {"maxFileBytes", 1000},
@@ -77,7 +77,7 @@ TEST(StagingConfig, TheTopLevelBlockReachesEveryRoute) {
   EXPECT_EQ(routes[0].staging.max_file_bytes, 1000u);
   EXPECT_TRUE(routes[0].staging.keep);
 
-  Config defaults = parse_ok(config_text(cli({{"argsTemplate", {"{prompt}"}}})));
+  Config defaults = staging_parse_ok(config_text(cli({{"argsTemplate", {"{prompt}"}}})));
   EXPECT_FALSE(defaults.staging.dir);
   EXPECT_EQ(defaults.staging.max_file_bytes, 64ull << 20);
   EXPECT_EQ(defaults.staging.max_total_bytes, 256ull << 20);
@@ -87,7 +87,7 @@ TEST(StagingConfig, TheTopLevelBlockReachesEveryRoute) {
 TEST(StagingConfig, BadStagingValuesNameTheirPath) {
   const json transport = cli({{"argsTemplate", {"{prompt}"}}});
   auto with = [&](const json& staging) {
-    return parse_error(config_text(transport, {{"staging", staging}}));
+    return staging_parse_error(config_text(transport, {{"staging", staging}}));
   };
   EXPECT_THAT(with({{"dir", "tmp/att"}}),
               HasSubstr("drover.json: staging.dir: expected an absolute directory (starting with "
@@ -107,7 +107,7 @@ TEST(StagingConfig, BadStagingValuesNameTheirPath) {
 }
 
 TEST(StagingConfig, CliFileInputIsReadWhole) {
-  Config config = parse_ok(config_text(cli_with(
+  Config config = staging_parse_ok(config_text(cli_with(
       {{"placement", "args"},
        {"perFileArgs", {"--image", "{path}", "--label={name}"}},
        {"categories", {"image", "text", "image"}},
@@ -125,7 +125,7 @@ TEST(StagingConfig, CliFileInputIsReadWhole) {
   EXPECT_EQ(in->max_total_bytes, 20u);
   EXPECT_EQ(in->keep, false);
 
-  Config prompt = parse_ok(config_text(cli_with(
+  Config prompt = staging_parse_ok(config_text(cli_with(
       {{"placement", "prompt"}, {"mentionTemplate", "@{path}"}, {"separator", " "}},
       {"{prompt}", json::array({"--add-dir", "{attachments_dir}"})})));
   const auto& p = transport_of(prompt).cli().file_input;
@@ -137,12 +137,12 @@ TEST(StagingConfig, CliFileInputIsReadWhole) {
   EXPECT_THAT(p->categories, IsEmpty());
   EXPECT_FALSE(p->keep);
 
-  Config none = parse_ok(config_text(cli({{"argsTemplate", {"{prompt}", "{files}"}}})));
+  Config none = staging_parse_ok(config_text(cli({{"argsTemplate", {"{prompt}", "{files}"}}})));
   EXPECT_FALSE(transport_of(none).cli().file_input);
 }
 
 TEST(StagingConfig, BadCliFileInputValuesNameTheirPath) {
-  auto error = [](const json& file_input) { return parse_error(config_text(cli_with(file_input))); };
+  auto error = [](const json& file_input) { return staging_parse_error(config_text(cli_with(file_input))); };
   const std::string at = std::string(kAccount) + ".cli.fileInput.";
   EXPECT_THAT(error({{"placement", "argv"}}),
               HasSubstr(at + "placement: expected one of args, prompt, got \"argv\""));
@@ -180,22 +180,22 @@ TEST(StagingConfig, BadCliFileInputValuesNameTheirPath) {
 
 TEST(StagingConfig, PlacementArgsNeedsFilesInATemplate) {
   const std::string at = std::string(kAccount) + ".cli.fileInput: placement \"args\" needs {files}";
-  EXPECT_THAT(parse_error(config_text(cli_with(json::object(), {"{prompt}"}))), HasSubstr(at));
-  EXPECT_THAT(parse_error(config_text(cli_with({{"placement", "args"}}, {"{prompt}"}))),
+  EXPECT_THAT(staging_parse_error(config_text(cli_with(json::object(), {"{prompt}"}))), HasSubstr(at));
+  EXPECT_THAT(staging_parse_error(config_text(cli_with({{"placement", "args"}}, {"{prompt}"}))),
               HasSubstr(at));
   // {attachments_dir} names the directory but passes no file.
-  EXPECT_THAT(parse_error(config_text(cli_with(
+  EXPECT_THAT(staging_parse_error(config_text(cli_with(
                   json::object(), {"{prompt}", json::array({"--add-dir", "{attachments_dir}"})}))),
               HasSubstr(at));
   // The streaming template's {files} is enough (a run using the other one is refused then).
-  parse_ok(config_text(cli({{"argsTemplate", {"{prompt}"}},
+  staging_parse_ok(config_text(cli({{"argsTemplate", {"{prompt}"}},
                             {"streaming", {{"argsTemplate", {"{prompt}", "{files}"}}}},
                             {"fileInput", json::object()}})));
-  parse_ok(config_text(cli_with(json::object(), {"{prompt}", "--files={files}"})));
+  staging_parse_ok(config_text(cli_with(json::object(), {"{prompt}", "--files={files}"})));
 }
 
 TEST(StagingConfig, PlacementPromptRefusesFilesInTheTemplate) {
-  EXPECT_THAT(parse_error(config_text(cli_with({{"placement", "prompt"}}))),
+  EXPECT_THAT(staging_parse_error(config_text(cli_with({{"placement", "prompt"}}))),
               HasSubstr(std::string(kAccount) +
                         ".cli.fileInput.placement: \"prompt\" mentions the files in the prompt, so "
                         "the argsTemplate's {files} would stay empty"));
@@ -207,7 +207,7 @@ TEST(StagingConfig, AcpAndApiFileInputTakeNoPrintModeKeys) {
       return config_text(kind == "acp" ? acp_with(file_input) : api_with(file_input));
     };
     const std::string at = std::string(kAccount) + "." + kind + ".fileInput.";
-    const std::string message = parse_error(with({{"placement", "prompt"},
+    const std::string message = staging_parse_error(with({{"placement", "prompt"},
                                                   {"perFileArgs", {"{path}"}},
                                                   {"mentionTemplate", "{path}"},
                                                   {"separator", " "}}));
@@ -215,10 +215,10 @@ TEST(StagingConfig, AcpAndApiFileInputTakeNoPrintModeKeys) {
       EXPECT_THAT(message, HasSubstr(at + key + ": only valid for print-mode routes "
                                                 "(transport.cli.fileInput): a " + kind + " route"))
           << message;
-    EXPECT_THAT(parse_error(with({{"categories", {"pdf"}}})),
+    EXPECT_THAT(staging_parse_error(with({{"categories", {"pdf"}}})),
                 HasSubstr(at + "categories[0]: expected one of image, document, text, other"));
-    EXPECT_THAT(parse_error(with({{"stagingDir", "~/x"}})), HasSubstr(at + "stagingDir: "));
-    Config config = parse_ok(with({{"categories", {"image"}},
+    EXPECT_THAT(staging_parse_error(with({{"stagingDir", "~/x"}})), HasSubstr(at + "stagingDir: "));
+    Config config = staging_parse_ok(with({{"categories", {"image"}},
                                    {"stagingDir", "/s"},
                                    {"maxFileBytes", 7},
                                    {"maxTotalBytes", 8},
@@ -236,7 +236,7 @@ TEST(StagingConfig, AcpAndApiFileInputTakeNoPrintModeKeys) {
 
 std::vector<std::string> accepted(const json& transport) {
   std::vector<std::string> out;
-  for (auto c : accepted_attachment_categories(transport_of(parse_ok(config_text(transport)))))
+  for (auto c : accepted_attachment_categories(transport_of(staging_parse_ok(config_text(transport)))))
     out.emplace_back(to_string(c));
   return out;
 }

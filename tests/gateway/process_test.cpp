@@ -12,7 +12,7 @@
 namespace drover::test::gateway {
 namespace {
 
-json chat(const std::string& text, bool stream = false) {
+json process_chat(const std::string& text, bool stream = false) {
   return {{"model", "m"}, {"stream", stream}, {"messages", {{{"role", "user"}, {"content", text}}}}};
 }
 
@@ -40,7 +40,7 @@ TEST(GatewayProgram, PrintsExactlyTheListeningLine) {
   GatewayProcess gw({});
   EXPECT_EQ(gw.url(), "http://127.0.0.1:" + std::to_string(gw.port()));
   EXPECT_GT(gw.port(), 0);
-  ASSERT_EQ(post(gw.port(), "/v1/chat/completions", chat("x")).status, 200);
+  ASSERT_EQ(post(gw.port(), "/v1/chat/completions", process_chat("x")).status, 200);
   EXPECT_EQ(gw.stop(), 0);
   EXPECT_EQ(gw.stdout_text(), "listening on " + gw.url() + "\n");
 }
@@ -59,7 +59,7 @@ TEST(GatewayProgram, SigtermStopsCleanlyWithAnIdleKeepAliveConnection) {
   GatewayProcess gw({});
   httplib::Client client("127.0.0.1", gw.port());
   client.set_keep_alive(true);
-  auto res = client.Post("/v1/chat/completions", chat("keep me").dump(), "application/json");
+  auto res = client.Post("/v1/chat/completions", process_chat("keep me").dump(), "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200);
   auto start = Clock::now();
@@ -70,7 +70,7 @@ TEST(GatewayProgram, SigtermStopsCleanlyWithAnIdleKeepAliveConnection) {
 
 TEST(GatewayProgram, SigintStopsCleanlyDuringASlowStream) {
   ScriptedGateway gw(json{{"rules", {{{"respond", {{"chunkDelayMs", 1000}}}}}}});
-  std::thread client([&] { post(gw.port(), "/v1/chat/completions", chat("slow stream", true)); });
+  std::thread client([&] { post(gw.port(), "/v1/chat/completions", process_chat("slow stream", true)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto start = Clock::now();
   EXPECT_EQ(gw.process().stop(SIGINT), 0);
@@ -90,7 +90,7 @@ TEST(GatewayProgram, ServesManyConcurrentStreams) {
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       std::string prompt = "client " + std::to_string(i);
-      auto r = post(gw.port(), "/v1/chat/completions", chat(prompt, true));
+      auto r = post(gw.port(), "/v1/chat/completions", process_chat(prompt, true));
       std::string text = r.status == 200 ? chat_stream_text(parse_sse(r.body)) : "";
       if (text == "MOCK: " + prompt) {
         ++ok;

@@ -6,7 +6,7 @@
 namespace drover::test::gateway {
 namespace {
 
-json chat(const std::string& text, bool stream = false) {
+json upstream_chat(const std::string& text, bool stream = false) {
   return {{"model", "gpt-4.1"},
           {"stream", stream},
           {"stream_options", {{"include_usage", true}}},
@@ -32,7 +32,7 @@ class GatewayChain : public ::testing::Test {
 };
 
 TEST_F(GatewayChain, RelaysNonStreamingAndStreamingAnswers) {
-  auto r = post(front.port(), "/v1/chat/completions", chat("through the chain"));
+  auto r = post(front.port(), "/v1/chat/completions", upstream_chat("through the chain"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json_body()["choices"][0]["message"]["content"], "MOCK: through the chain");
   EXPECT_EQ(r.header("Content-Type"), "application/json");
@@ -60,14 +60,14 @@ TEST_F(GatewayChain, RelaysNonStreamingAndStreamingAnswers) {
 }
 
 TEST_F(GatewayChain, ForwardsAuthHeadersAndQueryKeysButNeverLogsThem) {
-  auto bearer = post(front.port(), "/v1/chat/completions", chat("keyed"), {{"Authorization", "Bearer " + kKey}});
+  auto bearer = post(front.port(), "/v1/chat/completions", upstream_chat("keyed"), {{"Authorization", "Bearer " + kKey}});
   EXPECT_EQ(bearer.json_body()["choices"][0]["message"]["content"], "key arrived");
   auto xkey = post(front.port(), "/v1/messages", anthropic("keyed"), {{"x-api-key", kKey}});
   EXPECT_EQ(xkey.json_body()["content"][0]["text"], "key arrived");
   auto query = post(front.port(), "/v1beta/models/g:generateContent?key=" + kKey,
                     {{"contents", {{{"role", "user"}, {"parts", {{{"text", "keyed"}}}}}}}});
   EXPECT_EQ(gemini_chunk_text(query.json_body()), "key arrived");
-  auto other = post(front.port(), "/v1/chat/completions", chat("keyed"), {{"Authorization", "Bearer sk-other"}});
+  auto other = post(front.port(), "/v1/chat/completions", upstream_chat("keyed"), {{"Authorization", "Bearer sk-other"}});
   EXPECT_EQ(other.json_body()["choices"][0]["message"]["content"], "MOCK: keyed");
 
   auto log = front.log(4);
@@ -80,7 +80,7 @@ TEST_F(GatewayChain, ForwardsAuthHeadersAndQueryKeysButNeverLogsThem) {
 }
 
 TEST_F(GatewayChain, TheFrontLogRecordsRequestResponseAndUpstreamLatency) {
-  ASSERT_EQ(post(front.port(), "/v1/chat/completions", chat("record me", true)).status, 200);
+  ASSERT_EQ(post(front.port(), "/v1/chat/completions", upstream_chat("record me", true)).status, 200);
   auto log = front.log(1);
   ASSERT_EQ(log.size(), 1u);
   const json& line = log[0];
@@ -99,7 +99,7 @@ TEST_F(GatewayChain, TheFrontLogRecordsRequestResponseAndUpstreamLatency) {
 }
 
 TEST_F(GatewayChain, StreamsArriveAsTheUpstreamProducesThem) {
-  auto r = post(front.port(), "/v1/chat/completions", chat("slow", true));
+  auto r = post(front.port(), "/v1/chat/completions", upstream_chat("slow", true));
   ASSERT_EQ(r.status, 200);
   auto events = parse_sse(r.body);
   ASSERT_GE(events.size(), 6u);  // role, pieces, finish, usage, [DONE]
@@ -120,16 +120,16 @@ TEST_F(GatewayChain, UpstreamErrorsPassThroughWithTheirHeaders) {
 }
 
 TEST_F(GatewayChain, AnUpstreamDropIsRelayedAsADrop) {
-  auto r = post(front.port(), "/v1/chat/completions", chat("broken", true));
+  auto r = post(front.port(), "/v1/chat/completions", upstream_chat("broken", true));
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.error, httplib::Error::Success);
   EXPECT_EQ(parse_sse(r.body).size(), 2u);
 }
 
 TEST_F(GatewayChain, LocalRulesAnswerFirst) {
-  auto r = post(front.port(), "/v1/chat/completions", chat("local please"));
+  auto r = post(front.port(), "/v1/chat/completions", upstream_chat("local please"));
   EXPECT_EQ(r.json_body()["choices"][0]["message"]["content"], "answered in front");
-  ASSERT_EQ(post(front.port(), "/v1/chat/completions", chat("remote please")).status, 200);
+  ASSERT_EQ(post(front.port(), "/v1/chat/completions", upstream_chat("remote please")).status, 200);
   auto back_log = back.log(1);
   ASSERT_EQ(back_log.size(), 1u);
   EXPECT_EQ(back_log[0]["lastUserText"], "remote please");
@@ -143,7 +143,7 @@ TEST_F(GatewayChain, LocalRulesAnswerFirst) {
 TEST(GatewayUpstream, APathPrefixIsPrepended) {
   ScriptedGateway back(json::object());
   ScriptedGateway front(json::object(), {"--upstream", back.url() + "/v1"});
-  auto r = post(front.port(), "/chat/completions", chat("prefixed"));
+  auto r = post(front.port(), "/chat/completions", upstream_chat("prefixed"));
   ASSERT_EQ(r.status, 200);
   auto log = back.log(1);
   ASSERT_EQ(log.size(), 1u);
@@ -152,7 +152,7 @@ TEST(GatewayUpstream, APathPrefixIsPrepended) {
 
 TEST(GatewayUpstream, AnUnreachableUpstreamIs502) {
   ScriptedGateway front(json::object(), {"--upstream", "http://127.0.0.1:1"});
-  auto r = post(front.port(), "/v1/chat/completions", chat("nowhere"));
+  auto r = post(front.port(), "/v1/chat/completions", upstream_chat("nowhere"));
   EXPECT_EQ(r.status, 502);
   EXPECT_NE(r.json_body()["error"]["message"].get<std::string>().find("upstream"), std::string::npos);
   auto log = front.log(1);

@@ -50,7 +50,7 @@ struct OneRun {
   std::vector<std::string> warning_events;
 };
 
-OneRun run_once(const Config& config, RunRequest request = {}) {
+OneRun run_session_once(const Config& config, RunRequest request = {}) {
   OneRun run;
   if (request.prompt.empty()) request.prompt = "hello";
   Loop loop;
@@ -92,7 +92,7 @@ std::vector<json> sent(const std::string& transcript, const std::string& method)
 TEST(AcpSessionClose, AOneShotRunClosesItsSessionWhenTheAgentAdvertisesIt) {
   ScratchDir dir;
   const std::string record = dir.path() + "/record.jsonl";
-  OneRun run = run_once(make_config("--session-caps close --record " + record));
+  OneRun run = run_session_once(make_config("--session-caps close --record " + record));
   ASSERT_FALSE(run.result.error) << run.result.error->message;
   EXPECT_EQ(run.result.text, "FAKE(fake-large): hello");
   EXPECT_TRUE(run.result.warnings.empty()) << run.result.warnings[0];
@@ -104,7 +104,7 @@ TEST(AcpSessionClose, AOneShotRunClosesItsSessionWhenTheAgentAdvertisesIt) {
   ScratchDir other;
   RunRequest request;
   request.transcript_path = other.path() + "/t.ndjson";
-  OneRun plain = run_once(make_config(""), request);
+  OneRun plain = run_session_once(make_config(""), request);
   ASSERT_FALSE(plain.result.error) << plain.result.error->message;
   EXPECT_TRUE(sent(*request.transcript_path, "session/close").empty());
   EXPECT_FALSE(sent(*request.transcript_path, "session/prompt").empty());
@@ -160,7 +160,7 @@ TEST(AcpCancelRequest, AHandshakeGivenUpOnCancelsItsPendingRequest) {
   RunRequest request;
   request.start_timeout_ms = 300;
   request.transcript_path = dir.path() + "/t.ndjson";
-  OneRun run = run_once(make_config("--hang-on-new", {{"watchdog", {{"killGrace", 0.2}}}}), request);
+  OneRun run = run_session_once(make_config("--hang-on-new", {{"watchdog", {{"killGrace", 0.2}}}}), request);
   ASSERT_TRUE(run.result.error);
   EXPECT_EQ(run.result.error->code, ErrorCode::timeout);
   auto news = sent(*request.transcript_path, "session/new");
@@ -179,7 +179,7 @@ TEST(AcpCancelRequest, APromptTheAgentWillNotCancelGetsCancelRequestBeforeTheSto
   request.prompt = "one two three four";
   request.transcript_path = dir.path() + "/t.ndjson";
   request.timeout_ms = 300;
-  OneRun run = run_once(config, request);
+  OneRun run = run_session_once(config, request);
   ASSERT_TRUE(run.result.error);
   EXPECT_EQ(run.result.error->code, ErrorCode::timeout);
   auto prompts = sent(*request.transcript_path, "session/prompt");
@@ -197,7 +197,7 @@ TEST(AcpCancelRequest, ALateAnswerToACancelledRequestIsDroppedWithoutAWarning) {
   const std::string record = dir.path() + "/record.jsonl";
   RunRequest request;
   request.transcript_path = dir.path() + "/t.ndjson";
-  OneRun run = run_once(make_config("--session-caps close --hang session/close --answer-cancelled "
+  OneRun run = run_session_once(make_config("--session-caps close --hang session/close --answer-cancelled "
                                  "--record " + record,
                                  {{"cancelGrace", 0.2}, {"exitGrace", 10}}),
                      request);
@@ -264,7 +264,7 @@ TEST(AcpAuthMethod, TheListOfMethodsIsBoundedAndHostileNamesAreCut) {
 TEST(AcpAuth, AutoAuthenticatesWithTheOnlyMethodThenRetriesSessionNewOnce) {
   ScratchDir dir;
   const std::string record = dir.path() + "/record.jsonl";
-  OneRun ok = run_once(make_config("--require-auth --auth-methods fake-key,terminal:fake-login "
+  OneRun ok = run_session_once(make_config("--require-auth --auth-methods fake-key,terminal:fake-login "
                                 "--record " + record,
                                 {{"authMethod", "auto"}, {"env", {{"FAKE_ACP_KEY", "k"}}}}));
   ASSERT_FALSE(ok.result.error) << ok.result.error->message;
@@ -276,12 +276,12 @@ TEST(AcpAuth, AutoAuthenticatesWithTheOnlyMethodThenRetriesSessionNewOnce) {
 }
 
 TEST(AcpAuth, WithoutAMethodToUseTheErrorNamesWhatTheAgentOffers) {
-  OneRun none = run_once(make_config("--require-auth --auth-methods fake-key,fake-oauth"));
+  OneRun none = run_session_once(make_config("--require-auth --auth-methods fake-key,fake-oauth"));
   ASSERT_TRUE(none.result.error);
   EXPECT_EQ(none.result.error->code, ErrorCode::auth_error);
   EXPECT_THAT(none.result.error->message,
               HasSubstr(R"(fake-key "Fake API key", fake-oauth "Fake fake-oauth")"));
-  OneRun ambiguous = run_once(make_config("--require-auth --auth-methods fake-key,fake-oauth",
+  OneRun ambiguous = run_session_once(make_config("--require-auth --auth-methods fake-key,fake-oauth",
                                        {{"authMethod", "auto"}}));
   ASSERT_TRUE(ambiguous.result.error);
   EXPECT_EQ(ambiguous.result.error->code, ErrorCode::auth_error);
@@ -292,7 +292,7 @@ TEST(AcpAuth, AFailedAuthenticationIsAnAuthErrorAndSessionNewIsNotRetried) {
   ScratchDir dir;
   const std::string record = dir.path() + "/record.jsonl";
   // No FAKE_ACP_KEY: authenticate itself answers -32000.
-  OneRun run = run_once(make_config("--require-auth --record " + record, {{"authMethod", "fake-key"}}));
+  OneRun run = run_session_once(make_config("--require-auth --record " + record, {{"authMethod", "fake-key"}}));
   ASSERT_TRUE(run.result.error);
   EXPECT_EQ(run.result.error->code, ErrorCode::auth_error);
   EXPECT_THAT(run.result.error->message, HasSubstr("authentication with fake-key failed"));
@@ -310,7 +310,7 @@ void make_sessions(const ScratchDir& state, const std::string& cwd_a, const std:
     RunRequest request;
     request.prompt = prompt;
     request.cwd = cwd;
-    OneRun run = run_once(config, request);
+    OneRun run = run_session_once(config, request);
     ASSERT_FALSE(run.result.error) << run.result.error->message;
   }
 }

@@ -40,7 +40,7 @@ struct Scene {
   bool staging_empty() const { return fs::is_empty(staging.path()); }
 };
 
-struct Outcome {
+struct PrintOutcome {
   int done = 0;
   Result result;
   json seen;  // what the fake agent's files mode printed
@@ -48,7 +48,7 @@ struct Outcome {
 
 // Runs `cli` (a fake-agent route) once with `request`; `staging` is the config's top-level block
 // (its dir defaults to the scene's); `started` is called with the run's control right after start.
-Outcome run(Scene& scene, const json& cli, RunRequest request, json staging = json::object(),
+PrintOutcome run(Scene& scene, const json& cli, RunRequest request, json staging = json::object(),
             const std::function<void(RunControl&)>& started = nullptr,
             const std::function<void(RunControl&, const Event&)>& on_event = nullptr) {
   json doc = json::parse(fake_agent_config(cli));
@@ -56,7 +56,7 @@ Outcome run(Scene& scene, const json& cli, RunRequest request, json staging = js
   doc["staging"] = staging;
   auto [config, error] = parse_config(doc.dump(), "test.json");
   EXPECT_TRUE(config) << (error ? error->message : "");
-  Outcome out;
+  PrintOutcome out;
   if (!config) return out;
   const Route route = *config->resolve("").first;
   if (!request.cwd) request.cwd = scene.workspace.path();
@@ -110,7 +110,7 @@ TEST(PrintModeAttachments, ArgsPlacementPassesThePerFileArgumentsOfEachStagedCop
   Scene scene;
   RunRequest request;
   request.attachments = {"notes.txt", scene.workspace.path() + "/sub/data.csv"};
-  Outcome out = run(scene,
+  PrintOutcome out = run(scene,
                     files_cli(scene, {"--prompt", "{prompt}", "{files}"}, kFileFlags),
                     request);
   ASSERT_EQ(out.done, 1);
@@ -142,7 +142,7 @@ TEST(PrintModeAttachments, WithoutFileInputFilesIsOnePathArgumentPerFile) {
   Scene scene;
   RunRequest request;
   request.attachments = {"notes.txt"};
-  Outcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request);
+  PrintOutcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request);
   ASSERT_FALSE(out.result.error) << out.result.error->message;
   const auto argv = argv_of(out.seen);
   ASSERT_FALSE(argv.empty()) << out.result.text;
@@ -158,7 +158,7 @@ TEST(PrintModeAttachments, PromptPlacementAppendsAMentionOfEachStagedPath) {
   RunRequest request;
   request.prompt = "summarize";
   request.attachments = {"notes.txt", "sub/data.csv"};
-  Outcome out = run(scene,
+  PrintOutcome out = run(scene,
                     files_cli(scene, {"--prompt", "{prompt}"},
                               {{"placement", "prompt"}, {"mentionTemplate", "{path}"},
                                {"separator", "\n"}}),
@@ -184,7 +184,7 @@ TEST(PrintModeAttachments, PromptPlacementReachesAStdinPromptToo) {
                        {{"placement", "prompt"}, {"mentionTemplate", "see {path} ({name})"},
                         {"separator", " -- "}});
   cli["input"] = "stdin";
-  Outcome out = run(scene, cli, request);
+  PrintOutcome out = run(scene, cli, request);
   ASSERT_FALSE(out.result.error) << out.result.error->message;
   ASSERT_EQ(out.seen["files"].size(), 1u) << out.seen.dump();
   const std::string path = out.seen["files"][0]["path"];
@@ -198,7 +198,7 @@ TEST(PrintModeAttachments, AttachmentsDirNamesTheDirectoryAndIsDroppedWithoutAtt
                              {{"placement", "prompt"}});
   RunRequest request;
   request.attachments = {"notes.txt"};
-  Outcome out = run(scene, cli, request);
+  PrintOutcome out = run(scene, cli, request);
   ASSERT_FALSE(out.result.error) << out.result.error->message;
   const auto argv = argv_of(out.seen);
   auto dir = std::find(argv.begin(), argv.end(), "--dir");
@@ -211,7 +211,7 @@ TEST(PrintModeAttachments, AttachmentsDirNamesTheDirectoryAndIsDroppedWithoutAtt
   EXPECT_EQ(out.seen["files"][1]["path"], *(dir + 1) + "/notes.txt");
   EXPECT_EQ(out.seen["files"][1]["content"], "hello notes\n");
 
-  Outcome none = run(scene, cli, RunRequest{});
+  PrintOutcome none = run(scene, cli, RunRequest{});
   ASSERT_FALSE(none.result.error) << none.result.error->message;
   const auto bare = argv_of(none.seen);
   EXPECT_EQ(std::find(bare.begin(), bare.end(), "--dir"), bare.end()) << none.result.text;
@@ -224,7 +224,7 @@ TEST(PrintModeAttachments, CleanModeStagesInsideTheFreshDirectory) {
   RunRequest request;
   request.context_mode = ContextMode::clean;
   request.attachments = {"notes.txt"};  // relative: still the workspace's
-  Outcome out = run(scene,
+  PrintOutcome out = run(scene,
                     files_cli(scene, {"--prompt", "{prompt}", "{files}"}, kFileFlags),
                     request);
   ASSERT_FALSE(out.result.error) << out.result.error->message;
@@ -283,7 +283,7 @@ TEST(PrintModeAttachments, RefusalsComeBeforeSpawnAndLeaveNothing) {
     Scene scene;
     RunRequest request;
     request.attachments = c.attachments;
-    Outcome out = run(scene, c.cli(scene), request);
+    PrintOutcome out = run(scene, c.cli(scene), request);
     ASSERT_EQ(out.done, 1);
     ASSERT_TRUE(out.result.error);
     EXPECT_EQ(out.result.error->code, c.code) << out.result.error->message;
@@ -335,7 +335,7 @@ TEST(PrintModeAttachments, EveryWayTheHarnessEndsLeavesNothingStaged) {
     Scene scene;
     RunRequest request;
     request.attachments = {"notes.txt"};
-    Outcome out = run(scene, c.cli(scene), request, json::object(), nullptr, c.on_event);
+    PrintOutcome out = run(scene, c.cli(scene), request, json::object(), nullptr, c.on_event);
     ASSERT_EQ(out.done, 1);
     ASSERT_TRUE(out.result.error);
     EXPECT_EQ(out.result.error->code, c.code) << out.result.error->message;
@@ -350,7 +350,7 @@ TEST(PrintModeAttachments, AStopDuringStagingEndsTheRunWithNothingLeft) {
     Scene scene;
     RunRequest request;
     request.attachments = {"notes.txt", "sub/data.csv"};
-    Outcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request,
+    PrintOutcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request,
                       json::object(),
                       [pause](RunControl& control) { pause ? control.pause() : control.cancel(); });
     ASSERT_EQ(out.done, 1);
@@ -372,7 +372,7 @@ TEST(PrintModeAttachments, KeepLeavesTheCopiesAndSaysWhere) {
   Scene scene;
   RunRequest request;
   request.attachments = {"notes.txt"};
-  Outcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request,
+  PrintOutcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request,
                     {{"keep", true}});
   ASSERT_FALSE(out.result.error) << out.result.error->message;
   ASSERT_EQ(out.result.attachments.size(), 1u);
@@ -391,7 +391,7 @@ TEST(PrintModeAttachments, KeepInCleanModeStagesOutsideTheDirectoryThatGoes) {
   RunRequest request;
   request.context_mode = ContextMode::clean;
   request.attachments = {"notes.txt"};
-  Outcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request,
+  PrintOutcome out = run(scene, files_cli(scene, {"--prompt", "{prompt}", "{files}"}), request,
                     {{"keep", true}});
   ASSERT_FALSE(out.result.error) << out.result.error->message;
   ASSERT_EQ(out.seen["files"].size(), 1u) << out.seen.dump();

@@ -44,14 +44,14 @@ Config parse(const std::string& text) {
 }
 
 // One run's completions, as the sink saw them.
-struct Seen {
+struct PrintSeen {
   int done = 0;
   std::optional<Result> result;
   std::string deltas;
 };
 
 std::shared_ptr<RunControl> start(Loop& loop, const Route& route, const RunRequest& request,
-                                  Seen& seen, std::function<void(const Event&)> on_event = nullptr) {
+                                  PrintSeen& seen, std::function<void(const Event&)> on_event = nullptr) {
   return start_print_mode(
       loop, TransportAttempt{route, request, ""},
       TransportSink{[&seen, on_event](const Event& e) {
@@ -77,7 +77,7 @@ struct Fixture {
 TEST(PrintModeControl, CancelDuringOutputAbortsAndStopsTheProcessGroup) {
   Fixture f;
   Loop loop;
-  Seen seen;
+  PrintSeen seen;
   std::shared_ptr<RunControl> control;
   control = start(loop, f.route, f.request, seen, [&](const Event& e) {
     if (e.kind == Event::Kind::delta) control->cancel();
@@ -97,7 +97,7 @@ TEST(PrintModeControl, CancelDuringOutputAbortsAndStopsTheProcessGroup) {
 TEST(PrintModeControl, PauseDuringOutputKeepsTheTextSoFar) {
   Fixture f;
   Loop loop;
-  Seen seen;
+  PrintSeen seen;
   std::shared_ptr<RunControl> control;
   control = start(loop, f.route, f.request, seen, [&](const Event& e) {
     if (e.kind == Event::Kind::delta) control->pause();
@@ -117,7 +117,7 @@ TEST(PrintModeControl, PauseDuringOutputKeepsTheTextSoFar) {
 TEST(PrintModeControl, CancelRightAfterStartAborts) {
   Fixture f;
   Loop loop;
-  Seen seen;
+  PrintSeen seen;
   auto control = start(loop, f.route, f.request, seen);
   control->cancel();
   control->cancel();  // idempotent
@@ -132,7 +132,7 @@ TEST(PrintModeControl, CancelRightAfterStartAborts) {
 TEST(PrintModeControl, StopsAfterTheRunEndedChangeNothing) {
   Fixture f(0);
   Loop loop;
-  Seen seen;
+  PrintSeen seen;
   auto control = start(loop, f.route, f.request, seen);
   loop.run();
   ASSERT_EQ(seen.done, 1);
@@ -173,7 +173,7 @@ TEST(PrintModeControl, CancelWhileWaitingForTheSessionNeverSpawns) {
     Loop loop;
     auto held = hold_session_lock(loop, f.route, "s1");
     ASSERT_TRUE(held);
-    Seen seen;
+    PrintSeen seen;
     auto control = start(loop, f.route, f.request, seen);
     LoopTimer stop(loop);
     stop.start(100, [&] { pause ? control->pause() : control->cancel(); });
@@ -241,7 +241,7 @@ TEST(PrintModeControl, FailuresBeforeStartArriveFromTheLoop) {
     Fixture f;
     c.set_up(f);
     Loop loop;
-    Seen seen;
+    PrintSeen seen;
     start(loop, f.route, f.request, seen);
     EXPECT_EQ(seen.done, 0) << "on_done ran inside start_print_mode";
     loop.run();

@@ -5,7 +5,7 @@
 namespace drover::test {
 namespace {
 
-Selector sel(std::string path, std::string where_path = "",
+Selector jsonl_sel(std::string path, std::string where_path = "",
              std::optional<nlohmann::json> where_equals = std::nullopt) {
   return Selector{std::move(path), std::move(where_path), std::move(where_equals)};
 }
@@ -13,21 +13,21 @@ Selector sel(std::string path, std::string where_path = "",
 ParserSpec codex_spec() {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::jsonl;
-  spec.text = sel("item.text", "item.type", "agent_message");
-  spec.usage = sel("usage", "type", "turn.completed");
-  spec.error = sel("error", "type", "turn.failed");
-  spec.session_id = sel("thread_id");
+  spec.text = jsonl_sel("item.text", "item.type", "agent_message");
+  spec.usage = jsonl_sel("usage", "type", "turn.completed");
+  spec.error = jsonl_sel("error", "type", "turn.failed");
+  spec.session_id = jsonl_sel("thread_id");
   return spec;
 }
 
-parsers::ParsedOutput parse(const ParserSpec& spec, std::string_view input) {
+parsers::ParsedOutput parse_jsonl(const ParserSpec& spec, std::string_view input) {
   FeedResult r;
   EXPECT_TRUE(same_for_every_split(spec, input, &r));
   return r.output;
 }
 
 TEST(JsonlParser, TextOfMatchingLinesIsConcatenatedInOrder) {
-  const auto out = parse(codex_spec(),
+  const auto out = parse_jsonl(codex_spec(),
                          "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"One. \"}}\n"
                          "{\"type\":\"item.completed\",\"item\":{\"type\":\"reasoning\",\"text\":\"hidden\"}}\n"
                          "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"Two.\"}}\n");
@@ -50,7 +50,7 @@ TEST(JsonlParser, EachMatchingLineIsADeltaWhenItCompletes) {
 }
 
 TEST(JsonlParser, UsageIsSummedAndCallsCounted) {
-  const auto out = parse(codex_spec(),
+  const auto out = parse_jsonl(codex_spec(),
                          "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":10,\"output_tokens\":2,\"cached_input_tokens\":4}}\n"
                          "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":3}}\n"
                          "{\"type\":\"turn.completed\",\"usage\":{\"service_tier\":\"x\"}}\n");
@@ -63,7 +63,7 @@ TEST(JsonlParser, UsageIsSummedAndCallsCounted) {
 }
 
 TEST(JsonlParser, StatedCallCountIsSummedInsteadOfReports) {
-  const auto out = parse(codex_spec(),
+  const auto out = parse_jsonl(codex_spec(),
                          "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1,\"calls\":3}}\n"
                          "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1}}\n");
   ASSERT_TRUE(out.usage);
@@ -71,18 +71,18 @@ TEST(JsonlParser, StatedCallCountIsSummedInsteadOfReports) {
 }
 
 TEST(JsonlParser, NoUsageReportedMeansNoUsage) {
-  EXPECT_FALSE(parse(codex_spec(), "{\"type\":\"turn.started\"}\n").usage);
+  EXPECT_FALSE(parse_jsonl(codex_spec(), "{\"type\":\"turn.started\"}\n").usage);
 }
 
 TEST(JsonlParser, LastNonEmptyIdentifierWins) {
-  const auto out = parse(codex_spec(),
+  const auto out = parse_jsonl(codex_spec(),
                          "{\"thread_id\":\"first\"}\n{\"thread_id\":\"\"}\n{\"thread_id\":\"second\"}\n"
                          "{\"thread_id\":null}\n{\"other\":1}\n");
   EXPECT_EQ(out.session_id, "second");
 }
 
 TEST(JsonlParser, LastErrorWins) {
-  const auto out = parse(codex_spec(),
+  const auto out = parse_jsonl(codex_spec(),
                          "{\"type\":\"turn.failed\",\"error\":{\"message\":\"first\"}}\n"
                          "{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream error: {\\\"error\\\":{\\\"message\\\":\\\"reset\\\"}}\"}}\n"
                          "{\"type\":\"turn.failed\",\"error\":null}\n");
@@ -90,7 +90,7 @@ TEST(JsonlParser, LastErrorWins) {
 }
 
 TEST(JsonlParser, CrLfAndBlankLinesAreTolerated) {
-  const auto out = parse(codex_spec(),
+  const auto out = parse_jsonl(codex_spec(),
                          "\r\n\n{\"thread_id\":\"t\"}\r\n   \n\t\r\n"
                          "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"x\"}}\r\n");
   EXPECT_EQ(out.session_id, "t");
@@ -99,7 +99,7 @@ TEST(JsonlParser, CrLfAndBlankLinesAreTolerated) {
 }
 
 TEST(JsonlParser, NonJsonLinesAreSkippedWithNumberedWarnings) {
-  const auto out = parse(codex_spec(), "\nnot json\n{\"thread_id\":\"t\"}\n{\"broken\":\n");
+  const auto out = parse_jsonl(codex_spec(), "\nnot json\n{\"thread_id\":\"t\"}\n{\"broken\":\n");
   EXPECT_EQ(out.session_id, "t");
   ASSERT_EQ(out.warnings.size(), 2u);
   EXPECT_EQ(out.warnings[0], "stdout line 2 is not JSON; skipped: not json");
@@ -110,7 +110,7 @@ TEST(JsonlParser, AtMostFiveLineWarningsThenASummary) {
   std::string input;
   for (int i = 1; i <= 12; ++i) input += "garbage " + std::to_string(i) + "\n";
   input += "{\"thread_id\":\"t\"}\n";
-  const auto out = parse(codex_spec(), input);
+  const auto out = parse_jsonl(codex_spec(), input);
   ASSERT_EQ(out.warnings.size(), 6u);
   EXPECT_EQ(out.warnings[4], "stdout line 5 is not JSON; skipped: garbage 5");
   EXPECT_EQ(out.warnings[5], "skipped 7 more non-JSON stdout lines (12 in all)");
@@ -119,7 +119,7 @@ TEST(JsonlParser, AtMostFiveLineWarningsThenASummary) {
 
 TEST(JsonlParser, WarningExcerptIsShortAndValidUtf8) {
   const std::string line = "\xff" + std::string(200, 'y');
-  const auto out = parse(codex_spec(), line + "\n");
+  const auto out = parse_jsonl(codex_spec(), line + "\n");
   ASSERT_EQ(out.warnings.size(), 1u);
   EXPECT_EQ(out.warnings[0], "stdout line 1 is not JSON; skipped: \xef\xbf\xbd" + std::string(79, 'y') +
                                  "\xe2\x80\xa6");
@@ -127,20 +127,20 @@ TEST(JsonlParser, WarningExcerptIsShortAndValidUtf8) {
 }
 
 TEST(JsonlParser, OnlyGarbageIsNotStructuredAndNotAnError) {
-  const auto out = parse(codex_spec(), "Segmentation fault\n");
+  const auto out = parse_jsonl(codex_spec(), "Segmentation fault\n");
   EXPECT_FALSE(out.structured);
   EXPECT_FALSE(out.error);
   EXPECT_EQ(out.text, "");
 }
 
 TEST(JsonlParser, BareScalarLinesAreNotEvents) {
-  const auto out = parse(codex_spec(), "4\ntrue\n\"text\"\n");
+  const auto out = parse_jsonl(codex_spec(), "4\ntrue\n\"text\"\n");
   EXPECT_FALSE(out.structured) << "a plain-text answer must not pass for structured output";
   EXPECT_EQ(out.warnings.size(), 3u);
 }
 
 TEST(JsonlParser, FinalLineWithoutNewlineIsProcessedAtFinish) {
-  const auto out = parse(codex_spec(), "{\"thread_id\":\"a\"}\n{\"thread_id\":\"b\"}");
+  const auto out = parse_jsonl(codex_spec(), "{\"thread_id\":\"a\"}\n{\"thread_id\":\"b\"}");
   EXPECT_EQ(out.session_id, "b");
 }
 
@@ -161,8 +161,8 @@ TEST(JsonlParser, HugeCountsNeverOverflow) {
 TEST(JsonlParser, WhereEqualsComparesNumbersAndStrings) {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::jsonl;
-  spec.text = sel("t", "n", 2);
-  EXPECT_EQ(parse(spec, "{\"n\":1,\"t\":\"a\"}\n{\"n\":2,\"t\":\"b\"}\n{\"n\":\"2\",\"t\":\"c\"}\n").text, "b");
+  spec.text = jsonl_sel("t", "n", 2);
+  EXPECT_EQ(parse_jsonl(spec, "{\"n\":1,\"t\":\"a\"}\n{\"n\":2,\"t\":\"b\"}\n{\"n\":\"2\",\"t\":\"c\"}\n").text, "b");
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 namespace drover::test {
 namespace {
 
-ParserSpec text_spec(bool trim = true, bool strip_ansi = true) {
+ParserSpec text_parser_spec(bool trim = true, bool strip_ansi = true) {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::text;
   spec.trim = trim;
@@ -13,7 +13,7 @@ ParserSpec text_spec(bool trim = true, bool strip_ansi = true) {
   return spec;
 }
 
-std::string text_of(std::string_view input, const ParserSpec& spec = text_spec()) {
+std::string text_of(std::string_view input, const ParserSpec& spec = text_parser_spec()) {
   FeedResult r;
   EXPECT_TRUE(same_for_every_split(spec, input, &r)) << input;
   return r.output.text;
@@ -28,11 +28,11 @@ TEST(TextParser, KeepsInnerBlankLinesAndIndentation) {
 }
 
 TEST(TextParser, UntrimmedKeepsEverything) {
-  EXPECT_EQ(text_of("\n  hi \n\n", text_spec(false)), "\n  hi \n\n");
+  EXPECT_EQ(text_of("\n  hi \n\n", text_parser_spec(false)), "\n  hi \n\n");
 }
 
 TEST(TextParser, RawModeKeepsEscapesAndCarriageReturns) {
-  EXPECT_EQ(text_of("\x1b[1mbold\x1b[0m\r\n10%\r20%\n", text_spec(true, false)),
+  EXPECT_EQ(text_of("\x1b[1mbold\x1b[0m\r\n10%\r20%\n", text_parser_spec(true, false)),
             "\x1b[1mbold\x1b[0m\r\n10%\r20%");
 }
 
@@ -41,12 +41,12 @@ TEST(TextParser, SpinnerFramesAreDiscarded) {
 }
 
 TEST(TextParser, EscapeSequenceSplitAcrossChunksIsStillRemoved) {
-  const auto r = feed_chunks(text_spec(), {"a\x1b", "[3", "1mb\x1b]0;t", "itle\x1b", "\\c\r", "\nd"});
+  const auto r = feed_chunks(text_parser_spec(), {"a\x1b", "[3", "1mb\x1b]0;t", "itle\x1b", "\\c\r", "\nd"});
   EXPECT_EQ(r.output.text, "abc\nd");
 }
 
 TEST(TextParser, CarriageReturnSplitFromLineFeedIsStillANewline) {
-  const auto r = feed_chunks(text_spec(), {"first\r", "\nsecond"});
+  const auto r = feed_chunks(text_parser_spec(), {"first\r", "\nsecond"});
   EXPECT_EQ(r.output.text, "first\nsecond");
 }
 
@@ -56,7 +56,7 @@ TEST(TextParser, Utf8IsKeptAndInvalidBytesReplaced) {
 }
 
 TEST(TextParser, DeltasArriveAsLinesComplete) {
-  auto parser = parsers::make_parser(text_spec());
+  auto parser = parsers::make_parser(text_parser_spec());
   std::vector<Event> deltas;
   parser->feed("  first line", deltas);
   EXPECT_TRUE(deltas.empty()) << "an unfinished line may still be overwritten by '\\r'";
@@ -72,7 +72,7 @@ TEST(TextParser, DeltasArriveAsLinesComplete) {
 }
 
 TEST(TextParser, UntrimmedReleasesHeldWhitespaceAtFinish) {
-  auto parser = parsers::make_parser(text_spec(false));
+  auto parser = parsers::make_parser(text_parser_spec(false));
   std::vector<Event> deltas;
   parser->feed("a\n\n", deltas);
   ASSERT_EQ(deltas.size(), 1u);
@@ -86,7 +86,7 @@ TEST(TextParser, UntrimmedReleasesHeldWhitespaceAtFinish) {
 TEST(TextParser, EmptyAndBlankOutputs) {
   EXPECT_EQ(text_of(""), "");
   EXPECT_EQ(text_of(" \n\t\r\n \x1b[0m\n"), "");
-  const auto r = feed_whole(text_spec(), "");
+  const auto r = feed_whole(text_parser_spec(), "");
   EXPECT_TRUE(r.events.empty());
   EXPECT_FALSE(r.output.structured);
   EXPECT_FALSE(r.output.error);

@@ -148,7 +148,7 @@ class FakeTransport final : public Transport {
   TransportKind kind_;
 };
 
-Config config_of(const std::string& text) {
+Config router_config_of(const std::string& text) {
   auto [config, error] = parse_config(text, "drover.json");
   EXPECT_FALSE(error.has_value()) << (error ? error->message : "");
   return config ? *config : Config{};
@@ -263,7 +263,7 @@ const std::string kOneCli = one_provider(cli_account("main"));
 // ---- completions ---------------------------------------------------------------------------------
 
 TEST_F(RouterTest, EmptyPromptCompletesFromTheLoop) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Result r = run(c, " \n\t");
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, ErrorCode::validation_error);
@@ -271,7 +271,7 @@ TEST_F(RouterTest, EmptyPromptCompletesFromTheLoop) {
 }
 
 TEST_F(RouterTest, UnresolvableRouteCompletesFromTheLoop) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Result r = run(c, "hello", false, nullptr, "nosuch");
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, ErrorCode::config_error);
@@ -280,7 +280,7 @@ TEST_F(RouterTest, UnresolvableRouteCompletesFromTheLoop) {
 }
 
 TEST_F(RouterTest, SuccessCarriesRouteModelAttemptAndUsage) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Result r = run(c);
   ASSERT_FALSE(r.error) << r.error->message;
   EXPECT_EQ(r.text, "answer from acme:cli:main:m1");
@@ -296,7 +296,7 @@ TEST_F(RouterTest, SuccessCarriesRouteModelAttemptAndUsage) {
 }
 
 TEST_F(RouterTest, KindWithoutTransportIsUnsupportedCapability) {
-  const Config c = config_of(one_provider(api_account("main", R"("apiKey": "sk-one")")));
+  const Config c = router_config_of(one_provider(api_account("main", R"("apiKey": "sk-one")")));
   TransportSet only_cli;
   only_cli.set(cli);
   start(c, nullptr, "hello", nullptr, "", &only_cli);
@@ -313,7 +313,7 @@ TEST_F(RouterTest, KindWithoutTransportIsUnsupportedCapability) {
 
 TEST_F(RouterTest, UnsetKeyVariableFailsFromTheLoop) {
   ::unsetenv(kKeysVar);
-  const Config c = config_of(one_provider(api_account("main", kPool)));
+  const Config c = router_config_of(one_provider(api_account("main", kPool)));
   Result r = run(c);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, ErrorCode::auth_error);
@@ -323,7 +323,7 @@ TEST_F(RouterTest, UnsetKeyVariableFailsFromTheLoop) {
 
 TEST_F(RouterTest, TryFailingBeforeAnyTransportStartedReportsFromTheLoop) {
   ::unsetenv(kKeysVar);
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       api_account("http", kPool) + "," + cli_account("harness"),
       R"({"fallback": {"on": {"auth_error": ["fallback-transport"]}}})"));
   start(c, record_events());
@@ -342,7 +342,7 @@ TEST_F(RouterTest, TryFailingBeforeAnyTransportStartedReportsFromTheLoop) {
 // ---- retry and max_attempts ----------------------------------------------------------------------
 
 TEST_F(RouterTest, RetryTakesTheChainStepsThenSucceeds) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       cli_account("main"), R"({"fallback": {"on": {"temporary_unavailable": ["retry", "retry"]}}})"));
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy once"));
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy twice"));
@@ -360,7 +360,7 @@ TEST_F(RouterTest, RetryTakesTheChainStepsThenSucceeds) {
 }
 
 TEST_F(RouterTest, ChainRunsOutAfterItsSteps) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       cli_account("main"), R"({"fallback": {"on": {"temporary_unavailable": ["retry"]}}})"));
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy"));
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "still busy"));
@@ -371,7 +371,7 @@ TEST_F(RouterTest, ChainRunsOutAfterItsSteps) {
 }
 
 TEST_F(RouterTest, MaxAttemptsCapsTheTries) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       cli_account("main"),
       R"({"maxAttempts": 2, "fallback": {"on": {"temporary_unavailable": ["retry", "retry", "retry"]}}})"));
   for (int i = 0; i < 4; ++i) cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy"));
@@ -384,7 +384,7 @@ TEST_F(RouterTest, MaxAttemptsCapsTheTries) {
 }
 
 TEST_F(RouterTest, CodeWithoutChainIsNotRetried) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   cli.script.push_back(failure(ErrorCode::validation_error, "bad request"));
   Result r = run(c);
   ASSERT_TRUE(r.error);
@@ -397,7 +397,7 @@ TEST_F(RouterTest, TerminalCodesAreNeverRetriedNorCooledDown) {
   EnvVar keys(kKeysVar, "k1,k2");
   for (ErrorCode code : {ErrorCode::aborted, ErrorCode::timeout, ErrorCode::fanout_limit}) {
     SCOPED_TRACE(std::string(to_string(code)));
-    Config c = config_of(one_provider(api_account("a", kPool) + "," + api_account("b", kPool)));
+    Config c = router_config_of(one_provider(api_account("a", kPool) + "," + api_account("b", kPool)));
     // The config refuses chains for terminal codes; the router must hold the line on its own.
     c.routing.fallback[code] = {RoutingSpec::Step::retry, RoutingSpec::Step::rotate_credential,
                                 RoutingSpec::Step::rotate_account};
@@ -416,7 +416,7 @@ TEST_F(RouterTest, TerminalCodesAreNeverRetriedNorCooledDown) {
 
 TEST_F(RouterTest, RotateCredentialWalksTheKeyPool) {
   EnvVar keys(kKeysVar, " k1 ,, k2,k3 ");
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       api_account("main", kPool),
       R"({"fallback": {"on": {"rate_limit": ["rotate-credential", "rotate-credential"]}}})"));
   api.script.push_back(failure(ErrorCode::rate_limit, "slow down"));
@@ -430,7 +430,7 @@ TEST_F(RouterTest, RotateCredentialWalksTheKeyPool) {
 }
 
 TEST_F(RouterTest, RotateCredentialNeedsASecondKey) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       api_account("main", R"("apiKey": "sk-only")"),
       R"({"fallback": {"on": {"rate_limit": ["rotate-credential", "retry"]}}})"));
   api.script.push_back(failure(ErrorCode::rate_limit, "slow down"));
@@ -443,7 +443,7 @@ TEST_F(RouterTest, RotateCredentialNeedsASecondKey) {
 
 TEST_F(RouterTest, CooldownsAreRememberedAcrossRequests) {
   EnvVar keys(kKeysVar, "k1,k2");
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       api_account("main", kPool), R"({"fallback": {"on": {"rate_limit": ["rotate-credential"]}}})"));
   RouterState state;
   api.script.push_back(failure(ErrorCode::rate_limit, "slow down"));
@@ -466,7 +466,7 @@ TEST_F(RouterTest, CooldownsAreRememberedAcrossRequests) {
 
 TEST_F(RouterTest, EveryKeyCoolingWarnsAndTriesAnyway) {
   EnvVar keys(kKeysVar, "k1,k2");
-  const Config c = config_of(one_provider(api_account("main", kPool)));
+  const Config c = router_config_of(one_provider(api_account("main", kPool)));
   RouterState state;
   const uint64_t later = uv_hrtime() / 1000000 + 600000;
   state.cooldown_until_ms["acme:api:main#key1"] = later;
@@ -479,7 +479,7 @@ TEST_F(RouterTest, EveryKeyCoolingWarnsAndTriesAnyway) {
 }
 
 TEST_F(RouterTest, RotateAccountMovesToAnotherAccountOfTheSameTransport) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       cli_account("a") + "," + cli_account("b", "m9"),
       R"({"fallback": {"on": {"auth_error": ["rotate-account"]}}})"));
   RouterState state;
@@ -497,7 +497,7 @@ TEST_F(RouterTest, RotateAccountMovesToAnotherAccountOfTheSameTransport) {
 }
 
 TEST_F(RouterTest, FallbackTransportMovesToAnotherTransportOfTheProvider) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       cli_account("harness") + "," + cli_account("other") + "," +
           api_account("http", R"("apiKey": "sk-http")"),
       R"({"fallback": {"on": {"temporary_unavailable": ["fallback-transport"]}}})"));
@@ -514,7 +514,7 @@ TEST_F(RouterTest, FallbackTransportMovesToAnotherTransportOfTheProvider) {
 }
 
 TEST_F(RouterTest, FallbackProviderTakesThatProvidersOwnFirstRoute) {
-  const Config c = config_of(
+  const Config c = router_config_of(
       R"({"routing": {"fallback": {"on": {"temporary_unavailable": ["fallback-provider"]}}},
           "providers": {"acme": {"accounts": [)" + cli_account("main", "m1") + R"(]},
                         "zeta": {"accounts": [)" + cli_account("z", "z1") + "," +
@@ -529,7 +529,7 @@ TEST_F(RouterTest, FallbackProviderTakesThatProvidersOwnFirstRoute) {
 }
 
 TEST_F(RouterTest, StepThatCannotApplyIsSkipped) {
-  const Config c = config_of(one_provider(
+  const Config c = router_config_of(one_provider(
       cli_account("main"), R"({"fallback": {"on": {"temporary_unavailable": ["fallback-provider"]}}})"));
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "down"));
   Result r = run(c);
@@ -539,7 +539,7 @@ TEST_F(RouterTest, StepThatCannotApplyIsSkipped) {
 }
 
 TEST_F(RouterTest, RoundRobinSpreadsRequestsOverAccounts) {
-  const Config c = config_of(
+  const Config c = router_config_of(
       one_provider(cli_account("a") + "," + cli_account("b"), R"({"strategy": "round-robin"})"));
   RouterState state;
   for (int i = 0; i < 3; ++i) ASSERT_FALSE(run(c, "hello", false, &state).error);
@@ -547,7 +547,7 @@ TEST_F(RouterTest, RoundRobinSpreadsRequestsOverAccounts) {
 }
 
 TEST_F(RouterTest, RoundRobinSkipsACoolingAccount) {
-  const Config c = config_of(
+  const Config c = router_config_of(
       one_provider(cli_account("a") + "," + cli_account("b"), R"({"strategy": "round-robin"})"));
   RouterState state;
   state.cooldown_until_ms["acme:cli:a"] = uv_hrtime() / 1000000 + 600000;
@@ -557,7 +557,7 @@ TEST_F(RouterTest, RoundRobinSkipsACoolingAccount) {
 
 TEST_F(RouterTest, RoundRobinSpreadsRequestsOverKeys) {
   EnvVar keys(kKeysVar, "k1,k2,k3");
-  const Config c = config_of(one_provider(api_account("main", kPool), R"({"strategy": "round-robin"})"));
+  const Config c = router_config_of(one_provider(api_account("main", kPool), R"({"strategy": "round-robin"})"));
   RouterState state;
   for (int i = 0; i < 4; ++i) ASSERT_FALSE(run(c, "hello", false, &state).error);
   EXPECT_THAT(api.keys, ElementsAre("k1", "k2", "k3", "k1"));
@@ -565,7 +565,7 @@ TEST_F(RouterTest, RoundRobinSpreadsRequestsOverKeys) {
 
 TEST_F(RouterTest, FirstStrategyAlwaysStartsOnTheFirstKey) {
   EnvVar keys(kKeysVar, "k1,k2,k3");
-  const Config c = config_of(one_provider(api_account("main", kPool)));
+  const Config c = router_config_of(one_provider(api_account("main", kPool)));
   RouterState state;
   for (int i = 0; i < 2; ++i) ASSERT_FALSE(run(c, "hello", false, &state).error);
   EXPECT_THAT(api.keys, ElementsAre("k1", "k1"));
@@ -574,7 +574,7 @@ TEST_F(RouterTest, FirstStrategyAlwaysStartsOnTheFirstKey) {
 // ---- streaming, usage, warnings ------------------------------------------------------------------
 
 TEST_F(RouterTest, StreamedDeltaToAConsumerStopsRetry) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Script s = failure(ErrorCode::temporary_unavailable, "cut off");
   s.events.push_back(delta("partial "));
   cli.script.push_back(s);
@@ -588,7 +588,7 @@ TEST_F(RouterTest, StreamedDeltaToAConsumerStopsRetry) {
 }
 
 TEST_F(RouterTest, DeltaWithoutAConsumerDoesNotStopRetry) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Script s = failure(ErrorCode::temporary_unavailable, "cut off");
   s.events.push_back(delta("partial "));
   cli.script.push_back(s);
@@ -599,7 +599,7 @@ TEST_F(RouterTest, DeltaWithoutAConsumerDoesNotStopRetry) {
 }
 
 TEST_F(RouterTest, UsageIsSummedOverTriesAndCallsCounted) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Script s = failure(ErrorCode::temporary_unavailable, "busy");
   s.result.usage = Usage{};
   s.result.usage->input_tokens = 3;
@@ -616,7 +616,7 @@ TEST_F(RouterTest, UsageIsSummedOverTriesAndCallsCounted) {
 }
 
 TEST_F(RouterTest, NoUsageReportedMeansNoUsage) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Script s;
   s.result.text = "bare";
   cli.script.push_back(s);
@@ -626,7 +626,7 @@ TEST_F(RouterTest, NoUsageReportedMeansNoUsage) {
 }
 
 TEST_F(RouterTest, WarningsOfEveryTryAndOfTheRouterAreKeptInOrder) {
-  const Config c = config_of(kOneCli);
+  const Config c = router_config_of(kOneCli);
   Script first = failure(ErrorCode::temporary_unavailable, "busy");
   first.result.warnings = {"first try note"};
   Script second;
@@ -650,7 +650,7 @@ const std::string kRetryCli = one_provider(
     cli_account("main"), R"({"fallback": {"on": {"temporary_unavailable": ["retry", "retry"]}}})");
 
 TEST_F(RouterTest, CancelDuringATryGoesToTheTry) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   Script s;
   s.events.push_back(delta("so far"));
   s.hold = true;
@@ -670,7 +670,7 @@ TEST_F(RouterTest, CancelDuringATryGoesToTheTry) {
 }
 
 TEST_F(RouterTest, NoTryStartsAfterCancel) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   Script s = failure(ErrorCode::temporary_unavailable, "busy");
   s.ignore_stop = true;  // the try ends on its own, with a retryable error
   cli.script.push_back(s);
@@ -684,7 +684,7 @@ TEST_F(RouterTest, NoTryStartsAfterCancel) {
 }
 
 TEST_F(RouterTest, CancelWhileWaitingToRetryEndsAborted) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy", /*retry_after_ms=*/60000));
   start(c, on_retry_warning([this] { control->cancel(); }));
   Result r = finish();
@@ -697,7 +697,7 @@ TEST_F(RouterTest, CancelWhileWaitingToRetryEndsAborted) {
 }
 
 TEST_F(RouterTest, CancelFromTheRetryWarningItselfStartsNoTry) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy", 60000));
   start(c, [this](const Event&) { control->cancel(); });
   Result r = finish();
@@ -707,7 +707,7 @@ TEST_F(RouterTest, CancelFromTheRetryWarningItselfStartsNoTry) {
 }
 
 TEST_F(RouterTest, LoopStopWhileWaitingToRetryEndsAborted) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   cli.script.push_back(failure(ErrorCode::temporary_unavailable, "busy", 60000));
   start(c, on_retry_warning([this] { loop.stop_all(StopCause::cancelled); }));
   Result r = finish();
@@ -718,7 +718,7 @@ TEST_F(RouterTest, LoopStopWhileWaitingToRetryEndsAborted) {
 }
 
 TEST_F(RouterTest, PauseDuringATryKeepsItsAnswer) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   Script s;
   s.events.push_back(delta("half an answer"));
   s.hold = true;
@@ -736,7 +736,7 @@ TEST_F(RouterTest, PauseDuringATryKeepsItsAnswer) {
 }
 
 TEST_F(RouterTest, NoTryStartsAfterPause) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   Script s = failure(ErrorCode::temporary_unavailable, "busy");
   s.ignore_stop = true;
   cli.script.push_back(s);
@@ -750,7 +750,7 @@ TEST_F(RouterTest, NoTryStartsAfterPause) {
 }
 
 TEST_F(RouterTest, PauseWhileWaitingToRetryKeepsTheLastTrysText) {
-  const Config c = config_of(kRetryCli);
+  const Config c = router_config_of(kRetryCli);
   Script s = failure(ErrorCode::temporary_unavailable, "busy", 60000);
   s.result.text = "what came before the failure";
   cli.script.push_back(s);
