@@ -46,8 +46,12 @@ std::pair<std::vector<Piece>, std::optional<std::string>> split(std::string_view
                         " (a name is letters, digits and _, not starting with a digit)"};
       Piece piece{Piece::Kind::variable, std::string(name), std::nullopt};
       const std::string_view rest = inner.substr(n);
-      if (rest.substr(0, 2) == ":-")
+      if (rest.substr(0, 2) == ":-" && rest.find('{') == std::string_view::npos)
         piece.fallback = std::string(rest.substr(2));
+      else if (rest.substr(0, 2) == ":-")
+        // Defaults are literal: a nested ${…} (or {system_file}) would come out as written.
+        return {{}, "a default cannot hold '{' in ${" + std::string(inner) + "}" + at +
+                        " (defaults are literal text, not expanded)"};
       else if (!rest.empty())
         return {{}, "unsupported form ${" + std::string(inner) + "}" + at +
                         " (only ${NAME} and ${NAME:-default})"};

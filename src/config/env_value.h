@@ -13,7 +13,7 @@
 namespace drover {
 
 /// What is wrong with `value` (an unterminated `${`, a bad variable name, an unsupported
-/// form), without any path; nullopt when it is valid.
+/// form, a default holding `{`: defaults are literal), without any path; nullopt when valid.
 std::optional<std::string> env_value_problem(std::string_view value);
 
 /// Whether `value` uses `{system_file}` (outside a `${…}` default, which is literal).
