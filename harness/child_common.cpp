@@ -229,9 +229,13 @@ PolicyGate gate_permission_policy(const Route& route, const RunRequest& request)
     // with its defaults. Said, not refused (the route's author may rely on those defaults).
     gate.report.enforcement = "none";
     gate.report.mechanism = "none: no condition of the route selects " + policy;
-    gate.warning = "route " + route.id + " has no " + policy + " condition (argsTemplate, " +
-                   (acp ? std::string("args, policyModes") : std::string("streaming.argsTemplate")) +
-                   " or envWhen) to map it to the harness's own switches; the " + policy +
+    const CliSpec* cli = transport.if_cli();
+    const std::string where = acp ? "args, envWhen or policyModes"
+                              : request.stream && cli && cli->streaming
+                                  ? "streaming.argsTemplate or envWhen"
+                                  : "argsTemplate or envWhen";
+    gate.warning = "route " + route.id + " has no " + policy + " condition (" + where +
+                   ") to map it to the harness's own switches; the " + policy +
                    " policy was not enforced";
     return gate;
   }
