@@ -343,9 +343,9 @@ class AcpAgent {
   /// Spawns the agent (start() has made its directory and staged the attachments) and begins
   /// the handshake.
   void launch(ContextMode mode) {
-    std::map<std::string, std::string> env = spec_.env;
-    if (mode == ContextMode::clean)
-      for (const auto& [name, value] : spec_.clean_env) env[name] = value;
+    std::map<std::string, std::string> env;
+    add_expanded_env(env, spec_.env);
+    if (mode == ContextMode::clean) add_expanded_env(env, spec_.clean_env);
     RunFacts facts;
     facts.context = mode;
     facts.resuming = request_.session_id.has_value();

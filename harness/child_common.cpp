@@ -15,6 +15,7 @@
 
 #include "parsers/utf8.h"
 #include "src/config/args_template.h"
+#include "src/config/env_value.h"
 #include "src/loop/loop.h"
 #include "src/loop/process.h"
 
@@ -164,6 +165,31 @@ std::pair<std::optional<ChildDirectory>, std::optional<Error>> prepare_child_dir
   return {std::move(dir), std::nullopt};
 }
 
+namespace {
+
+// Whether the route has a group, envWhen entry or session mode for `policy` (README
+// "Permissions": conditions approve-all, approve-reads, deny-all), in what this run uses.
+bool route_maps_policy(const TransportSpec& transport, PermissionPolicy policy, bool stream) {
+  std::vector<std::vector<std::string>> when;
+  auto add = [&when](const std::vector<std::vector<std::string>>& more) {
+    when.insert(when.end(), more.begin(), more.end());
+  };
+  auto add_env = [&when](const std::vector<ConditionalEnv>& env_when) {
+    for (const auto& entry : env_when) when.push_back(entry.when);
+  };
+  if (const CliSpec* cli = transport.if_cli()) {
+    add(stream && cli->streaming ? cli->streaming->args_when : cli->args_when);
+    add_env(cli->env_when);
+  } else if (const AcpSpec* acp = transport.if_acp()) {
+    if (acp->policy_modes.count(policy)) return true;
+    add(acp->args_when);
+    add_env(acp->env_when);
+  }
+  return conditions_map_policy(when, policy);
+}
+
+}  // namespace
+
 PolicyGate gate_permission_policy(const Route& route, const RunRequest& request) {
   const TransportSpec& transport = route.account_spec->transport;
   const bool acp = transport.kind == TransportKind::acp;
@@ -195,6 +221,23 @@ PolicyGate gate_permission_policy(const Route& route, const RunRequest& request)
         gate.report.mechanism = "none: the harness runs with its own defaults";
         break;
     }
+  }
+  if (!cannot && declared.enforcement == PermissionEnforcement::mapped &&
+      gate.policy != PermissionPolicy::approve_all &&
+      !route_maps_policy(transport, gate.policy, request.stream)) {
+    // Declared mapped, yet nothing of the route's own switches on this policy: the harness runs
+    // with its defaults. Said, not refused (the route's author may rely on those defaults).
+    gate.report.enforcement = "none";
+    gate.report.mechanism = "none: no condition of the route selects " + policy;
+    const CliSpec* cli = transport.if_cli();
+    const std::string where = acp ? "args, envWhen or policyModes"
+                              : request.stream && cli && cli->streaming
+                                  ? "streaming.argsTemplate or envWhen"
+                                  : "argsTemplate or envWhen";
+    gate.warning = "route " + route.id + " has no " + policy + " condition (" + where +
+                   ") to map it to the harness's own switches; the " + policy +
+                   " policy was not enforced";
+    return gate;
   }
   if (!cannot || gate.policy == PermissionPolicy::approve_all) {
     if (cannot) gate.report.enforcement = "none";  // nothing to restrict
@@ -231,12 +274,25 @@ std::function<bool(const std::string&)> env_lookup(const std::vector<std::string
   };
 }
 
+void add_expanded_env(std::map<std::string, std::string>& env,
+                      const std::map<std::string, std::string>& values,
+                      const std::optional<std::string>& system_file, bool* used_system_file) {
+  const EnvLookup lookup = process_env_lookup();
+  for (const auto& [name, value] : values)
+    if (auto expanded = expand_env_value(value, lookup, system_file)) {
+      env[name] = std::move(*expanded);
+      if (used_system_file && system_file && env_value_uses_system_file(value))
+        *used_system_file = true;
+    }
+}
+
 void apply_env_when(std::map<std::string, std::string>& env,
-                    const std::vector<ConditionalEnv>& env_when, const RunFacts& facts) {
+                    const std::vector<ConditionalEnv>& env_when, const RunFacts& facts,
+                    const std::optional<std::string>& system_file, bool* used_system_file) {
   for (const auto& entry : env_when)
     if (std::all_of(entry.when.begin(), entry.when.end(),
                     [&](const std::string& c) { return condition_holds(c, facts); }))
-      for (const auto& [name, value] : entry.env) env[name] = value;
+      add_expanded_env(env, entry.env, system_file, used_system_file);
 }
 
 }  // namespace drover

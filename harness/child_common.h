@@ -92,8 +92,19 @@ PolicyGate gate_permission_policy(const Route& route, const RunRequest& request)
 /// ("NAME=value" entries). The environment must outlive the function.
 std::function<bool(const std::string&)> env_lookup(const std::vector<std::string>& env);
 
-/// `env` with the variables of every `envWhen` entry whose conditions hold, in order.
+/// `values` expanded into `env` (README "Configuration": `${NAME}`, `${NAME:-default}` from
+/// drover's environment, `{system_file}`); a variable whose value needs a {system_file} the run
+/// has none of is not set. `used_system_file`, when given, is set when a variable took it.
+void add_expanded_env(std::map<std::string, std::string>& env,
+                      const std::map<std::string, std::string>& values,
+                      const std::optional<std::string>& system_file = std::nullopt,
+                      bool* used_system_file = nullptr);
+
+/// `env` with the variables of every `envWhen` entry whose conditions hold, in order, expanded
+/// as add_expanded_env() does.
 void apply_env_when(std::map<std::string, std::string>& env,
-                    const std::vector<ConditionalEnv>& env_when, const RunFacts& facts);
+                    const std::vector<ConditionalEnv>& env_when, const RunFacts& facts,
+                    const std::optional<std::string>& system_file = std::nullopt,
+                    bool* used_system_file = nullptr);
 
 }  // namespace drover

@@ -1,5 +1,8 @@
 #include "harness/print_mode.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -16,6 +19,7 @@
 #include "parsers/output_parser.h"
 #include "parsers/utf8.h"
 #include "src/config/args_template.h"
+#include "src/config/env_value.h"
 #include "src/core/errors.h"
 #include "src/loop/loop.h"
 #include "src/loop/process.h"
@@ -46,6 +50,10 @@ struct PrintModeRun {
   std::optional<StagedAttachments> staged;
   std::string delivery;  // "args" or "prompt": how the staged files reached the harness
   std::optional<std::string> output_file;
+  // {system_file}: the system prompt in a file of the run's temp_dir (removed with it).
+  std::optional<std::string> system_file;
+  bool system_in_env = false;          // an env value took {system_file}
+  std::vector<std::string> warnings;   // found before the spawn, for the result
   std::string command_name;
   WatchdogSpec watchdog;       // the route's, with the request's overrides: what the process ran with
   std::vector<Event> pending;  // scratch buffer for parser output
@@ -186,6 +194,7 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
     }
   }
   if (policy.warning) result.warnings.push_back(*policy.warning);
+  for (auto& w : warnings) result.warnings.push_back(std::move(w));
   result.policy = policy.report;
   for (auto& w : outcome.warnings) result.warnings.push_back(std::move(w));
   for (auto& w : parsed.warnings) result.warnings.push_back(std::move(w));
@@ -225,6 +234,40 @@ void PrintModeRun::complete(ProcessOutcome&& outcome) {
   deliver(std::move(result));
 }
 
+
+// Writes `content` to a new file `path`, readable by this user only.
+std::optional<Error> write_private_file(const std::string& path, const std::string& content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  auto failed = [&path](int err) {
+    return Error::make(ErrorCode::harness_error,
+                       "cannot write the system prompt file " + path + ": " + std::strerror(err));
+  };
+  if (fd < 0) return failed(errno);
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return failed(err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return failed(errno);
+  return std::nullopt;
+}
+
+// Whether any variable of the route's environment for this run may take {system_file}.
+bool env_uses_system_file(const CliSpec& cli, ContextMode context) {
+  auto uses = [](const std::map<std::string, std::string>& env) {
+    return std::any_of(env.begin(), env.end(),
+                       [](const auto& entry) { return env_value_uses_system_file(entry.second); });
+  };
+  return uses(cli.env) || (context == ContextMode::clean && uses(cli.clean_env)) ||
+         std::any_of(cli.env_when.begin(), cli.env_when.end(),
+                     [&](const ConditionalEnv& entry) { return uses(entry.env); });
+}
 
 }  // namespace
 
@@ -295,16 +338,32 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
                                            facts.context == ContextMode::clean));
   run->ephemeral = facts.ephemeral;
 
+  // {system_file}: the system prompt goes into a private file (0600) of the run's private
+  // directory, removed with it on every path; written only when the route can take it.
+  if (request.system_prompt &&
+      (template_uses(streaming ? cli.streaming->args_template : cli.args_template,
+                     "system_file") ||
+       env_uses_system_file(cli, facts.context))) {
+    Error error;
+    if (!run->temp_dir) run->temp_dir = TempDir::create("drover-", error);
+    if (!run->temp_dir) return run->fail(std::move(error));
+    const std::string path = run->temp_dir->path() + "/system-prompt.md";
+    if (auto failed = write_private_file(path, *request.system_prompt))
+      return run->fail(std::move(*failed));
+    run->system_file = path;
+  }
+
   SpawnOptions spawn;
-  std::map<std::string, std::string> env = cli.env;
+  std::map<std::string, std::string> env;
+  add_expanded_env(env, cli.env, run->system_file, &run->system_in_env);
   if (facts.context == ContextMode::clean)
-    for (const auto& [name, value] : cli.clean_env) env[name] = value;
+    add_expanded_env(env, cli.clean_env, run->system_file, &run->system_in_env);
   spawn.env = build_child_environment(env, cli.clear_env);
   // The command is found from the workspace (a relative command path is the route's).
   spawn.file = resolve_command(transport.command, spawn.env, cwd);
   facts.env_has = env_lookup(spawn.env);
   if (!cli.env_when.empty()) {
-    apply_env_when(env, cli.env_when, facts);
+    apply_env_when(env, cli.env_when, facts, run->system_file, &run->system_in_env);
     spawn.env = build_child_environment(env, cli.clear_env);
   }
   const auto args_template =
@@ -367,6 +426,7 @@ void begin_print_mode(Loop& loop, const std::shared_ptr<PrintModeRun>& run, cons
   launch->values.prompt = request.prompt;
   if (!route.model.empty()) launch->values.model = route.model;
   launch->values.system = request.system_prompt;
+  launch->values.system_file = run->system_file;
   launch->values.session_id = request.session_id;
   if (cli.file_input) launch->values.per_file_args = cli.file_input->per_file_args;
   if (template_uses(args_template, "output_file")) {
@@ -432,6 +492,20 @@ void launch_print_mode(const std::shared_ptr<PrintModeRun>& run, Launch launch) 
   }
   SpawnOptions& spawn = launch.spawn;
   spawn.args = expand_args(launch.args_template, values);
+  if (request.system_prompt && !run->system_in_env) {
+    // A group with {system} or {system_file} that is kept (its other values present) carries it.
+    const bool in_args = std::any_of(
+        launch.args_template.begin(), launch.args_template.end(), [&](const auto& group) {
+          return (template_uses({group}, "system") || template_uses({group}, "system_file")) &&
+                 !expand_args(std::vector<std::vector<std::string>>{group}, values).empty();
+        });
+    if (!in_args)
+      run->warnings.push_back(
+          "the system prompt was not sent: route " + route.id + " has no way to pass it to " +
+          run->command_name + " ({system} or {system_file} in the " +
+          (request.stream && cli.streaming ? "streaming.argsTemplate" : "argsTemplate") +
+          " groups this run uses, or {system_file} in env)");
+  }
   spawn.args.insert(spawn.args.begin(), transport.command);
   if (std::any_of(spawn.args.begin(), spawn.args.end(),
                   [](const std::string& arg) { return arg.find('\0') != std::string::npos; })) {

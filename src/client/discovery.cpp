@@ -192,7 +192,9 @@ ModelsReport from_command(const Route& route, const DiscoverySpec& spec) {
   r.source = "command";
   const TransportSpec& transport = route.account_spec->transport;
   SpawnOptions spawn;
-  spawn.env = build_child_environment(transport.cli().env, transport.cli().clear_env);
+  std::map<std::string, std::string> env;
+  add_expanded_env(env, transport.cli().env);
+  spawn.env = build_child_environment(env, transport.cli().clear_env);
   std::error_code ec;
   spawn.cwd = fs::current_path(ec).string();
   spawn.file = resolve_command(transport.command, spawn.env, spawn.cwd);

@@ -123,7 +123,7 @@ void parse_acp(Ctx& ctx, const ojson& v, const std::string& path, AcpSpec& acp) 
                        ChildSettings{acp.env, acp.clean_env, acp.clear_env, acp.cwd,
                                      acp.context_mode, acp.watchdog, acp.max_output_bytes,
                                      acp.noise});
-  parse_env_when(ctx, v, path, acp.env_when);
+  parse_env_when(ctx, v, path, acp.env_when, /*system_file=*/false);
   if (auto it = v.find("args"); it != v.end()) {
     const std::string apath = child(path, "args");
     if (!it->is_array()) {

@@ -6,10 +6,11 @@
 namespace drover {
 namespace {
 
-constexpr std::array<std::pair<Placeholder, std::string_view>, 9> kPlaceholders{{
+constexpr std::array<std::pair<Placeholder, std::string_view>, 10> kPlaceholders{{
     {Placeholder::prompt, "prompt"},
     {Placeholder::model, "model"},
     {Placeholder::system, "system"},
+    {Placeholder::system_file, "system_file"},
     {Placeholder::output_file, "output_file"},
     {Placeholder::session_id, "session_id"},
     {Placeholder::files, "files"},
@@ -24,9 +25,10 @@ struct PlaceholderSet {
   std::string_view known;  // for messages
 };
 const PlaceholderSet kArgsPlaceholders{
-    {Placeholder::prompt, Placeholder::model, Placeholder::system, Placeholder::output_file,
-     Placeholder::session_id, Placeholder::files, Placeholder::attachments_dir},
-    "prompt, model, system, output_file, session_id, files, attachments_dir"};
+    {Placeholder::prompt, Placeholder::model, Placeholder::system, Placeholder::system_file,
+     Placeholder::output_file, Placeholder::session_id, Placeholder::files,
+     Placeholder::attachments_dir},
+    "prompt, model, system, system_file, output_file, session_id, files, attachments_dir"};
 const PlaceholderSet kFilePlaceholders{{Placeholder::path, Placeholder::name}, "path, name"};
 
 std::optional<Placeholder> lookup(std::string_view name, const PlaceholderSet& set) {
@@ -45,6 +47,8 @@ bool has_value(Placeholder p, const TemplateValues& v) {
       return v.model.has_value();
     case Placeholder::system:
       return v.system.has_value();
+    case Placeholder::system_file:
+      return v.system_file.has_value();
     case Placeholder::output_file:
       return v.output_file.has_value();
     case Placeholder::session_id:
@@ -68,6 +72,8 @@ std::string value_of(Placeholder p, const TemplateValues& v) {
       return v.model.value_or("");
     case Placeholder::system:
       return v.system.value_or("");
+    case Placeholder::system_file:
+      return v.system_file.value_or("");
     case Placeholder::output_file:
       return v.output_file.value_or("");
     case Placeholder::session_id:
@@ -317,6 +323,18 @@ bool condition_holds(std::string_view condition, const RunFacts& facts) {
   else if (condition.substr(0, 4) == "env:")
     holds = facts.env_has && facts.env_has(std::string(condition.substr(4)));
   return holds != negated;
+}
+
+bool conditions_map_policy(const std::vector<std::vector<std::string>>& when,
+                           PermissionPolicy policy) {
+  for (const auto& conditions : when)
+    for (std::string_view c : conditions) {
+      const bool negated = !c.empty() && c[0] == '!';
+      if (negated) c.remove_prefix(1);
+      if (auto named = permission_policy_from_string(c); named && (*named == policy) != negated)
+        return true;
+    }
+  return false;
 }
 
 std::vector<std::vector<std::string>> active_groups(

@@ -19,6 +19,7 @@ enum class Placeholder {
   prompt,
   model,
   system,
+  system_file,
   output_file,
   session_id,
   files,
@@ -31,7 +32,8 @@ enum class Placeholder {
 std::string_view to_string(Placeholder p) noexcept;
 /// An argsTemplate placeholder by name (path and name are not among them).
 std::optional<Placeholder> placeholder_from_name(std::string_view name) noexcept;
-/// "prompt, model, system, output_file, session_id, files, attachments_dir" (for error messages).
+/// "prompt, model, system, system_file, output_file, session_id, files, attachments_dir" (for
+/// error messages).
 std::string_view known_placeholders() noexcept;
 
 /// One piece of a token: literal text (with `{{`/`}}` already unescaped) or a placeholder.
@@ -83,6 +85,8 @@ struct TemplateFile {
 struct TemplateValues {
   std::string prompt;
   std::optional<std::string> model, system, output_file, session_id;
+  /// {system_file}: a private file holding the system prompt (absent without one).
+  std::optional<std::string> system_file;
   std::vector<TemplateFile> files;
   /// The tokens a whole-token `{files}` becomes for each file (fileInput's perFileArgs).
   std::vector<std::string> per_file_args{"{path}"};
@@ -111,6 +115,12 @@ bool condition_holds(std::string_view condition, const RunFacts& facts);
 std::vector<std::vector<std::string>> active_groups(
     const std::vector<std::vector<std::string>>& groups,
     const std::vector<std::vector<std::string>>& when, const RunFacts& facts);
+
+/// Whether some condition list of `when` names a permission policy condition (approve-all,
+/// approve-reads, deny-all, or one negated) that holds under `policy`: the route then has
+/// something of its own for that policy.
+bool conditions_map_policy(const std::vector<std::vector<std::string>>& when,
+                           PermissionPolicy policy);
 
 /// `text` (a perFileArgs token or mentionTemplate) with {path} and {name} of `file`; an invalid
 /// text (which validation rejects) is returned as written.

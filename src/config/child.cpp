@@ -1,6 +1,7 @@
 // Config sections: the settings every harness process has, print mode and ACP alike
 // (environment, cwd, context mode, watchdog, output cap, noise filter).
 #include "parsers/noise_filter.h"
+#include "src/config/env_value.h"
 #include "src/config/sections.h"
 
 namespace drover::cfg {
@@ -55,9 +56,11 @@ void parse_noise_markers(Ctx& ctx, const ojson& v, const std::string& path, Nois
 }
 
 
-// An object of environment variables (env, cleanEnv, envWhen[i].env).
+// An object of environment variables (env, cleanEnv, envWhen[i].env). Values are checked for
+// the ${NAME} syntax here, expanded when a run builds the environment. `system_file`: the
+// transport offers {system_file} (print mode).
 void parse_env_map(Ctx& ctx, const ojson& obj, const std::string& epath,
-                   std::map<std::string, std::string>& target) {
+                   std::map<std::string, std::string>& target, bool system_file) {
   for (const auto& [name, value] : obj.items()) {
     if (name.empty() || name.find('=') != std::string::npos ||
         name.find('\0') != std::string::npos) {
@@ -66,6 +69,13 @@ void parse_env_map(Ctx& ctx, const ojson& obj, const std::string& epath,
       ctx.expected(child(epath, name), "a string", value);
     } else if (value.get<std::string>().find('\0') != std::string::npos) {
       ctx.error(child(epath, name), kNulInArgv);
+    } else if (auto problem = env_value_problem(value.get<std::string>())) {
+      ctx.error(child(epath, name), *problem);
+    } else if (!system_file && env_value_uses_system_file(value.get<std::string>())) {
+      ctx.error(child(epath, name),
+                "{system_file} is not available here (print-mode routes only: an ACP agent "
+                "takes the system prompt through acp.args {system}, acp.sessionMeta or "
+                "acp.systemPrompt)");
     } else {
       target[name] = value.get<std::string>();
     }
@@ -78,7 +88,7 @@ void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, Chi
     if (it == v.end()) continue;
     const std::string epath = child(path, key);
     if (!ctx.object(*it, epath)) continue;
-    parse_env_map(ctx, *it, epath, *target);
+    parse_env_map(ctx, *it, epath, *target, out.system_file);
   }
   if (auto mode = ctx.string_member(v, path, "contextMode", false, false)) {
     if (auto parsed = context_mode_from_string(*mode))
@@ -124,7 +134,7 @@ void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, Chi
 // envWhen: [{"when": conditions, "env": {NAME: value}}], variables set only when every
 // condition holds (the conditions of conditional argv groups).
 void parse_env_when(Ctx& ctx, const ojson& v, const std::string& path,
-                    std::vector<ConditionalEnv>& out) {
+                    std::vector<ConditionalEnv>& out, bool system_file) {
   auto it = v.find("envWhen");
   if (it == v.end()) return;
   const std::string wpath = child(path, "envWhen");
@@ -144,7 +154,7 @@ void parse_env_when(Ctx& ctx, const ojson& v, const std::string& path,
       ctx.missing(epath, "when", "the conditions under which the variables are set");
     if (auto e = entry.find("env"); e != entry.end()) {
       if (ctx.object(*e, child(epath, "env")))
-        parse_env_map(ctx, *e, child(epath, "env"), conditional.env);
+        parse_env_map(ctx, *e, child(epath, "env"), conditional.env, system_file);
     } else {
       ctx.missing(epath, "env", "the variables to set");
     }

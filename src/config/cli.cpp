@@ -92,8 +92,8 @@ void parse_cli(Ctx& ctx, const ojson& v, const std::string& path, CliSpec& cli) 
   parse_child_settings(ctx, v, path,
                        ChildSettings{cli.env, cli.clean_env, cli.clear_env, cli.cwd,
                                      cli.context_mode, cli.watchdog, cli.max_output_bytes,
-                                     cli.noise});
-  parse_env_when(ctx, v, path, cli.env_when);
+                                     cli.noise, /*system_file=*/true});
+  parse_env_when(ctx, v, path, cli.env_when, /*system_file=*/true);
   if (auto b = ctx.bool_member(v, path, "ephemeral")) cli.ephemeral = *b;
   if (auto it = v.find("discovery"); it != v.end())
     parse_discovery(ctx, *it, child(path, "discovery"), cli.discovery);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/config/credentials.h"
+#include "src/config/env_value.h"
 #include "src/core/text.h"
 
 namespace drover {
@@ -114,9 +115,22 @@ Secrets route_secrets(const Route& route) {
   }
   if (conditional != nullptr)
     for (const auto& entry : *conditional) envs.push_back(&entry.env);
+  // Both as written and as a run expands it; and a value that takes a secret-looking variable
+  // of drover's environment (`Bearer ${API_TOKEN}`) is a secret whatever its own name.
+  const EnvLookup lookup = process_env_lookup();
   for (const auto* env : envs)
-    for (const auto& [name, value] : *env)
+    for (const auto& [name, value] : *env) {
+      const auto refs = env_value_variables(value);
+      const bool takes_secret = std::any_of(refs.begin(), refs.end(), [](const std::string& r) {
+        return secret_env_name(r);
+      });
+      if (!secret_env_name(name) && !takes_secret) continue;
       if (secret_env_name(name)) secrets.add(value);
+      if (auto expanded = expand_env_value(value, lookup, std::nullopt))
+        secrets.add(std::move(*expanded));
+      for (const auto& r : refs)
+        if (const char* v = secret_env_name(r) ? lookup(r) : nullptr) secrets.add(v);
+    }
   if (const ApiSpec* api = t.if_api()) {
     for (const auto& credential : api->credentials) {
       // Entry by entry: one missing variable (reported when a run needs it) hides no other key.

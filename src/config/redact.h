@@ -44,8 +44,8 @@ bool secret_env_name(std::string_view name);
 /// The userinfo of `url` ("user:password" of scheme://user:password@host/...), or empty.
 std::string url_userinfo(std::string_view url);
 
-/// The secrets of `route`: the values of its env/cleanEnv entries with a secret-looking name (CLI
-/// and ACP), its API keys (apiKey, or every key of the apiKeyEnv pool) and the userinfo of its
+/// The secrets of `route`: the values of its env/cleanEnv/envWhen entries with a secret-looking
+/// name (CLI and ACP; as written and expanded from drover's environment), its API keys (apiKey, or every key of the apiKeyEnv pool) and the userinfo of its
 /// baseUrl (whole, and the password alone).
 Secrets route_secrets(const Route& route);
 

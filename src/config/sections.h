@@ -48,12 +48,14 @@ struct ChildSettings {
   WatchdogSpec& watchdog;
   uint64_t& max_output_bytes;
   NoiseSpec& noise;
+  bool system_file = false;  ///< env values may use {system_file} (print mode)
 };
 
 void parse_child_settings(Ctx& ctx, const ojson& v, const std::string& path, ChildSettings out);
-/// envWhen: variables set only when every condition holds.
+/// envWhen: variables set only when every condition holds. `system_file`: their values may
+/// use {system_file} (print mode).
 void parse_env_when(Ctx& ctx, const ojson& v, const std::string& path,
-                    std::vector<ConditionalEnv>& out);
+                    std::vector<ConditionalEnv>& out, bool system_file);
 
 // ---- staging.cpp: where attachments are staged, and which a route takes ----------------------
 

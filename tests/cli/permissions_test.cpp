@@ -121,6 +121,41 @@ TEST(CliPermissions, EnvWhenSetsVariablesPerPolicy) {
   EXPECT_TRUE(wrote(dir));
 }
 
+TEST(CliPermissions, MappedRouteWithoutAConditionForThePolicyWarns) {
+  ScratchDir dir;
+  auto config = tool_config(
+      dir, "mapped",
+      {{"argsTemplate", {"--mode", "tool", "--prompt", "{prompt}",
+                         {{"when", "deny-all"}, {"args", {"--tools", "none"}}}}}});
+  CliRun deny = run_tool(dir, config, {"--deny-all"});
+  ASSERT_EQ(deny.exit_code, 0) << deny.err;
+  EXPECT_EQ(deny.json()["warnings"], json::array());
+  EXPECT_EQ(deny.json()["policy"]["enforcement"], "mapped");
+  EXPECT_FALSE(wrote(dir));
+  // Nothing maps approve-reads (asked for or the default): the harness ran with its defaults,
+  // and the result says so, naming the route and the policy.
+  for (std::vector<std::string> flags : {std::vector<std::string>{"--approve-reads"}, {}}) {
+    CliRun reads = run_tool(dir, config, flags);
+    ASSERT_EQ(reads.exit_code, 0) << reads.err;
+    ASSERT_EQ(reads.json()["warnings"].size(), 1u) << reads.out;
+    const std::string warning = reads.json()["warnings"][0];
+    EXPECT_NE(warning.find("route t:cli:a:m has no approve-reads condition"), std::string::npos)
+        << warning;
+    EXPECT_NE(warning.find("the approve-reads policy was not enforced"), std::string::npos);
+    EXPECT_EQ(reads.json()["policy"]["enforcement"], "none");
+    EXPECT_EQ(reads.json()["policy"]["requested"], "approve-reads");
+  }
+  // approve-all needs nothing restricted: no warning.
+  CliRun all = run_tool(dir, config, {"--approve-all"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(all.json()["warnings"], json::array());
+  // envWhen counts as a mapping, a negated condition too.
+  auto env_config = tool_config(
+      dir, "mapped",
+      {{"envWhen", {{{"when", {"!approve-all"}}, {"env", {{"FAKE_TOOLS", "none"}}}}}}});
+  EXPECT_EQ(run_tool(dir, env_config, {"--approve-reads"}).json()["warnings"], json::array());
+}
+
 TEST(CliPermissions, UndeclaredRouteRunsAsBeforeAndSaysThePolicyWasNotEnforced) {
   ScratchDir dir;
   auto config = tool_config(dir, nullptr);

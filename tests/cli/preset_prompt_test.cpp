@@ -50,6 +50,7 @@ struct Recorded {
   std::vector<std::string> argv;  // without argv[0]
   std::vector<std::string> raw_argv;  // the same, drover's temporary paths left as they were
   std::string stdin_text;
+  std::string system_md, system_md_mode;  // the file $GEMINI_SYSTEM_MD named, and its mode
   size_t calls = 0;
 };
 
@@ -71,6 +72,11 @@ class PresetPrompt : public ::testing::TestWithParam<std::string> {
                "printf '%s\\0' \"$@\" >\"$STUB_RECORD/argv\"\n"
                "cat >\"$STUB_RECORD/stdin\"\n"
                "echo call >>\"$STUB_RECORD/calls\"\n"
+               // A system prompt file named in the environment (gemini's GEMINI_SYSTEM_MD),
+               // copied while it exists.
+               "if [ -n \"$GEMINI_SYSTEM_MD\" ]; then cat \"$GEMINI_SYSTEM_MD\" "
+               ">\"$STUB_RECORD/system_md\"; stat -c %a \"$GEMINI_SYSTEM_MD\" "
+               ">\"$STUB_RECORD/system_md_mode\"; fi\n"
                "echo 'stub harness: recorded' >&2\n"
                "exit 1\n");
     std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
@@ -105,6 +111,8 @@ class PresetPrompt : public ::testing::TestWithParam<std::string> {
       start = end + 1;
     }
     r.stdin_text = read_file(record_ + "/stdin");
+    r.system_md = read_file(record_ + "/system_md");
+    r.system_md_mode = read_file(record_ + "/system_md_mode");
     const std::string calls = read_file(record_ + "/calls");
     r.calls = static_cast<size_t>(std::count(calls.begin(), calls.end(), '\n'));
     return r;
@@ -309,6 +317,35 @@ TEST_P(PresetPrompt, AttachmentsOfOtherCategoriesAreRefusedBeforeTheHarnessStart
     EXPECT_NE(result["error"]["message"].get<std::string>().find(category), std::string::npos)
         << r.cli.out;
   }
+}
+
+// How each print-mode preset passes `--system`: in argv, as a file named in the environment
+// (gemini: GEMINI_SYSTEM_MD), or not at all (then the result says so).
+const std::map<std::string, std::string> kSystemPromptWays = {
+    {"claude-cli", "argv"},  {"openclaude-cli", "argv"}, {"pi-cli", "argv"},
+    {"pi-cli-text", "argv"}, {"gemini-cli", "file"},     {"codex-cli", "warning"},
+    {"opencode-cli", "warning"}};
+
+TEST_P(PresetPrompt, TheSystemPromptReachesTheHarnessOrTheResultSaysItDidNot) {
+  ASSERT_TRUE(kSystemPromptWays.count(GetParam())) << GetParam() << " is missing";
+  const std::string way = kSystemPromptWays.at(GetParam());
+  const std::string system = "You are terse. --not-an-option";
+  Recorded r = run({"-o", "json", "--system", system}, "hello");
+  ASSERT_EQ(r.calls, 1u) << r.cli.err;
+  const auto result = nlohmann::json::parse(r.cli.out, nullptr, false);
+  ASSERT_TRUE(result.is_object()) << r.cli.out << r.cli.err;
+  bool warned = false;
+  for (const auto& w : result["warnings"])
+    warned = warned || w.get<std::string>().find("the system prompt was not sent") != std::string::npos;
+  const bool in_argv = std::find(r.argv.begin(), r.argv.end(), system) != r.argv.end();
+  EXPECT_EQ(in_argv, way == "argv") << testing::PrintToString(r.argv);
+  EXPECT_EQ(r.system_md == system, way == "file") << r.system_md;
+  if (way == "file") {
+    EXPECT_EQ(r.system_md_mode, "600\n");
+  }
+  EXPECT_EQ(warned, way == "warning") << result["warnings"];
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_, ec)) << "drover's temporary files must be gone";
 }
 
 // Every built-in print-mode preset, by name (CoversEveryBuiltinPrintModePreset keeps it whole).

@@ -143,10 +143,12 @@ TEST(ArgsTemplate, ParseTokenPieces) {
 
 TEST(ArgsTemplate, ParseTokenErrors) {
   EXPECT_EQ(parse_template_token("{foo}").second,
-            "unknown placeholder {foo} (known: prompt, model, system, output_file, session_id, "
+            "unknown placeholder {foo} (known: prompt, model, system, system_file, output_file, "
+            "session_id, "
             "files, attachments_dir)");
   EXPECT_EQ(parse_template_token("{}").second,
-            "unknown placeholder {} (known: prompt, model, system, output_file, session_id, "
+            "unknown placeholder {} (known: prompt, model, system, system_file, output_file, "
+            "session_id, "
             "files, attachments_dir)");
   EXPECT_EQ(parse_template_token("ab{model").second,
             "unbalanced '{' at offset 2 (write {{ for a literal brace)");
@@ -164,8 +166,8 @@ TEST(ArgsTemplate, ValidateReportsEveryBadTokenWithItsPath) {
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->code, ErrorCode::config_error);
   EXPECT_EQ(error->message,
-            "cli.t[1]: unknown placeholder {bad} (known: prompt, model, system, output_file, "
-            "session_id, files, attachments_dir)\n"
+            "cli.t[1]: unknown placeholder {bad} (known: prompt, model, system, system_file, "
+            "output_file, session_id, files, attachments_dir)\n"
             "cli.t[2][1]: unbalanced '{' at offset 0 (write {{ for a literal brace)");
 }
 

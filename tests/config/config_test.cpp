@@ -487,7 +487,7 @@ TEST(ConfigErrors, UnknownPlaceholderAtExactPath) {
       with_cli(R"({"argsTemplate": ["-p", "{prompt}", "--x={foo}", ["--y", "{bar}"]]})"));
   EXPECT_THAT(msg, HasSubstr(std::string(kCli) +
                              ".argsTemplate[2]: unknown placeholder {foo} (known: prompt, model, "
-                             "system, output_file, session_id, files, attachments_dir)"));
+                             "system, system_file, output_file, session_id, files, attachments_dir)"));
   EXPECT_THAT(msg, HasSubstr(std::string(kCli) + ".argsTemplate[3][1]: unknown placeholder {bar}"));
 }
 

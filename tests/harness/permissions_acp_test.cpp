@@ -1,6 +1,7 @@
 // Permission policies on ACP routes: the route's declaration (transport.permissions), the
 // refusal before spawn, conditional args and envWhen, and the result's `policy`. The fake agent's
 // --unasked-tool runs a tool that writes a file without asking, as codex, opencode and pi do.
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -133,6 +134,42 @@ TEST(AcpPermissionPolicy, PolicyModesSwitchTheSessionMode) {
   ASSERT_TRUE(refused.error);
   EXPECT_EQ(refused.error->code, ErrorCode::unsupported_capability);
   EXPECT_NE(refused.error->message.find("session mode locked"), std::string::npos) << refused.error->message;
+  EXPECT_FALSE(wrote(dir));
+}
+
+TEST(AcpPermissionPolicy, MappedRouteWithNothingForThePolicyWarns) {
+  ScratchDir dir;
+  Config config = policy_config("mapped", {"--unasked-tool", "unasked.txt"},
+                                {{"policyModes", {{"deny-all", "plan"}}}});
+  Result reads = run_policy(config, dir, PermissionPolicy::approve_reads);
+  ASSERT_FALSE(reads.error) << reads.error->message;
+  ASSERT_EQ(reads.warnings.size(), 1u);
+  EXPECT_EQ(reads.warnings[0],
+            "route fake:acp:a:fake-large has no approve-reads condition (args, envWhen or "
+            "policyModes) to map it to the harness's own switches; the approve-reads policy was "
+            "not enforced");
+  ASSERT_TRUE(reads.policy);
+  EXPECT_EQ(reads.policy->enforcement, "none");
+  fs::remove(dir.path() + "/unasked.txt");
+  // The policy it maps: no warning.
+  Result deny = run_policy(config, dir, PermissionPolicy::deny_all);
+  EXPECT_TRUE(deny.warnings.empty());
+  EXPECT_EQ(deny.policy->enforcement, "mapped");
+}
+
+TEST(AcpRouteEnv, ValuesExpandFromDroversEnvironment) {
+  ScratchDir dir;
+  // The fake agent takes extra arguments from FAKE_ACP_ARGS: here "--sandbox read-only", which
+  // reaches it only through ${…} (the config holds no such literal).
+  ::setenv("DROVER_TEST_ACP_SANDBOX", "read-only", 1);
+  Config config = policy_config(
+      "mapped", {"--unasked-tool", "unasked.txt"},
+      {{"envWhen", {{{"when", "deny-all"},
+                     {"env", {{"FAKE_ACP_ARGS", "--sandbox ${DROVER_TEST_ACP_SANDBOX:-none}"}}}}}}});
+  Result deny = run_policy(config, dir, PermissionPolicy::deny_all);
+  ::unsetenv("DROVER_TEST_ACP_SANDBOX");
+  ASSERT_FALSE(deny.error) << deny.error->message;
+  EXPECT_NE(deny.text.find("unasked:refused"), std::string::npos) << deny.text;
   EXPECT_FALSE(wrote(dir));
 }
 
