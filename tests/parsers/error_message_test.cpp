@@ -56,6 +56,37 @@ TEST(UnwrapErrorMessage, PrefixWithUnparsableOrMessagelessJsonStaysAsIs) {
   EXPECT_EQ(unwrap_error_message(json(R"(API Error: 500 {"code":500})")), R"(API Error: 500 {"code":500})");
 }
 
+TEST(UnwrapErrorMessage, BracketedErrorsAreUnwrapped) {
+  EXPECT_EQ(unwrap_error_message(json(R"([API Error: {"error":{"message":"bad key"}}])")),
+            "API Error: bad key");
+  EXPECT_EQ(unwrap(R"({"error":{"message":"[API Error: {\"error\":{\"message\":\"bad key\"}}]"}})"),
+            "API Error: bad key");
+  // Gemini CLI: plain text in the brackets, advice on the next line.
+  EXPECT_EQ(unwrap_error_message(json("[API Error: Rate limit reached (scripted)]\nPlease wait")),
+            "API Error: Rate limit reached (scripted)\nPlease wait");
+  // A bracket inside the JSON does not close the wrapper.
+  EXPECT_EQ(unwrap_error_message(json("[Error: {\"error\":{\"message\":\"x]y\"}}]\nretry later")),
+            "Error: x]y\nretry later");
+  // The message may itself be a status followed by JSON.
+  EXPECT_EQ(unwrap_error_message(json(R"([API Error: 429 {"error":{"message":"slow down"}}])")),
+            "API Error: 429 slow down");
+}
+
+TEST(UnwrapErrorMessage, BracketsThatWrapNothingStayAsIs) {
+  EXPECT_EQ(unwrap_error_message(json("[]")), "[]");
+  EXPECT_EQ(unwrap_error_message(json("[unclosed")), "[unclosed");
+  EXPECT_EQ(unwrap_error_message(json("[ ] x")), "[ ] x");
+  // A tag at the start of a line is not a wrapper.
+  EXPECT_EQ(unwrap_error_message(json("[warn] disk full")), "[warn] disk full");
+}
+
+TEST(UnwrapErrorMessage, TextAfterTheJsonIsKept) {
+  EXPECT_EQ(unwrap_error_message(json(R"(API Error: 529 {"error":{"message":"Overloaded"}} (attempt 3))")),
+            "API Error: 529 Overloaded (attempt 3)");
+  EXPECT_EQ(unwrap_error_message(json(R"({"error":{"message":"reset"}}. Retrying)")),
+            "reset. Retrying");
+}
+
 TEST(UnwrapErrorMessage, ThreeLevelsAreUnwrapped) {
   EXPECT_EQ(unwrap(R"({"error":{"error":{"error":{"message":"deep"}}}})"), "deep");
 }
