@@ -87,6 +87,38 @@ TEST(UnwrapErrorMessage, TextAfterTheJsonIsKept) {
             "reset. Retrying");
 }
 
+TEST(StructuredError, TheLastLineThatSaysErrorWins) {
+  EXPECT_EQ(structured_error("{\"type\":\"init\"}\n"
+                             "{\"type\":\"error\",\"message\":\"first\"}\n"
+                             "{\"type\":\"result\",\"status\":\"error\",\"error\":{\"message\":\"last\"}}\n"
+                             "not json\n"),
+            "last");
+  EXPECT_EQ(structured_error(R"({"type":"turn.failed","error":{"message":"exceeded retry limit"}})"),
+            "exceeded retry limit");
+  EXPECT_EQ(structured_error(R"({"level":"FATAL","msg":"x","message":"disk full"})"), "disk full");
+  EXPECT_EQ(structured_error(R"({"is_error":true,"result":"API Error: 500 {\"error\":{\"message\":\"boom\"}}"})"),
+            "API Error: 500 boom");
+  EXPECT_EQ(structured_error(R"({"error":true,"message":"flagged"})"), "flagged");
+  // A document over several lines counts as one.
+  EXPECT_EQ(structured_error("{\n  \"error\": {\"message\": \"pretty\"}\n}\n"), "pretty");
+}
+
+TEST(StructuredError, ObjectsThatDoNotSayErrorAreNotErrors) {
+  for (const char* out : {"", "plain text\n", R"({"type":"result","error":null,"message":"ok"})",
+                          R"({"type":"message","message":"an error happened to the hero"})",
+                          R"({"error":false,"result":"fine"})", R"({"error":"","status":"ok"})",
+                          R"({"status":"failed"})", "[1,2]\n", "{not json"})
+    EXPECT_FALSE(structured_error(out).has_value()) << out;
+}
+
+TEST(StructuredError, OnlyTheLastTwentyLinesAreRead) {
+  std::string out = R"({"type":"error","message":"old"})" "\n";
+  for (int i = 0; i < 20; ++i) out += "line\n";
+  EXPECT_FALSE(structured_error(out).has_value());
+  out += R"({"type":"error","message":"new"})";  // no newline at the end
+  EXPECT_EQ(structured_error(out), "new");
+}
+
 TEST(UnwrapErrorMessage, ThreeLevelsAreUnwrapped) {
   EXPECT_EQ(unwrap(R"({"error":{"error":{"error":{"message":"deep"}}}})"), "deep");
 }
