@@ -23,14 +23,15 @@ struct RouteRun {
   std::vector<Event> events;
 };
 
-RouteRun run_route(const json& cli, const std::vector<std::string>& models = {"m"}) {
+RouteRun run_route(const json& cli, const std::vector<std::string>& models = {"m"},
+                   const std::string& prompt = "hello") {
   auto [config, error] = parse_config(fake_agent_config(cli, models), "test.json");
   EXPECT_TRUE(config) << (error ? error->message : "");
   RouteRun run;
   if (!config) return run;
   const Route route = *config->resolve("").first;
   RunRequest request;
-  request.prompt = "hello";
+  request.prompt = prompt;
   Loop loop;
   start_print_mode(loop, TransportAttempt{route, request, ""},
                    TransportSink{[&run](const Event& e) { run.events.push_back(e); },
@@ -163,14 +164,12 @@ TEST(PrintModeFallbackError, StartUpWarningsAreNoiseByTheRoutesMarkers) {
 }
 
 TEST(PrintModeModelPath, UsageUnderTheRunsModel) {
-  // fake_agent --mode exit with --text: one JSON object with usage per model.
   const std::string doc =
       R"({"response":"ok","stats":{"models":{"m-1.5":{"tokens":{"prompt":10,"candidates":2}},"other":{"tokens":{"prompt":99,"candidates":99}}}}})";
-  std::string literal;  // braces are literal in an argsTemplate token when doubled
-  for (char c : doc) literal += (c == '{' || c == '}') ? std::string(2, c) : std::string(1, c);
-  json cli = {{"argsTemplate", {"--mode", "exit", "--text", literal, json::array({"--prompt", "{prompt}"}), json::array({"--model", "{model}"})}},
+  // fake_agent --mode stdin-echo prints the prompt (the document) back.
+  json cli = {{"argsTemplate", {"--mode", "stdin-echo"}}, {"input", "stdin"},
               {"parser", {{"kind", "json"}, {"text", "response"}, {"usage", "stats.models.{model}.tokens"}}}};
-  const RouteRun run = run_route(cli, {"m-1.5"});
+  const RouteRun run = run_route(cli, {"m-1.5"}, doc);
   ASSERT_TRUE(run.result);
   ASSERT_FALSE(run.result->error) << run.result->error->message;
   ASSERT_TRUE(run.result->usage);
@@ -178,7 +177,7 @@ TEST(PrintModeModelPath, UsageUnderTheRunsModel) {
   EXPECT_EQ(run.result->usage->output_tokens, 2);
 
   cli["parser"]["usage"] = "stats.models.*.tokens";
-  const RouteRun all = run_route(cli, {"m-1.5"});
+  const RouteRun all = run_route(cli, {"m-1.5"}, doc);
   ASSERT_TRUE(all.result && all.result->usage);
   EXPECT_EQ(all.result->usage->input_tokens, 109);
   EXPECT_EQ(all.result->usage->calls, 2);
