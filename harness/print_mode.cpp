@@ -44,6 +44,7 @@ struct PrintModeRun {
   EventHandler on_event;
   ResultHandler on_done;
   std::unique_ptr<parsers::OutputParser> parser;
+  Process* process = nullptr;  // while it runs: told which output shows the harness at work
   std::optional<TempDir> temp_dir;
   // The run's attachments, staged before anything is spawned; removed (unless kept) before the
   // Result is handed on. In clean mode they are inside temp_dir.
@@ -112,9 +113,31 @@ struct PrintModeRun {
     loop->post([done = std::move(on_done), shared] { done(std::move(*shared)); });
   }
   parsers::NoiseMarkers noise_markers() const { return markers_for(route.account_spec->transport.cli().noise); }
+  /// The parser spec this run uses (the streaming variant's when streaming).
+  const ParserSpec& parser_spec() const {
+    const CliSpec& cli = route.account_spec->transport.cli();
+    return request.stream && cli.streaming ? cli.streaming->parser : cli.parser;
+  }
+  ParserSpec::Kind parser_kind() const { return parser_spec().kind; }
   std::optional<Error> classify(const ProcessOutcome& outcome,
                                 const parsers::ParsedOutput& parsed) const;
+  std::string fallback_excerpt(const ProcessOutcome& outcome) const;
 };
+
+// What a failed run's message quotes when the parser selected no error: the harness's own
+// structured error on stdout (its last JSON object saying error), else the last lines of stderr
+// without the harness's noise (start-up warnings and banners: the route's noise markers), else
+// the last lines of stdout.
+std::string PrintModeRun::fallback_excerpt(const ProcessOutcome& outcome) const {
+  if (parser_kind() != ParserSpec::Kind::text)
+    if (auto stated = parsers::structured_error(outcome.stdout_tail)) return *stated;
+  const NoiseSpec& noise_spec = route.account_spec->transport.cli().noise;
+  if (noise_spec.suppress) {
+    std::string stderr_text = parsers::filter_noise(outcome.stderr_tail, noise_markers());
+    return failure_excerpt(stderr_text, outcome.stdout_tail);
+  }
+  return failure_excerpt(outcome.stderr_tail, outcome.stdout_tail);
+}
 
 std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
                                             const parsers::ParsedOutput& parsed) const {
@@ -131,13 +154,13 @@ std::optional<Error> PrintModeRun::classify(const ProcessOutcome& outcome,
     return Error::make(classify_failure_message(message), command_name + ": " + message);
   }
   if (p.term_signal) {
-    std::string excerpt = failure_excerpt(outcome.stderr_tail, outcome.stdout_tail);
+    std::string excerpt = fallback_excerpt(outcome);
     return Error::make(ErrorCode::harness_error,
                        command_name + " was killed by " + signal_name(*p.term_signal) +
                            (excerpt.empty() ? "" : ": " + excerpt));
   }
   if (p.exit_code && *p.exit_code != 0) {
-    std::string excerpt = failure_excerpt(outcome.stderr_tail, outcome.stdout_tail);
+    std::string excerpt = fallback_excerpt(outcome);
     ErrorCode code = classify_failure_message(excerpt);
     return Error::make(code, command_name + " exited with code " + std::to_string(*p.exit_code) +
                                  (excerpt.empty() ? " and printed nothing" : ": " + excerpt));
@@ -278,15 +301,20 @@ void spawn_print_mode(Loop& loop, std::shared_ptr<PrintModeRun> run, SpawnOption
   ProcessCallbacks callbacks;
   callbacks.on_stdout = [raw](std::string_view chunk) {
     raw->parser->feed(chunk, raw->pending);
+    // Only what the parser counts as the harness at work re-arms the idle watchdog (not its
+    // progress notices, unless the route says so; SpawnOptions::stdout_activity_by_owner).
+    if (raw->parser->take_activity() && raw->process) raw->process->note_activity();
     raw->emit(raw->pending);
   };
   callbacks.on_complete = [run](ProcessOutcome&& outcome) {
+    run->process = nullptr;
     run->control->set_stage(nullptr);  // the process is gone
     run->complete(std::move(outcome));
   };
   Error spawn_error;
   Process* process = Process::start(loop, std::move(spawn), std::move(callbacks), spawn_error);
   if (process == nullptr) return raw->fail(std::move(spawn_error));
+  raw->process = process;
   // A cancel or a pause stops the process group (SIGTERM, grace, SIGKILL); complete() reads the
   // answer so far.
   raw->control->set_stage([process](StageControl::Stop) { process->stop(StopCause::cancelled); });
@@ -521,9 +549,12 @@ void launch_print_mode(const std::shared_ptr<PrintModeRun>& run, Launch launch) 
   if (cli.input == CliSpec::Input::stdin_) spawn.stdin_data = values.prompt;
   run->watchdog = spawn.watchdog;
 
-  const bool streaming = request.stream && cli.streaming.has_value();
-  run->parser = parsers::make_parser(streaming ? cli.streaming->parser : cli.parser,
-                                     cli.max_output_bytes);
+  const ParserSpec& parser_spec = run->parser_spec();
+  ParserContext parser_context;
+  if (!route.model.empty()) parser_context.model = route.model;  // {model} in selector paths
+  run->parser = parsers::make_parser(parser_spec, cli.max_output_bytes, parser_context);
+  spawn.stdout_activity_by_owner = parser_spec.kind == ParserSpec::Kind::jsonl &&
+                                   parser_spec.progress && !parser_spec.progress_resets_idle;
   if (cli.noise.suppress) run->noise.emplace(markers_for(cli.noise));
 
   if (!request.session_id) return spawn_print_mode(loop, run, std::move(spawn));

@@ -35,8 +35,8 @@ json parse_document(std::string_view s, bool& too_deep) {
 
 class JsonParser final : public OutputParser {
  public:
-  JsonParser(const ParserSpec& spec, std::size_t max_bytes)
-      : selectors_(spec), max_bytes_(std::max<std::size_t>(max_bytes, 1)) {}
+  JsonParser(const ParserSpec& spec, std::size_t max_bytes, const ParserContext& context)
+      : selectors_(spec, context), max_bytes_(std::max<std::size_t>(max_bytes, 1)) {}
 
   void feed(std::string_view chunk, std::vector<Event>&) override {
     if (too_large_) return;
@@ -102,6 +102,8 @@ class JsonParser final : public OutputParser {
       event.text = out.text;
       deltas.push_back(std::move(event));
     }
+    if (found.usage_overflow)
+      out.warnings.push_back("the usage selected is too large to add up; some of it was left out");
     if (found.usage) deltas.push_back(Event::make_usage(found.usage, std::move(found.usage_raw)));
     out.usage = std::move(found.usage);
     out.error = std::move(found.error);
@@ -120,8 +122,9 @@ class JsonParser final : public OutputParser {
 
 }  // namespace
 
-std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec, std::size_t max_bytes) {
-  return std::make_unique<JsonParser>(spec, max_bytes);
+std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec, std::size_t max_bytes,
+                                               const ParserContext& context) {
+  return std::make_unique<JsonParser>(spec, max_bytes, context);
 }
 
 }  // namespace drover::parsers

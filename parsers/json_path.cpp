@@ -31,7 +31,7 @@ const nlohmann::json* element(const nlohmann::json& array, std::int64_t index) {
 
 }  // namespace
 
-std::optional<JsonPath> JsonPath::compile(std::string_view path) {
+std::optional<JsonPath> JsonPath::compile(std::string_view path, const ParserContext& context) {
   JsonPath compiled;
   std::size_t i = 0;
   const std::size_t n = path.size();
@@ -58,13 +58,19 @@ std::optional<JsonPath> JsonPath::compile(std::string_view path) {
         }
         if (!closed || i >= n || path[i] != ']') return std::nullopt;
         ++i;
-        compiled.steps_.push_back({std::move(key), std::nullopt});
+        compiled.steps_.push_back({Step::Kind::key, std::move(key), 0});
       } else {
         const std::size_t close = path.find(']', i);
         if (close == std::string_view::npos) return std::nullopt;
-        auto index = parse_index(path.substr(i, close - i), /*allow_sign=*/true);
-        if (!index) return std::nullopt;
-        compiled.steps_.push_back({std::string(), index});
+        const std::string_view inside = path.substr(i, close - i);
+        if (inside == "*") {
+          compiled.steps_.push_back({Step::Kind::any, std::string(), 0});
+          compiled.fans_out_ = true;
+        } else {
+          auto index = parse_index(inside, /*allow_sign=*/true);
+          if (!index) return std::nullopt;
+          compiled.steps_.push_back({Step::Kind::index, std::string(), *index});
+        }
         i = close + 1;
       }
     } else if (c == '.') {
@@ -76,7 +82,20 @@ std::optional<JsonPath> JsonPath::compile(std::string_view path) {
       if (!expect_key && !compiled.steps_.empty()) return std::nullopt;  // `a[0]b`
       std::size_t end = i;
       while (end < n && path[end] != '.' && path[end] != '[') ++end;
-      compiled.steps_.push_back({std::string(path.substr(i, end - i)), std::nullopt});
+      const std::string_view segment = path.substr(i, end - i);
+      if (segment == "*") {
+        compiled.steps_.push_back({Step::Kind::any, std::string(), 0});
+        compiled.fans_out_ = true;
+      } else if (segment == "{model}") {
+        // A model name is one key whatever it holds (gemini-2.5-pro has a dot).
+        if (!context.model || context.model->empty()) compiled.never_matches_ = true;
+        compiled.steps_.push_back({Step::Kind::key, context.model.value_or(""), 0});
+      } else if (segment.find_first_of("*{}") != std::string_view::npos) {
+        // No globs and no other placeholders: quote such a key (`a["x*"]`).
+        return std::nullopt;
+      } else {
+        compiled.steps_.push_back({Step::Kind::key, std::string(segment), 0});
+      }
       i = end;
     }
     expect_key = false;
@@ -85,12 +104,56 @@ std::optional<JsonPath> JsonPath::compile(std::string_view path) {
   return compiled;
 }
 
+std::vector<const nlohmann::json*> JsonPath::eval_all(const nlohmann::json& doc) const {
+  std::vector<const nlohmann::json*> current;
+  if (never_matches_) return current;
+  current.push_back(&doc);
+  std::vector<const nlohmann::json*> next;
+  for (const Step& step : steps_) {
+    next.clear();
+    for (const nlohmann::json* value : current) {
+      if (next.size() >= kMaxPathMatches) break;
+      switch (step.kind) {
+        case Step::Kind::any:
+          if (value->is_object() || value->is_array())
+            for (const nlohmann::json& child : *value) {
+              if (next.size() >= kMaxPathMatches) break;
+              next.push_back(&child);
+            }
+          break;
+        case Step::Kind::index:
+          if (value->is_array())
+            if (const nlohmann::json* e = element(*value, step.index)) next.push_back(e);
+          break;
+        case Step::Kind::key:
+          if (value->is_object()) {
+            auto it = value->find(step.key);
+            if (it != value->end()) next.push_back(&*it);
+          } else if (value->is_array()) {
+            // `items.0` reads like `items[0]`; only plain digits, never a sign.
+            if (auto index = parse_index(step.key, /*allow_sign=*/false))
+              if (const nlohmann::json* e = element(*value, *index)) next.push_back(e);
+          }
+          break;
+      }
+    }
+    current.swap(next);
+    if (current.empty()) break;
+  }
+  return current;
+}
+
 const nlohmann::json* JsonPath::eval(const nlohmann::json& doc) const {
+  if (never_matches_) return nullptr;
+  if (fans_out_) {
+    auto all = eval_all(doc);
+    return all.empty() ? nullptr : all.front();
+  }
   const nlohmann::json* current = &doc;
   for (const Step& step : steps_) {
-    if (step.index) {
+    if (step.kind == Step::Kind::index) {
       if (!current->is_array()) return nullptr;
-      current = element(*current, *step.index);
+      current = element(*current, step.index);
     } else if (current->is_object()) {
       auto it = current->find(step.key);
       if (it == current->end()) return nullptr;

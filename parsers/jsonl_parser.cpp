@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "parsers/json_limits.h"
 #include "parsers/line_splitter.h"
@@ -14,6 +15,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxLineWarnings = 5;
+// A harness may warn on every line; its warnings past these are only counted.
+constexpr std::size_t kMaxHarnessWarnings = 20;
 constexpr std::size_t kLineExcerptChars = 80;
 
 bool is_blank(std::string_view s) {
@@ -22,26 +25,13 @@ bool is_blank(std::string_view s) {
   return true;
 }
 
-/// Usage::add without signed overflow: false (and nothing added) when a sum would not fit.
-bool add_checked(Usage& into, const Usage& from) {
-  const auto fits = [](const std::optional<std::int64_t>& a, const std::optional<std::int64_t>& b) {
-    return !a || !b || *a <= std::numeric_limits<std::int64_t>::max() - *b;
-  };
-  if (!fits(into.input_tokens, from.input_tokens) || !fits(into.output_tokens, from.output_tokens) ||
-      !fits(into.total_tokens, from.total_tokens) ||
-      !fits(into.cache_read_tokens, from.cache_read_tokens) ||
-      !fits(into.cache_write_tokens, from.cache_write_tokens) ||
-      !fits(into.reasoning_tokens, from.reasoning_tokens) ||
-      into.calls > std::numeric_limits<std::int64_t>::max() - from.calls)
-    return false;
-  into.add(from);
-  return true;
-}
-
 class JsonlParser final : public OutputParser {
  public:
-  JsonlParser(const ParserSpec& spec, std::size_t max_bytes)
-      : selectors_(spec), max_bytes_(std::max<std::size_t>(max_bytes, 1)), splitter_(max_bytes_) {
+  JsonlParser(const ParserSpec& spec, std::size_t max_bytes, const ParserContext& context)
+      : selectors_(spec, context),
+        max_bytes_(std::max<std::size_t>(max_bytes, 1)),
+        splitter_(max_bytes_),
+        activity_by_line_(spec.progress.has_value() && !spec.progress_resets_idle) {
     out_.warnings = selectors_.problems();
   }
 
@@ -50,6 +40,11 @@ class JsonlParser final : public OutputParser {
     splitter_.feed(chunk, [&](std::string_view line, bool too_long) {
       process_line(line, too_long, deltas);
     });
+  }
+
+  bool take_activity() override {
+    if (!activity_by_line_) return true;
+    return std::exchange(activity_, false);
   }
 
   ParsedOutput finish(std::vector<Event>& deltas) override {
@@ -66,6 +61,13 @@ class JsonlParser final : public OutputParser {
         out_.warnings.push_back("the answer exceeded " + std::to_string(max_bytes_) +
                                 " bytes (maxOutputBytes); only its last " +
                                 std::to_string(out_.text.size()) + " bytes were kept");
+      if (harness_warnings_ > kMaxHarnessWarnings)
+        out_.warnings.push_back(std::to_string(harness_warnings_ - kMaxHarnessWarnings) +
+                                " more harness warnings left out (" +
+                                std::to_string(harness_warnings_) + " in all)");
+      if (usage_overflow_)
+        out_.warnings.push_back("the usage selected on a stdout line is too large to add up; "
+                                "some of it was left out");
       if (bad_lines_ > kMaxLineWarnings)
         out_.warnings.push_back("skipped " + std::to_string(bad_lines_ - kMaxLineWarnings) +
                                 " more non-JSON stdout lines (" + std::to_string(bad_lines_) +
@@ -77,6 +79,8 @@ class JsonlParser final : public OutputParser {
  private:
   void process_line(std::string_view line, bool too_long, std::vector<Event>& deltas) {
     ++line_number_;
+    // Anything but a progress line shows the harness at work; restored below for one.
+    const bool previous_activity = std::exchange(activity_, true);
     if (too_long) {
       refuse("stdout line " + std::to_string(line_number_) + " is longer than " +
              std::to_string(max_bytes_) + " bytes (maxOutputBytes); skipped");
@@ -103,6 +107,19 @@ class JsonlParser final : public OutputParser {
     if (found.text_not_string && ++text_not_string_lines_ <= kMaxLineWarnings)
       out_.warnings.push_back("stdout line " + std::to_string(line_number_) +
                               ": the selected text is not a string; ignored");
+    if (found.progress && !found.text) activity_ = previous_activity;
+    if (found.warning) {
+      if (++harness_warnings_ <= kMaxHarnessWarnings) {
+        out_.warnings.push_back(*found.warning);
+        deltas.push_back(Event::make_text(Event::Kind::warning, std::move(*found.warning)));
+      }
+    }
+    if (found.progress) {
+      Event event = Event::make_text(Event::Kind::progress, std::move(*found.progress));
+      event.raw = doc;
+      deltas.push_back(std::move(event));
+    }
+    if (found.usage_overflow) usage_overflow_ = true;
     if (found.text) {
       if (append_keeping_tail(out_.text, *found.text, max_bytes_)) text_dropped_ = true;
       Event event;
@@ -116,7 +133,7 @@ class JsonlParser final : public OutputParser {
       deltas.push_back(Event::make_usage(found.usage, std::move(found.usage_raw)));
       if (!out_.usage) {
         out_.usage = std::move(found.usage);
-      } else if (!add_checked(*out_.usage, *found.usage)) {
+      } else if (!add_usage_checked(*out_.usage, *found.usage)) {
         out_.warnings.push_back("stdout line " + std::to_string(line_number_) +
                                 " reports usage too large to add; ignored");
       }
@@ -143,13 +160,18 @@ class JsonlParser final : public OutputParser {
   std::size_t text_not_string_lines_ = 0;
   std::size_t line_number_ = 0;
   std::size_t bad_lines_ = 0;
+  std::size_t harness_warnings_ = 0;
+  bool usage_overflow_ = false;
+  const bool activity_by_line_;  // progress lines do not count as activity
+  bool activity_ = false;        // since the last take_activity()
   bool finished_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec, std::size_t max_bytes) {
-  return std::make_unique<JsonlParser>(spec, max_bytes);
+std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec, std::size_t max_bytes,
+                                                const ParserContext& context) {
+  return std::make_unique<JsonlParser>(spec, max_bytes, context);
 }
 
 }  // namespace drover::parsers

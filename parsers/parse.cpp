@@ -11,9 +11,10 @@ struct HarnessOutputParser::Impl {
   bool finished = false;
 };
 
-HarnessOutputParser::HarnessOutputParser(const ParserSpec& spec, std::size_t max_bytes)
+HarnessOutputParser::HarnessOutputParser(const ParserSpec& spec, std::size_t max_bytes,
+                                         const ParserContext& context)
     : impl_(std::make_unique<Impl>()) {
-  impl_->parser = parsers::make_parser(spec, max_bytes);
+  impl_->parser = parsers::make_parser(spec, max_bytes, context);
 }
 
 HarnessOutputParser::~HarnessOutputParser() = default;

@@ -13,9 +13,11 @@ namespace drover::parsers {
 std::unique_ptr<OutputParser> make_text_parser(const ParserSpec& spec, std::size_t max_bytes);
 
 /// One JSON object (a warning line before it is tolerated); everything happens at finish().
-std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec, std::size_t max_bytes);
+std::unique_ptr<OutputParser> make_json_parser(const ParserSpec& spec, std::size_t max_bytes,
+                                               const ParserContext& context);
 
 /// One JSON value per line; each complete line is applied to the selectors as it arrives.
-std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec, std::size_t max_bytes);
+std::unique_ptr<OutputParser> make_jsonl_parser(const ParserSpec& spec, std::size_t max_bytes,
+                                                const ParserContext& context);
 
 }  // namespace drover::parsers

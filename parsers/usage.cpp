@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 
 #include "parsers/output_parser.h"
 
@@ -85,25 +86,47 @@ class UsageScopes {
 
 }  // namespace
 
+bool add_usage_checked(Usage& into, const Usage& from) {
+  const auto fits = [](const std::optional<std::int64_t>& a, const std::optional<std::int64_t>& b) {
+    return !a || !b || *a <= std::numeric_limits<std::int64_t>::max() - *b;
+  };
+  if (!fits(into.input_tokens, from.input_tokens) || !fits(into.output_tokens, from.output_tokens) ||
+      !fits(into.total_tokens, from.total_tokens) ||
+      !fits(into.cache_read_tokens, from.cache_read_tokens) ||
+      !fits(into.cache_write_tokens, from.cache_write_tokens) ||
+      !fits(into.reasoning_tokens, from.reasoning_tokens) ||
+      into.calls > std::numeric_limits<std::int64_t>::max() - from.calls)
+    return false;
+  into.add(from);
+  return true;
+}
+
 std::optional<Usage> normalize_usage(const json& value) {
   if (!value.is_object()) return std::nullopt;
   const UsageScopes scopes(value);
 
+  // Spellings in order of preference; the first present in the first scope wins. README
+  // "Parsers" lists them: keep the two in step.
   Usage usage;
-  usage.input_tokens =
-      scopes.count({"input_tokens", "prompt_tokens", "inputTokens", "promptTokenCount", "input"});
-  usage.output_tokens = scopes.count(
-      {"output_tokens", "completion_tokens", "outputTokens", "candidatesTokenCount", "output"});
+  usage.input_tokens = scopes.count({"input_tokens", "prompt_tokens", "inputTokens",
+                                     "promptTokens", "promptTokenCount", "input", "prompt"});
+  usage.output_tokens =
+      scopes.count({"output_tokens", "completion_tokens", "outputTokens", "completionTokens",
+                    "candidatesTokenCount", "output", "completion", "candidates"});
   // opencode reports `tokens.total`; "total" is only read as a count, never as a cost.
   usage.total_tokens = scopes.count({"total_tokens", "totalTokens", "totalTokenCount", "total"});
-  usage.cache_read_tokens =
-      scopes.count({"cache_read_input_tokens", "cached_input_tokens", "cacheRead",
-                    "cachedContentTokenCount", "prompt_tokens_details.cached_tokens",
-                    "input_tokens_details.cached_tokens", "cache.read"});
+  usage.cache_read_tokens = scopes.count(
+      {"cache_read_input_tokens", "cached_input_tokens", "cache_read_tokens", "cacheReadInputTokens",
+       "cacheReadTokens", "cachedInputTokens", "cacheRead", "cachedContentTokenCount",
+       "cached_tokens", "cachedTokens", "cached", "prompt_tokens_details.cached_tokens",
+       "input_tokens_details.cached_tokens", "cache.read"});
   usage.cache_write_tokens =
-      scopes.count({"cache_creation_input_tokens", "cacheWrite", "cache.write"});
+      scopes.count({"cache_creation_input_tokens", "cache_write_tokens", "cache_creation_tokens",
+                    "cacheCreationInputTokens", "cacheWriteTokens", "cacheCreationTokens",
+                    "cacheWrite", "cache.write"});
   usage.reasoning_tokens = scopes.count(
-      {"reasoning_tokens", "reasoning_output_tokens", "reasoning", "thoughtsTokenCount",
+      {"reasoning_tokens", "reasoning_output_tokens", "reasoningTokens", "thoughts_tokens",
+       "thoughtsTokenCount", "thoughtsTokens", "reasoning", "thoughts",
        "completion_tokens_details.reasoning_tokens", "output_tokens_details.reasoning_tokens"});
   usage.cost_usd =
       scopes.cost({"cost", "cost_usd", "costUsd", "costUSD", "total_cost_usd", "total_cost"});

@@ -35,7 +35,9 @@ class HarnessOutputParser {
   /// `max_bytes` bounds what the parser holds (a route's maxOutputBytes): text keeps the last
   /// `max_bytes` of the answer with a warning; a json document or jsonl line longer than that,
   /// or JSON nested too deep, becomes the result's `error`, naming the limit.
-  explicit HarnessOutputParser(const ParserSpec& spec, std::size_t max_bytes = std::size_t{16} << 20);
+  /// `context`: the values of placeholders in selector paths (`{model}`: the run's model).
+  explicit HarnessOutputParser(const ParserSpec& spec, std::size_t max_bytes = std::size_t{16} << 20,
+                               const ParserContext& context = {});
   ~HarnessOutputParser();
   HarnessOutputParser(const HarnessOutputParser&) = delete;
   HarnessOutputParser& operator=(const HarnessOutputParser&) = delete;

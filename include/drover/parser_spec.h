@@ -13,7 +13,8 @@
 namespace drover {
 
 /// Picks a value out of a JSON document: `path` is dotted with array indices
-/// (`result.items[0].text`, `content[-1]` counts from the end). In jsonl parsers a line only
+/// (`result.items[0].text`, `content[-1]` counts from the end), `*` for any member or element and
+/// `{model}` for the member named like the run's model (parsers/json_path.h). A document only
 /// matches when `where_path` (if set) equals `where_equals`.
 struct Selector {
   std::string path;
@@ -34,6 +35,19 @@ struct ParserSpec {
   std::optional<Selector> session_id;
   std::optional<Selector> stop_reason;
   std::optional<Selector> model;
+  // jsonl only: a matching line is a harness warning (Result::warnings and a warning event) or
+  // a progress notice (a progress event, e.g. "retrying after a 429 in 30 s").
+  std::optional<Selector> warning;
+  std::optional<Selector> progress;
+  /// progressResetsIdle: a progress line counts as activity for the idle watchdog. Off by
+  /// default: a harness retrying a rate limit for minutes must not look alive forever.
+  bool progress_resets_idle = false;
+};
+
+/// What a parser knows of the run it parses: the values of the placeholders in selector paths.
+struct ParserContext {
+  /// `{model}` in a path: the run's model; without one such a path matches nothing.
+  std::optional<std::string> model;
 };
 
 namespace parsers {

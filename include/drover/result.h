@@ -208,15 +208,17 @@ struct PlanEntry {
 /// Events streamed while a request runs, in order. The last one a consumer sees is the Result.
 /// The same kinds and fields whichever transport answers (print mode, ACP, API).
 struct Event {
-  enum class Kind { delta, thinking, tool, permission, usage, warning, plan };
+  /// progress: a harness's notice that it is still at work (a retry after a rate limit, a
+  /// step starting): `text` says what, `raw` is the harness's line. Never part of the answer.
+  enum class Kind { delta, thinking, tool, permission, usage, warning, plan, progress };
   Kind kind = Kind::delta;
-  std::string text;                           ///< delta / thinking text, warning message
+  std::string text;                           ///< delta / thinking text, warning / progress message
   std::optional<ToolCall> tool;               ///< tool
   std::optional<PermissionEvent> permission;  ///< permission
   std::optional<Usage> usage;  ///< usage: normalized; absent when nothing in the report was
   /// plan: the agent's whole plan as it stands (each plan event replaces the one before).
   std::vector<PlanEntry> plan;
-  /// tool / permission / usage / plan: the agent's or provider's JSON the event was read from
+  /// tool / permission / usage / plan / progress: the agent's or provider's JSON the event was read from
   /// (null when there was none). Never interpreted by drover beyond the fields above.
   nlohmann::json raw;
 
@@ -268,7 +270,7 @@ nlohmann::json to_json(const ToolCall& call);
 nlohmann::json to_json(const PermissionDecision& decision);
 nlohmann::json to_json(const PermissionEvent& permission);
 /// `--output jsonl` event lines (README "Commands"): delta/thinking `{"type","text"}`, warning
-/// `{"type","message"}`; tool, permission and usage `{"type", <type>: {...}, "raw"}`; plan
+/// `{"type","message"}`, progress `{"type","message","raw"}`; tool, permission and usage `{"type", <type>: {...}, "raw"}`; plan
 /// `{"type":"plan", "plan": {"entries": [{content, priority, status}]}, "raw"}`.
 nlohmann::json to_json(const Event& event);
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <string_view>
 
+#include "parsers/json_path.h"
 #include "src/config/args_template.h"
 #include "src/config/sections.h"
 
@@ -17,6 +18,18 @@ constexpr std::array<std::pair<const char*, const char*>, 6> kSelectors{{
     {"stopReason", "stopReasonPath"},
     {"model", "modelPath"},
 }};
+
+// jsonl only: lines that are the harness's warnings and progress notices.
+constexpr std::array<const char*, 2> kNoticeSelectors{"warning", "progress"};
+
+// A path string of a selector: a config error naming `path` when select_path could not read it.
+bool valid_selector_path(Ctx& ctx, const std::string& path, const std::string& value) {
+  if (parsers::JsonPath::compile(value)) return true;
+  ctx.error(path, "malformed path \"" + value +
+                      "\" (dotted keys, [n] indices, * for any key or index, {model} for the "
+                      "run's model, [\"quoted\"] for other keys)");
+  return false;
+}
 
 // A selector path may be empty: it then selects the whole document (or line), e.g. a usage
 // object at the top level. The where filter applies in json parsers too (the one document must
@@ -32,14 +45,14 @@ std::optional<Selector> parse_selector(Ctx& ctx, const ojson& parser, const std:
   }
   if (long_it != parser.end()) {
     auto p = ctx.string_member(parser, path, path_name, false, false);
-    if (!p) return std::nullopt;
+    if (!p || !valid_selector_path(ctx, child(path, path_name), *p)) return std::nullopt;
     return Selector{*p, {}, std::nullopt};
   }
   if (short_it == parser.end()) return std::nullopt;
   const std::string spath = child(path, name);
   if (short_it->is_string()) {
     auto p = ctx.string_member(parser, path, name, false, false);
-    if (!p) return std::nullopt;
+    if (!p || !valid_selector_path(ctx, spath, *p)) return std::nullopt;
     return Selector{*p, {}, std::nullopt};
   }
   if (!short_it->is_object()) {
@@ -54,6 +67,7 @@ std::optional<Selector> parse_selector(Ctx& ctx, const ojson& parser, const std:
     sel.path = *p;
   else
     ok = false;
+  if (ok && !valid_selector_path(ctx, child(spath, "path"), sel.path)) ok = false;
   const bool has_where_path = obj.contains("wherePath");
   const bool has_where_equals = obj.contains("whereEquals");
   if (has_where_path || has_where_equals) {
@@ -63,10 +77,12 @@ std::optional<Selector> parse_selector(Ctx& ctx, const ojson& parser, const std:
       ctx.error(spath, "whereEquals needs wherePath (the field to compare)");
       ok = false;
     }
-    if (auto wp = ctx.string_member(obj, spath, "wherePath", false, true))
+    if (auto wp = ctx.string_member(obj, spath, "wherePath", false, true)) {
       sel.where_path = *wp;
-    else if (has_where_path)
+      if (!valid_selector_path(ctx, child(spath, "wherePath"), *wp)) ok = false;
+    } else if (has_where_path) {
       ok = false;
+    }
     if (has_where_equals) sel.where_equals = nlohmann::json(obj.at("whereEquals"));
   }
   if (!ok) return std::nullopt;
@@ -83,6 +99,8 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
     selector_keys.push_back(n);
     selector_keys.push_back(p);
   }
+  std::vector<std::string_view> jsonl_keys(kNoticeSelectors.begin(), kNoticeSelectors.end());
+  jsonl_keys.push_back("progressResetsIdle");
   const auto kind = ctx.string_member(v, path, "kind", true, false);
   if (!kind) return spec;
   if (*kind == "text") {
@@ -90,9 +108,13 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
     for (auto k : selector_keys)
       if (v.contains(std::string(k)))
         ctx.error(child(path, k), "only valid in json and jsonl parsers, this one is \"text\"");
+    for (auto k : jsonl_keys)
+      if (v.contains(std::string(k)))
+        ctx.error(child(path, k), "only valid in jsonl parsers, this one is \"text\"");
     // Selector keys were reported above with a better message than "unknown key".
     std::vector<std::string_view> known{"kind", "trim", "stripAnsi"};
     known.insert(known.end(), selector_keys.begin(), selector_keys.end());
+    known.insert(known.end(), jsonl_keys.begin(), jsonl_keys.end());
     ctx.check_keys(v, path, known);
     if (auto b = ctx.bool_member(v, path, "trim")) spec.trim = *b;
     if (auto b = ctx.bool_member(v, path, "stripAnsi")) spec.strip_ansi = *b;
@@ -107,13 +129,29 @@ ParserSpec parse_parser(Ctx& ctx, const ojson& v, const std::string& path, bool 
   for (const char* k : {"trim", "stripAnsi"})
     if (v.contains(k))
       ctx.error(child(path, k), "only valid in text parsers, this one is \"" + *kind + "\"");
+  if (!jsonl)
+    for (auto k : jsonl_keys)
+      if (v.contains(std::string(k)))
+        ctx.error(child(path, k), "only valid in jsonl parsers, this one is \"json\"");
   std::vector<std::string_view> known{"kind", "trim", "stripAnsi"};  // trim: reported above
   known.insert(known.end(), selector_keys.begin(), selector_keys.end());
+  known.insert(known.end(), jsonl_keys.begin(), jsonl_keys.end());
   ctx.check_keys(v, path, known);
   std::optional<Selector>* targets[] = {&spec.text,       &spec.usage,       &spec.error,
                                         &spec.session_id, &spec.stop_reason, &spec.model};
   for (size_t i = 0; i < kSelectors.size(); ++i)
     *targets[i] = parse_selector(ctx, v, path, kSelectors[i].first, kSelectors[i].second);
+  if (jsonl) {
+    // Short form only (a path string or {path, wherePath, whereEquals}): no *Path spelling.
+    spec.warning = parse_selector(ctx, v, path, "warning", "warningPath");
+    spec.progress = parse_selector(ctx, v, path, "progress", "progressPath");
+    if (auto b = ctx.bool_member(v, path, "progressResetsIdle")) {
+      spec.progress_resets_idle = *b;
+      if (!v.contains("progress"))
+        ctx.error(child(path, "progressResetsIdle"),
+                  "needs \"progress\" (the selector of the progress lines it is about)");
+    }
+  }
   // Without a text selector a structured parser has no answer to return.
   if (!answer_in_file && !v.contains("text") && !v.contains("textPath") &&
       !ctx.suggested.count(child(path, "text")) &&

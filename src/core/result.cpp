@@ -113,6 +113,7 @@ std::string_view to_string(Event::Kind kind) noexcept {
     case Event::Kind::usage: return "usage";
     case Event::Kind::warning: return "warning";
     case Event::Kind::plan: return "plan";
+    case Event::Kind::progress: return "progress";
   }
   return "delta";
 }
@@ -238,6 +239,10 @@ nlohmann::json to_json(const Event& e) {
       break;
     case Event::Kind::warning:
       j["message"] = e.text;
+      break;
+    case Event::Kind::progress:
+      j["message"] = e.text;
+      j["raw"] = e.raw;
       break;
     case Event::Kind::tool:
       j["tool"] = e.tool ? to_json(*e.tool) : to_json(ToolCall{});

@@ -234,9 +234,16 @@ Process* Process::start(Loop& loop, SpawnOptions options, ProcessCallbacks callb
   if (wd.total_timeout_ms) self->arm(self->total_timer_, *wd.total_timeout_ms);
   if (wd.start_timeout_ms)
     self->arm(self->start_timer_, *wd.start_timeout_ms);
-  else if (wd.idle_timeout_ms)
+  else if (wd.idle_timeout_ms) {
     self->arm(self->idle_timer_, *wd.idle_timeout_ms);
+    self->idle_started_ = true;
+  }
   return self;
+}
+
+void Process::note_activity() {
+  if (exited_ || stopping_ || !idle_started_ || !options_.watchdog.idle_timeout_ms) return;
+  arm(idle_timer_, *options_.watchdog.idle_timeout_ms);
 }
 
 double Process::elapsed_ms() const noexcept {
@@ -283,8 +290,12 @@ void Process::handle_output(Pipe& pipe, std::string_view chunk) {
     info_.first_byte_ms = elapsed_ms();
     uv_timer_stop(&start_timer_);
   }
-  if (!exited_ && options_.watchdog.idle_timeout_ms)
-    arm(idle_timer_, *options_.watchdog.idle_timeout_ms);
+  if (!exited_ && options_.watchdog.idle_timeout_ms) {
+    // Left to the owner, stdout only starts the idle watchdog (after the start timeout).
+    const bool owner_decides = pipe.is_stdout && options_.stdout_activity_by_owner;
+    if (!owner_decides || !idle_started_) arm(idle_timer_, *options_.watchdog.idle_timeout_ms);
+    idle_started_ = true;
+  }
 
   (pipe.is_stdout ? info_.stdout_bytes : info_.stderr_bytes) += chunk.size();
 

@@ -43,6 +43,10 @@ struct SpawnOptions {
   /// After the run, SIGKILL whatever is left in the child's process group (daemons and
   /// grandchildren the harness left behind).
   bool kill_leftovers = true;
+  /// stdout bytes do not re-arm the idle watchdog: the owner calls Process::note_activity() for
+  /// the output that shows the child at work (print mode: not a harness's progress notices).
+  /// The first byte still arms it when the start timeout ends; stderr re-arms it as before.
+  bool stdout_activity_by_owner = false;
 };
 
 /// Everything known once a process run is over.
@@ -82,6 +86,9 @@ class Process {
   void stop(StopCause cause);
   /// SIGKILL to the whole group now.
   void kill();
+  /// Re-arms the idle watchdog, as output does (SpawnOptions::stdout_activity_by_owner). Does
+  /// nothing once the child has exited or before the idle watchdog runs.
+  void note_activity();
 
   /// Queues `data` for the child's stdin (interactive_stdin). Writes go out in order; false when
   /// stdin is closed or a write already failed (the child closed its end: a warning says so).
@@ -167,6 +174,7 @@ class Process {
   uint64_t spawned_at_ = 0;  ///< uv_hrtime()
   bool exited_ = false;
   bool stopping_ = false;
+  bool idle_started_ = false;  ///< the idle watchdog was armed once (start timeout over)
   bool finishing_ = false;
   bool got_rusage_ = false;
   struct rusage rusage_{};

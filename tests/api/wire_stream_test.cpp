@@ -98,6 +98,8 @@ std::vector<Event::Kind> kinds(const std::vector<Event>& events) {
         return ::testing::AssertionFailure() << "a permission event from an API stream";
       case Event::Kind::plan:
         return ::testing::AssertionFailure() << "a plan event from an API stream";
+      case Event::Kind::progress:
+        return ::testing::AssertionFailure() << "a progress event from an API stream";
       case Event::Kind::warning: break;
     }
   }

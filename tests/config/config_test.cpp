@@ -618,6 +618,82 @@ TEST(ConfigErrors, ParserOptionsOfTheWrongKind) {
           "\"json\"");
 }
 
+TEST(ConfigParse, WarningAndProgressSelectors) {
+  const Config c = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl",
+      "text": "t", "warning": {"path": "message", "wherePath": "type", "whereEquals": "warning"},
+      "progress": {"path": "", "wherePath": "type", "whereEquals": "retry"},
+      "progressResetsIdle": true}})"));
+  const ParserSpec& p = c.providers[0].accounts[0].transport.cli().parser;
+  ASSERT_TRUE(p.warning && p.progress);
+  EXPECT_EQ(p.warning->path, "message");
+  EXPECT_EQ(p.warning->where_equals, nlohmann::json("warning"));
+  EXPECT_EQ(p.progress->path, "");
+  EXPECT_EQ(p.progress->where_path, "type");
+  EXPECT_TRUE(p.progress_resets_idle);
+
+  // A path string alone; progress does not reset the idle watchdog unless said.
+  const Config plain = parse_ok(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl", "text": "t", "progress": "notice"}})"));
+  const ParserSpec& q = plain.providers[0].accounts[0].transport.cli().parser;
+  ASSERT_TRUE(q.progress);
+  EXPECT_EQ(q.progress->path, "notice");
+  EXPECT_FALSE(q.warning.has_value());
+  EXPECT_FALSE(q.progress_resets_idle);
+}
+
+TEST(ConfigErrors, WarningAndProgressSelectorProblems) {
+  const std::string p = std::string(kCli) + ".parser";
+  const std::string msg = parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl",
+      "text": "t", "warning": 7, "progress": {"path": "p", "whereEquals": 1},
+      "progressResetsIdle": "yes"}})"));
+  EXPECT_THAT(msg, HasSubstr(p + ".warning: expected a path string or an object {path, wherePath, "
+                                 "whereEquals}, got 7"));
+  EXPECT_THAT(msg, HasSubstr(p + ".progress: whereEquals needs wherePath"));
+  EXPECT_THAT(msg, HasSubstr(p + ".progressResetsIdle: expected true or false, got \"yes\""));
+
+  EXPECT_EQ(parse_error(with_cli(
+                R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl", "text": "t", "progressResetsIdle": false}})")),
+            p + ".progressResetsIdle: needs \"progress\" (the selector of the progress lines it is "
+                "about)");
+  EXPECT_THAT(parse_error(with_cli(
+                  R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl", "text": "t", "progres": "x"}})")),
+              HasSubstr(p + ".progres: unknown key (did you mean \"progress\"?)"));
+
+  // Lines exist only in jsonl output.
+  const std::string json_msg = parse_error(with_cli(
+      R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json", "text": "t", "warning": "w", "progress": "p", "progressResetsIdle": true}})"));
+  for (const char* key : {"warning", "progress", "progressResetsIdle"})
+    EXPECT_THAT(json_msg, HasSubstr(p + "." + key + ": only valid in jsonl parsers, this one is \"json\""));
+  EXPECT_EQ(count_lines(json_msg), 3u) << json_msg;
+  EXPECT_EQ(parse_error(with_cli(
+                R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "text", "progress": "p"}})")),
+            p + ".progress: only valid in jsonl parsers, this one is \"text\"");
+}
+
+TEST(ConfigParse, WildcardAndModelPaths) {
+  const Config c = parse_ok(with_cli(R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "json",
+      "text": "response", "usage": "stats.models.*.tokens", "model": "stats.models.{model}.name",
+      "error": {"path": "errors[*]", "wherePath": "flags[*]", "whereEquals": "fatal"}}})"));
+  const ParserSpec& p = c.providers[0].accounts[0].transport.cli().parser;
+  ASSERT_TRUE(p.usage && p.model && p.error);
+  EXPECT_EQ(p.usage->path, "stats.models.*.tokens");
+  EXPECT_EQ(p.model->path, "stats.models.{model}.name");
+  EXPECT_EQ(p.error->where_path, "flags[*]");
+}
+
+TEST(ConfigErrors, MalformedSelectorPathsNameTheirPath) {
+  const std::string p = std::string(kCli) + ".parser";
+  const std::string msg = parse_error(with_cli(R"({"argsTemplate": ["{prompt}"], "parser": {"kind": "jsonl",
+      "text": "a..b", "usagePath": "u*", "error": {"path": "e", "wherePath": "{foo}"},
+      "model": {"path": "m["}, "warning": "w.{modl}"}})"));
+  EXPECT_THAT(msg, HasSubstr(p + ".text: malformed path \"a..b\""));
+  EXPECT_THAT(msg, HasSubstr(p + ".usagePath: malformed path \"u*\""));
+  EXPECT_THAT(msg, HasSubstr(p + ".error.wherePath: malformed path \"{foo}\""));
+  EXPECT_THAT(msg, HasSubstr(p + ".model.path: malformed path \"m[\""));
+  EXPECT_THAT(msg, HasSubstr(p + ".warning: malformed path \"w.{modl}\""));
+  EXPECT_EQ(count_lines(msg), 5u) << msg;
+}
+
 // ---- numbers, env, cwd --------------------------------------------------------------------------
 
 TEST(ConfigParse, WatchdogSecondsBecomeMilliseconds) {

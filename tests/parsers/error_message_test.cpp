@@ -56,6 +56,69 @@ TEST(UnwrapErrorMessage, PrefixWithUnparsableOrMessagelessJsonStaysAsIs) {
   EXPECT_EQ(unwrap_error_message(json(R"(API Error: 500 {"code":500})")), R"(API Error: 500 {"code":500})");
 }
 
+TEST(UnwrapErrorMessage, BracketedErrorsAreUnwrapped) {
+  EXPECT_EQ(unwrap_error_message(json(R"([API Error: {"error":{"message":"bad key"}}])")),
+            "API Error: bad key");
+  EXPECT_EQ(unwrap(R"({"error":{"message":"[API Error: {\"error\":{\"message\":\"bad key\"}}]"}})"),
+            "API Error: bad key");
+  // Gemini CLI: plain text in the brackets, advice on the next line.
+  EXPECT_EQ(unwrap_error_message(json("[API Error: Rate limit reached (scripted)]\nPlease wait")),
+            "API Error: Rate limit reached (scripted)\nPlease wait");
+  // A bracket inside the JSON does not close the wrapper.
+  EXPECT_EQ(unwrap_error_message(json("[Error: {\"error\":{\"message\":\"x]y\"}}]\nretry later")),
+            "Error: x]y\nretry later");
+  // The message may itself be a status followed by JSON.
+  EXPECT_EQ(unwrap_error_message(json(R"([API Error: 429 {"error":{"message":"slow down"}}])")),
+            "API Error: 429 slow down");
+}
+
+TEST(UnwrapErrorMessage, BracketsThatWrapNothingStayAsIs) {
+  EXPECT_EQ(unwrap_error_message(json("[]")), "[]");
+  EXPECT_EQ(unwrap_error_message(json("[unclosed")), "[unclosed");
+  EXPECT_EQ(unwrap_error_message(json("[ ] x")), "[ ] x");
+  // A tag at the start of a line is not a wrapper.
+  EXPECT_EQ(unwrap_error_message(json("[warn] disk full")), "[warn] disk full");
+}
+
+TEST(UnwrapErrorMessage, TextAfterTheJsonIsKept) {
+  EXPECT_EQ(unwrap_error_message(json(R"(API Error: 529 {"error":{"message":"Overloaded"}} (attempt 3))")),
+            "API Error: 529 Overloaded (attempt 3)");
+  EXPECT_EQ(unwrap_error_message(json(R"({"error":{"message":"reset"}}. Retrying)")),
+            "reset. Retrying");
+}
+
+TEST(StructuredError, TheLastLineThatSaysErrorWins) {
+  EXPECT_EQ(structured_error("{\"type\":\"init\"}\n"
+                             "{\"type\":\"error\",\"message\":\"first\"}\n"
+                             "{\"type\":\"result\",\"status\":\"error\",\"error\":{\"message\":\"last\"}}\n"
+                             "not json\n"),
+            "last");
+  EXPECT_EQ(structured_error(R"({"type":"turn.failed","error":{"message":"exceeded retry limit"}})"),
+            "exceeded retry limit");
+  EXPECT_EQ(structured_error(R"({"level":"FATAL","msg":"x","message":"disk full"})"), "disk full");
+  EXPECT_EQ(structured_error(R"({"is_error":true,"result":"API Error: 500 {\"error\":{\"message\":\"boom\"}}"})"),
+            "API Error: 500 boom");
+  EXPECT_EQ(structured_error(R"({"error":true,"message":"flagged"})"), "flagged");
+  // A document over several lines counts as one.
+  EXPECT_EQ(structured_error("{\n  \"error\": {\"message\": \"pretty\"}\n}\n"), "pretty");
+}
+
+TEST(StructuredError, ObjectsThatDoNotSayErrorAreNotErrors) {
+  for (const char* out : {"", "plain text\n", R"({"type":"result","error":null,"message":"ok"})",
+                          R"({"type":"message","message":"an error happened to the hero"})",
+                          R"({"error":false,"result":"fine"})", R"({"error":"","status":"ok"})",
+                          R"({"status":"failed"})", "[1,2]\n", "{not json"})
+    EXPECT_FALSE(structured_error(out).has_value()) << out;
+}
+
+TEST(StructuredError, OnlyTheLastTwentyLinesAreRead) {
+  std::string out = R"({"type":"error","message":"old"})" "\n";
+  for (int i = 0; i < 20; ++i) out += "line\n";
+  EXPECT_FALSE(structured_error(out).has_value());
+  out += R"({"type":"error","message":"new"})";  // no newline at the end
+  EXPECT_EQ(structured_error(out), "new");
+}
+
 TEST(UnwrapErrorMessage, ThreeLevelsAreUnwrapped) {
   EXPECT_EQ(unwrap(R"({"error":{"error":{"error":{"message":"deep"}}}})"), "deep");
 }

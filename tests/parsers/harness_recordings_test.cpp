@@ -147,13 +147,14 @@ ParserSpec gemini_stream_json() {
   return spec;
 }
 
-/// gemini --output-format json: one object {session_id, response, stats, error?}.
-/// GAP: its usage sits only under stats.models.<model name>.tokens (a model name such as
-/// gemini-2.5-pro has dots, and is not known in advance): no path reaches it today.
+/// gemini --output-format json: one object {session_id, response, stats, error?}. Its usage
+/// sits only under stats.models.<model name>.tokens (prompt, candidates, cached, thoughts, ...):
+/// `*` sums it over every model the turn used.
 ParserSpec gemini_json() {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::json;
   spec.text = at("response");
+  spec.usage = at("stats.models.*.tokens");
   spec.error = at("error.message");
   spec.session_id = at("session_id");
   return spec;
@@ -296,7 +297,7 @@ std::vector<Case> cases() {
                    "MOCK: Say the word: tangerine")
                   .session(kUuid).with_model("gemini-2.5-pro"));
   c.push_back(make("gemini_json", "gemini/json.json", gemini_json(), "MOCK: Say the word: apricot")
-                  .no_usage().session(kUuid));
+                  .session(kUuid));
   // The prompt "--version" on stdin is a prompt, not gemini's option.
   c.push_back(make("gemini_dash_prompt", "gemini/dash-prompt.jsonl", gemini_stream_json(),
                    "MOCK: --version")
@@ -396,6 +397,44 @@ TEST(HarnessRecordingResume, GeminiResumeKeepsTheSessionId) {
   ASSERT_FALSE(first.empty());
   EXPECT_EQ(session_of(gemini_stream_json(), "gemini/resume-stream-json.jsonl"), first);
   EXPECT_NE(recording("gemini/resume-stream-json.cmd.txt").find(first), std::string::npos);
+}
+
+// {model}: the run's model picks its own entry of stats.models (gemini-2.5-pro, dots and all).
+TEST(HarnessRecordingGemini, JsonUsageOfTheRunsModel) {
+  ParserSpec spec = gemini_json();
+  spec.usage = at("stats.models.{model}.tokens");
+  const std::string input = recording("gemini/json.json");
+  ParserContext context;
+  context.model = "gemini-2.5-pro";
+  auto parser = parsers::make_parser(spec, parsers::kDefaultMaxOutputBytes, context);
+  std::vector<Event> events;
+  parser->feed(input, events);
+  const auto out = parser->finish(events);
+  ASSERT_TRUE(out.usage) << show(describe(out));
+  EXPECT_GT(out.usage->input_tokens.value_or(0), 0);
+  EXPECT_EQ(out.usage->output_tokens, words("MOCK: Say the word: apricot"));
+  EXPECT_EQ(out.usage->cache_read_tokens, 0);
+  EXPECT_EQ(out.usage->reasoning_tokens, 0);
+  EXPECT_EQ(out.usage->calls, 1);
+  // Another model's run finds none.
+  context.model = "gemini-2.5-flash";
+  auto other = parsers::make_parser(spec, parsers::kDefaultMaxOutputBytes, context);
+  other->feed(input, events);
+  EXPECT_FALSE(other->finish(events).usage.has_value());
+}
+
+// The 429's result line states the error itself: without an error selector it is still found,
+// its brackets taken off.
+TEST(HarnessRecordingGemini, RateLimitErrorIsStatedOnStdout) {
+  const auto stated = parsers::structured_error(recording("gemini/error-rate-limit.jsonl"));
+  ASSERT_TRUE(stated.has_value());
+  EXPECT_EQ(stated->rfind("API Error: Rate limit reached (scripted)\nPlease wait", 0), 0u) << *stated;
+  // The successful run's result line states none.
+  EXPECT_FALSE(parsers::structured_error(recording("gemini/stream-json.jsonl")).has_value());
+  // And the preset's error selector gives the same message.
+  const auto out = feed_whole(gemini_stream_json(), recording("gemini/error-rate-limit.jsonl")).output;
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(*out.error, *stated);
 }
 
 TEST(HarnessRecordingResume, CodexResumeKeepsTheThreadId) {

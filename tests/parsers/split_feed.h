@@ -81,7 +81,8 @@ inline std::string show(const nlohmann::json& j) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// The events other than deltas (tool, permission, usage) in their JSON form, in order.
+/// The events other than deltas (tool, permission, usage, warning, progress) in their JSON form,
+/// in order.
 inline nlohmann::json other_events(const FeedResult& r) {
   nlohmann::json list = nlohmann::json::array();
   for (const Event& event : r.events)
@@ -90,11 +91,12 @@ inline nlohmann::json other_events(const FeedResult& r) {
 }
 
 /// The invariants every parser keeps, checked on one run: deltas are non-empty and add up to the
-/// text; besides them a parser only reports tool, permission and usage events.
+/// text; besides them a parser only reports tool, permission, usage, warning and progress events.
 inline ::testing::AssertionResult deltas_add_up(const FeedResult& r) {
   for (const Event& event : r.events) {
     if (event.kind != Event::Kind::delta && event.kind != Event::Kind::tool &&
-        event.kind != Event::Kind::permission && event.kind != Event::Kind::usage)
+        event.kind != Event::Kind::permission && event.kind != Event::Kind::usage &&
+        event.kind != Event::Kind::warning && event.kind != Event::Kind::progress)
       return ::testing::AssertionFailure() << "unexpected event " << to_string(event.kind);
     if (event.kind == Event::Kind::delta && event.text.empty())
       return ::testing::AssertionFailure() << "empty delta event";

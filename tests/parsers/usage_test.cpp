@@ -33,20 +33,26 @@ INSTANTIATE_TEST_SUITE_P(
                       Spelling{R"({"prompt_tokens": 7})", &Usage::input_tokens, 7},
                       Spelling{R"({"inputTokens": 7})", &Usage::input_tokens, 7},
                       Spelling{R"({"promptTokenCount": 7})", &Usage::input_tokens, 7},
-                      Spelling{R"({"input": 7})", &Usage::input_tokens, 7}));
+                      Spelling{R"({"input": 7})", &Usage::input_tokens, 7},
+                      Spelling{R"({"promptTokens": 7})", &Usage::input_tokens, 7},
+                      Spelling{R"({"prompt": 7})", &Usage::input_tokens, 7}));
 INSTANTIATE_TEST_SUITE_P(
     Output, UsageSpelling,
     ::testing::Values(Spelling{R"({"output_tokens": 8})", &Usage::output_tokens, 8},
                       Spelling{R"({"completion_tokens": 8})", &Usage::output_tokens, 8},
                       Spelling{R"({"outputTokens": 8})", &Usage::output_tokens, 8},
                       Spelling{R"({"candidatesTokenCount": 8})", &Usage::output_tokens, 8},
-                      Spelling{R"({"output": 8})", &Usage::output_tokens, 8}));
+                      Spelling{R"({"output": 8})", &Usage::output_tokens, 8},
+                      Spelling{R"({"completionTokens": 8})", &Usage::output_tokens, 8},
+                      Spelling{R"({"completion": 8})", &Usage::output_tokens, 8},
+                      Spelling{R"({"candidates": 8})", &Usage::output_tokens, 8}));
 INSTANTIATE_TEST_SUITE_P(
     Total, UsageSpelling,
     ::testing::Values(Spelling{R"({"total_tokens": 9})", &Usage::total_tokens, 9},
                       Spelling{R"({"totalTokens": 9})", &Usage::total_tokens, 9},
                       Spelling{R"({"totalTokenCount": 9})", &Usage::total_tokens, 9},
-                      Spelling{R"({"tokens": {"total": 9}})", &Usage::total_tokens, 9}));
+                      Spelling{R"({"tokens": {"total": 9}})", &Usage::total_tokens, 9},
+                      Spelling{R"({"total": 9})", &Usage::total_tokens, 9}));
 INSTANTIATE_TEST_SUITE_P(
     CacheRead, UsageSpelling,
     ::testing::Values(
@@ -56,13 +62,25 @@ INSTANTIATE_TEST_SUITE_P(
         Spelling{R"({"cachedContentTokenCount": 3})", &Usage::cache_read_tokens, 3},
         Spelling{R"({"prompt_tokens_details": {"cached_tokens": 3}})", &Usage::cache_read_tokens, 3},
         Spelling{R"({"input_tokens_details": {"cached_tokens": 3}})", &Usage::cache_read_tokens, 3},
-        Spelling{R"({"cache": {"read": 3}})", &Usage::cache_read_tokens, 3}));
+        Spelling{R"({"cache": {"read": 3}})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cached": 3})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cached_tokens": 3})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cachedTokens": 3})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cache_read_tokens": 3})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cacheReadTokens": 3})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cacheReadInputTokens": 3})", &Usage::cache_read_tokens, 3},
+                      Spelling{R"({"cachedInputTokens": 3})", &Usage::cache_read_tokens, 3}));
 INSTANTIATE_TEST_SUITE_P(
     CacheWrite, UsageSpelling,
     ::testing::Values(
         Spelling{R"({"cache_creation_input_tokens": 4})", &Usage::cache_write_tokens, 4},
         Spelling{R"({"cacheWrite": 4})", &Usage::cache_write_tokens, 4},
-        Spelling{R"({"cache": {"write": 4}})", &Usage::cache_write_tokens, 4}));
+        Spelling{R"({"cache": {"write": 4}})", &Usage::cache_write_tokens, 4},
+                      Spelling{R"({"cache_write_tokens": 4})", &Usage::cache_write_tokens, 4},
+                      Spelling{R"({"cache_creation_tokens": 4})", &Usage::cache_write_tokens, 4},
+                      Spelling{R"({"cacheCreationInputTokens": 4})", &Usage::cache_write_tokens, 4},
+                      Spelling{R"({"cacheWriteTokens": 4})", &Usage::cache_write_tokens, 4},
+                      Spelling{R"({"cacheCreationTokens": 4})", &Usage::cache_write_tokens, 4}));
 INSTANTIATE_TEST_SUITE_P(
     Reasoning, UsageSpelling,
     ::testing::Values(
@@ -71,7 +89,11 @@ INSTANTIATE_TEST_SUITE_P(
         Spelling{R"({"reasoning": 5})", &Usage::reasoning_tokens, 5},
         Spelling{R"({"thoughtsTokenCount": 5})", &Usage::reasoning_tokens, 5},
         Spelling{R"({"completion_tokens_details": {"reasoning_tokens": 5}})", &Usage::reasoning_tokens, 5},
-        Spelling{R"({"output_tokens_details": {"reasoning_tokens": 5}})", &Usage::reasoning_tokens, 5}));
+        Spelling{R"({"output_tokens_details": {"reasoning_tokens": 5}})", &Usage::reasoning_tokens, 5},
+                      Spelling{R"({"reasoningTokens": 5})", &Usage::reasoning_tokens, 5},
+                      Spelling{R"({"thoughts": 5})", &Usage::reasoning_tokens, 5},
+                      Spelling{R"({"thoughts_tokens": 5})", &Usage::reasoning_tokens, 5},
+                      Spelling{R"({"thoughtsTokens": 5})", &Usage::reasoning_tokens, 5}));
 
 class CostSpelling : public ::testing::TestWithParam<const char*> {};
 
@@ -120,6 +142,40 @@ TEST(NormalizeUsage, GeminiUsageMetadataChild) {
   EXPECT_EQ(u.total_tokens, 19);
   EXPECT_EQ(u.reasoning_tokens, 4);
   EXPECT_EQ(u.cache_read_tokens, 2);
+}
+
+TEST(NormalizeUsage, GeminiCliModelTokens) {
+  // gemini --output-format json: stats.models.<model>.tokens.
+  const Usage u = must_normalize(R"({"input":3407,"prompt":3407,"candidates":5,"total":3412,
+                                     "cached":7,"thoughts":2,"tool":0})");
+  EXPECT_EQ(u.input_tokens, 3407);
+  EXPECT_EQ(u.output_tokens, 5);
+  EXPECT_EQ(u.total_tokens, 3412);
+  EXPECT_EQ(u.cache_read_tokens, 7);
+  EXPECT_EQ(u.reasoning_tokens, 2);
+  EXPECT_FALSE(u.cache_write_tokens.has_value());
+}
+
+TEST(NormalizeUsage, GeminiCliStreamStats) {
+  // gemini --output-format stream-json: the result line's stats.
+  const Usage u = must_normalize(R"({"total_tokens":3412,"input_tokens":3407,"output_tokens":5,
+                                     "cached":11,"input":3407,"duration_ms":588,"tool_calls":0})");
+  EXPECT_EQ(u.input_tokens, 3407);
+  EXPECT_EQ(u.output_tokens, 5);
+  EXPECT_EQ(u.cache_read_tokens, 11);
+  EXPECT_FALSE(u.reasoning_tokens.has_value());
+}
+
+TEST(NormalizeUsage, PreferredSpellingWinsOverALaterOne) {
+  const Usage u = must_normalize(R"({"input_tokens":1,"prompt":2,"output_tokens":3,"candidates":4,
+                                     "cache_read_input_tokens":5,"cached":6})");
+  EXPECT_EQ(u.input_tokens, 1);
+  EXPECT_EQ(u.output_tokens, 3);
+  EXPECT_EQ(u.cache_read_tokens, 5);
+}
+
+TEST(NormalizeUsage, ABooleanCachedIsNotACount) {
+  EXPECT_FALSE(normalize_usage(json::parse(R"({"cached": true})")).has_value());
 }
 
 TEST(NormalizeUsage, TotalIsComputedOnlyFromBothHalves) {
