@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-Selector sel(std::string path, std::string where_path = "",
+Selector notice_sel(std::string path, std::string where_path = "",
              std::optional<json> where_equals = std::nullopt) {
   return Selector{std::move(path), std::move(where_path), std::move(where_equals)};
 }
@@ -22,7 +22,7 @@ ParserFactory factory(const ParserSpec& spec, std::optional<std::string> model) 
   };
 }
 
-FeedResult parse(const ParserSpec& spec, std::string_view input,
+FeedResult parse_notices(const ParserSpec& spec, std::string_view input,
                  std::optional<std::string> model = std::nullopt) {
   FeedResult r;
   EXPECT_TRUE(same_for_every_split(factory(spec, model), input, &r));
@@ -51,14 +51,14 @@ const char* const kGeminiJson = R"({
 ParserSpec gemini_json(std::string usage_path) {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::json;
-  spec.text = sel("response");
-  spec.usage = sel(std::move(usage_path));
-  spec.session_id = sel("session_id");
+  spec.text = notice_sel("response");
+  spec.usage = notice_sel(std::move(usage_path));
+  spec.session_id = notice_sel("session_id");
   return spec;
 }
 
 TEST(WildcardUsage, IsSummedOverEveryModel) {
-  const FeedResult r = parse(gemini_json("stats.models.*.tokens"), kGeminiJson);
+  const FeedResult r = parse_notices(gemini_json("stats.models.*.tokens"), kGeminiJson);
   const auto& out = r.output;
   ASSERT_TRUE(out.usage) << show(describe(out));
   EXPECT_EQ(out.usage->input_tokens, 140);
@@ -77,7 +77,7 @@ TEST(WildcardUsage, IsSummedOverEveryModel) {
 
 TEST(WildcardUsage, ModelPlaceholderPicksTheRunsModel) {
   const FeedResult r =
-      parse(gemini_json("stats.models.{model}.tokens"), kGeminiJson, "gemini-2.5-pro");
+      parse_notices(gemini_json("stats.models.{model}.tokens"), kGeminiJson, "gemini-2.5-pro");
   ASSERT_TRUE(r.output.usage);
   EXPECT_EQ(r.output.usage->input_tokens, 100);
   EXPECT_EQ(r.output.usage->output_tokens, 5);
@@ -88,14 +88,14 @@ TEST(WildcardUsage, ModelPlaceholderPicksTheRunsModel) {
 }
 
 TEST(WildcardUsage, ModelPlaceholderWithoutAModelSelectsNoUsage) {
-  const FeedResult r = parse(gemini_json("stats.models.{model}.tokens"), kGeminiJson);
+  const FeedResult r = parse_notices(gemini_json("stats.models.{model}.tokens"), kGeminiJson);
   EXPECT_FALSE(r.output.usage.has_value());
   EXPECT_EQ(r.output.text, "MOCK: hi");
   EXPECT_TRUE(r.output.warnings.empty());
 }
 
 TEST(WildcardUsage, NonNumericAndMissingFieldsAreNotSummed) {
-  const FeedResult r = parse(gemini_json("stats.models.*.tokens"),
+  const FeedResult r = parse_notices(gemini_json("stats.models.*.tokens"),
                              R"({"response":"x","stats":{"models":{
                                  "a":{"tokens":{"input":3,"candidates":"lots"}},
                                  "b":{"tokens":{"input":4}},
@@ -123,9 +123,9 @@ TEST(WildcardUsage, SumsThatWouldOverflowAreLeftOutWithAWarning) {
 TEST(WildcardUsage, JsonlLinesSumTheirMatchesAndEachOther) {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::jsonl;
-  spec.text = sel("content", "role", "assistant");
-  spec.usage = sel("stats.models.*", "type", "result");
-  const FeedResult r = parse(spec,
+  spec.text = notice_sel("content", "role", "assistant");
+  spec.usage = notice_sel("stats.models.*", "type", "result");
+  const FeedResult r = parse_notices(spec,
                              "{\"role\":\"assistant\",\"content\":\"ok\"}\n"
                              "{\"type\":\"result\",\"stats\":{\"models\":{\"a\":{\"input_tokens\":1},"
                              "\"b\":{\"input_tokens\":2}}}}\n"
@@ -139,9 +139,9 @@ TEST(WildcardUsage, JsonlLinesSumTheirMatchesAndEachOther) {
 TEST(WildcardSelectors, TextAndIdsTakeTheFirstMatch) {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::json;
-  spec.text = sel("answers.*");
-  spec.model = sel("stats.models.*.name");
-  const auto out = parse(spec, R"({"answers":{"b":"second","a":"first"},
+  spec.text = notice_sel("answers.*");
+  spec.model = notice_sel("stats.models.*.name");
+  const auto out = parse_notices(spec, R"({"answers":{"b":"second","a":"first"},
                                    "stats":{"models":{"z":{"name":"zm"},"y":{"name":"ym"}}}})")
                        .output;
   EXPECT_EQ(out.text, "first");  // key order
@@ -151,8 +151,8 @@ TEST(WildcardSelectors, TextAndIdsTakeTheFirstMatch) {
 TEST(WildcardSelectors, AGateWithAStarPassesWhenAnyValueDoes) {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::jsonl;
-  spec.text = sel("text", "flags[*]", "final");
-  const auto out = parse(spec,
+  spec.text = notice_sel("text", "flags[*]", "final");
+  const auto out = parse_notices(spec,
                          "{\"flags\":[\"draft\"],\"text\":\"no \"}\n"
                          "{\"flags\":[\"x\",\"final\"],\"text\":\"yes\"}\n"
                          "{\"flags\":[],\"text\":\"empty\"}\n")
@@ -164,9 +164,9 @@ TEST(WildcardSelectors, AGateWithAStarPassesWhenAnyValueDoes) {
 ParserSpec notices_spec() {
   ParserSpec spec;
   spec.kind = ParserSpec::Kind::jsonl;
-  spec.text = sel("content", "type", "message");
-  spec.warning = sel("message", "type", "warning");
-  spec.progress = sel("", "type", "retry");
+  spec.text = notice_sel("content", "type", "message");
+  spec.warning = notice_sel("message", "type", "warning");
+  spec.progress = notice_sel("", "type", "retry");
   return spec;
 }
 
@@ -179,7 +179,7 @@ const char* const kNotices =
     "{\"type\":\"message\",\"content\":\"done\"}\n";
 
 TEST(NoticeSelectors, WarningLinesBecomeWarningsAndEvents) {
-  const FeedResult r = parse(notices_spec(), kNotices);
+  const FeedResult r = parse_notices(notices_spec(), kNotices);
   EXPECT_EQ(r.output.text, "done");
   EXPECT_EQ(r.output.warnings,
             std::vector<std::string>{"Ripgrep is not available. Falling back to GrepTool."});
@@ -191,7 +191,7 @@ TEST(NoticeSelectors, WarningLinesBecomeWarningsAndEvents) {
 }
 
 TEST(NoticeSelectors, ProgressLinesBecomeProgressEventsWithTheirLine) {
-  const FeedResult r = parse(notices_spec(), kNotices);
+  const FeedResult r = parse_notices(notices_spec(), kNotices);
   const auto progress = of_kind(r, Event::Kind::progress);
   ASSERT_EQ(progress.size(), 2u);
   EXPECT_EQ(progress[0]->text, "Attempt 1 failed with status 429. Retrying in 30 s");
@@ -207,9 +207,9 @@ TEST(NoticeSelectors, ProgressLinesBecomeProgressEventsWithTheirLine) {
 
 TEST(NoticeSelectors, NoticeValuesAreOnePrintableBoundedLine) {
   ParserSpec spec = notices_spec();
-  spec.warning = sel("w", "type", "warning");
+  spec.warning = notice_sel("w", "type", "warning");
   const std::string long_text(2000, 'x');
-  const FeedResult r = parse(spec,
+  const FeedResult r = parse_notices(spec,
                              "{\"type\":\"warning\",\"w\":\"two\\nlines\\u001b[31m red\"}\n"
                              "{\"type\":\"warning\",\"w\":{\"message\":\"from an object\"}}\n"
                              "{\"type\":\"warning\",\"w\":{\"error\":{\"message\":\"nested\"}}}\n"
@@ -232,7 +232,7 @@ TEST(NoticeSelectors, HarnessWarningsAreBounded) {
   for (int i = 0; i < 30; ++i)
     input += "{\"type\":\"warning\",\"message\":\"w" + std::to_string(i) + "\"}\n";
   input += "{\"type\":\"message\",\"content\":\"ok\"}\n";
-  const FeedResult r = parse(notices_spec(), input);
+  const FeedResult r = parse_notices(notices_spec(), input);
   ASSERT_EQ(r.output.warnings.size(), 21u);
   EXPECT_EQ(r.output.warnings[19], "w19");
   EXPECT_EQ(r.output.warnings[20], "10 more harness warnings left out (30 in all)");
