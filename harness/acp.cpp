@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "drover/session.h"
+#include "harness/acp_fields.h"
 #include "harness/acp_terminal.h"
 #include "harness/acp_updates.h"
 #include "harness/child_common.h"
@@ -54,16 +55,8 @@ std::string rpc_error_text(const rpc::RpcError& e) {
   return parsers::valid_utf8(text) + " [" + std::to_string(e.code) + "]";
 }
 
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  return it == j.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string string_at(const json& j, const char* key) {
-  const json* v = member(j, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
+using acp_fields::member;
+using acp_fields::string_at;
 
 // Every "{model}" string in `meta` becomes the model and every "{system}" the system prompt;
 // members that would be one of them without a value are dropped. `system_used`: a "{system}"

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "harness/acp.h"
+#include "harness/acp_fields.h"
 #include "harness/child_common.h"
 #include "parsers/utf8.h"
 #include "src/config/redact.h"
@@ -31,16 +32,8 @@ constexpr size_t kMaxEnvNameBytes = 256;
 // What the Process keeps of its own pipes: the terminal keeps the output itself.
 constexpr uint64_t kProcessKeptBytes = 4096;
 
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  return it == j.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string string_at(const json& j, const char* key) {
-  const json* v = member(j, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
+using acp_fields::member;
+using acp_fields::string_at;
 
 bool plain_identifier(const std::string& name) {
   if (name.empty() || name.size() > kMaxEnvNameBytes) return false;
