@@ -567,6 +567,7 @@ class AcpAgent {
     model_.clear();
     session_cost_ = 0;
     policy_mode_set_ = false;
+    title_set_ = false;
     config_options_set_ = 0;
     system_delivered_ = false;
     attachment_dirs_.clear();
@@ -819,6 +820,22 @@ class AcpAgent {
                   command_name_ + " refused session mode " + mode_id + " for the " +
                       std::string(to_string(policy_.policy)) + " permission policy: " +
                       rpc_error_text(*error)));
+            session_ready();
+          });
+      return;
+    }
+    // The caller's session title (unstable session/set_title), where the agent takes one. Only
+    // a courtesy: a refusal is logged, never fails the run.
+    if (request_.session_title && !title_set_ && !discovery_only_ &&
+        has_capability({"sessionCapabilities", "title"})) {
+      title_set_ = true;
+      connection_->request(
+          "session/set_title", {{"sessionId", session_id_}, {"title", *request_.session_title}},
+          [this](json, std::optional<rpc::RpcError> error) {
+            if (error && error->code == rpc::code::connection_closed) return;
+            if (error)
+              spdlog::debug("{}: session/set_title refused: {}", command_name_,
+                            rpc_error_text(*error));
             session_ready();
           });
       return;
@@ -1415,6 +1432,7 @@ class AcpAgent {
   json initialize_result_;
   PolicyGate policy_;
   bool policy_mode_set_ = false;  // policyModes: session/set_mode was sent
+  bool title_set_ = false;        // session/set_title was sent
   size_t config_options_set_ = 0;  // configOptions sent so far in this session
   bool system_delivered_ = false;  // the system prompt went (args, sessionMeta, a prompt) or was warned about
   bool system_in_args_ = false;    // the agent was spawned with it ({system} in args)

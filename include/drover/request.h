@@ -22,6 +22,10 @@ struct RunRequest {
   std::optional<std::string> system_prompt;
   std::optional<std::string> cwd;            ///< overrides the route's working directory
   std::optional<std::string> session_id;     ///< resume this harness session
+  /// ACP routes: the new session's title (session/set_title, where the agent advertises it),
+  /// sent before the prompt. An explicit title spares agents that otherwise name a session
+  /// with a model turn of their own after its first prompt (codex-acp does).
+  std::optional<std::string> session_title;
   /// Staged privately, checked against what the route accepts before anything is spawned or
   /// sent, delivered the route's way, and removed when the run ends (README "Attachments").
   std::vector<Attachment> attachments;

@@ -332,6 +332,7 @@ bool Batch::Impl::start(Pending pending) {
   a->request.prompt = std::move(*prompt);
   a->request.route = options.route;
   a->request.timeout_ms = options.timeout_ms;
+  a->request.session_title = "drover batch: " + parsers::excerpt(document.id, 200);
   if (api_route && options.json_schema) a->request.json_schema = options.json_schema;
   if (options.delivery == BatchDelivery::attach) {
     if (document.path) {

@@ -1,5 +1,8 @@
 // The batch runner on the fake agent's batch mode: statuses, resume, concurrency, delivery,
 // structured output and cancellation.
+#include <fstream>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "batch/batch_support.h"
@@ -269,6 +272,41 @@ TEST(Batch, OnlyTheShardsDocumentsRun) {
   }
   EXPECT_EQ(total, 8);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(ws.starts("s" + std::to_string(i)), 1);
+}
+
+TEST(Batch, AnAcpRoutesSessionsAreTitledWithTheirDocument) {
+  // The pool's fresh sessions get an explicit title (session/set_title): agents that would
+  // otherwise spend a model turn naming each session do not.
+  BatchWorkspace ws;
+  const std::string record = ws.dir.path() + "/acp-record.jsonl";
+  json config = {
+      {"providers",
+       {{"acpfake",
+         {{"accounts",
+           {{{"id", "a"},
+             {"transport",
+              {{"kind", "acp"},
+               {"command", fake_acp_agent()},
+               {"acp", {{"args", {"--record", record, "--session-caps", "title,close"}}}}}},
+             {"models", {"fake-large"}}}}}}}}}};
+  auto [parsed, error] = parse_config(config.dump(), "acp.json");
+  ASSERT_TRUE(parsed) << (error ? error->message : "");
+  Client client(std::move(*parsed));
+  BatchOptions o = options_for(ws, {file_document(ws, "first"), file_document(ws, "second")});
+  o.route = "acpfake";
+  o.delivery = BatchDelivery::inline_text;
+  o.prompt_template = "{document.text}";
+  o.concurrency = 2;
+  BatchOutcome outcome = Batch(client, std::move(o)).run();
+  ASSERT_FALSE(outcome.error) << outcome.error->message;
+  EXPECT_EQ(outcome.progress.succeeded, 2);
+  std::set<std::string> titles;
+  std::ifstream in(record);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line);
+    if (j["event"] == "set_title") titles.insert(j["title"].get<std::string>());
+  }
+  EXPECT_EQ(titles, (std::set<std::string>{"drover batch: first", "drover batch: second"}));
 }
 
 }  // namespace

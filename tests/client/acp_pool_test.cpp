@@ -109,6 +109,41 @@ TEST(AcpPool, ThreeAgentsServeFortyRunsEachInItsOwnSession) {
   for (long pid : pids) EXPECT_FALSE(running(pid)) << "agent " << pid << " outlived the Client";
 }
 
+TEST(AcpPool, EachPooledSessionGetsTheRunsTitleWhereTheAgentTakesOne) {
+  // session/set_title once per session, before its prompt; not sent to an agent that does not
+  // advertise sessionCapabilities.title, and a run without a title sends none.
+  ScratchDir dir;
+  {
+    Client client(pool_config(dir, "--session-caps title,close"));
+    client.keep_agents_warm(2);
+    std::map<int, Result> results;
+    for (int i = 0; i < 6; ++i) {
+      RunRequest request = doc(i);
+      if (i < 5) request.session_title = "title " + std::to_string(i);
+      client.submit(request, {}, [&results, i](Result r) { results[i] = std::move(r); });
+    }
+    client.wait();
+    for (auto& [i, r] : results) ASSERT_FALSE(r.error) << i << ": " << r.error->message;
+    const auto titles = records(dir, "set_title");
+    ASSERT_EQ(titles.size(), 5u);
+    std::map<std::string, std::string> title_of_session;
+    for (const auto& t : titles) title_of_session[t["sessionId"]] = t["title"];
+    ASSERT_EQ(title_of_session.size(), 5u);  // one per session
+    for (int i = 0; i < 5; ++i)
+      EXPECT_EQ(title_of_session[*results[i].session_id], "title " + std::to_string(i));
+    EXPECT_EQ(title_of_session.count(*results[5].session_id), 0u);
+  }
+  ScratchDir plain;
+  Client client(pool_config(plain, ""));
+  client.keep_agents_warm(1);
+  RunRequest request = doc(1);
+  request.session_title = "unheard";
+  Result r = client.run(request);
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.text, answer(1));
+  EXPECT_TRUE(records(plain, "set_title").empty());
+}
+
 TEST(AcpPool, NoRunSeesAnotherRunsConversation) {
   // The fake replays a session's history on session/load; with fresh sessions the token count of
   // each turn covers its own prompt only (usage_update's `used` is the session's running total).
