@@ -5,7 +5,10 @@
 // Both sides keep C requests in flight until N have been started: drover as C submissions on
 // one Client (one loop), curl as C threads each spawning one curl process after the other.
 //
-//   drover_api_bench [--requests N] [--concurrency C]
+//   drover_api_bench [--requests N] [--concurrency C] [--base-url URL] [--no-curl]
+//
+// --base-url uses a gateway already running (another benchmark's, so that both measure against
+// the same server) instead of starting one; --no-curl skips the curl side.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,6 +26,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -200,15 +204,30 @@ Figures run_curl(const std::string& url, int total, int concurrency) {
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   int total = 400, concurrency = 50;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--requests") total = std::atoi(argv[i + 1]);
-    if (a == "--concurrency") concurrency = std::atoi(argv[i + 1]);
+  std::string base_url;
+  bool curl = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--requests" && has_value) total = std::atoi(argv[++i]);
+    else if (a == "--concurrency" && has_value) concurrency = std::atoi(argv[++i]);
+    else if (a == "--base-url" && has_value) base_url = argv[++i];
+    else if (a == "--no-curl") curl = false;
+    else {
+      std::fprintf(stderr,
+                   "usage: drover_api_bench [--requests N] [--concurrency C] [--base-url URL] "
+                   "[--no-curl]\n");
+      return 2;
+    }
   }
-  Gateway gateway;
-  if (gateway.url.empty()) {
-    std::fprintf(stderr, "the mock gateway did not start\n");
-    return 1;
+  std::optional<Gateway> gateway;
+  if (base_url.empty()) {
+    gateway.emplace();
+    if (gateway->url.empty()) {
+      std::fprintf(stderr, "the mock gateway did not start\n");
+      return 1;
+    }
+    base_url = gateway->url;
   }
   ::setenv("DROVER_BENCH_KEY", "sk-bench", 1);
   nlohmann::json cfg = {
@@ -217,7 +236,7 @@ int main(int argc, char** argv) {
        {{"openai",
          {{"accounts",
            {{{"id", "main"},
-             {"transport", {{"kind", "api"}, {"api", {{"baseUrl", gateway.url + "/v1"}, {"apiKeyEnv", "DROVER_BENCH_KEY"}}}}},
+             {"transport", {{"kind", "api"}, {"api", {{"baseUrl", base_url + "/v1"}, {"apiKeyEnv", "DROVER_BENCH_KEY"}}}}},
              {"models", {"gpt-4.1"}}}}}}}}}};
   auto [config, error] = drover::parse_config(cfg.dump(), "bench");
   if (!config) {
@@ -226,12 +245,13 @@ int main(int argc, char** argv) {
   }
   run_drover(*config, 20, 5);  // warm-up: libcurl loaded, the gateway warm
   Figures d = run_drover(*config, total, concurrency);
-  Figures c = run_curl(gateway.url, total, concurrency);
-  const double d_rps = total / (d.wall_ms / 1000.0), c_rps = total / (c.wall_ms / 1000.0);
-  const double d_first = median(d.first_delta_ms), c_first = median(c.first_delta_ms);
+  const double d_rps = total / (d.wall_ms / 1000.0), d_first = median(d.first_delta_ms);
   std::printf("%d streaming requests, %d in flight, mock gateway on loopback\n", total, concurrency);
   std::printf("drover (Clients)    : %8.1f req/s, median first delta %7.3f ms, failures %d\n", d_rps,
               d_first, d.failures);
+  if (!curl) return d.failures == 0 ? 0 : 1;
+  Figures c = run_curl(base_url, total, concurrency);
+  const double c_rps = total / (c.wall_ms / 1000.0), c_first = median(c.first_delta_ms);
   std::printf("curl CLI (parallel) : %8.1f req/s, median first delta %7.3f ms, failures %d\n", c_rps,
               c_first, c.failures);
   std::printf("ratio drover/curl   : throughput %.2fx, first-delta latency %.2fx\n", d_rps / c_rps,

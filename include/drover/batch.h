@@ -51,6 +51,9 @@ struct BatchRecord {
   std::string key;                     ///< hash of template, content, route, model, schema
 };
 nlohmann::json to_json(const BatchRecord& record);
+/// The record as one output line, newline included: the JSON of to_json(), fields in the order
+/// above (id first), ill-formed UTF-8 replaced.
+std::string batch_record_line(const BatchRecord& record);
 /// Parses one output line's JSON; nullopt (with `error` set) when it is not a record.
 std::optional<BatchRecord> batch_record_from_json(const nlohmann::json& j, std::string& error);
 

@@ -461,14 +461,15 @@ std::optional<BatchShard> parse_batch_shard(std::string_view text, std::optional
 
 std::optional<std::string> read_batch_document(const BatchDocument& document, uint64_t max_bytes,
                                                std::optional<Error>& error) {
-  const std::string name = "document " + shown(document.id);
+  // Built only for an error: this runs once per document on the loop.
+  auto name = [&document] { return "document " + shown(document.id); };
   if (!document.path) {
     if (!document.text) {
-      error = invalid(name + ": has neither a path nor a text");
+      error = invalid(name() + ": has neither a path nor a text");
       return std::nullopt;
     }
     if (document.text->size() > max_bytes) {
-      error = invalid(name + ": its text is bigger than " + std::to_string(max_bytes) + " bytes");
+      error = invalid(name() + ": its text is bigger than " + std::to_string(max_bytes) + " bytes");
       return std::nullopt;
     }
     return *document.text;
@@ -476,27 +477,27 @@ std::optional<std::string> read_batch_document(const BatchDocument& document, ui
   const std::string& path = *document.path;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    error = invalid(name + ": " + errno_text(errno));
+    error = invalid(name() + ": " + errno_text(errno));
     return std::nullopt;
   }
   if (!S_ISREG(st.st_mode)) {
-    error = invalid(name + ": not a regular file");
+    error = invalid(name() + ": not a regular file");
     return std::nullopt;
   }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    error = invalid(name + ": " + std::to_string(st.st_size) + " bytes, more than " +
+    error = invalid(name() + ": " + std::to_string(st.st_size) + " bytes, more than " +
                     std::to_string(max_bytes));
     return std::nullopt;
   }
   // Non-blocking: a FIFO swapped in after the stat must not hang the batch.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
-    error = invalid(name + ": " + errno_text(errno));
+    error = invalid(name() + ": " + errno_text(errno));
     return std::nullopt;
   }
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    error = invalid(name + ": not a regular file");
+    error = invalid(name() + ": not a regular file");
     return std::nullopt;
   }
   std::string content;
@@ -507,13 +508,13 @@ std::optional<std::string> read_batch_document(const BatchDocument& document, ui
     if (n < 0) {
       const int err = errno;
       ::close(fd);
-      error = invalid(name + ": " + errno_text(err));
+      error = invalid(name() + ": " + errno_text(err));
       return std::nullopt;
     }
     if (n == 0) break;
     if (content.size() + static_cast<uint64_t>(n) > max_bytes) {  // it grew since the stat
       ::close(fd);
-      error = invalid(name + ": more than " + std::to_string(max_bytes) + " bytes");
+      error = invalid(name() + ": more than " + std::to_string(max_bytes) + " bytes");
       return std::nullopt;
     }
     content.append(buf, static_cast<std::size_t>(n));

@@ -16,6 +16,9 @@
 
 namespace drover {
 
+/// The shortest time between the starts of two syncs of a batch output.
+inline constexpr int kSyncIntervalMs = 25;
+
 class BatchOutput {
  public:
   /// Opens (creating, 0644 by umask) and locks `path` (flock on the file itself, so a killed
@@ -31,10 +34,10 @@ class BatchOutput {
   /// The last record of each id found when the file was opened (later lines win).
   const std::map<std::string, BatchRecord>& previous() const noexcept { return previous_; }
   /// Appends `record` as one line with a single write() and returns; a thread of the output
-  /// fsyncs what was written meanwhile (group commit: one fsync covers every line written while
-  /// the previous one ran, so the loop never waits for the disk). A line is in the file once
-  /// append() returns, so a killed process loses nothing; a machine crash at most the lines of
-  /// the last few milliseconds. False with `error` (harness_error naming the file and errno) when
+  /// fsyncs what was written meanwhile (group commit: one fsync covers every line written since
+  /// the previous one, and syncs start at most kSyncIntervalMs apart, so the loop never waits for
+  /// the disk). A line is in the file once append() returns, so a killed process loses nothing; a
+  /// machine crash at most the lines of the last few milliseconds. False with `error` (harness_error naming the file and errno) when
   /// the write fails, or an earlier fsync did.
   bool append(const BatchRecord& record, std::optional<Error>& error);
   /// Waits until every line appended so far is on disk. False with `error` when an fsync failed.
@@ -55,6 +58,8 @@ class BatchOutput {
   std::condition_variable sync_done_;   ///< an fsync finished
   uint64_t written_lines_ = 0;          ///< appended so far
   uint64_t synced_lines_ = 0;           ///< known to be on disk
+  int flush_waiting_ = 0;               ///< flush() calls waiting: sync without the interval
+  bool syncer_idle_ = false;            ///< the fsync thread waits for lines (append wakes it)
   bool closing_ = false;
   std::optional<std::string> sync_error_;  ///< the first fsync failure
   std::thread syncer_;

@@ -398,8 +398,7 @@ BatchMergeReport merge_batch_outputs(const std::string& out, const std::vector<s
     return report;
   }
   std::string text;
-  for (const BatchRecord& r : merged)
-    text += to_json(r).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  for (const BatchRecord& r : merged) text += batch_record_line(r);
   std::size_t written = 0;
   int err = 0;
   while (written < text.size()) {

@@ -48,6 +48,37 @@ bool part_matches(const std::vector<std::string>& parts, size_t i, const std::st
   return i >= parts.size() || parts[i].empty() || parts[i] == value;
 }
 
+// One route of a Config before it is built: resolve() matches these and builds only the route it
+// returns (a config with every preset has dozens of routes, and every run resolves one).
+struct RouteRef {
+  const ProviderSpec& provider;
+  const AccountSpec& account;
+  const std::string& transport;
+  const std::string& model;
+};
+
+// Calls `visit` for each route in file order until it returns true; true when one did.
+template <typename Visit>
+bool each_route(const Config& config, Visit&& visit) {
+  static const std::string no_model;  // an account without models: the harness's default
+  for (const auto& p : config.providers) {
+    for (const auto& a : p.accounts) {
+      const std::string transport =
+          a.transport.id.empty() ? std::string(to_string(a.transport.kind)) : a.transport.id;
+      if (a.models.empty() && visit(RouteRef{p, a, transport, no_model})) return true;
+      for (const auto& m : a.models)
+        if (visit(RouteRef{p, a, transport, m.id})) return true;
+    }
+  }
+  return false;
+}
+
+Route build_route(const Config& config, const RouteRef& r, const std::string& model) {
+  return Route{route_id(r.provider.id, r.transport, r.account.id, model), r.provider.id,
+               r.transport, r.account.id, model, &r.provider, &r.account, config.staging,
+               merged_fanout(r.account.fanout, r.provider.fanout), {}};
+}
+
 
 }  // namespace
 
@@ -73,18 +104,10 @@ using namespace cfg;
 
 std::vector<Route> Config::routes() const {
   std::vector<Route> out;
-  for (const auto& p : providers) {
-    for (const auto& a : p.accounts) {
-      const std::string& transport = a.transport.id.empty() ? std::string(to_string(a.transport.kind)) : a.transport.id;
-      const FanoutLimits fanout = merged_fanout(a.fanout, p.fanout);
-      auto add = [&](const std::string& model) {
-        out.push_back(Route{route_id(p.id, transport, a.id, model), p.id, transport, a.id, model,
-                            &p, &a, staging, fanout, {}});
-      };
-      if (a.models.empty()) add("");  // the harness's own default model
-      for (const auto& m : a.models) add(m.id);
-    }
-  }
+  each_route(*this, [&](const RouteRef& r) {
+    out.push_back(build_route(*this, r, r.model));
+    return false;
+  });
   return out;
 }
 
@@ -117,11 +140,15 @@ std::optional<Error> model_allowlist_refusal(const Route& route) {
 std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std::string& id) const {
   try {
     if (auto dependency = untrusted_dependency(id)) return {std::nullopt, std::move(dependency)};
-    const auto all = routes();
     if (id.empty()) {
       if (default_route && !default_route->empty()) return resolve(*default_route);
       if (routing.default_route_id) return resolve(*routing.default_route_id);
-      if (!all.empty()) return {all.front(), std::nullopt};
+      std::optional<Route> first;
+      each_route(*this, [&](const RouteRef& r) {
+        first = build_route(*this, r, r.model);
+        return true;
+      });
+      if (first) return {std::move(first), std::nullopt};
       return {std::nullopt,
               config_error(sources.empty() ? "no routes configured (no configuration file found)"
                                            : "no routes configured")};
@@ -130,21 +157,29 @@ std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std:
     const auto parts = split_route(id);
     const bool full = parts.size() == 4 && !parts[0].empty() && !parts[1].empty() &&
                       !parts[2].empty();
-    auto matches = [&](const Route& r, size_t n) {
-      return part_matches(parts, 0, r.provider) && part_matches(parts, 1, r.transport) &&
-             part_matches(parts, 2, r.account) && (n < 4 || part_matches(parts, 3, r.model));
+    auto matches = [&](const RouteRef& r, size_t n) {
+      return part_matches(parts, 0, r.provider.id) && part_matches(parts, 1, r.transport) &&
+             part_matches(parts, 2, r.account.id) && (n < 4 || part_matches(parts, 3, r.model));
     };
     if (!exact || full) {
-      for (const auto& r : all)
-        if ((exact ? r.id == id : matches(r, 4))) return {r, std::nullopt};
+      std::optional<Route> found;
+      each_route(*this, [&](const RouteRef& r) {
+        if (exact ? route_id(r.provider.id, r.transport, r.account.id, r.model) != id
+                  : !matches(r, 4))
+          return false;
+        found = build_route(*this, r, r.model);
+        return true;
+      });
+      if (found) return {std::move(found), std::nullopt};
       if (parts.size() == 4 && !parts[3].empty()) {
-        for (const auto& r : all) {
-          if (!matches(r, 3)) continue;
-          Route out = r;
-          out.model = parts[3];
-          out.id = route_id(r.provider, r.transport, r.account, out.model);
-          if (auto refused = model_allowlist_refusal(out)) return {std::nullopt, std::move(refused)};
-          return {out, std::nullopt};
+        each_route(*this, [&](const RouteRef& r) {
+          if (!matches(r, 3)) return false;
+          found = build_route(*this, r, parts[3]);  // an unlisted model on that account
+          return true;
+        });
+        if (found) {
+          if (auto refused = model_allowlist_refusal(*found)) return {std::nullopt, std::move(refused)};
+          return {std::move(found), std::nullopt};
         }
       }
     }
@@ -161,6 +196,7 @@ std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std:
     if (exact && !full)
       message += " (routing.resolution.unknownSelector is \"off\": give a route's full id, "
                  "provider:transport:account:model)";
+    const auto all = routes();
     message +=
         all.empty() ? "; no routes are configured" : "; available routes: " + route_list(all);
     return {std::nullopt, config_error(std::move(message))};

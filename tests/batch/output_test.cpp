@@ -41,7 +41,7 @@ BatchRecord sample(const std::string& id, bool ok = true) {
   return r;
 }
 
-std::string line_of(const BatchRecord& r) { return to_json(r).dump() + "\n"; }
+std::string line_of(const BatchRecord& r) { return batch_record_line(r); }
 
 void write_file(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
@@ -74,6 +74,29 @@ TEST(BatchRecordJson, RoundTrips) {
     ASSERT_TRUE(back) << error;
     EXPECT_EQ(to_json(*back), to_json(r));
   }
+}
+
+TEST(BatchRecordJson, TheWrittenLineIsTheRecordsJsonWithIdFirst) {
+  std::vector<BatchRecord> records = {sample("ok"), sample("failed", false), BatchRecord{}};
+  BatchRecord odd = sample("odd \"one\"\\");
+  odd.text = std::string("tab\t cr\r ff\f bs\b nul") + '\0' + "\x01\x1f\x7f end";
+  records.push_back(odd);
+  BatchRecord utf8 = sample("caf\xc3\xa9");
+  utf8.text = "na\xc3\xafve \xe2\x80\x94 \xff\xfe bad";  // the last two bytes are ill-formed
+  records.push_back(utf8);
+  for (const BatchRecord& r : records) {
+    const std::string line = batch_record_line(r);
+    ASSERT_FALSE(line.empty());
+    EXPECT_EQ(line.back(), '\n');
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line: " << line;
+    EXPECT_EQ(line.rfind("{\"id\":", 0), 0u) << line;
+    const json parsed = json::parse(line);  // throws on invalid JSON or UTF-8
+    const json expected =
+        json::parse(to_json(r).dump(-1, ' ', false, json::error_handler_t::replace));
+    EXPECT_EQ(parsed, expected) << line;
+  }
+  EXPECT_EQ(json::parse(batch_record_line(odd))["text"], odd.text);
+  EXPECT_EQ(json::parse(batch_record_line(utf8))["text"], "na\xc3\xafve \xe2\x80\x94 \xef\xbf\xbd\xef\xbf\xbd bad");
 }
 
 TEST(BatchRecordJson, RejectsWhatIsNotARecord) {
