@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 
 namespace drover::parsers {
@@ -106,13 +109,31 @@ std::string shown_removed(std::string_view line) {
   return shown;
 }
 
+// std::regex compiles slowly (the built-in markers take a few hundred microseconds), and every
+// run builds a filter: compiled patterns are kept for the process, at most kMaxCachedRegexes of
+// them (configs name a handful). A const std::regex may be matched from several threads.
+constexpr std::size_t kMaxCachedRegexes = 256;
+
+std::shared_ptr<const std::regex> compiled_regex(const std::string& pattern) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const std::regex>, std::less<>> cache;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto found = cache.find(pattern); found != cache.end()) return found->second;
+  }
+  auto re = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);  // may throw
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cache.size() < kMaxCachedRegexes) cache.emplace(pattern, re);
+  return re;
+}
+
 enum class Verdict { hold, answer, blank, noise, block };
 
 }  // namespace
 
 struct NoiseFilter::Compiled {
   struct Regex {
-    std::regex re;
+    std::shared_ptr<const std::regex> re;
     std::string literal_prefix;
   };
   struct Block {
@@ -147,7 +168,7 @@ struct NoiseFilter::Compiled {
     for (const std::string& pattern : markers.regexes) {
       if (pattern.empty()) continue;
       try {
-        regexes.push_back({std::regex(pattern, std::regex::ECMAScript), literal_prefix(pattern)});
+        regexes.push_back({compiled_regex(pattern), literal_prefix(pattern)});
       } catch (const std::exception&) {
         // validate() reports it; an unusable regex matches nothing.
       }
@@ -158,7 +179,7 @@ struct NoiseFilter::Compiled {
     for (const Regex& r : regexes) {
       if (!trimmed.starts_with(r.literal_prefix)) continue;
       try {
-        if (std::regex_match(trimmed.begin(), trimmed.end(), r.re)) return true;
+        if (std::regex_match(trimmed.begin(), trimmed.end(), *r.re)) return true;
       } catch (const std::exception&) {
         // error_complexity / error_stack: treat as no match.
       }

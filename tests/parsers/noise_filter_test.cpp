@@ -90,6 +90,23 @@ Filtered filtered(std::string_view input, const NoiseMarkers& markers = default_
 
 using Lines = std::vector<std::string>;
 
+TEST(NoiseFilter, EachFilterMatchesItsOwnRegexesPastTheCompiledPatternCache) {
+  // Compiled patterns are kept for the process up to a bound; filters past it compile their own.
+  for (int i = 0; i < 300; ++i) {
+    NoiseMarkers markers;
+    markers.regexes = {"status " + std::to_string(i) + R"( \d+)"};
+    const std::string own = "status " + std::to_string(i) + " 42\n";
+    const std::string other = "status " + std::to_string(i + 1) + " 42\n";
+    auto whole = [&markers](const std::string& text) {
+      NoiseFilter f(markers);
+      std::string out = f.feed(text);
+      return out + f.finish();
+    };
+    EXPECT_EQ(whole(own + "answer\n"), "answer\n") << i;
+    EXPECT_EQ(whole(other + "answer\n"), other + "answer\n") << i;
+  }
+}
+
 TEST(NoiseFilter, DefaultMarkersAreValid) {
   EXPECT_EQ(validate(default_noise_markers()), std::nullopt);
 }
