@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -233,8 +234,12 @@ void append_json_string(std::string& out, std::string_view s) {
     }
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t plain = 0;  // start of the run of characters that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -243,21 +248,29 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
+      default: {
+        const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+        out.append(escaped, sizeof escaped);
+      }
     }
   }
+  out.append(s.data() + plain, s.size() - plain);
   out += '"';
 }
 
 void append_json(std::string& out, const json& value) {
   out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A finite double in its shortest round-trip form, as a JSON number ("1234.5", "12.0").
+void append_json_number(std::string& out, double value) {
+  if (!std::isfinite(value)) value = 0;
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  if (ec != std::errc()) return append_json(out, json(value));
+  const std::string_view text(buf, static_cast<std::size_t>(end - buf));
+  out.append(text);
+  if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
 }
 
 }  // namespace
@@ -287,7 +300,7 @@ std::string batch_record_line(const BatchRecord& r) {
   out += ",\"attempts\":";
   out += std::to_string(r.attempts);
   out += ",\"durationMs\":";
-  append_json(out, json(std::round(r.duration_ms * 1000.0) / 1000.0));
+  append_json_number(out, std::round(r.duration_ms * 1000.0) / 1000.0);
   out += ",\"key\":";
   append_json_string(out, r.key);
   out += "}\n";
