@@ -6,9 +6,12 @@
 // one Client (one loop), curl as C threads each spawning one curl process after the other.
 //
 //   drover_api_bench [--requests N] [--concurrency C] [--base-url URL] [--no-curl]
+//                    [--prompt TEXT]
 //
 // --base-url uses a gateway already running (another benchmark's, so that both measure against
-// the same server) instead of starting one; --no-curl skips the curl side.
+// the same server) instead of starting one; --no-curl skips the curl side; --prompt is each
+// request's prompt with {n} standing for its number (default "benchmark request {n}"): the mock
+// gateway echoes it, so it sets how much each answer streams.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -41,6 +44,15 @@ extern char** environ;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::string prompt_template = "benchmark request {n}";
+
+std::string prompt_for(int n) {
+  std::string out = prompt_template;
+  for (std::size_t at; (at = out.find("{n}")) != std::string::npos;)
+    out.replace(at, 3, std::to_string(n));
+  return out;
+}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -119,7 +131,7 @@ Figures run_drover(const drover::Config& config, int total, int concurrency) {
   std::function<void()> submit_next = [&] {
     if (next >= total) return;
     drover::RunRequest request;
-    request.prompt = "benchmark request " + std::to_string(next++);
+    request.prompt = prompt_for(next++);
     request.stream = true;
     const auto started = Clock::now();
     auto seen = std::make_shared<bool>(false);
@@ -147,7 +159,7 @@ Figures run_drover(const drover::Config& config, int total, int concurrency) {
 // content delta (timed) and then to EOF, reaped.
 bool curl_once(const std::string& url, int index, Figures& f) {
   nlohmann::json body = {{"model", "gpt-4.1"},
-                         {"messages", {{{"role", "user"}, {"content", "benchmark request " + std::to_string(index)}}}},
+                         {"messages", {{{"role", "user"}, {"content", prompt_for(index)}}}},
                          {"stream", true},
                          {"stream_options", {{"include_usage", true}}}};
   const std::string endpoint = url + "/v1/chat/completions", data = body.dump();
@@ -213,10 +225,11 @@ int main(int argc, char** argv) {
     else if (a == "--concurrency" && has_value) concurrency = std::atoi(argv[++i]);
     else if (a == "--base-url" && has_value) base_url = argv[++i];
     else if (a == "--no-curl") curl = false;
+    else if (a == "--prompt" && has_value) prompt_template = argv[++i];
     else {
       std::fprintf(stderr,
                    "usage: drover_api_bench [--requests N] [--concurrency C] [--base-url URL] "
-                   "[--no-curl]\n");
+                   "[--no-curl] [--prompt TEXT]\n");
       return 2;
     }
   }

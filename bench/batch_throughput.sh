@@ -15,8 +15,8 @@
 #   api  10,000 documents through an API route on the mock gateway (drover mock-gateway on
 #        loopback), concurrency 64: documents/s of drover batch against the API transport alone
 #        (bench/drover_api_bench, one Client with 64 requests in flight on the same number of
-#        requests: the 400-request benchmark's method), both on the same gateway, interleaved, N
-#        runs of each; medians.
+#        requests, with the prompts the batch renders: the 400-request benchmark's method), both
+#        on the same gateway, interleaved, N runs of each; medians.
 #   acp  only when the real codex-acp is installed (scripts/install-harnesses.sh codex-acp; never
 #        installed by this script) and not --no-acp: 100 documents at concurrency 4 through codex-acp
 #        against the mock gateway (tests/harness_suite/acp-gateway-script.json, a throwaway HOME
@@ -171,6 +171,8 @@ cat >"$work/api.json" <<JSON
    "transport": {"kind": "api", "api": {"baseUrl": "$HENV_GATEWAY_URL/v1", "apiKeyEnv": "DROVER_BENCH_KEY"}}}]}}}
 JSON
 export DROVER_BENCH_KEY=sk-bench
+# The transport alone sends the very prompts the batch renders (the gateway echoes them back).
+api_prompt=$'Document {n}: the quick brown fox jumps over the lazy dog.\n'
 api_drover=() api_alone=()
 echo "--- api: $api_docs documents, mock gateway, concurrency $api_conc" >&2
 for r in $(seq "$runs"); do
@@ -185,7 +187,7 @@ for r in $(seq "$runs"); do
   check_out "$work/api-out.jsonl" "$api_docs"
   api_drover+=("$(python3 -c "print(round($api_docs / (($t1 - $t0) / 1000), 1))")")
   line=$("$work/bin/drover_api_bench" --requests "$api_docs" --concurrency "$api_conc" \
-           --base-url "$HENV_GATEWAY_URL" --no-curl | grep '^drover (Clients)')
+           --base-url "$HENV_GATEWAY_URL" --no-curl --prompt "$api_prompt" | grep '^drover (Clients)')
   api_alone+=("$(sed -n 's/^[^:]*: *\([0-9.]*\) req\/s.*/\1/p' <<<"$line")")
   echo "run $r: drover batch ${api_drover[-1]} documents/s, API transport alone ${api_alone[-1]} requests/s" >&2
 done
