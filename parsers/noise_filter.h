@@ -92,7 +92,7 @@ class NoiseFilter {
   static constexpr std::size_t kMaxRemovedLineBytes = 512;
 
  private:
-  struct Compiled;  // the markers normalized, regexes compiled; shared by copies
+  struct Compiled;  // the markers normalized (regexes compiled on first use); shared by copies
   enum class Mode { undecided, answer, noise, block };
   enum class Ending { none, newline, end_of_text };
 

@@ -275,8 +275,8 @@ void append_json_number(std::string& out, double value) {
 
 }  // namespace
 
-// Written field by field: building a json object and dumping it was most of a fast document's
-// cost on the batch side (10,000 API documents a second).
+// Written field by field: building a json object and dumping it was a large part of the batch
+// side's cost of a fast document (10,000 API documents a second).
 std::string batch_record_line(const BatchRecord& r) {
   std::string out;
   out.reserve(160 + r.id.size() + r.input.size() + r.route.size() + r.model.size() +

@@ -178,7 +178,8 @@ std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std:
           return true;
         });
         if (found) {
-          if (auto refused = model_allowlist_refusal(*found)) return {std::nullopt, std::move(refused)};
+          if (auto refused = model_allowlist_refusal(*found))
+            return {std::nullopt, std::move(refused)};
           return {std::move(found), std::nullopt};
         }
       }
