@@ -37,8 +37,8 @@ class BatchOutput {
   /// fsyncs what was written meanwhile (group commit: one fsync covers every line written since
   /// the previous one, and syncs start at most kSyncIntervalMs apart, so the loop never waits for
   /// the disk). A line is in the file once append() returns, so a killed process loses nothing; a
-  /// machine crash at most the lines of the last few milliseconds. False with `error` (harness_error naming the file and errno) when
-  /// the write fails, or an earlier fsync did.
+  /// machine crash at most the lines of the last few tens of milliseconds. False with `error`
+  /// (harness_error naming the file and errno) when the write fails, or an earlier fsync did.
   bool append(const BatchRecord& record, std::optional<Error>& error);
   /// Waits until every line appended so far is on disk. False with `error` when an fsync failed.
   bool flush(std::optional<Error>& error);

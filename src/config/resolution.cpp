@@ -79,6 +79,19 @@ Route build_route(const Config& config, const RouteRef& r, const std::string& mo
                merged_fanout(r.account.fanout, r.provider.fanout), {}};
 }
 
+// The first route in file order that `wanted` accepts, built; with `model`, that model instead of
+// the route's own (an unlisted model on a matching account).
+template <typename Wanted>
+std::optional<Route> first_route(const Config& config, Wanted&& wanted,
+                                 const std::string* model = nullptr) {
+  std::optional<Route> found;
+  each_route(config, [&](const RouteRef& r) {
+    if (!wanted(r)) return false;
+    found = build_route(config, r, model ? *model : r.model);
+    return true;
+  });
+  return found;
+}
 
 }  // namespace
 
@@ -143,12 +156,8 @@ std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std:
     if (id.empty()) {
       if (default_route && !default_route->empty()) return resolve(*default_route);
       if (routing.default_route_id) return resolve(*routing.default_route_id);
-      std::optional<Route> first;
-      each_route(*this, [&](const RouteRef& r) {
-        first = build_route(*this, r, r.model);
-        return true;
-      });
-      if (first) return {std::move(first), std::nullopt};
+      if (auto first = first_route(*this, [](const RouteRef&) { return true; }))
+        return {std::move(first), std::nullopt};
       return {std::nullopt,
               config_error(sources.empty() ? "no routes configured (no configuration file found)"
                                            : "no routes configured")};
@@ -162,21 +171,14 @@ std::pair<std::optional<Route>, std::optional<Error>> Config::resolve(const std:
              part_matches(parts, 2, r.account.id) && (n < 4 || part_matches(parts, 3, r.model));
     };
     if (!exact || full) {
-      std::optional<Route> found;
-      each_route(*this, [&](const RouteRef& r) {
-        if (exact ? route_id(r.provider.id, r.transport, r.account.id, r.model) != id
-                  : !matches(r, 4))
-          return false;
-        found = build_route(*this, r, r.model);
-        return true;
-      });
-      if (found) return {std::move(found), std::nullopt};
+      if (auto found = first_route(*this, [&](const RouteRef& r) {
+            return exact ? route_id(r.provider.id, r.transport, r.account.id, r.model) == id
+                         : matches(r, 4);
+          }))
+        return {std::move(found), std::nullopt};
       if (parts.size() == 4 && !parts[3].empty()) {
-        each_route(*this, [&](const RouteRef& r) {
-          if (!matches(r, 3)) return false;
-          found = build_route(*this, r, parts[3]);  // an unlisted model on that account
-          return true;
-        });
+        auto found = first_route(
+            *this, [&](const RouteRef& r) { return matches(r, 3); }, &parts[3]);
         if (found) {
           if (auto refused = model_allowlist_refusal(*found))
             return {std::nullopt, std::move(refused)};
